@@ -1,0 +1,35 @@
+"""Argument checks for the NumPy kernels: clear TypeError/ValueError naming the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory._args import dims
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def array(value: object, name: str, ndim: int | tuple[int, ...], dtype: np.dtype | None = None):
+    """Check that ``value`` is a float32/float64 ndarray of the given ndim (and dtype)."""
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if value.ndim not in allowed:
+        raise ValueError(f"{name} must have ndim in {allowed}, got shape {value.shape}")
+    if dtype is not None and value.dtype != dtype:
+        raise TypeError(
+            f"{name} must have the same dtype as the input ({dtype}), got {value.dtype}"
+        )
+    if 0 in value.shape:
+        raise ValueError(f"{name} must not have a zero-size dimension, got shape {value.shape}")
+    return value
+
+
+def pair(value: object, name: str, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= ``minimum`` (SymPy expressions are not allowed)."""
+    out = dims(value, name, 2, minimum)
+    if not all(isinstance(v, int) for v in out):
+        raise TypeError(f"{name} must be an int or a pair of ints for a kernel, got {value!r}")
+    return out  # type: ignore[return-value]

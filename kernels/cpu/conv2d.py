@@ -1,0 +1,234 @@
+r"""2-D convolution (cross-correlation, as torch computes it) in NumPy, two ways.
+
+Both compute, for input ``x`` ``(N, C_in, H, W)``, weight ``(C_out, C_in/G, K_H, K_W)``:
+
+.. math:: y[n, o, i, j] = b[o] + \sum_{c \in \text{group}(o)} \sum_{p=0}^{K_H-1}\sum_{q=0}^{K_W-1}
+          w[o, c, p, q]\; x_{\text{pad}}[n, c,\, iS_h + pD_h,\, jS_w + qD_w]
+
+* :func:`conv2d_direct` — the reference: one einsum per kernel offset :math:`(p, q)` over a
+  strided view of the padded input; its output size is found by *enumerating* the window
+  starts, not from a formula.
+* :func:`conv2d_im2col` — unfold every receptive field into a row of a matrix (a copy),
+  then one GEMM per group: :math:`Y = \operatorname{im2col}(X)\,W^\top`.
+
+Backward (both): with :math:`G = \partial L/\partial y`,
+
+.. math:: \frac{\partial L}{\partial w[o,c,p,q]} = \sum_{n,i,j} G[n,o,i,j]\,
+          x_{\text{pad}}[n,c,iS_h+pD_h,jS_w+qD_w], \qquad
+          \frac{\partial L}{\partial x_{\text{pad}}[n,c,iS_h+pD_h,jS_w+qD_w]}
+          \mathrel{+}= \sum_{o} G[n,o,i,j]\,w[o,c,p,q]
+
+then the padding is cropped; :math:`\partial L/\partial b[o] = \sum_{n,i,j} G[n,o,i,j]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from kernels.cpu._check import array, pair
+from numerics.opcount import counted_add, counted_einsum, counted_matmul
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+    out: tuple[int, int]
+
+
+def _geometry(x, weight, bias, stride, padding, dilation, groups) -> _Geometry:
+    array(x, "x", 4)
+    array(weight, "weight", 4, x.dtype)
+    s = pair(stride, "stride", 1)
+    p = pair(padding, "padding", 0)
+    d = pair(dilation, "dilation", 1)
+    if isinstance(groups, bool) or not isinstance(groups, int | np.integer):
+        raise TypeError(f"groups must be an integer >= 1, got {type(groups).__name__}")
+    if groups < 1:
+        raise ValueError(f"groups must be an integer >= 1, got {groups}")
+    g = int(groups)
+    c_out, c_per_group, kh, kw = weight.shape
+    if c_out % g:
+        raise ValueError(f"groups must divide out_channels: weight.shape[0]={c_out}, groups={g}")
+    if x.shape[1] != c_per_group * g:
+        raise ValueError(
+            f"x has {x.shape[1]} channels but weight expects in_channels = "
+            f"weight.shape[1]*groups = {c_per_group}*{g} = {c_per_group * g}"
+        )
+    if bias is not None:
+        array(bias, "bias", 1, x.dtype)
+        if bias.shape != (c_out,):
+            raise ValueError(f"bias must have shape ({c_out},), got {bias.shape}")
+    out = []
+    for axis, (size, k) in enumerate(zip(x.shape[2:], (kh, kw), strict=True)):
+        span = d[axis] * (k - 1) + 1
+        starts = range(0, size + 2 * p[axis] - span + 1, s[axis])  # every window that fits
+        if len(starts) == 0:
+            raise ValueError(
+                f"output size < 1 along spatial axis {axis}: the dilated kernel spans {span}, "
+                f"more than the padded input ({size} + 2*{p[axis]})"
+            )
+        out.append(len(starts))
+    return _Geometry(s, p, d, g, (out[0], out[1]))
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    ph, pw = padding
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+
+
+def _offset_slice(geo: _Geometry, p: int, q: int) -> tuple[slice, ...]:
+    """Positions of the padded input multiplied by kernel tap (p, q), for every output."""
+    (sh, sw), (dh, dw), (ho, wo) = geo.stride, geo.dilation, geo.out
+    return (
+        slice(None),
+        slice(None),
+        slice(None),
+        slice(p * dh, p * dh + sh * (ho - 1) + 1, sh),
+        slice(q * dw, q * dw + sw * (wo - 1) + 1, sw),
+    )
+
+
+def conv2d_direct(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+) -> np.ndarray:
+    """Reference convolution: a sum over kernel taps of strided views times weights."""
+    geo = _geometry(x, weight, bias, stride, padding, dilation, groups)
+    n = x.shape[0]
+    c_out, cg, kh, kw = weight.shape
+    g = geo.groups
+    xg = _pad(x, geo.padding).reshape(n, g, cg, *(np.add(x.shape[2:], np.multiply(2, geo.padding))))
+    wg = weight.reshape(g, c_out // g, cg, kh, kw)
+    y = np.zeros((n, g, c_out // g, *geo.out), dtype=x.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            y += counted_einsum("ngchw,goc->ngohw", xg[_offset_slice(geo, p, q)], wg[..., p, q])
+    y = y.reshape(n, c_out, *geo.out)
+    return y if bias is None else counted_add(y, bias[None, :, None, None])
+
+
+def conv2d_direct_backward(
+    grad_out: np.ndarray,
+    x: np.ndarray,
+    weight: np.ndarray,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    bias: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients ``(dx, dweight, dbias)`` of :func:`conv2d_direct` (see the module docstring)."""
+    geo = _geometry(x, weight, None, stride, padding, dilation, groups)
+    gy = _check_grad(grad_out, x, weight, geo)
+    n = x.shape[0]
+    c_out, cg, kh, kw = weight.shape
+    g = geo.groups
+    xp = _pad(x, geo.padding)
+    xg = xp.reshape(n, g, cg, *xp.shape[2:])
+    wg = weight.reshape(g, c_out // g, cg, kh, kw)
+    gyg = gy.reshape(n, g, c_out // g, *geo.out)
+    dxg = np.zeros_like(xg)
+    dwg = np.zeros_like(wg)
+    for p in range(kh):
+        for q in range(kw):
+            sl = _offset_slice(geo, p, q)
+            dwg[..., p, q] = counted_einsum("ngohw,ngchw->goc", gyg, xg[sl])
+            dxg[sl] += counted_einsum("ngohw,goc->ngchw", gyg, wg[..., p, q])
+    return _crop(dxg, x, geo), dwg.reshape(weight.shape), (gy.sum((0, 2, 3)) if bias else None)
+
+
+def _check_grad(grad_out, x, weight, geo: _Geometry) -> np.ndarray:
+    array(grad_out, "grad_out", 4, x.dtype)
+    expected = (x.shape[0], weight.shape[0], *geo.out)
+    if grad_out.shape != expected:
+        raise ValueError(f"grad_out must have shape {expected}, got {grad_out.shape}")
+    return grad_out
+
+
+def _crop(dxg: np.ndarray, x: np.ndarray, geo: _Geometry) -> np.ndarray:
+    ph, pw = geo.padding
+    h, w = x.shape[2:]
+    return dxg.reshape(x.shape[0], x.shape[1], h + 2 * ph, w + 2 * pw)[
+        :, :, ph : ph + h, pw : pw + w
+    ].copy()
+
+
+def im2col(x: np.ndarray, kernel: tuple[int, int], geo: _Geometry) -> np.ndarray:
+    """Unfold receptive fields: ``(N, C, H_out, W_out, K_H, K_W)`` (a view; strided)."""
+    kh, kw = kernel
+    (sh, sw), (dh, dw) = geo.stride, geo.dilation
+    windows = sliding_window_view(
+        _pad(x, geo.padding), (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3)
+    )
+    return windows[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def _columns(x: np.ndarray, weight: np.ndarray, geo: _Geometry) -> np.ndarray:
+    """The im2col matrix per group, copied: ``(N, G, H_out*W_out, C_in/G*K_H*K_W)``."""
+    n = x.shape[0]
+    _, cg, kh, kw = weight.shape
+    cols = im2col(x, (kh, kw), geo)
+    ho, wo = cols.shape[2:4]
+    cols = cols.reshape(n, geo.groups, cg, ho, wo, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6)
+    return np.ascontiguousarray(cols).reshape(n, geo.groups, ho * wo, cg * kh * kw)
+
+
+def conv2d_im2col(
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+) -> np.ndarray:
+    """Convolution as im2col + one matrix product per group."""
+    geo = _geometry(x, weight, bias, stride, padding, dilation, groups)
+    cols = _columns(x, weight, geo)
+    c_out = weight.shape[0]
+    wmat = weight.reshape(geo.groups, c_out // geo.groups, -1)
+    y = counted_matmul(cols, wmat.transpose(0, 2, 1)[None])  # (N, G, HW, C_out/G)
+    y = y.transpose(0, 1, 3, 2).reshape(x.shape[0], c_out, *geo.out)
+    return y if bias is None else counted_add(y, bias[None, :, None, None])
+
+
+def conv2d_im2col_backward(
+    grad_out: np.ndarray,
+    x: np.ndarray,
+    weight: np.ndarray,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+    bias: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Gradients of :func:`conv2d_im2col`: two GEMMs, then col2im (scatter-add of columns)."""
+    geo = _geometry(x, weight, None, stride, padding, dilation, groups)
+    gy = _check_grad(grad_out, x, weight, geo)
+    n = x.shape[0]
+    c_out, cg, kh, kw = weight.shape
+    g = geo.groups
+    ho, wo = geo.out
+    cols = _columns(x, weight, geo)
+    gmat = gy.reshape(n, g, c_out // g, ho * wo)
+    wmat = weight.reshape(g, c_out // g, -1)
+    dw = counted_matmul(gmat, cols).sum(axis=0).reshape(weight.shape)
+    dcols = counted_matmul(gmat.transpose(0, 1, 3, 2), wmat[None])  # (N, G, HW, Cg*KH*KW)
+    dcols = dcols.reshape(n, g, ho, wo, cg, kh, kw).transpose(0, 1, 4, 2, 3, 5, 6)
+    xp_shape = (n, g, cg, x.shape[2] + 2 * geo.padding[0], x.shape[3] + 2 * geo.padding[1])
+    dxg = np.zeros(xp_shape, dtype=x.dtype)
+    for p in range(kh):  # col2im
+        for q in range(kw):
+            dxg[_offset_slice(geo, p, q)] += dcols[..., p, q]
+    return _crop(dxg, x, geo), dw, (gy.sum((0, 2, 3)) if bias else None)

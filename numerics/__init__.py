@@ -1,0 +1,1 @@
+"""The bridge between theory, kernels and torch: tolerances, op counting, gradient checks."""

@@ -1,0 +1,209 @@
+"""Bad input: helpers and kernels raise TypeError/ValueError naming the argument.
+
+Never a wrong number, a silent NaN or an obscure traceback.
+
+The fuzz tests feed arbitrary integers (negative, zero, huge) and other objects; each call
+must either agree with torch or raise one of those two errors, and torch must reject exactly
+the configurations we reject (compared on CPU tensors: meta kernels skip some checks).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+import torch
+import torch.nn.functional as F
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from kernels.cpu.conv2d import conv2d_direct, conv2d_im2col
+from kernels.cpu.linear import linear
+from theory import conv
+from theory import linear as lin
+
+anything = st.one_of(
+    st.integers(-3, 8),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.text(max_size=2),
+    st.none(),
+    st.just(sympy.Rational(1, 2)),
+    st.just(sympy.Symbol("x", negative=True)),
+)
+
+
+def _torch_conv1d_size(size, kernel, stride, padding, dilation):
+    try:
+        return F.conv1d(
+            torch.zeros(1, 1, size),
+            torch.zeros(1, 1, kernel),
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+        ).shape[-1]
+    except RuntimeError:
+        return None
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@given(
+    size=st.integers(-2, 12),
+    kernel=st.integers(-1, 6),
+    stride=st.integers(-1, 4),
+    padding=st.integers(-2, 4),
+    dilation=st.integers(-1, 3),
+)
+def test_output_size_agrees_with_torch_or_raises(size, kernel, stride, padding, dilation):
+    args = (size, kernel, stride, padding, dilation)
+    theirs = (
+        _torch_conv1d_size(*args)
+        if min(size, kernel, stride, dilation) >= 1 and padding >= 0
+        else None
+    )
+    try:
+        ours = conv.conv_output_size(*args)
+    except ValueError as e:
+        assert theirs is None, f"we reject {args} ({e}) but torch gives {theirs}"
+        return
+    assert ours == theirs, f"conv_output_size{args} = {ours}, torch: {theirs}"
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@given(
+    size=st.integers(-1, 10),
+    kernel=st.integers(-1, 5),
+    stride=st.integers(-1, 3),
+    padding=st.integers(-1, 3),
+    dilation=st.integers(-1, 3),
+    ceil_mode=st.booleans(),
+)
+@example(size=1, kernel=2, stride=2, padding=0, dilation=1, ceil_mode=True)  # partial window
+def test_pool_output_size_agrees_with_torch_or_raises(
+    size, kernel, stride, padding, dilation, ceil_mode
+):
+    args = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    theirs = None
+    if min(size, kernel, stride, dilation) >= 1 and padding >= 0:
+        try:
+            theirs = F.max_pool1d(torch.zeros(1, 1, size), kernel, **args).shape[-1]
+        except RuntimeError:
+            pass
+    try:
+        ours = conv.pool_output_size(size, kernel, **args)
+    except ValueError:
+        assert theirs is None, f"we reject {size, kernel, args}, torch gives {theirs}"
+        return
+    assert ours == theirs
+
+
+@pytest.mark.claim("d000.conv.param-count")
+# torch builds empty layers for zero channels/kernel (and warns); we reject them on purpose.
+@pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op")
+@given(
+    cin=st.integers(-2, 9), cout=st.integers(-2, 9), k=st.integers(-1, 4), groups=st.integers(-1, 4)
+)
+def test_param_count_agrees_with_torch_or_raises(cin, cout, k, groups):
+    try:
+        module = torch.nn.Conv2d(cin, cout, k, groups=groups, device="meta")
+        theirs = sum(p.numel() for p in module.parameters())
+    except (ValueError, RuntimeError, ZeroDivisionError):
+        theirs = None
+    try:
+        ours = conv.conv_params(cin, cout, k, groups=groups)
+    except ValueError:
+        assert theirs is None or min(cin, cout, k, groups) < 1, (cin, cout, k, groups, theirs)
+        return
+    assert ours == theirs
+
+
+@pytest.mark.claim("d000.conv.output-size", "d000.conv.param-count", "d000.linear.param-count")
+@given(value=anything, which=st.integers(0, 4))
+def test_helpers_reject_non_integers_and_out_of_range_with_named_argument(value, which):
+    calls = [
+        ("size", lambda v: conv.conv_output_size(v, 1)),
+        ("kernel_size", lambda v: conv.conv_params(2, 2, v)),
+        ("stride", lambda v: conv.conv_output_size(5, 1, stride=v)),
+        ("in_features", lambda v: lin.linear_params(v, 3)),
+        ("rank", lambda v: lin.lowrank_params(3, 3, v)),
+    ]
+    name, call = calls[which]
+    valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if valid:
+        result = call(value)
+        assert isinstance(result, int) and result >= 1
+        return
+    if isinstance(value, sympy.Symbol):  # known negative: ValueError
+        with pytest.raises(ValueError, match=name):
+            call(value)
+        return
+    with pytest.raises((TypeError, ValueError), match=name):
+        call(value)
+
+
+@pytest.mark.claim("d000.conv.param-count")
+def test_specific_messages():
+    with pytest.raises(ValueError, match=r"groups must divide in_channels"):
+        conv.conv_params(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match=r"output size < 1"):
+        conv.conv_output_size(2, 3)
+    with pytest.raises(ValueError, match=r"padding must be at most half of kernel_size"):
+        conv.pool_output_size(5, 2, padding=2)
+    with pytest.raises(TypeError, match=r"kernel_size must be an integer"):
+        conv.conv_output_size(5, 2.0)
+    with pytest.raises(TypeError, match=r"bias must be True or False"):
+        lin.linear_params(3, 3, bias=1)
+    with pytest.raises(ValueError, match=r"output_padding must be smaller"):
+        conv.conv_transpose_output_size(3, 3, stride=1, output_padding=1)
+
+
+@pytest.mark.claim("d000.conv.multichannel", "d000.linear.definition")
+def test_kernels_reject_bad_arrays_and_geometry():
+    x = np.zeros((1, 4, 5, 5))
+    w = np.zeros((2, 2, 3, 3))
+    for kernel in (conv2d_direct, conv2d_im2col):
+        with pytest.raises(ValueError, match="channels"):
+            kernel(x, w)  # 4 channels, weight expects 2 (groups=1)
+        with pytest.raises(ValueError, match="output size < 1"):
+            kernel(np.zeros((1, 2, 2, 2)), w)
+        with pytest.raises(TypeError, match="dtype"):
+            kernel(x.astype(np.int64), w)
+        with pytest.raises(TypeError, match="same dtype"):
+            kernel(x.astype(np.float32), w, groups=2)
+        with pytest.raises(ValueError, match="stride"):
+            kernel(x, w, stride=0, groups=2)
+        with pytest.raises(TypeError, match="groups"):
+            kernel(x, w, groups=2.0)
+        with pytest.raises(ValueError, match="bias"):
+            kernel(x, w, np.zeros(3), groups=2)
+        with pytest.raises(ValueError, match="ndim"):
+            kernel(x[0], w)
+    with pytest.raises(ValueError, match="in_features"):
+        linear(np.zeros((2, 3)), np.zeros((4, 5)))
+    with pytest.raises(TypeError, match=r"numpy\.ndarray"):
+        linear([[1.0]], np.zeros((1, 1)))
+
+
+@pytest.mark.claim("d000.conv.multichannel")
+@given(
+    h=st.integers(1, 6),
+    k=st.integers(1, 6),
+    s=st.integers(-1, 3),
+    p=st.integers(-1, 3),
+    d=st.integers(-1, 3),
+)
+def test_kernels_agree_with_torch_or_raise(h, k, s, p, d):
+    x, w = np.ones((1, 1, h, h)), np.ones((1, 1, k, k))
+    try:
+        theirs = F.conv2d(
+            torch.from_numpy(x), torch.from_numpy(w), stride=s, padding=p, dilation=d
+        ).numpy()
+    except RuntimeError:
+        theirs = None
+    for kernel in (conv2d_direct, conv2d_im2col):
+        try:
+            ours = kernel(x, w, stride=s, padding=p, dilation=d)
+        except ValueError:
+            assert theirs is None, (h, k, s, p, d)
+            continue
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

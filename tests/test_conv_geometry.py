@@ -1,0 +1,506 @@
+"""Convolution geometry: sizes, parameter counts, MACs, reduction factors, receptive fields.
+
+Claims: theory/claims/conv.yaml. Helpers: theory.conv. Kernels: kernels.cpu.conv2d / layers.
+torch is asked on the ``meta`` device (shapes and FlopCounterMode without computing) for
+*valid* configurations only: meta kernels skip some of torch's argument checks (e.g.
+``output_padding``), so error behaviour is always compared on CPU tensors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy
+import torch
+import torch.nn.functional as F
+from hypothesis import example, given
+from hypothesis import strategies as st
+from torch.utils.flop_counter import FlopCounterMode
+
+from kernels.cpu import layers
+from kernels.cpu.conv2d import conv2d_direct, conv2d_direct_backward, conv2d_im2col
+from numerics.opcount import MacCounter
+from tests.assertions import assert_equal
+from tests.strategies import conv_geometry, conv_layer
+from theory import conv as th
+from theory.linear import linear_params
+
+META = {"device": "meta"}
+
+
+def _torch_conv(layer, bias=True):
+    x = torch.empty(layer.batch, layer.in_channels, layer.h.size, layer.w.size, **META)
+    w = torch.empty(layer.out_channels, layer.in_channels // layer.groups, *layer.kernel, **META)
+    b = torch.empty(layer.out_channels, **META) if bias else None
+    with FlopCounterMode(display=False) as fc:
+        y = F.conv2d(x, w, b, **layer.kwargs())
+    return tuple(y.shape), fc.get_total_flops()
+
+
+# --------------------------------------------------------------------------- output size
+
+
+@pytest.mark.claim("d000.conv.output-size")
+def test_output_size_derivation_reduces_to_document_at_dilation_one():
+    d = th.derive_output_size()
+    assert d.agrees(), d.to_markdown()
+    # ... and differs from it for dilation 2 (the counterexample):
+    doc = math.floor((5 + 0 - 3) / 1) + 1
+    assert (doc, th.conv_output_size(5, 3, dilation=2)) == (3, 1)
+
+
+@pytest.mark.claim(
+    "d000.conv.output-size", "d000.conv.multichannel", "d000.conv.dilated-definition"
+)
+@given(layer=conv_layer())
+def test_output_size_theory_equals_kernels_and_torch(layer):
+    expected = tuple(
+        th.conv_output_size(g.size, g.kernel, g.stride, g.padding, g.dilation)
+        for g in (layer.h, layer.w)
+    )
+    torch_shape, _ = _torch_conv(layer)
+    repro = f"theory.conv.conv_output_size({layer.h})"
+    assert_equal(torch_shape[2:], expected, "d000.conv.output-size", repro, layer=layer)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((layer.batch, layer.in_channels, layer.h.size, layer.w.size))
+    w = rng.standard_normal((layer.out_channels, layer.in_channels // layer.groups, *layer.kernel))
+    for kernel in (conv2d_direct, conv2d_im2col):
+        assert_equal(
+            kernel(x, w, **layer.kwargs()).shape[2:],
+            expected,
+            "d000.conv.output-size",
+            repro,
+            layer=layer,
+            kernel=kernel.__name__,
+        )
+    if layer.h.dilation == 1:  # the document's formula, where it applies
+        g = layer.h
+        assert expected[0] == (g.size + 2 * g.padding - g.kernel) // g.stride + 1
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@given(g=conv_geometry(), output_padding=st.integers(0, 3))
+def test_transposed_output_size_matches_torch(g, output_padding):
+    args = (g.size, g.kernel, g.stride, g.padding, output_padding, g.dilation)
+    # CPU tensors, not meta: the meta kernels skip torch's argument checks (output_padding).
+    x = torch.zeros(1, 1, g.size)
+    w = torch.zeros(1, 1, g.kernel)
+    try:
+        torch_size = F.conv_transpose1d(
+            x,
+            w,
+            stride=g.stride,
+            padding=g.padding,
+            output_padding=output_padding,
+            dilation=g.dilation,
+        ).shape[-1]
+    except RuntimeError:
+        with pytest.raises(ValueError):
+            th.conv_transpose_output_size(*args)
+        return
+    assert_equal(
+        th.conv_transpose_output_size(*args),
+        torch_size,
+        "d000.conv.output-size",
+        f"theory.conv.conv_transpose_output_size{args}",
+        geometry=g,
+    )
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@given(g=conv_geometry(max_padding=2), ceil_mode=st.booleans())
+def test_pool_output_size_with_ceil_mode_matches_torch(g, ceil_mode):
+    args = dict(stride=g.stride, padding=g.padding, dilation=g.dilation, ceil_mode=ceil_mode)
+    x = torch.zeros(1, 1, g.size)
+    try:
+        torch_size = F.max_pool1d(x, g.kernel, **args).shape[-1]
+    except RuntimeError:
+        with pytest.raises(ValueError):
+            th.pool_output_size(g.size, g.kernel, **args)
+        return
+    assert_equal(
+        th.pool_output_size(g.size, g.kernel, **args),
+        torch_size,
+        "d000.conv.output-size",
+        f"theory.conv.pool_output_size({g.size}, {g.kernel}, **{args})",
+        geometry=g,
+    )
+
+
+@pytest.mark.claim("d000.conv.output-size")
+def test_pool_ceil_mode_drops_a_window_starting_in_padding():
+    # ceil((4 + 2 - 2) / 2) + 1 = 3 windows start at 0, 2, 4; the last starts at padded
+    # index 4 >= size + padding = 5? no -> kept. With size 3, padding 1: starts 0, 2, 4 and
+    # 4 >= 3 + 1 -> dropped.
+    assert th.pool_output_size(3, 2, padding=1, ceil_mode=True) == 2
+    assert F.max_pool1d(torch.zeros(1, 1, 3), 2, padding=1, ceil_mode=True).shape[-1] == 2
+    o = sympy.Symbol("I", integer=True, positive=True)
+    expr = th.pool_output_size(o, 2, padding=1, ceil_mode=True)
+    assert [expr.subs(o, v) for v in (3, 4, 5)] == [
+        th.pool_output_size(v, 2, padding=1, ceil_mode=True) for v in (3, 4, 5)
+    ]
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@pytest.mark.claim("d000.conv.param-count")
+def test_param_count_derivation_and_counterexample():
+    d = th.derive_param_count()
+    assert d.agrees(), d.to_markdown()
+    doc = 2 * 2 * 1 * 1 + 2
+    torch_count = sum(p.numel() for p in torch.nn.Conv2d(2, 2, 1, groups=2).parameters())
+    assert (doc, th.conv_params(2, 2, 1, groups=2), torch_count) == (6, 4, 4)
+
+
+@pytest.mark.claim(
+    "d000.conv.param-count", "d000.conv.grouped-reduction", "d000.conv.dilated-params"
+)
+@given(layer=conv_layer(max_groups=4, max_per_group=4), bias=st.booleans())
+def test_param_count_theory_equals_kernel_layer_and_torch(layer, bias):
+    expected = th.conv_params(
+        layer.in_channels, layer.out_channels, layer.kernel, layer.groups, bias
+    )
+    kw = dict(groups=layer.groups, bias=bias)
+    ours = layers.Conv2d(
+        layer.in_channels,
+        layer.out_channels,
+        layer.kernel,
+        dilation=(layer.h.dilation, layer.w.dilation),
+        **kw,
+    ).num_params()
+    theirs = torch.nn.Conv2d(
+        layer.in_channels,
+        layer.out_channels,
+        layer.kernel,
+        dilation=(layer.h.dilation, layer.w.dilation),
+        device="meta",
+        **kw,
+    )
+    transposed = torch.nn.ConvTranspose2d(
+        layer.in_channels, layer.out_channels, layer.kernel, device="meta", **kw
+    )
+    ctx = dict(layer=layer, bias=bias)
+    assert_equal(ours, expected, "d000.conv.param-count", **ctx)
+    assert_equal(
+        sum(p.numel() for p in theirs.parameters()), expected, "d000.conv.param-count", **ctx
+    )
+    assert_equal(
+        sum(p.numel() for p in transposed.parameters()), expected, "d000.conv.param-count", **ctx
+    )
+    # dilation never enters the count
+    assert (
+        th.conv_params(layer.in_channels, layer.out_channels, layer.kernel, layer.groups, bias)
+        == expected
+    )
+
+
+@pytest.mark.claim("d000.conv.grouped-reduction")
+def test_grouped_reduction_derivation_and_bias_counterexample():
+    d = th.derive_grouped()
+    assert d.agrees(), d.to_markdown()
+    assert sympy.Rational(th.conv_params(2, 2, 1), th.conv_params(2, 2, 1, groups=2)) == (
+        sympy.Rational(3, 2)
+    )
+
+
+@pytest.mark.claim("d000.conv.grouped-reduction")
+@given(g=st.integers(1, 6), a=st.integers(1, 6), b=st.integers(1, 6), k=st.integers(1, 5))
+def test_grouped_weights_and_macs_divide_by_g_exactly(g, a, b, k):
+    cin, cout = g * a, g * b
+    assert th.conv_params(cin, cout, k, bias=False) == g * th.conv_params(cin, cout, k, g, False)
+    assert th.conv_macs(cin, cout, k, 7) == g * th.conv_macs(cin, cout, k, 7, groups=g)
+    with_bias = sympy.Rational(th.conv_params(cin, cout, k), th.conv_params(cin, cout, k, g))
+    assert with_bias == g if g == 1 else with_bias < g
+
+
+# --------------------------------------------------------------------------- MACs
+
+
+@pytest.mark.claim("d000.conv.operations")
+def test_operations_derivation():
+    d = th.derive_operations()
+    assert d.agrees(), d.to_markdown()
+
+
+@pytest.mark.claim("d000.conv.operations")
+@given(layer=conv_layer())
+def test_macs_theory_equals_kernel_count_and_half_torch_flops(layer):
+    shape, torch_flops = _torch_conv(layer)
+    macs = th.conv_macs(
+        layer.in_channels, layer.out_channels, layer.kernel, shape[2:], layer.groups, layer.batch
+    )
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((layer.batch, layer.in_channels, layer.h.size, layer.w.size))
+    w = rng.standard_normal((layer.out_channels, layer.in_channels // layer.groups, *layer.kernel))
+    b = rng.standard_normal(layer.out_channels)
+    for kernel in (conv2d_direct, conv2d_im2col):
+        with MacCounter() as c:
+            kernel(x, w, b, **layer.kwargs())
+        assert_equal(c.macs, macs, "d000.conv.operations", layer=layer, kernel=kernel.__name__)
+        assert_equal(
+            c.adds, layer.batch * int(np.prod(shape[1:])), "d000.conv.operations", layer=layer
+        )
+    # Reading A (MACs) holds; reading B (FLOPs) is off by 2: torch counts 2 per MAC.
+    assert_equal(torch_flops, th.macs_to_flops(macs), "d000.conv.operations", layer=layer)
+    with MacCounter() as c:
+        conv2d_direct_backward(np.ones((layer.batch, *shape[1:])), x, w, **layer.kwargs())
+    assert_equal(c.macs, 2 * macs, "d000.conv.operations", layer=layer)  # dx and dw
+
+
+@pytest.mark.claim("d000.conv.operations")
+@given(g=conv_geometry(), cin=st.integers(1, 4), cout=st.integers(1, 4))
+def test_transposed_macs_match_torch_flop_counter(g, cin, cout):
+    x = torch.empty(2, cin, g.size, g.size, **META)
+    w = torch.empty(cin, cout, g.kernel, g.kernel, **META)
+    with FlopCounterMode(display=False) as fc:
+        F.conv_transpose2d(x, w, stride=g.stride, dilation=g.dilation)
+    assert fc.get_total_flops() == th.macs_to_flops(
+        th.conv_transpose_macs(cin, cout, g.kernel, g.size, batch=2)
+    )
+
+
+# --------------------------------------------------------------------------- separable
+
+
+@pytest.mark.claim("d000.conv.separable-costs", "d000.conv.separable-ratio")
+def test_separable_derivation():
+    d = th.derive_separable()
+    assert d.agrees(), d.to_markdown()
+
+
+@pytest.mark.claim("d000.conv.separable-costs", "d000.conv.separable-ratio")
+@given(
+    cin=st.integers(1, 4),
+    cout=st.integers(1, 5),
+    k=st.integers(1, 4),
+    s=st.integers(1, 2),
+    size=st.integers(4, 9),
+    batch=st.integers(1, 2),
+)
+def test_separable_counts_kernel_torch_and_ratio(cin, cout, k, s, size, batch):
+    pad = k // 2
+    out = th.conv_output_size(size, k, s, pad)
+    sep = layers.DepthwiseSeparableConv2d(cin, cout, k, stride=s, padding=pad)
+    std = layers.Conv2d(cin, cout, k, stride=s, padding=pad, bias=False)
+    x = np.random.default_rng(2).standard_normal((batch, cin, size, size))
+    with MacCounter() as c_sep:
+        y_sep = sep(x)
+    with MacCounter() as c_std:
+        y_std = std(x)
+    assert y_sep.shape == y_std.shape == (batch, cout, out, out)
+    ctx = dict(cin=cin, cout=cout, k=k, s=s, size=size)
+    doc_std = cin * k**2 * cout * out * out * batch
+    doc_sep = (cin * k**2 * out * out + cin * cout * out * out) * batch
+    assert_equal(c_std.macs, doc_std, "d000.conv.separable-costs", **ctx)
+    assert_equal(c_sep.macs, doc_sep, "d000.conv.separable-costs", **ctx)
+    assert_equal(
+        th.depthwise_separable_macs(cin, cout, k, out, batch),
+        doc_sep,
+        "d000.conv.separable-costs",
+        **ctx,
+    )
+    assert_equal(
+        sympy.Rational(c_sep.macs, c_std.macs),
+        sympy.Rational(1, cout) + sympy.Rational(1, k * k),
+        "d000.conv.separable-ratio",
+        **ctx,
+    )
+    assert_equal(
+        sympy.Rational(sep.num_params(), std.num_params()),
+        th.separable_cost_ratio(cout, k),
+        "d000.conv.separable-ratio",
+        **ctx,
+    )
+    tsep = torch.nn.Sequential(
+        torch.nn.Conv2d(cin, cin, k, s, pad, groups=cin, bias=False, device="meta"),
+        torch.nn.Conv2d(cin, cout, 1, bias=False, device="meta"),
+    )
+    with FlopCounterMode(display=False) as fc:
+        tsep(torch.empty(batch, cin, size, size, **META))
+    assert_equal(fc.get_total_flops(), 2 * doc_sep, "d000.conv.separable-costs", **ctx)
+    assert_equal(
+        sum(p.numel() for p in tsep.parameters()),
+        th.depthwise_separable_params(cin, cout, k),
+        "d000.conv.separable-costs",
+        **ctx,
+    )
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+def _support_span(layers_spec, size):
+    """Span of input positions that influence the centre output, via autograd (1-D, float64).
+
+    Weights and inputs are positive, so no contribution can cancel.
+    """
+    x = torch.ones(1, 1, size, dtype=torch.float64, requires_grad=True)
+    h = x
+    for k, s, d in layers_spec:
+        h = F.conv1d(h, torch.ones(1, 1, k, dtype=torch.float64), stride=s, dilation=d)
+    h[0, 0, h.shape[-1] // 2].backward()
+    nz = torch.nonzero(x.grad[0, 0]).flatten()
+    return int(nz.max() - nz.min() + 1)
+
+
+stack = st.lists(
+    st.tuples(st.integers(1, 4), st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=4
+)
+
+
+@pytest.mark.claim(
+    "d000.conv.rf-standard-linear",
+    "d000.conv.rf-dilated-exponential",
+    "d000.conv.local-connectivity",
+)
+@given(spec=stack)
+def test_receptive_field_equals_autograd_support(spec):
+    rf = th.receptive_field(spec)
+    # input long enough for the stack to produce output
+    size = rf + 4 * th.effective_stride(spec)
+    assert_equal(
+        _support_span(spec, size),
+        rf,
+        "d000.conv.rf-standard-linear",
+        f"theory.conv.receptive_field({spec})",
+        spec=spec,
+    )
+
+
+@pytest.mark.claim("d000.conv.rf-standard-linear")
+def test_receptive_field_derivation_and_stride_counterexample():
+    d = th.derive_receptive_field()
+    assert d.agrees(), d.to_markdown()
+    spans = [th.receptive_field([(3, 2)] * depth) for depth in (1, 2, 3)]
+    assert spans == [3, 7, 15]  # increments 4, 8: not linear
+    L = sympy.Symbol("L", integer=True, positive=True)
+    assert sympy.simplify(th.receptive_field_uniform(L, 3, stride=2) - (2 ** (L + 1) - 1)) == 0
+    for depth in range(1, 7):  # the closed forms agree with the recurrence
+        assert th.receptive_field_uniform(depth, 3) == th.receptive_field([(3, 1)] * depth)
+        assert th.receptive_field_uniform(depth, 3, 2) == th.receptive_field([(3, 2)] * depth)
+
+
+@pytest.mark.claim("d000.conv.rf-dilated-exponential", "d000.conv.dilated-params")
+def test_dilation_readings():
+    # Reading A (exponential in the rate): refuted, a single layer's span is affine in d.
+    spans = [th.receptive_field([(3, 1, d)]) for d in (1, 2, 4, 8)]
+    assert spans == [3, 5, 9, 17] == [_support_span([(3, 1, d)], 40) for d in (1, 2, 4, 8)]
+    d = sympy.Symbol("d", integer=True, positive=True)
+    assert sympy.expand(th.dilated_extent(3, d)) == 2 * d + 1
+    # Reading B (doubling rates): exponential in depth, parameters linear in depth.
+    for depth in range(1, 6):
+        spec = [(3, 1, 2**i) for i in range(depth)]
+        assert (
+            th.receptive_field(spec)
+            == 2 ** (depth + 1) - 1
+            == _support_span(spec, 2**depth * 4 + 8)
+        )
+        assert th.receptive_field_uniform(depth, 3, dilation="doubling") == 2 ** (depth + 1) - 1
+        params = sum(th.conv_params(1, 1, (3,), bias=False) for _ in spec)
+        assert params == 3 * depth
+
+
+@pytest.mark.claim("d000.conv.local-connectivity")
+@given(layer=conv_layer(max_groups=1, max_per_group=2, max_batch=1))
+def test_each_output_depends_only_on_its_window(layer):
+    rng = np.random.default_rng(3)
+    x = rng.random((1, layer.in_channels, layer.h.size, layer.w.size)) + 0.5
+    w = rng.random((layer.out_channels, layer.in_channels, *layer.kernel)) + 0.5
+    y = conv2d_direct(x, w, **layer.kwargs())
+    i, j = y.shape[2] // 2, y.shape[3] // 2
+    g = np.zeros_like(y)
+    g[0, 0, i, j] = 1
+    dx, _, _ = conv2d_direct_backward(g, x, w, **layer.kwargs())
+    h, v = layer.h, layer.w
+    rows = {h.stride * i + p * h.dilation - h.padding for p in range(h.kernel)}
+    cols = {v.stride * j + q * v.dilation - v.padding for q in range(v.kernel)}
+    window = {(r, c) for r in rows for c in cols if 0 <= r < h.size and 0 <= c < v.size}
+    support = set(zip(*(a.tolist() for a in np.nonzero(np.abs(dx[0]).sum(0))), strict=True))
+    assert support == window, f"support {sorted(support)} != window {sorted(window)} for {layer}"
+
+
+# --------------------------------------------------------------------------- conv vs dense
+
+
+@pytest.mark.claim(
+    "d002.conv.fc-vs-conv-params", "d002.conv.reduction-ratio", "d000.conv.fewer-params-than-fc"
+)
+def test_fc_ratio_derivation():
+    d = th.derive_fc_ratio()
+    assert d.agrees(), d.to_markdown()
+
+
+@pytest.mark.claim("d002.conv.fc-vs-conv-params", "d002.conv.reduction-ratio")
+@given(
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+    c1=st.integers(1, 4),
+    c2=st.integers(1, 4),
+    k=st.integers(1, 5),
+)
+def test_fc_and_conv_weight_counts_against_torch(h, w, c1, c2, k):
+    pad = k // 2
+    if h + 2 * pad < k or w + 2 * pad < k:
+        return
+    h2, w2 = th.conv_output_size(h, k, padding=pad), th.conv_output_size(w, k, padding=pad)
+    fc = torch.nn.Linear(h * w * c1, h2 * w2 * c2, bias=False, device="meta")
+    cv = torch.nn.Conv2d(c1, c2, k, padding=pad, bias=False, device="meta")
+    assert fc.weight.numel() == h * w * c1 * h2 * w2 * c2
+    assert cv.weight.numel() == k * k * c1 * c2
+    assert sympy.Rational(fc.weight.numel(), cv.weight.numel()) == th.fc_to_conv_weight_ratio(
+        (h, w), (h2, w2), k
+    )
+
+
+@pytest.mark.claim("d000.conv.fewer-params-than-fc")
+@given(h=st.integers(1, 12), k=st.integers(1, 7), pad=st.integers(0, 3))
+@example(h=1, k=3, pad=1)
+def test_conv_has_fewer_weights_iff_maps_outweigh_kernel(h, k, pad):
+    if h + 2 * pad < k:
+        return
+    h2 = th.conv_output_size(h, k, padding=pad)
+    r = th.fc_to_conv_weight_ratio((h, h), (h2, h2), k)
+    # one channel each side: the conv stores k*k weights, the dense map (h*h) x (h2*h2)
+    fewer = th.conv_params(1, 1, k, bias=False) < linear_params(h * h, h2 * h2, bias=False)
+    assert (r > 1) == fewer
+    if (h, k, pad) == (1, 3, 1):
+        assert r == sympy.Rational(1, 9)  # the conv stores 9x more weights
+    if pad == 0 and k == h:
+        assert r == 1  # the conv is a dense layer
+
+
+@pytest.mark.claim("d002.conv.reduction-typical")
+def test_typical_reduction_band_is_violated_by_resnet18():
+    """R for every convolution of a ResNet-18 at 224x224 (shapes from He et al. 2016, Table 1)."""
+    convs = [((224, 224), 7, 2, 3)]  # (input map, kernel, stride, padding): the stem
+    for size, first_stride, blocks in ((56, 1, 2), (56, 2, 2), (28, 2, 2), (14, 2, 2)):
+        in_size = size
+        for b in range(blocks):
+            stride = first_stride if b == 0 else 1
+            convs.append(((in_size, in_size), 3, stride, 1))
+            out = th.conv_output_size(in_size, 3, stride, 1)
+            convs.append(((out, out), 3, 1, 1))
+            if b == 0 and stride == 2:
+                convs.append(((in_size, in_size), 1, 2, 0))  # downsample shortcut
+            in_size = out
+    assert len(convs) == 20
+    ratios = []
+    for (h, w), k, s, p in convs:
+        h2, w2 = th.conv_output_size(h, k, s, p), th.conv_output_size(w, k, s, p)
+        ratios.append(th.fc_to_conv_weight_ratio((h, w), (h2, w2), k))
+    above = sum(bool(r > 10**4) for r in ratios)
+    within = sum(bool(10**2 <= r <= 10**4) for r in ratios)
+    assert (above, within, len(ratios) - above - within) == (12, 8, 0)
+    assert min(ratios) == sympy.Rational(7**4, 9) and math.isclose(
+        float(min(ratios)), 266.78, rel_tol=1e-4
+    )
+    assert max(ratios) == sympy.Rational(224**2 * 112**2, 49) == 12845056
+    assert th.fc_to_conv_weight_ratio((56, 56), (56, 56), 3) == sympy.Rational(56**4, 9)
+    # Correction: for 3x3 'same' convolutions the band holds exactly for maps 6..17.
+    in_band = [
+        n for n in range(1, 100) if 10**2 <= th.fc_to_conv_weight_ratio((n, n), (n, n), 3) <= 10**4
+    ]
+    assert in_band == list(range(6, 18))

@@ -1,0 +1,198 @@
+"""Convolution kernels: direct and im2col forward and backward against torch, float32 and float64.
+
+Claims: d000.conv.multichannel, d000.conv.dilated-definition, d000.conv.grouped-definition
+(theory/claims/conv.yaml). Kernels: kernels.cpu.conv2d.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kernels.cpu.conv2d import (
+    conv2d_direct,
+    conv2d_direct_backward,
+    conv2d_im2col,
+    conv2d_im2col_backward,
+)
+from numerics.gradcheck import assert_grad_close, central_difference
+from numerics.tolerances import assert_close
+from tests.assertions import context
+from tests.strategies import conv_layer
+
+KERNELS = [(conv2d_direct, conv2d_direct_backward), (conv2d_im2col, conv2d_im2col_backward)]
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _inputs(layer, seed, dtype):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((layer.batch, layer.in_channels, layer.h.size, layer.w.size))
+    w = rng.standard_normal((layer.out_channels, layer.in_channels // layer.groups, *layer.kernel))
+    b = rng.standard_normal(layer.out_channels)
+    return x.astype(dtype), w.astype(dtype), b.astype(dtype)
+
+
+@pytest.mark.claim(
+    "d000.conv.multichannel", "d000.conv.dilated-definition", "d000.conv.grouped-definition"
+)
+@given(layer=conv_layer(), seed=seeds, dtype=st.sampled_from([np.float32, np.float64]))
+def test_forward_matches_torch(layer, seed, dtype):
+    x, w, b = _inputs(layer, seed, dtype)
+    expected = F.conv2d(
+        torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), **layer.kwargs()
+    ).numpy()
+    # the same operation on absolute values bounds the rounding error of any correct sum
+    magnitude = F.conv2d(
+        torch.from_numpy(np.abs(x)).double(),
+        torch.from_numpy(np.abs(w)).double(),
+        torch.from_numpy(np.abs(b)).double(),
+        **layer.kwargs(),
+    ).numpy()
+    n = w[0].size + 1
+    for forward, _ in KERNELS:
+        y = forward(x, w, b, **layer.kwargs())
+        assert y.dtype == dtype
+        ctx = context(
+            "d000.conv.multichannel",
+            layer=layer,
+            seed=seed,
+            dtype=dtype.__name__,
+            kernel=forward.__name__,
+        )
+        assert_close(y, expected, dtype, reduction_length=n, magnitude=magnitude, context=ctx)
+
+
+@pytest.mark.claim("d000.conv.multichannel")
+@given(
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    data=st.data(),
+)
+def test_document_formula_written_out(c_in, c_out, h, w, data):
+    """Y[o,i,j] = sum_c sum_m sum_n X[c, i+m, j+n] K[o, c, m, n] + b[o], as literal loops."""
+    kh = data.draw(st.integers(1, h), label="kh")
+    kw = data.draw(st.integers(1, w), label="kw")
+    rng = np.random.default_rng(data.draw(seeds, label="seed"))
+    x, k, b = (
+        rng.standard_normal((c_in, h, w)),
+        rng.standard_normal((c_out, c_in, kh, kw)),
+        rng.standard_normal(c_out),
+    )
+    ho, wo = h - kh + 1, w - kw + 1
+    literal = np.zeros((c_out, ho, wo))
+    for o in range(c_out):
+        for i in range(ho):
+            for j in range(wo):
+                literal[o, i, j] = (
+                    sum(
+                        x[c, i + m, j + n] * k[o, c, m, n]
+                        for c in range(c_in)
+                        for m in range(kh)
+                        for n in range(kw)
+                    )
+                    + b[o]
+                )
+    ours = conv2d_direct(x[None], k, b)[0]
+    assert_close(ours, literal, np.float64)
+    assert_close(
+        F.conv2d(torch.from_numpy(x[None]), torch.from_numpy(k), torch.from_numpy(b))[0].numpy(),
+        literal,
+        np.float64,
+    )
+
+
+@pytest.mark.claim("d000.conv.dilated-definition")
+@given(size=st.integers(1, 12), k=st.integers(1, 4), d=st.integers(1, 4), seed=seeds)
+def test_dilated_formula_written_out(size, k, d, seed):
+    """(I *_d K)[i] = sum_m I[i + d m] K[m] (one channel, 1-D slice of the 2-D kernel)."""
+    if d * (k - 1) + 1 > size:
+        return
+    rng = np.random.default_rng(seed)
+    x, kern = rng.standard_normal((1, 1, 1, size)), rng.standard_normal((1, 1, 1, k))
+    out = size - d * (k - 1)
+    literal = np.array(
+        [sum(x[0, 0, 0, i + d * m] * kern[0, 0, 0, m] for m in range(k)) for i in range(out)]
+    )
+    assert_close(conv2d_direct(x, kern, dilation=d)[0, 0, 0], literal, np.float64)
+    assert_close(conv2d_im2col(x, kern, dilation=d)[0, 0, 0], literal, np.float64)
+
+
+@pytest.mark.claim("d000.conv.grouped-definition")
+@given(layer=conv_layer(max_groups=4), seed=seeds)
+def test_grouped_is_independent_convolutions_per_group(layer, seed):
+    x, w, b = _inputs(layer, seed, np.float64)
+    g = layer.groups
+    kwargs = {k: v for k, v in layer.kwargs().items() if k != "groups"}
+    cg, og = layer.in_channels // g, layer.out_channels // g
+    parts = [
+        conv2d_direct(
+            x[:, i * cg : (i + 1) * cg],
+            w[i * og : (i + 1) * og],
+            b[i * og : (i + 1) * og],
+            **kwargs,
+        )
+        for i in range(g)
+    ]
+    assert_close(
+        conv2d_im2col(x, w, b, **layer.kwargs()), np.concatenate(parts, axis=1), np.float64
+    )
+
+
+@pytest.mark.claim("d000.conv.multichannel", "d000.conv.grouped-definition")
+@given(layer=conv_layer(max_per_group=2, max_extra=4), seed=seeds)
+def test_gradients_three_ways(layer, seed):
+    """Hand-written backward (both kernels) = torch autograd = float64 central differences."""
+    x, w, b = _inputs(layer, seed, np.float64)
+    kw = layer.kwargs()
+    xt, wt, bt = (torch.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
+    y = F.conv2d(xt, wt, bt, **kw)
+    g = np.random.default_rng(seed + 1).standard_normal(tuple(y.shape))
+    y.backward(torch.from_numpy(g))
+    ctx = context("d000.conv.multichannel", layer=layer, seed=seed)
+    for _, backward in KERNELS:
+        dx, dw, db = backward(g, x, w, **kw)
+        for ours, theirs in ((dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
+            assert_close(
+                ours,
+                theirs.numpy(),
+                np.float64,
+                reduction_length=g.size,
+                magnitude=np.abs(theirs.numpy()) + 1,
+                context=ctx,
+            )
+    dx, dw, db = conv2d_direct_backward(g, x, w, **kw)
+    assert_grad_close(
+        dx, central_difference(lambda v: conv2d_direct(v, w, b, **kw), x.copy(), g), ctx
+    )
+    assert_grad_close(
+        dw, central_difference(lambda v: conv2d_direct(x, v, b, **kw), w.copy(), g), ctx
+    )
+    assert_grad_close(
+        db, central_difference(lambda v: conv2d_direct(x, w, v, **kw), b.copy(), g), ctx
+    )
+
+
+@pytest.mark.claim("d000.conv.multichannel")
+def test_irregular_shape_float32():
+    """One larger, irregular case (odd sizes, groups, stride, dilation) in float32."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 6, 37, 29)).astype(np.float32)
+    w = rng.standard_normal((9, 2, 5, 3)).astype(np.float32)
+    b = rng.standard_normal(9).astype(np.float32)
+    kw = dict(stride=(2, 3), padding=(2, 1), dilation=(1, 2), groups=3)
+    expected = F.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), **kw).numpy()
+    mag = F.conv2d(*(torch.from_numpy(np.abs(a)).double() for a in (x, w, b)), **kw).numpy()
+    for forward, _ in KERNELS:
+        assert_close(
+            forward(x, w, b, **kw),
+            expected,
+            np.float32,
+            reduction_length=w[0].size + 1,
+            magnitude=mag,
+        )

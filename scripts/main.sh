@@ -3,6 +3,7 @@
 source "$(dirname "$0")/env.sh"
 status=0
 python scripts/verify.py "$@" || status=$?
+export DISABLE_MKDOCS_2_WARNING=true
 echo "[docs] mkdocs build --strict"
 mkdocs build --strict --quiet
 cat <<TXT

@@ -6,4 +6,4 @@ source "$(dirname "$0")/env.sh"
 echo "[test] ruff check"; ruff check .
 echo "[test] ruff format --check"; ruff format --check .
 echo "[test] pytest"
-exec python -m pytest -n 2 -q "$@"
+exec python -m pytest -n auto -q "$@"

@@ -1,0 +1,157 @@
+"""Generate the claim pages of the docs site at build time (run by mkdocs-gen-files).
+
+Reads the ledger (``theory/claims/*.yaml``) and the last verdict report
+(``build/verdicts.json``, written by ``scripts/verify.py``); prints each claim's derivation
+from SymPy. Writes ``claims/<topic>.md`` and appends the verdict counts to ``index.md``.
+Nothing here re-types a claim: every word of a claim comes from the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mkdocs_gen_files
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from theory.ledger import Claim, load_ledger, resolve  # noqa: E402
+
+REPORT = ROOT / "build" / "verdicts.json"
+
+TOPICS = {
+    "linear": (
+        "Linear layers",
+        "Dense, low-rank factorised and block-sparse layers: shapes, parameter counts, cost, "
+        "gradients and the geometry of the weight matrix. Helpers: `theory.linear`; kernels: "
+        "`kernels.cpu.linear`; tests: `tests/test_linear.py`.",
+    ),
+    "conv": (
+        "Convolution geometry",
+        "Output sizes (padding, stride, dilation, `ceil_mode`, transposed), parameter counts "
+        "(groups, bias), cost in MACs, separable and grouped reduction factors, the "
+        "convolution-vs-dense ratio and receptive fields. Helpers: `theory.conv`; kernels: "
+        "`kernels.cpu.conv2d`; tests: `tests/test_conv_geometry.py`, "
+        "`tests/test_conv_kernels.py`.",
+    ),
+}
+ORDER = ("failing", "untested", "refuted", "ambiguous", "conditional", "holds", "not-checkable")
+
+
+def badge(verdict: str) -> str:
+    return f'<span class="verdict verdict-{verdict}">{verdict}</span>'
+
+
+def anchor(claim_id: str) -> str:
+    return claim_id.replace(".", "-")
+
+
+def load_report() -> tuple[dict[str, dict], str]:
+    if not REPORT.exists():
+        return {}, ""
+    stamp = datetime.fromtimestamp(REPORT.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return {r["id"]: r for r in json.loads(REPORT.read_text())}, stamp
+
+
+def claim_section(c: Claim, result: dict | None) -> str:
+    status = result["verdict"] if result else "unverified"
+    out = [f"## {c.id} {{#{anchor(c.id)}}}", ""]
+    declared = "" if status == c.verdict else f" (declared: {badge(c.verdict)})"
+    out.append(f'{badge(status)}{declared} <span class="claim-meta">{c.kind} · '
+               f"`{c.document}` § {c.section}</span>")  # fmt: skip
+    out += ["", f"**Claim.** {c.statement}", ""]
+    if c.conditions:
+        out += [f"**Conditions.** {c.conditions}", ""]
+    if c.readings:
+        out.append("**Readings.**")
+        out.append("")
+        out += [f"- {badge(r['verdict'])} {r['reading']}" for r in c.readings]
+        out.append("")
+    if c.correction:
+        out += [f"**Correction.** {c.correction}", ""]
+    if c.counterexample:
+        out += [f"**Counterexample.** {c.counterexample}", ""]
+    if c.reason:
+        out += [f"**Why not checkable.** {c.reason}", ""]
+    if c.derivation:
+        derivation = resolve(c.derivation)()
+        body = derivation.to_markdown().replace("\n", "\n    ")
+        out += [f'??? abstract "Derivation (SymPy) — `{c.derivation}`"', "", "    " + body, ""]
+    code = [f"theory: {', '.join(f'`{t}`' for t in c.theory)}" if c.theory else "",
+            f"kernels: {', '.join(f'`{k}`' for k in c.kernels)}" if c.kernels else ""]  # fmt: skip
+    if any(code):
+        out += ["**Code.** " + " · ".join(x for x in code if x), ""]
+    if c.references:
+        out += ["**References.** " + "; ".join(c.references), ""]
+    if result:
+        tests = result["tests"]
+        out.append(f"**Tests** ({len(tests)}):")
+        out.append("")
+        out += [f"- `{t['nodeid']}` — {t['outcome']}" for t in tests] or ["- none"]
+    else:
+        out.append(
+            "**Tests.** not run yet: run `bash scripts/main.sh` (or `python scripts/verify.py`)."
+        )
+    out.append("")
+    return "\n".join(out)
+
+
+def topic_page(topic: str, claims: list[Claim], report: dict[str, dict], stamp: str) -> str:
+    title, intro = TOPICS.get(topic, (topic.title(), ""))
+    out = [f"# {title}", "", intro, ""]
+    out.append(f"Verdicts from the report of {stamp}." if stamp else
+               "No verdict report yet: the badges say *unverified*.")  # fmt: skip
+    out += ["", "| claim | document § section | verdict |", "| --- | --- | --- |"]
+    for c in claims:
+        status = report[c.id]["verdict"] if c.id in report else "unverified"
+        doc = c.document.split("_")[0]
+        out.append(f"| [{c.id}](#{anchor(c.id)}) | {doc} § {c.section} | {badge(status)} |")
+    out.append("")
+    out += [claim_section(c, report.get(c.id)) for c in claims]
+    return "\n".join(out)
+
+
+def counts_section(claims: tuple[Claim, ...], report: dict[str, dict], stamp: str) -> str:
+    topics = sorted({c.topic for c in claims})
+    status = {c.id: report[c.id]["verdict"] if c.id in report else "unverified" for c in claims}
+    counts = {t: Counter(status[c.id] for c in claims if c.topic == t) for t in topics}
+    shown = [v for v in (*ORDER, "unverified") if any(counts[t][v] for t in topics)]
+    out = ["", "## Verdicts", ""]
+    out.append(f"From the verdict report of {stamp} (`build/verdicts.json`)." if stamp else
+               "No verdict report yet (run `bash scripts/main.sh`).")  # fmt: skip
+    out += ["", "| topic | " + " | ".join(badge(v) for v in shown) + " | total |",
+            "| --- |" + " ---: |" * (len(shown) + 1)]  # fmt: skip
+    for t in topics:
+        title = TOPICS.get(t, (t,))[0]
+        out.append(
+            f"| [{title}](claims/{t}.md) | "
+            + " | ".join(str(counts[t][v]) for v in shown)
+            + f" | {sum(counts[t].values())} |"
+        )
+    total = sum(counts.values(), Counter())
+    out.append(
+        "| **all** | " + " | ".join(f"**{total[v]}**" for v in shown) + f" | **{len(claims)}** |"
+    )
+    bad = [c for c in claims if status[c.id] in ("failing", "untested")]
+    if bad:
+        out += ["", '!!! failure "Failing claims"', ""]
+        out += [f"    - [{c.id}](claims/{c.topic}.md#{anchor(c.id)})" for c in bad]
+    out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    claims = load_ledger()
+    report, stamp = load_report()
+    for topic in sorted({c.topic for c in claims}):
+        with mkdocs_gen_files.open(f"claims/{topic}.md", "w") as f:
+            f.write(topic_page(topic, [c for c in claims if c.topic == topic], report, stamp))
+    with mkdocs_gen_files.open("index.md", "a") as f:
+        f.write(counts_section(claims, report, stamp))
+
+
+main()

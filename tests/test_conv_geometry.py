@@ -504,3 +504,34 @@ def test_typical_reduction_band_is_violated_by_resnet18():
         n for n in range(1, 100) if 10**2 <= th.fc_to_conv_weight_ratio((n, n), (n, n), 3) <= 10**4
     ]
     assert in_band == list(range(6, 18))
+
+
+@pytest.mark.claim("d000.conv.dilated-same-resolution")
+@given(size=st.integers(1, 30), k=st.integers(1, 7), d=st.integers(1, 4), s=st.integers(1, 3))
+@example(size=5, k=2, d=1, s=1)
+def test_dilation_keeps_resolution_iff_stride_one_and_even_span(size, k, d, s):
+    span_minus_one = d * (k - 1)
+    preserving = [
+        p
+        for p in range(0, span_minus_one + 2)
+        if size + 2 * p >= span_minus_one + 1 and th.conv_output_size(size, k, s, p, d) == size
+    ]
+    if s == 1 and span_minus_one % 2 == 0:
+        assert preserving == [span_minus_one // 2]
+        x = torch.zeros(1, 1, size)
+        y = F.conv1d(x, torch.zeros(1, 1, k), padding=span_minus_one // 2, dilation=d)
+        assert y.shape[-1] == size
+    elif s == 1:
+        assert preserving == []
+    else:  # stride >= 2: only padding of the order of the input keeps the size
+        assert all(2 * p >= (s - 1) * (size - 1) + span_minus_one for p in preserving)
+
+
+@pytest.mark.claim("d000.conv.dilated-same-resolution")
+def test_same_resolution_stack_grows_receptive_field():
+    spec = [(3, 1, 2**i) for i in range(5)]
+    size = 64
+    for k, _, d in spec:
+        size = th.conv_output_size(size, k, 1, d * (k - 1) // 2, d)
+        assert size == 64
+    assert th.receptive_field(spec) == 63

@@ -363,3 +363,44 @@ def test_block_sparse_stores_and_computes_only_nonzero_blocks(spec, b, seed):
         reduction_length=sum(cols) + 1,
         magnitude=np.abs(x) @ np.abs(dense).T + np.abs(layer.params["bias"]),
     )
+
+
+# --------------------------------------------------------------------------- separability
+
+
+def _no_separating_hyperplane(points, signs) -> bool:
+    """Exact Gordan certificate with lambda = 1: sum_k s_k (x_k, 1) = 0 (integers)."""
+    total = [
+        sum(s * c for s, c in zip(signs, col, strict=True)) for col in zip(*points, strict=True)
+    ]
+    return all(t == 0 for t in total) and sum(signs) == 0
+
+
+@pytest.mark.claim("d000.linear.separability")
+def test_xor_is_not_separable_by_one_layer_but_is_by_two():
+    points = [(0, 0), (1, 0), (0, 1), (1, 1)]
+    signs = [-1, 1, 1, -1]  # XOR
+    assert _no_separating_hyperplane(points, signs)
+    # the certificate is a proof: for symbolic w, b the margins sum to zero identically
+    w1, w2, b = sympy.symbols("w1 w2 b", real=True)
+    margins = [s * (w1 * x + w2 * y + b) for (x, y), s in zip(points, signs, strict=True)]
+    assert sympy.expand(sum(margins)) == 0  # so they cannot all be > 0
+    # two layers (hidden ReLU units) do separate it: the hyperplane lives in feature space
+    x = np.array(points, dtype=np.float64)
+    hidden = np.maximum(linear(x, np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([0.0, -1.0])), 0)
+    out = linear(hidden, np.array([[1.0, -2.0]]), np.array([-0.5]))[:, 0]
+    assert (np.sign(out) == signs).all()
+
+
+@pytest.mark.claim("d000.linear.separability", "d000.linear.definition")
+@given(n=st.integers(1, 4), k=st.integers(1, 12), seed=seeds)
+def test_one_unit_classifies_by_the_side_of_its_hyperplane(n, k, seed):
+    rng = np.random.default_rng(seed)
+    w, b = _rand(rng, 1, n), _rand(rng, 1)
+    x = _rand(rng, k, n)
+    signs = np.sign(linear(x, w, b)[:, 0])
+    # distance to the hyperplane has the same sign: (w.x + b)/||w||
+    dist = (x @ w[0] + b[0]) / np.linalg.norm(w)
+    assert (np.sign(dist) == signs).all()
+    # the labels it produces are linearly separable by construction: w, b is a witness
+    assert (signs * (x @ w[0] + b[0]) >= 0).all()

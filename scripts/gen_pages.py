@@ -80,7 +80,7 @@ def claim_section(c: Claim, result: dict | None) -> str:
     if c.derivation:
         derivation = resolve(c.derivation)()
         body = derivation.to_markdown().replace("\n", "\n    ")
-        out += [f'??? abstract "Derivation (SymPy) — `{c.derivation}`"', "", "    " + body, ""]
+        out += [f'???+ abstract "Derivation (SymPy) — `{c.derivation}`"', "", "    " + body, ""]
     code = [f"theory: {', '.join(f'`{t}`' for t in c.theory)}" if c.theory else "",
             f"kernels: {', '.join(f'`{k}`' for k in c.kernels)}" if c.kernels else ""]  # fmt: skip
     if any(code):

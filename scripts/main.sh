@@ -3,7 +3,7 @@
 source "$(dirname "$0")/env.sh"
 status=0
 python scripts/verify.py "$@" || status=$?
-export DISABLE_MKDOCS_2_WARNING=true
+export DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1  # plugin banners, not build warnings
 echo "[docs] mkdocs build --strict"
 mkdocs build --strict --quiet
 cat <<TXT

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, settings
 
 from theory.ledger import claims_by_id
 
-settings.register_profile("dev", max_examples=30, deadline=None)
+settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
     "ci",
-    max_examples=30,
+    max_examples=100,
     deadline=None,
     derandomize=True,
     database=None,

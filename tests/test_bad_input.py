@@ -207,3 +207,37 @@ def test_kernels_agree_with_torch_or_raise(h, k, s, p, d):
             assert theirs is None, (h, k, s, p, d)
             continue
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@given(
+    size=st.integers(-1, 8),
+    kernel=st.integers(-1, 5),
+    stride=st.integers(-1, 3),
+    padding=st.integers(-1, 4),
+    output_padding=st.integers(-1, 3),
+    dilation=st.integers(-1, 3),
+)
+def test_transposed_output_size_agrees_with_torch_or_raises(
+    size, kernel, stride, padding, output_padding, dilation
+):
+    args = (size, kernel, stride, padding, output_padding, dilation)
+    theirs = None
+    if min(size, kernel, stride, dilation) >= 1 and min(padding, output_padding) >= 0:
+        try:
+            theirs = F.conv_transpose1d(
+                torch.zeros(1, 1, size),
+                torch.zeros(1, 1, kernel),
+                stride=stride,
+                padding=padding,
+                output_padding=output_padding,
+                dilation=dilation,
+            ).shape[-1]
+        except RuntimeError:
+            pass
+    try:
+        ours = conv.conv_transpose_output_size(*args)
+    except ValueError:
+        assert theirs is None, f"we reject {args}, torch gives {theirs}"
+        return
+    assert ours == theirs, f"conv_transpose_output_size{args} = {ours}, torch: {theirs}"

@@ -71,12 +71,12 @@ class Derivation:
             verdict = "equal" if self.agrees() else "**not equal**"
             lines += [
                 "",
-                f"Document's formula: $ {sympy.latex(self.claimed)} $; derived: "
-                f"$ {sympy.latex(self.derived)} $ — {verdict}"
+                f"Document's formula: ${sympy.latex(self.claimed)}$; derived: "
+                f"${sympy.latex(self.derived)}$ — {verdict}"
                 + (
                     " under "
                     + ", ".join(
-                        f"$ {sympy.latex(k)} = {sympy.latex(v)} $"
+                        f"${sympy.latex(k)} = {sympy.latex(v)}$"
                         for k, v in self.assumptions.items()
                     )
                     if self.assumptions

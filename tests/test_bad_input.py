@@ -33,17 +33,27 @@ anything = st.one_of(
 )
 
 
-def _torch_conv1d_size(size, kernel, stride, padding, dilation):
+def torch_or_none(call):
+    """torch's answer, or None where torch rejects the configuration."""
     try:
-        return F.conv1d(
-            torch.zeros(1, 1, size),
-            torch.zeros(1, 1, kernel),
-            stride=stride,
-            padding=padding,
-            dilation=dilation,
-        ).shape[-1]
-    except RuntimeError:
+        return call()
+    except (RuntimeError, ValueError, ZeroDivisionError):
         return None
+
+
+def assert_agrees_or_both_reject(ours, theirs, what: str) -> None:
+    """``ours()`` equals torch's answer, or raises ValueError exactly where torch rejects."""
+    try:
+        value = ours()
+    except ValueError as e:
+        assert theirs is None, f"{what}: we reject ({e}) but torch gives {theirs}"
+        return
+    assert value == theirs, f"{what} = {value}, torch: {theirs}"
+
+
+def in_range(*positive, nonnegative=()) -> bool:
+    """torch is only asked where every argument is in range (we reject the rest by range)."""
+    return min(positive) >= 1 and min(nonnegative, default=0) >= 0
 
 
 @pytest.mark.claim("d000.conv.output-size")
@@ -55,18 +65,17 @@ def _torch_conv1d_size(size, kernel, stride, padding, dilation):
     dilation=st.integers(-1, 3),
 )
 def test_output_size_agrees_with_torch_or_raises(size, kernel, stride, padding, dilation):
-    args = (size, kernel, stride, padding, dilation)
-    theirs = (
-        _torch_conv1d_size(*args)
-        if min(size, kernel, stride, dilation) >= 1 and padding >= 0
-        else None
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    theirs = None
+    if in_range(size, kernel, stride, dilation, nonnegative=(padding,)):
+        theirs = torch_or_none(
+            lambda: F.conv1d(torch.zeros(1, 1, size), torch.zeros(1, 1, kernel), **kw).shape[-1]
+        )
+    assert_agrees_or_both_reject(
+        lambda: conv.conv_output_size(size, kernel, **kw),
+        theirs,
+        f"conv_output_size({size}, {kernel}, {kw})",
     )
-    try:
-        ours = conv.conv_output_size(*args)
-    except ValueError as e:
-        assert theirs is None, f"we reject {args} ({e}) but torch gives {theirs}"
-        return
-    assert ours == theirs, f"conv_output_size{args} = {ours}, torch: {theirs}"
 
 
 @pytest.mark.claim("d000.conv.output-size")
@@ -82,39 +91,64 @@ def test_output_size_agrees_with_torch_or_raises(size, kernel, stride, padding, 
 def test_pool_output_size_agrees_with_torch_or_raises(
     size, kernel, stride, padding, dilation, ceil_mode
 ):
-    args = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    kw = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     theirs = None
-    if min(size, kernel, stride, dilation) >= 1 and padding >= 0:
-        try:
-            theirs = F.max_pool1d(torch.zeros(1, 1, size), kernel, **args).shape[-1]
-        except RuntimeError:
-            pass
-    try:
-        ours = conv.pool_output_size(size, kernel, **args)
-    except ValueError:
-        assert theirs is None, f"we reject {size, kernel, args}, torch gives {theirs}"
-        return
-    assert ours == theirs
+    if in_range(size, kernel, stride, dilation, nonnegative=(padding,)):
+        theirs = torch_or_none(
+            lambda: F.max_pool1d(torch.zeros(1, 1, size), kernel, **kw).shape[-1]
+        )
+    assert_agrees_or_both_reject(
+        lambda: conv.pool_output_size(size, kernel, **kw),
+        theirs,
+        f"pool_output_size({size}, {kernel}, {kw})",
+    )
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@given(
+    size=st.integers(-1, 8),
+    kernel=st.integers(-1, 5),
+    stride=st.integers(-1, 3),
+    padding=st.integers(-1, 4),
+    output_padding=st.integers(-1, 3),
+    dilation=st.integers(-1, 3),
+)
+def test_transposed_output_size_agrees_with_torch_or_raises(
+    size, kernel, stride, padding, output_padding, dilation
+):
+    kw = dict(stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)
+    theirs = None
+    if in_range(size, kernel, stride, dilation, nonnegative=(padding, output_padding)):
+        theirs = torch_or_none(
+            lambda: F.conv_transpose1d(
+                torch.zeros(1, 1, size), torch.zeros(1, 1, kernel), **kw
+            ).shape[-1]
+        )
+    assert_agrees_or_both_reject(
+        lambda: conv.conv_transpose_output_size(size, kernel, **kw),
+        theirs,
+        f"conv_transpose_output_size({size}, {kernel}, {kw})",
+    )
 
 
 @pytest.mark.claim("d000.conv.param-count")
-# torch builds empty layers for zero channels/kernel (and warns); we reject them on purpose.
+# torch builds empty layers for zero channels/kernel (and warns); we reject them on purpose,
+# so torch is only asked for counts >= 1.
 @pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op")
 @given(
     cin=st.integers(-2, 9), cout=st.integers(-2, 9), k=st.integers(-1, 4), groups=st.integers(-1, 4)
 )
 def test_param_count_agrees_with_torch_or_raises(cin, cout, k, groups):
-    try:
+    def count():
         module = torch.nn.Conv2d(cin, cout, k, groups=groups, device="meta")
-        theirs = sum(p.numel() for p in module.parameters())
-    except (ValueError, RuntimeError, ZeroDivisionError):
-        theirs = None
-    try:
-        ours = conv.conv_params(cin, cout, k, groups=groups)
-    except ValueError:
-        assert theirs is None or min(cin, cout, k, groups) < 1, (cin, cout, k, groups, theirs)
-        return
-    assert ours == theirs
+        return sum(p.numel() for p in module.parameters())
+
+    theirs = torch_or_none(count) if in_range(cin, cout, k, groups) else None
+    assert_agrees_or_both_reject(
+        lambda: conv.conv_params(cin, cout, k, groups=groups),
+        theirs,
+        f"conv_params{(cin, cout, k, groups)}",
+    )
 
 
 @pytest.mark.claim("d000.conv.output-size", "d000.conv.param-count", "d000.linear.param-count")
@@ -207,37 +241,3 @@ def test_kernels_agree_with_torch_or_raise(h, k, s, p, d):
             assert theirs is None, (h, k, s, p, d)
             continue
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
-
-
-@pytest.mark.claim("d000.conv.output-size")
-@given(
-    size=st.integers(-1, 8),
-    kernel=st.integers(-1, 5),
-    stride=st.integers(-1, 3),
-    padding=st.integers(-1, 4),
-    output_padding=st.integers(-1, 3),
-    dilation=st.integers(-1, 3),
-)
-def test_transposed_output_size_agrees_with_torch_or_raises(
-    size, kernel, stride, padding, output_padding, dilation
-):
-    args = (size, kernel, stride, padding, output_padding, dilation)
-    theirs = None
-    if min(size, kernel, stride, dilation) >= 1 and min(padding, output_padding) >= 0:
-        try:
-            theirs = F.conv_transpose1d(
-                torch.zeros(1, 1, size),
-                torch.zeros(1, 1, kernel),
-                stride=stride,
-                padding=padding,
-                output_padding=output_padding,
-                dilation=dilation,
-            ).shape[-1]
-        except RuntimeError:
-            pass
-    try:
-        ours = conv.conv_transpose_output_size(*args)
-    except ValueError:
-        assert theirs is None, f"we reject {args}, torch gives {theirs}"
-        return
-    assert ours == theirs, f"conv_transpose_output_size{args} = {ours}, torch: {theirs}"

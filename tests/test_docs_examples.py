@@ -1,4 +1,8 @@
-"""The examples of docs/helpers.md run, in order, in one namespace (they assert their results)."""
+"""The examples of docs/helpers.md run, in order, in one namespace (they assert their results).
+
+Not linked to a claim: the examples touch many helpers, so a failure here is not evidence
+about any one claim. It still fails the test run and the verification run (pytest status).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,9 @@ import io
 import re
 from pathlib import Path
 
-import pytest
-
 DOC = Path(__file__).resolve().parents[1] / "docs" / "helpers.md"
 
 
-@pytest.mark.claim(
-    "d000.conv.output-size",
-    "d000.conv.operations",
-    "d000.conv.separable-ratio",
-    "d000.linear.lowrank-saving",
-    "d000.conv.rf-standard-linear",
-)
 def test_helpers_page_examples_run():
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
     assert len(blocks) >= 6

@@ -1,0 +1,475 @@
+"""Initialization and variance propagation: theory ⇄ NumPy initializers ⇄ torch.nn.init.
+
+Claims: theory/claims/init.yaml. Helpers: theory.init. Kernels: kernels.cpu.init, mlp.
+
+Every statistical check uses a rigorous interval from numerics.stats with false-alarm
+probability ``FALSE_ALARM`` = 1e-6 per check (stated again in each docstring); seeds are
+drawn by hypothesis, so a failure is reproducible from the printed example.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernels.cpu import init as kinit
+from kernels.cpu.linear import linear, linear_backward
+from kernels.cpu.mlp import mlp_backward, mlp_forward
+from numerics.stats import (
+    FALSE_ALARM,
+    chi2_interval,
+    gaussian_lipschitz_halfwidth,
+    hoeffding_halfwidth,
+    relu_second_moment_interval,
+)
+from theory import init as th
+
+seeds = st.integers(0, 2**32 - 1)
+few = settings(max_examples=4)
+
+
+def _chi2_ok(sum_sq_over_var: float, k: int) -> bool:
+    lo, hi = chi2_interval(k, FALSE_ALARM)
+    return lo <= sum_sq_over_var <= hi
+
+
+def _torch_sample(fn, shape, seed, **kw) -> np.ndarray:
+    torch.manual_seed(seed % 2**63)
+    w = torch.empty(*shape, dtype=torch.float64)
+    fn(w, **kw)
+    return w.numpy()
+
+
+# --------------------------------------------------------------------------- linear unit
+
+
+@pytest.mark.claim("d002.init.linear-output-variance")
+def test_linear_output_variance_derivation_and_counterexample():
+    d = th.derive_linear_output_variance()
+    assert d.agrees(), d.to_markdown()
+    assert th.linear_output_variance(1, 1, 0, mean_x=1) == 1  # x = 1: Var[y] = 1, formula 0
+    n, vw = sympy.symbols("n v_w", positive=True)
+    relu = th.relu_moments(1)
+    general = th.linear_output_variance(n, vw, relu["variance"], mean_x=relu["mean"])
+    assert sympy.simplify(general - n * vw * relu["second_moment"]) == 0
+
+
+@pytest.mark.claim("d002.init.linear-output-variance", "d002.init.relu-reduction-half")
+@few
+@given(seed=seeds)
+def test_output_variance_uses_second_moment_of_relu_inputs(seed):
+    """Given x = relu(z) (fixed), y = Wx with W ~ N(0, 1/n): sum y_i^2 / (||x||^2/n) ~ chi2_m.
+
+    False-alarm probability 1e-6 per interval (three intervals).
+    """
+    rng = np.random.default_rng(seed)
+    n, m = 50, 200_000
+    x = np.maximum(rng.standard_normal(n), 0)
+    w = rng.standard_normal((m, n)) / math.sqrt(n)
+    y = linear(x[None, :], w)[0]
+    cond_var = float(x @ x) / n  # Var[y_i | x] = sigma_w^2 ||x||^2
+    assert _chi2_ok(float(y @ y) / cond_var, m)
+    # the document's n Var[w] Var[x] uses the spread of x, not its second moment: reject it
+    doc_var = float(np.var(x))
+    assert not _chi2_ok(float(y @ y) / doc_var, m) or math.isclose(doc_var, cond_var, rel_tol=0.05)
+
+
+@pytest.mark.claim("d002.init.forward-condition")
+@few
+@given(seed=seeds)
+def test_forward_condition_preserves_variance_of_zero_mean_inputs(seed):
+    """Var[w] = 1/n, zero-mean x: Var[y | x] = ||x||^2/n, chi2_m. False alarm 1e-6."""
+    rng = np.random.default_rng(seed)
+    n, m = 64, 100_000
+    x = rng.standard_normal(n) * 3.0
+    w = kinit.he_normal((m, n), rng, negative_slope=1.0)  # gain 1: std 1/sqrt(fan_in)
+    y = linear(x[None, :], w)[0]
+    assert _chi2_ok(float(y @ y) / (float(x @ x) / n), m)
+    # counterexample: x = 1 (variance 0) still gives Var[y] = 1
+    y1 = linear(np.ones((1, n)), w)[0]
+    assert _chi2_ok(float(y1 @ y1), m)
+
+
+@pytest.mark.claim("d002.init.backward-condition")
+@few
+@given(seed=seeds)
+def test_backward_condition_with_fan_out_variance(seed):
+    """dL/dx = W^T g with Var[w] = 1/fan_out: Var[dx_j | g] = ||g||^2/fan_out, chi2. 1e-6."""
+    rng = np.random.default_rng(seed)
+    fan_out, fan_in = 40, 150_000
+    g = rng.standard_normal((1, fan_out))
+    w = kinit.he_normal((fan_out, fan_in), rng, negative_slope=1.0, mode="fan_out")
+    dx, _, _ = linear_backward(g, np.zeros((1, fan_in)), w)
+    assert _chi2_ok(float(dx[0] @ dx[0]) / (float(g[0] @ g[0]) / fan_out), fan_in)
+    wt = _torch_sample(
+        torch.nn.init.kaiming_normal_,
+        (fan_out, fan_in),
+        seed,
+        mode="fan_out",
+        nonlinearity="linear",
+    )
+    dxt = g[0] @ wt
+    assert _chi2_ok(float(dxt @ dxt) / (float(g[0] @ g[0]) / fan_out), fan_in)
+
+
+# --------------------------------------------------------------------------- Xavier
+
+
+@pytest.mark.claim("d002.init.xavier-compromise", "d002.init.xavier-uniform")
+def test_xavier_derivation():
+    d = th.derive_xavier()
+    assert d.agrees(), d.to_markdown()
+    fi, fo = sympy.symbols("fan_in fan_out", integer=True, positive=True)
+    harmonic = 2 / (fi / 1 + fo / 1)  # harmonic mean of 1/fi and 1/fo
+    assert sympy.simplify(th.xavier_variance(fi, fo) - harmonic) == 0
+    assert sympy.simplify(2 / (1 / (1 / fi) + 1 / (1 / fo)) - th.xavier_variance(fi, fo)) == 0
+
+
+fans = st.tuples(st.integers(100, 400), st.integers(100, 400))
+
+
+@pytest.mark.claim("d002.init.xavier-uniform", "d002.init.xavier-compromise")
+@few
+@given(f=fans, seed=seeds, source=st.sampled_from(["ours", "torch"]))
+def test_xavier_uniform_bound_and_variance(f, seed, source):
+    """Never beyond a; max |w| >= a(1 - eps) (false alarm 1e-6); mean w^2 within Hoeffding of
+    a^2/3 (false alarm 1e-6)."""
+    fi, fo = f
+    shape = (fo, fi)
+    w = (
+        kinit.xavier_uniform(shape, np.random.default_rng(seed))
+        if source == "ours"
+        else _torch_sample(torch.nn.init.xavier_uniform_, shape, seed)
+    )
+    a = float(th.xavier_uniform_bound(fi, fo))
+    n = w.size
+    assert np.abs(w).max() <= a
+    eps = 1 - FALSE_ALARM ** (1 / n)  # P(all |w| < a(1-eps)) = (1-eps)^n = 1e-6
+    assert np.abs(w).max() >= a * (1 - eps)
+    assert abs(float(np.mean(w**2)) - float(th.xavier_variance(fi, fo))) <= hoeffding_halfwidth(
+        n, a * a
+    )
+
+
+@pytest.mark.claim("d002.init.xavier-normal", "d002.init.xavier-compromise")
+@few
+@given(f=fans, seed=seeds, source=st.sampled_from(["ours", "torch"]))
+def test_xavier_normal_std_reading_holds_variance_reading_fails(f, seed, source):
+    """sum w^2 / sigma^2 ~ chi2_N with sigma^2 = 2/(fi+fo): in the interval (false alarm 1e-6);
+    with the variance reading sigma^2 = sqrt(2/(fi+fo)) the same statistic falls outside."""
+    fi, fo = f
+    w = (
+        kinit.xavier_normal((fo, fi), np.random.default_rng(seed))
+        if source == "ours"
+        else _torch_sample(torch.nn.init.xavier_normal_, (fo, fi), seed)
+    )
+    ss = float(np.sum(w**2))
+    std = float(th.xavier_normal_std(fi, fo))
+    assert _chi2_ok(ss / std**2, w.size)
+    assert not _chi2_ok(ss / std, w.size)  # variance reading: variance = std
+    # minimal counterexample of the variance reading, exactly
+    assert th.xavier_normal_std(2, 2) ** 2 == sympy.Rational(1, 2) != th.xavier_normal_std(2, 2)
+
+
+# --------------------------------------------------------------------------- ReLU moments
+
+
+@pytest.mark.claim(
+    "d002.init.relu-mean", "d002.init.relu-variance", "d002.init.relu-reduction-half"
+)
+def test_relu_moments_symbolic():
+    s = sympy.Symbol("sigma", positive=True)
+    m = th.relu_moments(s)
+    assert m["mean"] == s / sympy.sqrt(2 * sympy.pi)
+    assert m["second_moment"] == s**2 / 2
+    assert sympy.simplify(m["variance"] - s**2 * (sympy.pi - 1) / (2 * sympy.pi)) == 0
+    d = th.derive_relu_moments()
+    assert not d.agrees()  # the document's mean formula is wrong ...
+    assert sympy.simplify(d.claimed - 2 * m["mean"]) == 0  # ... by a factor of 2 (it is E|X|)
+    doc_var = s**2 * (1 - 2 / sympy.pi)
+    assert sympy.simplify(doc_var - m["variance"]) != 0
+    assert round(float(m["mean"].subs(s, 1)), 1) == 0.4  # the document's 0.4 sigma is right
+    assert (
+        round(float(doc_var.subs(s, 1)), 2) == 0.36
+        and round(float(m["variance"].subs(s, 1)), 3) == 0.341
+    )
+    # reduction factor: second moment exactly 1/2; variance (pi - 1)/(2 pi)
+    assert m["second_moment"] / s**2 == sympy.Rational(1, 2)
+    assert sympy.simplify(m["variance"] / s**2 - sympy.Rational(1, 2)) != 0
+
+
+@pytest.mark.claim(
+    "d002.init.relu-mean", "d002.init.relu-variance", "d002.init.relu-reduction-half"
+)
+@settings(max_examples=3)
+@given(sigma=st.floats(0.1, 10.0), seed=seeds, source=st.sampled_from(["numpy", "torch"]))
+def test_relu_moments_monte_carlo_exclude_the_documents_figures(sigma, seed, source):
+    """4e6 samples. Mean: Gaussian-Lipschitz interval (ReLU is 1-Lipschitz); second moment:
+    relu_second_moment_interval; variance by interval arithmetic. Each false alarm <= 1e-6."""
+    n = 4_000_000
+    if source == "numpy":
+        z = np.random.default_rng(seed).standard_normal(n) * sigma
+        r = np.maximum(z, 0)
+    else:
+        gen = torch.Generator().manual_seed(seed % 2**63)
+        r = torch.relu(torch.randn(n, generator=gen, dtype=torch.float64) * sigma).numpy()
+    mean, second = float(r.mean()), float(np.mean(r * r))
+    t = gaussian_lipschitz_halfwidth(n, 1.0, sigma)
+    lo2, hi2 = relu_second_moment_interval(n, sigma)
+    m = {k: float(v) for k, v in th.relu_moments(sigma).items()}
+    assert abs(mean - m["mean"]) <= t
+    assert lo2 <= second <= hi2
+    assert lo2 <= m["second_moment"] <= hi2
+    var_lo, var_hi = lo2 - (mean + t) ** 2, hi2 - max(mean - t, 0) ** 2
+    assert var_lo <= m["variance"] <= var_hi
+    # the document's figures are excluded by the same intervals
+    assert abs(mean - sigma * math.sqrt(2 / math.pi)) > t
+    assert not var_lo <= sigma**2 * (1 - 2 / math.pi) <= var_hi
+    assert not var_lo <= sigma**2 / 2 <= var_hi  # "variance halves": refuted reading
+
+
+# --------------------------------------------------------------------------- He
+
+
+@pytest.mark.claim("d002.init.he", "d002.init.review-depth")
+def test_he_derivation_and_mean_field():
+    d = th.derive_he()
+    assert d.agrees(), d.to_markdown()
+    q, g = th.mean_field_variances(50, 256, float(th.he_variance(256)), "relu")
+    assert all(math.isclose(v, 1.0) for v in q) and all(math.isclose(v, 1.0) for v in g)
+    q, g = th.mean_field_variances(50, 256, float(th.xavier_variance(256, 256)), "relu")
+    assert all(math.isclose(v, 2.0**-layer) for layer, v in enumerate(q))
+
+
+@pytest.mark.claim("d002.init.he", "d002.init.review-depth")
+@few
+@given(seed=seeds, q=st.floats(0.25, 4.0), source=st.sampled_from(["ours", "torch"]))
+def test_he_preserves_preactivation_variance_through_one_relu_layer(seed, q, source):
+    """h ~ N(0, q) (n = 200 000 units), x = relu(h), y = W x, W ~ He-normal (fan_in = n).
+    ||x||^2/n in the ReLU second-moment interval around q/2; given x, sum y_i^2/(2||x||^2/n) ~
+    chi2_m. Together: the variance of y is q within the product of both intervals. 1e-6 each."""
+    rng = np.random.default_rng(seed)
+    n, m = 200_000, 20
+    x = np.maximum(rng.standard_normal(n) * math.sqrt(q), 0)
+    lo2, hi2 = relu_second_moment_interval(n, math.sqrt(q))
+    assert lo2 <= float(x @ x) / n <= hi2
+    w = (
+        kinit.he_normal((m, n), rng)
+        if source == "ours"
+        else _torch_sample(torch.nn.init.kaiming_normal_, (m, n), seed, nonlinearity="relu")
+    )
+    y = linear(x[None, :], w)[0]
+    cond = 2 * float(x @ x) / n
+    assert _chi2_ok(float(y @ y) / cond, m)
+
+
+@pytest.mark.claim("d002.init.he")
+@few
+@given(f=fans, seed=seeds, source=st.sampled_from(["ours", "torch"]))
+def test_he_uniform_and_normal_variance(f, seed, source):
+    """He-uniform: bound and Hoeffding on w^2; He-normal: chi2. False alarm 1e-6 each."""
+    fi, fo = f
+    rng = np.random.default_rng(seed)
+    if source == "ours":
+        wu, wn = kinit.he_uniform((fo, fi), rng), kinit.he_normal((fo, fi), rng)
+    else:
+        wu = _torch_sample(torch.nn.init.kaiming_uniform_, (fo, fi), seed, nonlinearity="relu")
+        wn = _torch_sample(torch.nn.init.kaiming_normal_, (fo, fi), seed, nonlinearity="relu")
+    a = float(th.he_uniform_bound(fi))
+    assert np.abs(wu).max() <= a
+    assert abs(float(np.mean(wu**2)) - float(th.he_variance(fi))) <= hoeffding_halfwidth(
+        wu.size, a * a
+    )
+    assert _chi2_ok(float(np.sum(wn**2)) / float(th.he_variance(fi)), wn.size)
+
+
+# --------------------------------------------------------------------------- gains
+
+
+@pytest.mark.claim("d002.init.activation-gains")
+def test_gains_derived_by_integration_against_torch():
+    assert th.derived_gain("relu") == sympy.sqrt(2) == sympy.sqrt(2)
+    assert math.isclose(float(th.derived_gain("relu")), torch.nn.init.calculate_gain("relu"))
+    for slope in (0.01, 0.2, 0.5):
+        assert math.isclose(
+            float(th.derived_gain("leaky_relu", slope)),
+            torch.nn.init.calculate_gain("leaky_relu", slope),
+            rel_tol=1e-12,
+        )
+    assert th.derived_gain("linear") == 1 == torch.nn.init.calculate_gain("linear")
+    # conventions in torch, not this derivation:
+    conventions = {"tanh": 5 / 3, "sigmoid": 1.0, "selu": 0.75}
+    derived = {name: float(th.derived_gain(name)) for name in conventions}
+    for name, torch_gain in conventions.items():
+        assert torch.nn.init.calculate_gain(name) == torch_gain
+        assert abs(derived[name] - torch_gain) > 0.05, name
+    assert math.isclose(derived["tanh"], 1.592537, rel_tol=1e-6)
+    assert math.isclose(derived["selu"], 1.0, rel_tol=1e-12)  # self-normalizing: E[selu(z)^2] = 1
+    for name, value in (("gelu", 1.533530), ("silu", 1.676532)):
+        assert math.isclose(float(th.derived_gain(name)), value, rel_tol=1e-6)
+        with pytest.raises(ValueError):
+            torch.nn.init.calculate_gain(name)  # torch defines none
+
+
+@pytest.mark.claim("d002.init.activation-gains")
+def test_second_moments_by_an_independent_quadrature():
+    """mpmath.quad against a plain trapezoid rule on [-12, 12] (tails < 1e-30)."""
+    z = np.linspace(-12, 12, 400_001)
+    dens = np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    fns = {
+        "tanh": np.tanh,
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
+        "gelu": lambda v: v * 0.5 * (1 + np.vectorize(math.erf)(v / math.sqrt(2))),
+        "silu": lambda v: v / (1 + np.exp(-v)),
+    }
+    for name, f in fns.items():
+        trap = float(np.trapezoid(f(z) ** 2 * dens, z))
+        assert math.isclose(trap, float(th.activation_second_moment(name)), rel_tol=1e-9), name
+
+
+@pytest.mark.claim("d002.init.activation-gains")
+def test_small_signal_reading_and_tanh_counterexample():
+    v = sympy.Symbol("v", real=True)
+    slopes = {
+        "tanh": sympy.diff(sympy.tanh(v), v).subs(v, 0),
+        "gelu": sympy.diff(v * (1 + sympy.erf(v / sympy.sqrt(2))) / 2, v).subs(v, 0),
+        "silu": sympy.diff(v / (1 + sympy.exp(-v)), v).subs(v, 0),
+    }
+    assert slopes == {"tanh": 1, "gelu": sympy.Rational(1, 2), "silu": sympy.Rational(1, 2)}
+    # tanh with plain Xavier (gain 1) at unit variance: second moment 0.394 after one layer
+    assert math.isclose(float(th.activation_second_moment("tanh")), 0.394294, rel_tol=1e-5)
+
+
+# --------------------------------------------------------------------------- orthogonal
+
+
+@pytest.mark.claim("d002.init.orthogonal-properties")
+@given(
+    rows=st.integers(1, 12),
+    cols=st.integers(1, 12),
+    seed=seeds,
+    source=st.sampled_from(["ours", "torch"]),
+)
+def test_orthogonal_properties_square_tall_wide(rows, cols, seed, source):
+    w = (
+        kinit.orthogonal((rows, cols), np.random.default_rng(seed))
+        if source == "ours"
+        else _torch_sample(torch.nn.init.orthogonal_, (rows, cols), seed)
+    )
+    x = np.random.default_rng(seed + 1).standard_normal(cols)
+    if rows >= cols:
+        assert np.allclose(w.T @ w, np.eye(cols), atol=1e-12)
+        assert math.isclose(np.linalg.norm(w @ x), np.linalg.norm(x), rel_tol=1e-12)
+    else:
+        assert np.allclose(w @ w.T, np.eye(rows), atol=1e-12)
+        assert np.linalg.norm(w @ x) <= np.linalg.norm(x) * (1 + 1e-12)
+    wide = np.array([[1.0, 0.0]])
+    assert np.linalg.norm(wide @ np.array([0.0, 1.0])) == 0  # the counterexample
+
+
+@pytest.mark.claim("d002.init.orthogonal-qr")
+@settings(max_examples=3)
+@given(n=st.integers(3, 8), seed=seeds)
+def test_sign_fixed_qr_is_haar_in_testable_statistics_and_raw_qr_is_not(n, seed):
+    """M = 4000 matrices. For Haar Q: E[Q11] = 0 and, for a fixed unit u, E[(u^T Q e1)^2] = 1/n
+    (rotation invariance). Hoeffding intervals, false alarm 1e-6 each. Raw LAPACK QR: Q11 <= 0."""
+    rng = np.random.default_rng(seed)
+    m = 4000
+    u = rng.standard_normal(n)
+    u /= np.linalg.norm(u)
+    fixed = np.array([kinit.orthogonal((n, n), rng)[:, 0] for _ in range(m)])
+    raw = np.array([kinit.orthogonal((n, n), rng, sign_fix=False)[:, 0] for _ in range(m)])
+    gen = torch.Generator().manual_seed(seed % 2**63)
+    torch_cols = []
+    for _ in range(m):
+        t = torch.empty(n, n, dtype=torch.float64)
+        torch.nn.init.orthogonal_(t, generator=gen)
+        torch_cols.append(t[:, 0].numpy())
+    t_q11 = hoeffding_halfwidth(m, 2.0)
+    t_sq = hoeffding_halfwidth(m, 1.0)
+    for cols in (fixed, np.array(torch_cols)):
+        assert abs(cols[:, 0].mean()) <= t_q11
+        assert abs(float(np.mean((cols @ u) ** 2)) - 1 / n) <= t_sq
+    assert (raw[:, 0] <= 0).all()  # LAPACK's Householder QR: R11 = -sign(a11)||a1||
+    assert raw[:, 0].mean() < -t_q11
+
+
+@pytest.mark.claim("d002.init.orthogonal-linear-gradients")
+@given(n=st.integers(2, 16), depth=st.integers(1, 50), seed=seeds)
+def test_orthogonal_linear_network_keeps_gradient_norms(n, depth, seed):
+    rng = np.random.default_rng(seed)
+    ws = [kinit.orthogonal((n, n), rng) for _ in range(depth)]
+    x = rng.standard_normal((3, n))
+    g = rng.standard_normal((3, n))
+    hs = mlp_forward(x, ws, "linear")
+    grads = mlp_backward(g, hs, ws, "linear")
+    assert np.allclose(np.linalg.norm(grads[0], axis=1), np.linalg.norm(g, axis=1), rtol=1e-10)
+    jac = np.linalg.multi_dot([*ws[::-1], np.eye(n)]) if depth > 1 else ws[0]
+    assert np.allclose(np.linalg.svd(jac, compute_uv=False), 1, atol=1e-10)
+
+
+# --------------------------------------------------------------------------- LSUV
+
+
+@pytest.mark.claim("d002.init.lsuv")
+@settings(max_examples=5)
+@given(
+    seed=seeds,
+    act=st.sampled_from(["relu", "tanh"]),
+    start=st.sampled_from(["xavier", "he", "orthogonal"]),
+)
+def test_lsuv_reaches_unit_variance_in_every_layer_from_either_start(seed, act, start):
+    from kernels.cpu.mlp import activation
+
+    rng = np.random.default_rng(seed)
+    width, depth = 64, 8
+    maker = {"xavier": kinit.xavier_normal, "he": kinit.he_normal, "orthogonal": kinit.orthogonal}[
+        start
+    ]
+    ws = [maker((width, width), rng) for _ in range(depth)]
+    x = rng.standard_normal((512, width)) * 3
+    phi, _ = activation(act)
+    new, iters = kinit.lsuv(ws, x, phi, tol=1e-6)
+    hs = mlp_forward(x, new, act)
+    assert all(abs(float(np.var(h)) - 1) < 1e-6 for h in hs)
+    assert iters == [1] * depth  # the pre-activation is linear in W: one rescale is exact
+    if start == "orthogonal":  # stays orthogonal up to a scalar
+        for w in new:
+            gram = w.T @ w
+            assert np.allclose(gram, gram[0, 0] * np.eye(width), atol=1e-10)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.claim("d002.init.xavier-compromise", "d002.init.he", "d002.init.orthogonal-properties")
+def test_bad_input():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="fan_in"):
+        th.xavier_variance(0, 3)
+    with pytest.raises(ValueError, match="gain"):
+        th.he_variance(3, gain=-1)
+    with pytest.raises(ValueError, match="unknown activation"):
+        th.activation_second_moment("swishy")
+    with pytest.raises(TypeError, match="activation must be a string"):
+        th.derived_gain(3)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        kinit.orthogonal((5,), rng)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        kinit.xavier_uniform((5,), rng)
+    with pytest.raises(ValueError, match="integers >= 1"):
+        kinit.he_normal((0, 3), rng)
+    with pytest.raises(ValueError, match="mode"):
+        kinit.he_normal((3, 3), rng, mode="fan_middle")
+    with pytest.raises(TypeError, match="rng"):
+        kinit.xavier_normal((3, 3), 0)
+    with pytest.raises(ValueError, match="unknown activation"):
+        mlp_forward(np.ones((1, 2)), [np.ones((2, 2))], "swish")
+    with pytest.raises(ValueError, match="inputs"):
+        kinit.lsuv([np.ones((2, 3))], np.ones((4, 2)), np.tanh)

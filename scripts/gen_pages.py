@@ -38,6 +38,14 @@ TOPICS = {
         "`kernels.cpu.conv2d`; tests: `tests/test_conv_geometry.py`, "
         "`tests/test_conv_kernels.py`.",
     ),
+    "init": (
+        "Initialization and variance propagation",
+        "Variance of a linear unit, Xavier and He, ReLU moments, activation gains, orthogonal "
+        "initialization and LSUV. Helpers: `theory.init` (derivations with `sympy.stats`); "
+        "kernels: `kernels.cpu.init`, `kernels.cpu.mlp`; tests: `tests/test_init.py`. "
+        "Statistical checks use rigorous intervals (`numerics.stats`) with a false-alarm "
+        "probability of $10^{-6}$ per check and seeds drawn by hypothesis.",
+    ),
 }
 ORDER = ("failing", "untested", "refuted", "ambiguous", "conditional", "holds", "not-checkable")
 
@@ -100,6 +108,39 @@ def claim_section(c: Claim, result: dict | None) -> str:
     return "\n".join(out)
 
 
+def init_figures() -> str:
+    """The depth experiment, generated now from numerics.experiments (not a pasted image)."""
+    from numerics.experiments import depth_figure
+
+    with mkdocs_gen_files.open("figures/init_depth.png", "wb") as f:
+        f.write(depth_figure())
+    return "\n".join(
+        [
+            "## Variance through depth",
+            "",
+            "![Per-layer variances](../figures/init_depth.png)",
+            "",
+            "Fifty square layers of width 256, batch 256, bias-free, NumPy kernels "
+            "(`numerics.experiments.depth_profile`), one seed. Dashed: the mean-field prediction "
+            "(`theory.init.mean_field_variances`; LSUV: 1 by construction). ReLU with Xavier or "
+            "orthogonal (gain 1) halves the second moment per layer, He keeps it; tanh with "
+            "Xavier/orthogonal decays slowly towards 0 as the mean field predicts, and PyTorch's "
+            "default `nn.Linear` initialization ($\\mathcal{U}(\\pm 1/\\sqrt{n})$, "
+            "variance $1/(3n)$) "
+            "vanishes fastest. Where the prediction is flat the measured curves wander: at finite "
+            "width the log-variance performs a random walk whose spread grows like depth/width "
+            "(for ReLU/He at width 256 the ratio measured/predicted after 50 layers ranged from "
+            "0.08 to 6.5 over six seeds; at width 1024 from 0.3 to 2.3). LSUV equalises the "
+            "forward pass only: with tanh its backward variance grows by about $10^3$ towards the "
+            "input, since each rescaled layer has gain above 1 on the backward signal.",
+            "",
+        ]
+    )
+
+
+FIGURES = {"init": init_figures}
+
+
 def topic_page(topic: str, claims: list[Claim], report: dict[str, dict], stamp: str) -> str:
     title, intro = TOPICS.get(topic, (topic.title(), ""))
     out = [f"# {title}", "", intro, ""]
@@ -111,6 +152,8 @@ def topic_page(topic: str, claims: list[Claim], report: dict[str, dict], stamp: 
         doc = c.document.split("_")[0]
         out.append(f"| [{c.id}](#{anchor(c.id)}) | {doc} § {c.section} | {badge(status)} |")
     out.append("")
+    if topic in FIGURES:
+        out.append(FIGURES[topic]())
     out += [claim_section(c, report.get(c.id)) for c in claims]
     return "\n".join(out)
 

@@ -241,9 +241,9 @@ def test_relu_moments_monte_carlo_exclude_the_documents_figures(sigma, seed, sou
 def test_he_derivation_and_mean_field():
     d = th.derive_he()
     assert d.agrees(), d.to_markdown()
-    q, g = th.mean_field_variances(50, 256, float(th.he_variance(256)), "relu")
-    assert all(math.isclose(v, 1.0) for v in q) and all(math.isclose(v, 1.0) for v in g)
-    q, g = th.mean_field_variances(50, 256, float(th.xavier_variance(256, 256)), "relu")
+    q, chi = th.mean_field_variances(50, 256, float(th.he_variance(256)), "relu")
+    assert all(math.isclose(v, 1.0) for v in q) and all(math.isclose(v, 1.0) for v in chi)
+    q, _ = th.mean_field_variances(50, 256, float(th.xavier_variance(256, 256)), "relu")
     assert all(math.isclose(v, 2.0**-layer) for layer, v in enumerate(q))
 
 
@@ -473,3 +473,24 @@ def test_bad_input():
         mlp_forward(np.ones((1, 2)), [np.ones((2, 2))], "swish")
     with pytest.raises(ValueError, match="inputs"):
         kinit.lsuv([np.ones((2, 3))], np.ones((4, 2)), np.tanh)
+
+
+# --------------------------------------------------------------------------- depth experiment
+
+
+@pytest.mark.claim("d002.init.he", "d002.init.review-depth")
+def test_depth_experiment_code():
+    """Seeded, deterministic checks of the experiment behind the docs' depth plot (not a
+    statistical test): ReLU is positively homogeneous, so He's profile is Xavier's times 2
+    exactly; LSUV gives unit forward variance; tanh with Xavier follows the mean field."""
+    from numerics.experiments import depth_prediction, depth_profile
+
+    xavier = depth_profile("relu", "xavier", depth=20, width=128, batch=128, seed=3)
+    he = depth_profile("relu", "he", depth=20, width=128, batch=128, seed=3)
+    layers = np.arange(1, 21)
+    assert np.allclose(he.forward / xavier.forward, 2.0**layers, rtol=1e-9)
+    lsuv = depth_profile("tanh", "lsuv", depth=20, width=128, batch=128, seed=3)
+    assert np.allclose(lsuv.forward, 1.0, atol=1e-2)
+    tanh = depth_profile("tanh", "xavier", depth=20, width=256, batch=256, seed=0)
+    predicted = depth_prediction("tanh", "xavier", depth=20, width=256)
+    assert np.all(np.abs(np.log(tanh.forward / predicted.forward)) < np.log(1.25))

@@ -228,42 +228,46 @@ def derived_gain(name: str, negative_slope: float = 0.01) -> sympy.Expr:
 def mean_field_variances(
     depth: int, fan_in: int, var_w: float, activation: str, q0: float = 1.0
 ) -> tuple[list[float], list[float]]:
-    r"""Predicted pre-activation variances :math:`q_l` and gradient-variance ratios through depth.
+    r"""Mean-field pre-activation variances :math:`q_l` and backward slopes :math:`\chi_l`.
 
-    Forward (infinite-width / mean-field recursion, zero-mean weights, no bias):
+    Infinite-width recursion for zero-mean i.i.d. weights, no bias, starting from
+    :math:`q_0`:
 
-    .. math:: q_l = \text{fan}_{in}\,\sigma_w^2\;\mathbb{E}\big[\phi(\sqrt{q_{l-1}}\,z)^2\big]
+    .. math:: q_l = \text{fan}_{in}\,\sigma_w^2\;\mathbb{E}\big[\phi(\sqrt{q_{l-1}}\,z)^2\big],
+              \qquad \chi_l = \text{fan}\,\sigma_w^2\;\mathbb{E}\big[\phi'(\sqrt{q_l}\,z)^2\big]
 
-    Backward, for square layers: :math:`\operatorname{Var}[\delta_{l-1}] =
-    \text{fan}\,\sigma_w^2\,\mathbb{E}[\phi'(\sqrt{q_{l-1}}z)^2]\operatorname{Var}[\delta_l]`.
-    Returns ``(q[0..depth], grad[0..depth])`` with ``grad[depth] = 1``.
+    :math:`\chi_l` is the factor by which the variance of the backward signal grows through
+    a square layer whose pre-activation has variance :math:`q_l`. Returns
+    ``(q[0..depth], chi[0..depth])``.
+
+    >>> mean_field_variances(2, 100, 0.02, "relu")
+    ([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
     """
-    if not isinstance(depth, int) or depth < 0:
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
         raise ValueError(f"depth must be an integer >= 0, got {depth!r}")
     n = int(dim(fan_in, "fan_in"))
     if activation not in ("linear", "relu", "tanh"):
         raise ValueError(f"activation must be 'linear', 'relu' or 'tanh', got {activation!r}")
+    if not var_w > 0 or not q0 > 0:
+        raise ValueError(f"var_w and q0 must be > 0, got {var_w!r}, {q0!r}")
     density = lambda z: mpmath.exp(-z * z / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
 
     def moments(q: float) -> tuple[float, float]:
+        """E[phi(sqrt(q) z)^2] and E[phi'(sqrt(q) z)^2]."""
         if activation == "linear":
             return q, 1.0
         if activation == "relu":
             return q / 2, 0.5
         r = mpmath.sqrt(q)
-        f2 = mpmath.quad(lambda z: mpmath.tanh(r * z) ** 2 * density(z), [-mpmath.inf, mpmath.inf])
-        d2 = mpmath.quad(lambda z: mpmath.sech(r * z) ** 4 * density(z), [-mpmath.inf, mpmath.inf])
+        line = [-mpmath.inf, mpmath.inf]
+        f2 = mpmath.quad(lambda z: mpmath.tanh(r * z) ** 2 * density(z), line)
+        d2 = mpmath.quad(lambda z: mpmath.sech(r * z) ** 4 * density(z), line)
         return float(f2), float(d2)
 
-    qs, slopes = [float(q0)], []
+    qs = [float(q0)]
     for _ in range(depth):
-        f2, d2 = moments(qs[-1])
-        slopes.append(n * var_w * d2)
-        qs.append(n * var_w * f2)
-    grads = [1.0] * (depth + 1)
-    for layer in range(depth - 1, -1, -1):
-        grads[layer] = grads[layer + 1] * slopes[layer]
-    return qs, grads
+        qs.append(n * var_w * moments(qs[-1])[0])
+    return qs, [n * var_w * moments(q)[1] for q in qs]
 
 
 # --------------------------------------------------------------------------- derivations

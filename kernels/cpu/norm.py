@@ -30,6 +30,7 @@ class Cache:
     axes: tuple[int, ...]
     gamma_view: np.ndarray | None
     shape: tuple[int, ...]
+    param_axes: tuple[int, ...]  # axes gamma/beta gradients are summed over
 
 
 def _eps(eps: float) -> float:
@@ -111,7 +112,19 @@ def batch_norm(
             _affine(name, buf, (c,), x.dtype)
             buf *= 1 - momentum
             buf += momentum * stat.reshape(c)
-    return _finish(xhat, gv, bv), Cache(xhat, inv_std, axes, gv, x.shape)
+    return _finish(xhat, gv, bv), Cache(xhat, inv_std, axes, gv, x.shape, _not_channel(x.ndim))
+
+
+def _not_channel(ndim: int) -> tuple[int, ...]:
+    return (0, *range(2, ndim))
+
+
+def _need_two(m: int, what: str, shape: tuple[int, ...]) -> None:
+    if m < 2:
+        raise ValueError(
+            f"{what} normalizes over a single value for input shape {shape}: every output would "
+            f"be 0 (beta); need more than 1 value per normalized set"
+        )
 
 
 def layer_norm(
@@ -136,7 +149,8 @@ def layer_norm(
     _affine("beta", beta, tail, x.dtype)
     axes = tuple(range(x.ndim - normalized_ndim, x.ndim))
     xhat, _, _, inv_std = _normalize(x, axes, _eps(eps))
-    return _finish(xhat, gamma, beta), Cache(xhat, inv_std, axes, gamma, x.shape)
+    leading = tuple(range(x.ndim - normalized_ndim))
+    return _finish(xhat, gamma, beta), Cache(xhat, inv_std, axes, gamma, x.shape, leading)
 
 
 def instance_norm(
@@ -151,9 +165,10 @@ def instance_norm(
     _affine("gamma", gamma, (c,), x.dtype)
     _affine("beta", beta, (c,), x.dtype)
     axes = tuple(range(2, x.ndim))
+    _need_two(int(np.prod(x.shape[2:])), "instance norm", x.shape)
     xhat, _, _, inv_std = _normalize(x, axes, _eps(eps))
     gv, bv = _channel_view(gamma, x.ndim), _channel_view(beta, x.ndim)
-    return _finish(xhat, gv, bv), Cache(xhat, inv_std, axes, gv, x.shape)
+    return _finish(xhat, gv, bv), Cache(xhat, inv_std, axes, gv, x.shape, _not_channel(x.ndim))
 
 
 def group_norm(
@@ -172,12 +187,13 @@ def group_norm(
         raise ValueError(f"groups must divide the number of channels: C={c}, groups={groups}")
     _affine("gamma", gamma, (c,), x.dtype)
     _affine("beta", beta, (c,), x.dtype)
+    _need_two((c // groups) * int(np.prod(x.shape[2:])), "group norm", x.shape)
     xg = x.reshape(n, groups, c // groups, *x.shape[2:])
     axes = tuple(range(2, xg.ndim))
     xhat_g, _, _, inv_std = _normalize(xg, axes, _eps(eps))
     xhat = xhat_g.reshape(x.shape)
     gv, bv = _channel_view(gamma, x.ndim), _channel_view(beta, x.ndim)
-    return _finish(xhat, gv, bv), Cache(xhat_g, inv_std, axes, gv, x.shape)
+    return _finish(xhat, gv, bv), Cache(xhat_g, inv_std, axes, gv, x.shape, _not_channel(x.ndim))
 
 
 def norm_backward(grad_out: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,10 +210,6 @@ def norm_backward(grad_out: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.nd
     mean_g = gp.mean(axis=cache.axes, keepdims=True)
     mean_gx = (gp * cache.xhat).mean(axis=cache.axes, keepdims=True)
     dx = (cache.inv_std * (gp - mean_g - cache.xhat * mean_gx)).reshape(cache.shape)
-    if cache.gamma_view is not None and cache.gamma_view.ndim == len(cache.shape):
-        affine_axes = tuple(i for i in range(len(cache.shape)) if cache.gamma_view.shape[i] == 1)
-    else:  # layer norm: gamma covers the trailing normalized axes
-        affine_axes = tuple(range(len(cache.shape) - len(cache.axes)))
-    dgamma = (grad_out * xhat_flat).sum(axis=affine_axes)
-    dbeta = grad_out.sum(axis=affine_axes)
+    dgamma = (grad_out * xhat_flat).sum(axis=cache.param_axes)
+    dbeta = grad_out.sum(axis=cache.param_axes)
     return dx, dgamma, dbeta

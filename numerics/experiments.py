@@ -114,3 +114,42 @@ def depth_figure(depth: int = 50, width: int = 256, batch: int = 256, seed: int 
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
+
+
+def xhat_variance_figure(seed: int = 0) -> bytes:
+    r"""PNG: :math:`\operatorname{Var}[\hat x]` over a batch against :math:`\sigma_B^2/\epsilon`.
+
+    The curve is :func:`theory.normalization.xhat_variance`; the dots are the batch variance
+    of the BatchNorm kernel's output for batches of 64 values scaled to each ratio.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kernels.cpu.norm import batch_norm
+
+    ratio = np.logspace(-3, 3, 200)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.semilogx(
+        ratio, ratio / (ratio + 1), color="#1f77b4", label=r"$\sigma^2/(\sigma^2+\epsilon)$"
+    )
+    rng = np.random.default_rng(seed)
+    for eps, marker in ((1e-5, "o"), (1e-1, "s")):
+        pts = np.logspace(-3, 3, 13)
+        measured = []
+        for r in pts:
+            z = rng.standard_normal((64, 1))
+            z = (z - z.mean()) / z.std() * np.sqrt(r * eps)  # batch variance exactly r * eps
+            measured.append(float(batch_norm(z, eps=eps)[0].var()))
+        style = {"mfc": "none", "ms": 11} if marker == "o" else {"ms": 5}
+        ax.semilogx(pts, measured, marker, ls="none", label=f"kernel, eps={eps:g}", **style)
+    ax.axhline(1.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel(r"batch variance / $\epsilon$")
+    ax.set_ylabel(r"variance of $\hat x$ over the batch")
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()

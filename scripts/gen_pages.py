@@ -46,6 +46,15 @@ TOPICS = {
         "Statistical checks use rigorous intervals (`numerics.stats`) with a false-alarm "
         "probability of $10^{-6}$ per check and seeds drawn by hypothesis.",
     ),
+    "normalization": (
+        "Normalization layers",
+        "Batch, layer, instance and group normalization: definitions (which axes; biased vs "
+        "unbiased variance), the backward pass derived and proved in SymPy, the effect of "
+        "$\\epsilon$, recovery, running statistics, the relations between the schemes and "
+        "whitening. Helpers: `theory.normalization`; kernels: `kernels.cpu.norm` (one "
+        "normalize-over-axes core with a hand-written backward); tests: "
+        "`tests/test_normalization.py`.",
+    ),
 }
 ORDER = ("failing", "untested", "refuted", "ambiguous", "conditional", "holds", "not-checkable")
 
@@ -138,7 +147,42 @@ def init_figures() -> str:
     )
 
 
-FIGURES = {"init": init_figures}
+def normalization_figures() -> str:
+    """Which axes each scheme normalizes over, and what epsilon does to Var[x-hat]."""
+    from numerics.experiments import xhat_variance_figure
+
+    with mkdocs_gen_files.open("figures/norm_xhat_variance.png", "wb") as f:
+        f.write(xhat_variance_figure())
+    return "\n".join(
+        [
+            "## Which entries share a mean and variance",
+            "",
+            "| scheme | statistics per | over (NCHW) | entries $m$ | uses other samples |",
+            "| --- | --- | --- | --- | --- |",
+            "| BatchNorm | channel | $N, H, W$ | $NHW$ | yes (training) |",
+            "| LayerNorm | sample | $C, H, W$ | $CHW$ | no |",
+            "| InstanceNorm | sample, channel | $H, W$ | $HW$ | no |",
+            "| GroupNorm | sample, group | $C/G$ channels, $H, W$ | $(C/G)HW$ | no |",
+            "",
+            "GroupNorm with $G = 1$ is LayerNorm and with $G = C$ InstanceNorm (tested "
+            "exactly); none of them but BatchNorm uses batch statistics — so GroupNorm sits "
+            "between LayerNorm and InstanceNorm, not between BatchNorm and LayerNorm "
+            "(d002.norm.groupnorm-compromise).",
+            "",
+            "## What $\\epsilon$ does",
+            "",
+            "![Variance of x-hat](../figures/norm_xhat_variance.png)",
+            "",
+            "The variance of $\\hat x$ over its own batch is "
+            "$\\sigma_B^2/(\\sigma_B^2+\\epsilon)$, "
+            "not 1: a channel whose batch variance is comparable to $\\epsilon$ comes out with "
+            "variance near $1/2$ (dots: the BatchNorm kernel on batches scaled to each ratio).",
+            "",
+        ]
+    )
+
+
+FIGURES = {"init": init_figures, "normalization": normalization_figures}
 
 
 def topic_page(topic: str, claims: list[Claim], report: dict[str, dict], stamp: str) -> str:

@@ -152,6 +152,24 @@ def test_gradients_three_ways(case, seed):
 
 
 @pytest.mark.claim("d000.norm.batchnorm-backward")
+def test_affine_gradients_proved_symbolically():
+    assert th.affine_gradients_proved(th.MAX_PROVED_M)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+@given(m=st.integers(2, 6), seed=seeds, eps=st.sampled_from([1e-5, 0.1, 2.0]))
+def test_sympy_formula_lambdified_against_kernel(m, seed, eps):
+    """The SymPy expression of the documents' formula, evaluated by lambdify (NumPy)."""
+    expr, symbols = th.document_gradient(m)
+    f = sympy.lambdify(symbols, expr, "numpy")
+    rng = np.random.default_rng(seed)
+    x, up, gamma = rng.standard_normal((m, 1)), rng.standard_normal((m, 1)), rng.standard_normal(1)
+    _, cache = batch_norm(x, gamma, np.zeros(1), eps)
+    dx, _, _ = norm_backward(up, cache)
+    assert_close(dx[0, 0], f(*x[:, 0], *up[:, 0], gamma[0], eps), np.float64)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
 @given(m=st.integers(2, 12), seed=seeds, eps=st.sampled_from([1e-5, 0.1, 2.0]))
 def test_document_formula_evaluated_numerically(m, seed, eps):
     """The formula as written, evaluated with NumPy on one feature, against the kernel."""

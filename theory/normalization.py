@@ -41,11 +41,13 @@ from theory.derivation import Derivation, Step
 
 __all__ = [
     "KINDS",
+    "affine_gradients_proved",
     "batchnorm_backward_proved",
     "derive_batchnorm_backward",
     "derive_groupnorm_backward",
     "derive_recovery",
     "derive_xhat_moments",
+    "document_gradient",
     "statistics_count",
     "xhat_variance",
 ]
@@ -158,6 +160,28 @@ def batchnorm_backward_proved(max_m: int = MAX_PROVED_M, per_element_gamma: bool
             if not _identical(derived, _document_gradient(m, i, per_element_gamma), b.s):
                 return False
     return True
+
+
+@cache
+def affine_gradients_proved(max_m: int = MAX_PROVED_M) -> bool:
+    r"""True when :math:`\partial L/\partial\gamma = \sum_j g_j\hat x_j` and
+    :math:`\partial L/\partial\beta = \sum_j g_j` identically, for every :math:`m \le` ``max_m``."""
+    beta = sympy.Symbol("beta", real=True)
+    for m in range(1, max_m + 1):
+        b = _batch(m)
+        dgamma = sympy.diff(b.loss, b.gamma[0])
+        if not _identical(dgamma, sum(gi * h for gi, h in zip(b.g, b.xhat, strict=True)), b.s):
+            return False
+        if sympy.expand(sympy.diff(b.loss, beta) - sum(b.g)) != 0:
+            return False
+    return True
+
+
+def document_gradient(m: int) -> tuple[sympy.Expr, tuple[sympy.Symbol, ...]]:
+    r"""The documents' :math:`\partial L/\partial x_1` for a batch of ``m`` as a SymPy expression,
+    with its free symbols ``(x_1..x_m, g_1..g_m, gamma, epsilon)`` for ``lambdify``."""
+    b = _batch(int(dim(m, "m")))
+    return _document_gradient(m, 0), (*b.x, *b.g, b.gamma[0], b.eps)
 
 
 def derive_batchnorm_backward() -> Derivation:

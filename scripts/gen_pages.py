@@ -38,6 +38,15 @@ TOPICS = {
         "`kernels.cpu.conv2d`; tests: `tests/test_conv_geometry.py`, "
         "`tests/test_conv_kernels.py`.",
     ),
+    "conv_matrix": (
+        "Convolution as a matrix and translation equivariance",
+        "Convolution vs cross-correlation, the Toeplitz and circulant forms, im2col, "
+        "parameter sharing, and the translation-equivariance proof checked step by step with "
+        "its exact conditions (boundary, stride). Helpers: `theory.conv_matrix`, "
+        "`theory.conv.im2col_elements`; kernels: `kernels.cpu.conv1d` (Toeplitz, circulant "
+        "via FFT), `kernels.cpu.conv2d` (im2col); tests: `tests/test_conv_matrix.py`. "
+        "Pooling and the im2col benchmark are not covered yet.",
+    ),
     "init": (
         "Initialization and variance propagation",
         "Variance of a linear unit, Xavier and He, ReLU moments, activation gains, orthogonal "

@@ -50,6 +50,7 @@ __all__ = [
     "dilated_extent",
     "effective_stride",
     "fc_to_conv_weight_ratio",
+    "im2col_elements",
     "macs_to_flops",
     "pool_output_size",
     "receptive_field",
@@ -384,6 +385,23 @@ def separable_cost_ratio(out_channels: Dim, kernel_size: Dim | Sequence[Dim]) ->
     cout = dim(out_channels, "out_channels")
     k = product(_kernel(kernel_size))
     return sympy.cancel(exact_ratio(1, cout) + exact_ratio(1, k))
+
+
+def im2col_elements(
+    in_channels: Dim, kernel_size: Dim | Sequence[Dim], output_size: Dim | Sequence[Dim]
+) -> Dim:
+    r"""Entries of the im2col matrix of one sample: :math:`C_{in}\prod K_k \times \prod O_k`.
+
+    Each of the :math:`\prod O_k` output positions gets a column holding its receptive field
+    (:math:`C_{in}\prod K_k` values, groups included). For stride 1 and "same" padding the
+    buffer is :math:`\prod K_k` times the input (:math:`K^2 = 9` for a 3×3 kernel).
+
+    >>> im2col_elements(64, 3, 56)
+    1806336
+    """
+    k = _kernel(kernel_size)
+    out = dims(output_size, "output_size", len(k))
+    return dim(in_channels, "in_channels") * product(k) * product(out)
 
 
 def receptive_field(layers: Sequence[Sequence[Dim]]) -> Dim:

@@ -1,0 +1,82 @@
+r"""1-D convolution layers (torch's cross-correlation) as matrix products, in NumPy.
+
+* :func:`conv1d_toeplitz` — each (output, input) channel pair is a Toeplitz matrix of the
+  *flipped* kernel applied to the zero-padded signal: torch's
+  :math:`y[o,i] = \sum_c\sum_m x_{\text{pad}}[c, i+m]\,w[o,c,m]` is the true convolution of
+  :math:`x_{\text{pad}}` with :math:`w[o,c,K-1-m]` ("valid" rows of :math:`T[i,j] = k[i-j]`).
+* :func:`conv1d_circular_fft` — circular padding (``padding_mode="circular"``, output length
+  :math:`L`, :math:`2P = K - 1`): the circulant product computed with the FFT,
+  :math:`c = \mathcal{F}^{-1}\big(\mathcal{F}(x)\,\overline{\mathcal{F}(w)}\big)` (circular
+  cross-correlation), rolled by :math:`P`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels.cpu._check import array
+from numerics.opcount import counted_add, counted_einsum
+
+
+def toeplitz(kernel: np.ndarray, n: int) -> np.ndarray:
+    """Full-mode convolution matrix ``T[i, j] = kernel[i - j]`` of shape ``(n + K - 1, n)``."""
+    k = len(kernel)
+    t = np.zeros((n + k - 1, n), dtype=kernel.dtype)
+    for j in range(n):
+        t[j : j + k, j] = kernel
+    return t
+
+
+def _check(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> None:
+    array(x, "x", 3)
+    array(weight, "weight", 3, x.dtype)
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} channels, weight expects {weight.shape[1]}")
+    if bias is not None:
+        array(bias, "bias", 1, x.dtype)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
+
+
+def conv1d_toeplitz(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, padding: int = 0
+) -> np.ndarray:
+    """``F.conv1d(x, weight, bias, padding=padding)`` (stride 1) via Toeplitz matrices."""
+    _check(x, weight, bias)
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    n_pad, k = xp.shape[2], weight.shape[2]
+    if k > n_pad:
+        raise ValueError(f"output size < 1: kernel {k} longer than padded input {n_pad}")
+    c_out = weight.shape[0]
+    # T[o, c] restricted to the valid rows K-1 .. n_pad-1: shape (c_out, c_in, n_out, n_pad)
+    mats = np.stack(
+        [
+            np.stack(
+                [toeplitz(weight[o, c, ::-1], n_pad)[k - 1 : n_pad] for c in range(x.shape[1])]
+            )
+            for o in range(c_out)
+        ]
+    )
+    y = counted_einsum("ocij,ncj->noi", mats, xp)
+    return y if bias is None else counted_add(y, bias[None, :, None])
+
+
+def conv1d_circular_fft(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
+) -> np.ndarray:
+    """Circular-padding conv1d with odd kernel length K <= L, output length L, via the FFT."""
+    _check(x, weight, bias)
+    length, k = x.shape[2], weight.shape[2]
+    if k % 2 == 0 or k > length:
+        raise ValueError(
+            f"kernel length must be odd and <= the signal length, got K={k}, L={length}"
+        )
+    p = (k - 1) // 2
+    wpad = np.zeros((*weight.shape[:2], length), dtype=np.float64)
+    wpad[..., :k] = weight
+    spec = np.fft.rfft(x, axis=-1)[:, None, :, :] * np.conj(np.fft.rfft(wpad, axis=-1))[None]
+    corr = np.fft.irfft(spec.sum(axis=2), n=length, axis=-1)  # (N, C_out, L)
+    y = np.roll(corr, p, axis=-1).astype(x.dtype)
+    return y if bias is None else y + bias[None, :, None]

@@ -1,0 +1,252 @@
+"""Convolution as a matrix, cross-correlation vs convolution, translation equivariance.
+
+Claims: theory/claims/conv_matrix.yaml. Helpers: theory.conv_matrix, theory.conv.im2col_elements.
+Kernels: kernels.cpu.conv1d, kernels.cpu.conv2d.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+import torch
+import torch.nn.functional as F
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from kernels.cpu.conv1d import conv1d_circular_fft, conv1d_toeplitz, toeplitz
+from kernels.cpu.conv2d import _columns, _geometry, conv2d_im2col
+from numerics.tolerances import assert_close
+from tests.strategies import conv_layer
+from theory import conv_matrix as th
+from theory.conv import im2col_elements
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _t(*arrays):
+    return [torch.from_numpy(a) for a in arrays]
+
+
+# --------------------------------------------------------------------------- conv vs xcorr
+
+
+@pytest.mark.claim("d000.conv.discrete-convolution", "d000.conv.cross-correlation")
+def test_stated_formula_is_cross_correlation_counterexample():
+    i, k = np.array([0.0, 1.0]), np.array([1.0, 2.0])
+    stated = sum(i[m] * k[m] for m in range(2))  # sum_m I[i + m] K[m] at i = 0
+    true_conv = float(np.convolve(i, k, mode="valid")[0])  # flips the kernel
+    torch_out = float(F.conv1d(*_t(i[None, None], k[None, None]))[0, 0, 0])
+    assert (stated, true_conv, torch_out) == (2.0, 1.0, 2.0)  # torch = the stated formula
+
+
+@pytest.mark.claim("d000.conv.cross-correlation", "d002.conv.toeplitz")
+@given(n=st.integers(1, 12), k=st.integers(1, 6), seed=seeds)
+def test_toeplitz_is_true_convolution_and_flipped_it_is_torch(n, k, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(n), rng.standard_normal(k)
+    t = toeplitz(w, n)
+    assert_close(t @ x, np.convolve(x, w, mode="full"), np.float64)
+    taps = sympy.symbols(f"k0:{k}")
+    sym = th.toeplitz_matrix(taps, n)
+    assert sym.shape == t.shape
+    assert all(
+        sym[i, j] == (taps[i - j] if 0 <= i - j < k else 0)
+        for i in range(sym.rows)
+        for j in range(n)
+    )
+    if k <= n:  # valid rows with the flipped kernel = torch's cross-correlation
+        valid = toeplitz(w[::-1].copy(), n)[k - 1 : n]
+        assert_close(
+            valid @ x, F.conv1d(*_t(x[None, None], w[None, None]))[0, 0].numpy(), np.float64
+        )
+        assert th.toeplitz_matrix(taps, n, "valid") == sym[k - 1 : n, :]
+
+
+@pytest.mark.claim("d002.conv.toeplitz", "d000.conv.cross-correlation")
+@given(
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    n=st.integers(1, 10),
+    k=st.integers(1, 5),
+    pad=st.integers(0, 3),
+    seed=seeds,
+)
+def test_toeplitz_kernel_matches_torch_conv1d(c_in, c_out, n, k, pad, seed):
+    if n + 2 * pad < k:
+        with pytest.raises(ValueError, match="output size < 1"):
+            conv1d_toeplitz(np.zeros((1, c_in, n)), np.zeros((c_out, c_in, k)), padding=pad)
+        return
+    rng = np.random.default_rng(seed)
+    x, w, b = (
+        rng.standard_normal((2, c_in, n)),
+        rng.standard_normal((c_out, c_in, k)),
+        rng.standard_normal(c_out),
+    )
+    expected = F.conv1d(*_t(x, w, b), padding=pad).numpy()
+    assert_close(conv1d_toeplitz(x, w, b, pad), expected, np.float64)
+
+
+@pytest.mark.claim("d002.conv.toeplitz-sparse")
+@given(n=st.integers(1, 12), k=st.integers(1, 12))
+@example(n=2, k=2)
+def test_toeplitz_density(n, k):
+    t = th.toeplitz_matrix(sympy.symbols(f"k0:{k}"), n)
+    nonzero = sum(1 for e in t if e != 0)
+    assert nonzero == n * k
+    density = sympy.Rational(nonzero, t.rows * t.cols)
+    assert density == sympy.Rational(k, n + k - 1)
+    assert (density < sympy.Rational(1, 2)) == (k < n - 1)
+
+
+# --------------------------------------------------------------------------- circulant, FFT
+
+
+@pytest.mark.claim("d002.conv.circulant")
+@given(
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    n=st.integers(1, 12),
+    half=st.integers(0, 3),
+    seed=seeds,
+)
+def test_circular_fft_kernel_matches_torch_circular_padding(c_in, c_out, n, half, seed):
+    k = 2 * half + 1
+    if k > n:
+        return
+    rng = np.random.default_rng(seed)
+    x, w, b = (
+        rng.standard_normal((2, c_in, n)),
+        rng.standard_normal((c_out, c_in, k)),
+        rng.standard_normal(c_out),
+    )
+    expected = F.conv1d(
+        F.pad(torch.from_numpy(x), (half, half), mode="circular"), *_t(w, b)
+    ).numpy()
+    assert_close(
+        conv1d_circular_fft(x, w, b),
+        expected,
+        np.float64,
+        reduction_length=c_in * n,
+        magnitude=np.full(expected.shape, np.abs(x).max() * np.abs(w).sum() + 1),
+    )
+    # the same operator as a circulant matrix (true convolution with the flipped kernel, rolled)
+    c = np.array(th.circulant_matrix(list(w[0, 0, ::-1]), n), dtype=np.float64)
+    single = conv1d_circular_fft(x[:, :1], w[:1, :1])[0, 0]
+    assert_close(np.roll(c @ x[0, 0], -(k - 1) + half), single, np.float64)
+
+
+@pytest.mark.claim(
+    "d002.conv.circulant",
+    "d002.conv.structure-equivariance",
+    "d000.conv.translation-equivariance",
+    "d002.conv.equivariance-proof",
+)
+def test_circulant_commutes_with_every_shift_symbolically():
+    assert th.equivariance_circular_proved(8)
+
+
+@pytest.mark.claim("d000.conv.translation-equivariance", "d002.conv.equivariance-proof")
+def test_equivariance_proof_steps():
+    d = th.derive_equivariance_proof()
+    assert d.agrees()  # summands of step 3 and step 4 are identical ...
+    assert d.steps[1].expr.limits == d.steps[2].expr.limits  # ... and so are the limits
+    finite = d.steps[3].expr  # on a finite range the re-indexing moves the limits
+    n = sympy.Symbol("n")
+    assert finite.limits[0][1:] == (
+        -sympy.Symbol("v", integer=True),
+        n - 1 - sympy.Symbol("v", integer=True),
+    )
+
+
+@pytest.mark.claim("d000.conv.translation-equivariance", "d002.conv.structure-equivariance")
+@given(n=st.integers(2, 16), half=st.integers(0, 3), shift=st.integers(-20, 20), seed=seeds)
+def test_circular_convolution_commutes_with_roll(n, half, shift, seed):
+    k = 2 * half + 1
+    if k > n:
+        return
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal((1, 2, n)), rng.standard_normal((3, 2, k))
+    assert_close(
+        conv1d_circular_fft(np.roll(x, shift, axis=-1), w),
+        np.roll(conv1d_circular_fft(x, w), shift, axis=-1),
+        np.float64,
+    )
+
+
+@pytest.mark.claim("d000.conv.translation-equivariance", "d002.conv.structure-equivariance")
+def test_equivariance_counterexamples_border_and_stride():
+    # zero boundary, valid mode, k = (1, 1)
+    def conv(v):
+        return F.conv1d(torch.tensor(v)[None, None], torch.ones(1, 1, 2))[0, 0].tolist()
+
+    assert conv([1.0, 0.0, 0.0]) == [1.0, 0.0]
+    assert conv([0.0, 1.0, 0.0]) == [1.0, 1.0] != [0.0, 1.0]
+
+    # stride 2: odd shifts do not commute, even shifts shift the output by shift/2
+    def strided(v):
+        weight = torch.ones(1, 1, 1)
+        return F.conv1d(torch.tensor(v)[None, None], weight, stride=2)[0, 0].tolist()
+
+    assert strided([1.0, 0.0, 0.0, 0.0]) == [1.0, 0.0]
+    assert strided([0.0, 1.0, 0.0, 0.0]) == [0.0, 0.0]
+    assert strided([0.0, 0.0, 1.0, 0.0]) == [0.0, 1.0]
+
+
+@pytest.mark.claim("d000.conv.translation-equivariance")
+@given(n=st.integers(4, 12), shift=st.integers(1, 5), stride=st.integers(2, 3), seed=seeds)
+def test_strided_circular_conv_is_equivariant_only_for_multiples_of_the_stride(
+    n, shift, stride, seed
+):
+    n = n - n % stride  # whole number of strides around the circle
+    x = np.random.default_rng(seed).standard_normal(n)
+
+    def f(v):
+        weight = torch.ones(1, 1, 1, dtype=torch.float64)
+        return F.conv1d(torch.from_numpy(v)[None, None], weight, stride=stride)[0, 0].numpy()
+
+    if shift % stride == 0:
+        assert_close(f(np.roll(x, shift)), np.roll(f(x), shift // stride), np.float64)
+    else:  # with generic data no shift of the output matches
+        outs = [np.roll(f(x), s) for s in range(len(f(x)))]
+        assert not any(np.allclose(f(np.roll(x, shift)), o) for o in outs)
+
+
+# --------------------------------------------------------------------------- sharing, im2col
+
+
+@pytest.mark.claim("d000.conv.parameter-sharing")
+@given(n=st.integers(2, 10), k=st.integers(1, 4), seed=seeds)
+def test_jacobian_rows_are_shifted_copies_of_the_kernel(n, k, seed):
+    if k > n:
+        return
+    w = np.random.default_rng(seed).standard_normal(k)
+    jac = torch.autograd.functional.jacobian(
+        lambda v: F.conv1d(v[None, None], torch.from_numpy(w)[None, None])[0, 0],
+        torch.zeros(n, dtype=torch.float64),
+    ).numpy()
+    for i in range(n - k + 1):
+        row = np.zeros(n)
+        row[i : i + k] = w
+        assert np.array_equal(jac[i], row)
+
+
+@pytest.mark.claim("d002.conv.im2col")
+@given(layer=conv_layer())
+def test_im2col_product_and_buffer_size(layer):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((layer.batch, layer.in_channels, layer.h.size, layer.w.size))
+    w = rng.standard_normal((layer.out_channels, layer.in_channels // layer.groups, *layer.kernel))
+    b = rng.standard_normal(layer.out_channels)
+    y = conv2d_im2col(x, w, b, **layer.kwargs())
+    assert_close(y, F.conv2d(*_t(x, w, b), **layer.kwargs()).numpy(), np.float64)
+    geo = _geometry(x, w, None, **layer.kwargs())
+    cols = _columns(x, w, geo)  # the copied buffer: (N, G, H_out*W_out, C_in/G*K_h*K_w)
+    assert cols.size == layer.batch * im2col_elements(layer.in_channels, layer.kernel, y.shape[2:])
+
+
+@pytest.mark.claim("d002.conv.im2col")
+def test_im2col_memory_factor_is_kernel_area_for_same_padding():
+    for k, size, c in ((3, 56, 64), (5, 14, 8), (1, 7, 3)):
+        ratio = sympy.Rational(im2col_elements(c, k, size), c * size * size)
+        assert ratio == k * k

@@ -1,0 +1,144 @@
+r"""Convolution as a matrix: Toeplitz and circulant forms, the shift operator, equivariance.
+
+Conventions
+-----------
+* **Convolution** flips the kernel: :math:`(x * k)[i] = \sum_j x[j]\,k[i - j]`;
+  **cross-correlation** does not: :math:`(x \star k)[i] = \sum_m x[i + m]\,k[m]`. torch's
+  ``conv1d`` computes cross-correlation; cross-correlation with :math:`k` is convolution with
+  the flipped kernel :math:`k[K-1-m]` (up to the output offset).
+* The translation :math:`T_v` moves a signal by :math:`v`: :math:`(T_v x)[i] = x[i - v]`.
+  On :math:`\mathbb{Z}_n` (circular boundary) it is the permutation matrix :math:`S_v`.
+* Indices start at 0; kernels have :math:`K` taps :math:`k[0..K-1]`.
+
+References: ``002_532ac369c9b692e7.txt`` § Convolution as Matrix Operation, § Parameter
+Sharing Analysis; ``000_160a0b7c04e12fc6.txt`` § Mathematical Foundation of Convolution;
+R. M. Gray, *Toeplitz and Circulant Matrices: A Review* (2006), §3.
+
+Examples
+--------
+>>> import sympy
+>>> k = sympy.symbols("k0:2")
+>>> toeplitz_matrix(k, 3)
+Matrix([
+[k0,  0,  0],
+[k1, k0,  0],
+[ 0, k1, k0],
+[ 0,  0, k1]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy
+
+from theory._args import dim
+from theory.derivation import Derivation, Step
+
+__all__ = [
+    "circulant_matrix",
+    "derive_equivariance_proof",
+    "equivariance_circular_proved",
+    "shift_matrix",
+    "toeplitz_matrix",
+]
+
+
+def _kernel(kernel: Sequence[object]) -> list[sympy.Expr]:
+    if isinstance(kernel, str | bytes) or not isinstance(kernel, Sequence) or len(kernel) == 0:
+        raise TypeError("kernel must be a non-empty sequence of numbers or SymPy expressions")
+    return [sympy.sympify(v) for v in kernel]
+
+
+def toeplitz_matrix(kernel: Sequence[object], n: int, mode: str = "full") -> sympy.Matrix:
+    r"""The matrix of true convolution with ``kernel`` on signals of length ``n`` (zero outside).
+
+    :math:`T[i, j] = k[i - j]` (0 when :math:`i - j \notin [0, K)`): constant along diagonals.
+    ``mode="full"`` gives all :math:`n + K - 1` outputs; ``"valid"`` the :math:`n - K + 1`
+    outputs whose window lies inside the signal (rows :math:`K-1 \dots n-1` of the full matrix).
+    """
+    k = _kernel(kernel)
+    n = int(dim(n, "n"))
+    if mode not in ("full", "valid"):
+        raise ValueError(f"mode must be 'full' or 'valid', got {mode!r}")
+    rows = n + len(k) - 1
+    full = sympy.Matrix(rows, n, lambda i, j: k[i - j] if 0 <= i - j < len(k) else 0)
+    if mode == "full":
+        return full
+    if len(k) > n:
+        raise ValueError(f"valid mode needs len(kernel) <= n, got {len(k)} > {n}")
+    return full[len(k) - 1 : n, :]
+
+
+def circulant_matrix(kernel: Sequence[object], n: int) -> sympy.Matrix:
+    r"""Circular convolution on :math:`\mathbb{Z}_n` as a matrix, :math:`C[i, j] = k[(i-j)\bmod n]`.
+
+    The kernel is zero-padded to length ``n`` (needs :math:`K \le n`).
+    """
+    k = _kernel(kernel)
+    n = int(dim(n, "n"))
+    if len(k) > n:
+        raise ValueError(f"circulant needs len(kernel) <= n, got {len(k)} > {n}")
+    padded = k + [sympy.Integer(0)] * (n - len(k))
+    return sympy.Matrix(n, n, lambda i, j: padded[(i - j) % n])
+
+
+def shift_matrix(n: int, v: int) -> sympy.Matrix:
+    r"""Circular shift by ``v`` on :math:`\mathbb{Z}_n`: :math:`(S_v x)[i] = x[(i-v)\bmod n]`."""
+    n = int(dim(n, "n"))
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"v must be an int, got {v!r}")
+    return sympy.Matrix(n, n, lambda i, j: 1 if (i - v - j) % n == 0 else 0)
+
+
+def equivariance_circular_proved(max_n: int = 8) -> bool:
+    r"""True when :math:`C S_v = S_v C` holds as a symbolic identity (kernel taps as symbols)
+    for every :math:`n \le` ``max_n``, every kernel length :math:`K \le n` and every shift."""
+    for n in range(1, max_n + 1):
+        for klen in range(1, n + 1):
+            c = circulant_matrix(sympy.symbols(f"k0:{klen}"), n)
+            for v in range(n):
+                s = shift_matrix(n, v)
+                if (c * s - s * c).applyfunc(sympy.expand) != sympy.zeros(n, n):
+                    return False
+    return True
+
+
+i_, j_, v_ = sympy.symbols("i j v", integer=True)
+x_, k_ = sympy.Function("x"), sympy.Function("k")
+
+
+def _conv(signal, at) -> sympy.Sum:
+    """(signal * k)[at] as an infinite sum over j."""
+    return sympy.Sum(signal(j_) * k_(at - j_), (j_, -sympy.oo, sympy.oo))
+
+
+def derive_equivariance_proof() -> Derivation:
+    r"""The document's proof, each step checked by SymPy on the infinite sum."""
+    shifted = sympy.Lambda(j_, x_(j_ - v_))  # T_v x
+    step2 = _conv(shifted, i_)  # sum_j x[j - v] k[i - j]
+    step3 = step2.change_index(j_, j_ - v_)  # substitute j -> j + v
+    step4 = _conv(x_, i_ - v_)  # (x * k)[i - v]
+    finite = sympy.Sum(x_(j_ - v_) * k_(i_ - j_), (j_, 0, sympy.Symbol("n") - 1))
+    return Derivation(
+        title="Translation equivariance of convolution, step by step",
+        steps=(
+            Step("Definition of convolution applied to the shifted signal:", step2),
+            Step(
+                r"Re-index $j \to j + v$ (`Sum.change_index`): the sum runs over all of "
+                r"$\mathbb{Z}$, so its limits do not move:",
+                step3,
+            ),
+            Step(r"This is the definition of $(x * k)[i - v] = T_v[(x * k)][i]$:", step4),
+            Step(
+                r"On a finite signal with zero boundary the same re-indexing moves the limits "
+                r"(below), so the equality fails near the borders unless the domain is "
+                r"circular; with stride $s$ only shifts that are multiples of $s$ commute.",
+                finite.change_index(j_, j_ - v_),
+            ),
+        ),
+        claimed=step4.function,
+        derived=step3.function,
+        scope="proved on the infinite sum (summands equal, limits unchanged); circular case "
+        "proved as C S = S C for every n <= 8",
+    )

@@ -153,3 +153,34 @@ def xhat_variance_figure(seed: int = 0) -> bytes:
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
     return buf.getvalue()
+
+
+def adaptive_windows_figure(input_size: int = 10, output_size: int = 4) -> bytes:
+    """PNG: torch's adaptive-pooling windows next to the document's fixed kernel/stride rule."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from theory.pooling import adaptive_windows, document_windows
+
+    rules = (
+        ("torch: [floor(iI/O), ceil((i+1)I/O))", adaptive_windows(input_size, output_size)),
+        ("document: k = ceil(I/O), s = floor(I/O)", document_windows(input_size, output_size)),
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
+    for ax, (title, windows) in zip(axes, rules, strict=True):
+        for i, (start, end) in enumerate(windows):
+            ax.broken_barh([(start, end - start)], (i - 0.35, 0.7), color=f"C{i % 10}", alpha=0.7)
+        ax.set_xlim(0, input_size)
+        ax.set_xticks(range(input_size + 1))
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(f"input position (I = {input_size})")
+    axes[0].set_ylabel(f"output index (O = {output_size})")
+    axes[0].invert_yaxis()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()

@@ -47,6 +47,13 @@ TOPICS = {
         "via FFT), `kernels.cpu.conv2d` (im2col); tests: `tests/test_conv_matrix.py`. "
         "Pooling and the im2col benchmark are not covered yet.",
     ),
+    "pooling": (
+        "Pooling",
+        "Adaptive pooling so far: torch's window rule against the document's kernel/stride "
+        "rule, with the set of sizes where they agree proved. Helpers: `theory.pooling`; "
+        "kernels: `kernels.cpu.pool`; tests: `tests/test_pooling.py`. The other pooling claims "
+        "(max/average/global, invariance, weighted/gated/stochastic) are not covered yet.",
+    ),
     "init": (
         "Initialization and variance propagation",
         "Variance of a linear unit, Xavier and He, ReLU moments, activation gains, orthogonal "
@@ -191,7 +198,32 @@ def normalization_figures() -> str:
     )
 
 
-FIGURES = {"init": init_figures, "normalization": normalization_figures}
+def pooling_figures() -> str:
+    """Adaptive-pooling windows of both rules, side by side."""
+    from numerics.experiments import adaptive_windows_figure
+
+    with mkdocs_gen_files.open("figures/pool_adaptive_windows.png", "wb") as f:
+        f.write(adaptive_windows_figure(10, 4))
+    return "\n".join(
+        [
+            "## Adaptive windows, two rules",
+            "",
+            "![Adaptive pooling windows](../figures/pool_adaptive_windows.png)",
+            "",
+            "$I = 10$, $O = 4$ ($10 \\bmod 4 = 2$): torch pools $[0,3), [2,5), [5,8), [7,10)$; "
+            "the fixed $k = 3$, $s = 2$ gives four windows too, $[0,3), [2,5), [4,7), [6,9)$, "
+            "and input 9 is never pooled. The rule matches torch exactly when "
+            "$I \\bmod O \\in \\{0, 1\\}$.",
+            "",
+        ]
+    )
+
+
+FIGURES = {
+    "init": init_figures,
+    "normalization": normalization_figures,
+    "pooling": pooling_figures,
+}
 
 
 def topic_page(topic: str, claims: list[Claim], report: dict[str, dict], stamp: str) -> str:

@@ -339,7 +339,10 @@ def test_recovery_counterexample():
 def test_batchnorm_is_diagonal_whitening(d, seed):
     rng = np.random.default_rng(seed)
     m = 400
-    mix = rng.standard_normal((d, d)) + 2 * np.eye(d)
+    # a well-conditioned mixing (rotation x scales in [0.5, 2], condition number <= 4): the
+    # identities are exact; float64 whitening of a near-singular covariance would not be
+    rot, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    mix = rot @ np.diag(rng.uniform(0.5, 2.0, d)) @ np.linalg.qr(rng.standard_normal((d, d)))[0]
     x = rng.standard_normal((m, d)) @ mix.T + rng.standard_normal(d)
     xc = x - x.mean(0)
     cov = xc.T @ xc / m

@@ -18,6 +18,25 @@ from kernels.cpu import init as kinit
 from kernels.cpu.mlp import activation, mlp_backward, mlp_forward
 from theory.init import mean_field_variances
 
+
+def _pyplot():
+    """matplotlib.pyplot with the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    """The figure as PNG bytes (90 dpi); closes it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
 INITS = ("torch default", "xavier", "he", "orthogonal", "lsuv")
 ACTS = ("tanh", "relu")
 
@@ -85,11 +104,7 @@ def depth_prediction(act: str, init: str, depth: int = 50, width: int = 256) -> 
 
 def depth_figure(depth: int = 50, width: int = 256, batch: int = 256, seed: int = 0) -> bytes:
     """PNG: forward and backward variance per layer, measured (solid) vs predicted (dashed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
     colors = dict(zip(INITS, ("#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"), strict=True))
     layers = np.arange(1, depth + 1)
@@ -110,10 +125,7 @@ def depth_figure(depth: int = 50, width: int = 256, batch: int = 256, seed: int 
     axes[0, 0].legend(title="solid: measured, dashed: mean field", fontsize=8)
     fig.suptitle(f"{depth} square layers, width {width}, batch {batch}, seed {seed}")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def xhat_variance_figure(seed: int = 0) -> bytes:
@@ -122,11 +134,7 @@ def xhat_variance_figure(seed: int = 0) -> bytes:
     The curve is :func:`theory.normalization.xhat_variance`; the dots are the batch variance
     of the BatchNorm kernel's output for batches of 64 values scaled to each ratio.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     from kernels.cpu.norm import batch_norm
 
     ratio = np.logspace(-3, 3, 200)
@@ -149,19 +157,12 @@ def xhat_variance_figure(seed: int = 0) -> bytes:
     ax.set_ylabel(r"variance of $\hat x$ over the batch")
     ax.legend()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def adaptive_windows_figure(input_size: int = 10, output_size: int = 4) -> bytes:
     """PNG: torch's adaptive-pooling windows next to the document's fixed kernel/stride rule."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     from theory.pooling import adaptive_windows, document_windows
 
     rules = (
@@ -180,7 +181,4 @@ def adaptive_windows_figure(input_size: int = 10, output_size: int = 4) -> bytes
     axes[0].set_ylabel(f"output index (O = {output_size})")
     axes[0].invert_yaxis()
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)

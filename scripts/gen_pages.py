@@ -133,17 +133,22 @@ def claim_section(c: Claim, result: dict | None) -> str:
     return "\n".join(out)
 
 
+def figure(name: str, png: bytes, alt: str) -> str:
+    """Write a generated PNG into the site (figures/<name>) and return its Markdown image."""
+    with mkdocs_gen_files.open(f"figures/{name}", "wb") as f:
+        f.write(png)
+    return f"![{alt}](../figures/{name})"
+
+
 def init_figures() -> str:
     """The depth experiment, generated now from numerics.experiments (not a pasted image)."""
     from numerics.experiments import depth_figure
 
-    with mkdocs_gen_files.open("figures/init_depth.png", "wb") as f:
-        f.write(depth_figure())
     return "\n".join(
         [
             "## Variance through depth",
             "",
-            "![Per-layer variances](../figures/init_depth.png)",
+            figure("init_depth.png", depth_figure(), "Per-layer variances"),
             "",
             "Fifty square layers of width 256, batch 256, bias-free, NumPy kernels "
             "(`numerics.experiments.depth_profile`), one seed. Dashed: the mean-field prediction "
@@ -167,8 +172,6 @@ def normalization_figures() -> str:
     """Which axes each scheme normalizes over, and what epsilon does to Var[x-hat]."""
     from numerics.experiments import xhat_variance_figure
 
-    with mkdocs_gen_files.open("figures/norm_xhat_variance.png", "wb") as f:
-        f.write(xhat_variance_figure())
     return "\n".join(
         [
             "## Which entries share a mean and variance",
@@ -187,7 +190,7 @@ def normalization_figures() -> str:
             "",
             "## What $\\epsilon$ does",
             "",
-            "![Variance of x-hat](../figures/norm_xhat_variance.png)",
+            figure("norm_xhat_variance.png", xhat_variance_figure(), "Variance of x-hat"),
             "",
             "The variance of $\\hat x$ over its own batch is "
             "$\\sigma_B^2/(\\sigma_B^2+\\epsilon)$, "
@@ -202,13 +205,11 @@ def pooling_figures() -> str:
     """Adaptive-pooling windows of both rules, side by side."""
     from numerics.experiments import adaptive_windows_figure
 
-    with mkdocs_gen_files.open("figures/pool_adaptive_windows.png", "wb") as f:
-        f.write(adaptive_windows_figure(10, 4))
     return "\n".join(
         [
             "## Adaptive windows, two rules",
             "",
-            "![Adaptive pooling windows](../figures/pool_adaptive_windows.png)",
+            figure("pool_adaptive_windows.png", adaptive_windows_figure(10, 4), "Adaptive windows"),
             "",
             "$I = 10$, $O = 4$ ($10 \\bmod 4 = 2$): torch pools $[0,3), [2,5), [5,8), [7,10)$; "
             "the fixed $k = 3$, $s = 2$ gives four windows too, $[0,3), [2,5), [4,7), [6,9)$, "

@@ -24,6 +24,16 @@ from theory.conv import im2col_elements
 seeds = st.integers(0, 2**32 - 1)
 
 
+def _conv1d_inputs(seed: int, c_in: int, c_out: int, n: int, k: int):
+    """x (2, c_in, n), weight (c_out, c_in, k), bias (c_out,), float64, from one seed."""
+    rng = np.random.default_rng(seed)
+    return (
+        rng.standard_normal((2, c_in, n)),
+        rng.standard_normal((c_out, c_in, k)),
+        rng.standard_normal(c_out),
+    )
+
+
 def _t(*arrays):
     return [torch.from_numpy(a) for a in arrays]
 
@@ -77,12 +87,7 @@ def test_toeplitz_kernel_matches_torch_conv1d(c_in, c_out, n, k, pad, seed):
         with pytest.raises(ValueError, match="output size < 1"):
             conv1d_toeplitz(np.zeros((1, c_in, n)), np.zeros((c_out, c_in, k)), padding=pad)
         return
-    rng = np.random.default_rng(seed)
-    x, w, b = (
-        rng.standard_normal((2, c_in, n)),
-        rng.standard_normal((c_out, c_in, k)),
-        rng.standard_normal(c_out),
-    )
+    x, w, b = _conv1d_inputs(seed, c_in, c_out, n, k)
     expected = F.conv1d(*_t(x, w, b), padding=pad).numpy()
     assert_close(conv1d_toeplitz(x, w, b, pad), expected, np.float64)
 
@@ -114,12 +119,7 @@ def test_circular_fft_kernel_matches_torch_circular_padding(c_in, c_out, n, half
     k = 2 * half + 1
     if k > n:
         return
-    rng = np.random.default_rng(seed)
-    x, w, b = (
-        rng.standard_normal((2, c_in, n)),
-        rng.standard_normal((c_out, c_in, k)),
-        rng.standard_normal(c_out),
-    )
+    x, w, b = _conv1d_inputs(seed, c_in, c_out, n, k)
     expected = F.conv1d(
         F.pad(torch.from_numpy(x), (half, half), mode="circular"), *_t(w, b)
     ).numpy()

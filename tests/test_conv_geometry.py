@@ -190,10 +190,14 @@ def test_param_count_theory_equals_kernel_layer_and_torch(layer, bias):
     assert_equal(
         sum(p.numel() for p in transposed.parameters()), expected, "d000.conv.param-count", **ctx
     )
-    # dilation never enters the count
+    # dilation never enters the count: real layers with and without it store the same
+    plain = torch.nn.Conv2d(
+        layer.in_channels, layer.out_channels, layer.kernel, device="meta", **kw
+    )
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in theirs.parameters())
     assert (
-        th.conv_params(layer.in_channels, layer.out_channels, layer.kernel, layer.groups, bias)
-        == expected
+        layers.Conv2d(layer.in_channels, layer.out_channels, layer.kernel, **kw).num_params()
+        == ours
     )
 
 

@@ -45,8 +45,14 @@ def _record(macs: int = 0, adds: int = 0) -> None:
         counter.adds += adds
 
 
-def counted_einsum(subscripts: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Two-operand ``np.einsum`` that records one MAC per combination of all its indices."""
+def counted_einsum(
+    subscripts: str, a: np.ndarray, b: np.ndarray, optimize: bool = True
+) -> np.ndarray:
+    """Two-operand ``np.einsum`` that records one MAC per combination of all its indices.
+
+    ``optimize=False`` keeps einsum's own loop over strided operands (no temporary copies, no
+    BLAS); ``True`` lets it dispatch to ``tensordot``/BLAS, which copies non-contiguous inputs.
+    """
     inputs, _ = subscripts.replace(" ", "").split("->")
     sizes: dict[str, int] = {}
     for spec, arr in zip(inputs.split(","), (a, b), strict=True):
@@ -55,7 +61,7 @@ def counted_einsum(subscripts: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         for letter, n in zip(spec, arr.shape, strict=True):
             sizes[letter] = n
     _record(macs=int(np.prod(list(sizes.values()), dtype=np.int64)))
-    return np.einsum(subscripts, a, b, optimize=True)
+    return np.einsum(subscripts, a, b, optimize=optimize)
 
 
 def counted_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -44,15 +44,17 @@ TOPICS = {
         "parameter sharing, and the translation-equivariance proof checked step by step with "
         "its exact conditions (boundary, stride). Helpers: `theory.conv_matrix`, "
         "`theory.conv.im2col_elements`; kernels: `kernels.cpu.conv1d` (Toeplitz, circulant "
-        "via FFT), `kernels.cpu.conv2d` (im2col); tests: `tests/test_conv_matrix.py`. "
-        "Pooling and the im2col benchmark are not covered yet.",
+        "via FFT), `kernels.cpu.conv2d` (im2col, copying and zero-copy); tests: "
+        "`tests/test_conv_matrix.py`; CPU benchmark: `benchmarks/conv2d_cpu.py` (table below).",
     ),
     "pooling": (
         "Pooling",
-        "Adaptive pooling so far: torch's window rule against the document's kernel/stride "
-        "rule, with the set of sizes where they agree proved. Helpers: `theory.pooling`; "
-        "kernels: `kernels.cpu.pool`; tests: `tests/test_pooling.py`. The other pooling claims "
-        "(max/average/global, invariance, weighted/gated/stochastic) are not covered yet.",
+        "Max, average, global, weighted, gated, stochastic and adaptive pooling against torch "
+        "(forward and backward); approximate translation invariance quantified; the stride's "
+        "reduction factor, information loss and noise reduction with their exact conditions; "
+        "torch's adaptive window rule against the document's kernel/stride rule. Helpers: "
+        "`theory.pooling`, `theory.conv.pool_output_size`; kernels: `kernels.cpu.pool`; "
+        "tests: `tests/test_pooling.py`, `tests/test_bad_input.py`.",
     ),
     "init": (
         "Initialization and variance propagation",
@@ -202,11 +204,21 @@ def normalization_figures() -> str:
 
 
 def pooling_figures() -> str:
-    """Adaptive-pooling windows of both rules, side by side."""
-    from numerics.experiments import adaptive_windows_figure
+    """Shift sensitivity of pooling; adaptive-pooling windows of both rules, side by side."""
+    from numerics.experiments import adaptive_windows_figure, pooling_shift_figure
 
     return "\n".join(
         [
+            "## How invariant is pooling?",
+            "",
+            figure("pool_shift.png", pooling_shift_figure(), "Pooling under shifts"),
+            "",
+            "Left: average pooling's output can move by $2\\delta/K$ times the input's "
+            "magnitude (line), and random $\\pm1$ signals come close (dots: largest change in 200 signals). Right: a spike's "
+            "max-pooled output stays put for a fraction $(S-\\delta)/S$ of positions when "
+            "$K = S$, and never when windows overlap with stride 1 (there pooling is "
+            "equivariant, not invariant).",
+            "",
             "## Adaptive windows, two rules",
             "",
             figure("pool_adaptive_windows.png", adaptive_windows_figure(10, 4), "Adaptive windows"),
@@ -220,7 +232,27 @@ def pooling_figures() -> str:
     )
 
 
+def benchmark_table() -> str:
+    """The latest committed CPU benchmark table (benchmarks/results/conv2d_cpu.md)."""
+    table = ROOT / "benchmarks" / "results" / "conv2d_cpu.md"
+    body = table.read_text() if table.exists() else "No benchmark result committed yet.\n"
+    return "\n".join(
+        [
+            "## im2col's memory for speed, measured",
+            "",
+            "NumPy `conv2d` three ways against `torch.nn.functional.conv2d` on the CPU at "
+            "ResNet shapes: im2col + one GEMM (copies the unfolded matrix: *buffer* = "
+            "$K_HK_W H_{out}W_{out}/(HW)$ times the input), the same product over a zero-copy "
+            "strided view (no buffer, no BLAS) and one GEMM per kernel tap. Regenerate with "
+            "`bash scripts/bench.sh` (about a minute); the site shows the last committed run.",
+            "",
+            body,
+        ]
+    )
+
+
 FIGURES = {
+    "conv_matrix": benchmark_table,
     "init": init_figures,
     "normalization": normalization_figures,
     "pooling": pooling_figures,

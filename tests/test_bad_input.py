@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from kernels.cpu import pool
 from kernels.cpu.conv2d import conv2d_direct, conv2d_im2col
 from kernels.cpu.linear import linear
 from theory import conv
@@ -241,3 +242,71 @@ def test_kernels_agree_with_torch_or_raise(h, k, s, p, d):
             assert theirs is None, (h, k, s, p, d)
             continue
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- pooling kernels
+
+
+@pytest.mark.claim("d000.pool.max-definition", "d000.pool.avg-definition")
+@given(
+    size=st.integers(1, 6),
+    kernel=st.integers(-1, 5),
+    stride=st.integers(-1, 3),
+    padding=st.integers(-1, 3),
+    dilation=st.integers(-1, 3),
+    ceil_mode=st.booleans(),
+    mode=st.sampled_from(["max", "avg"]),
+)
+@example(size=2, kernel=3, stride=1, padding=0, dilation=1, ceil_mode=False, mode="max")
+@example(size=4, kernel=2, stride=1, padding=2, dilation=1, ceil_mode=False, mode="avg")
+def test_pool_kernels_agree_with_torch_or_raise(
+    size, kernel, stride, padding, dilation, ceil_mode, mode
+):
+    """Window larger than the padded input, padding above half the kernel, non-positive
+    arguments: ValueError naming the argument where torch rejects, torch's values elsewhere."""
+    x = np.arange(2.0 * size * size).reshape(1, 2, size, size)
+    if mode == "max":
+        args = (kernel, stride, padding, dilation, ceil_mode)
+        ours = lambda: pool.max_pool2d(x, *args)  # noqa: E731
+        theirs = lambda: F.max_pool2d(torch.from_numpy(x), *args)  # noqa: E731
+    else:
+        args = (kernel, stride, padding, ceil_mode)
+        ours = lambda: pool.avg_pool2d(x, *args)  # noqa: E731
+        theirs = lambda: F.avg_pool2d(torch.from_numpy(x), *args)  # noqa: E731
+    expected = None
+    dilation_in_range = dilation if mode == "max" else 1  # avg pooling has no dilation
+    if in_range(size, kernel, stride, dilation_in_range, nonnegative=(padding,)):
+        expected = torch_or_none(theirs)
+    try:
+        value = ours()
+    except ValueError as e:
+        named = ("kernel_size", "stride", "padding", "dilation", "size", "only padding")
+        assert any(n in str(e) for n in named), e
+        if expected is not None:  # torch accepts: only a window of padding only may differ
+            assert torch.isinf(expected).any(), f"we reject ({e}) but torch gives {expected}"
+        return
+    assert expected is not None, f"torch rejects {args} but we give {value}"
+    assert np.allclose(value, expected.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.claim("d000.pool.weighted-average", "d000.pool.gated", "d000.pool.global")
+def test_pool_kernels_bad_arguments_are_named():
+    x = np.ones((1, 3, 4, 4))
+    with pytest.raises(ValueError, match="weight has 2 channels but x has 3"):
+        pool.weighted_pool2d(x, np.ones((2, 2, 2)))
+    with pytest.raises(TypeError, match="weight must have the same dtype"):
+        pool.weighted_pool2d(x, np.ones((2, 2), np.float32))
+    with pytest.raises(ValueError, match="gate has 4 channels"):
+        pool.gated_pool2d(x, np.ones((4, 2, 2)))
+    with pytest.raises(ValueError, match="output size < 1"):
+        pool.weighted_pool2d(x, np.ones((5, 5)))
+    with pytest.raises(ValueError, match="mode"):
+        pool.global_pool(x, "median")
+    with pytest.raises(ValueError, match="grad_out must have shape"):
+        pool.max_pool2d_backward(np.ones((1, 3, 3, 3)), x, 2)
+    with pytest.raises(TypeError, match=r"x must be a numpy\.ndarray"):
+        pool.avg_pool2d([[1.0]], 1)
+    with pytest.raises(TypeError, match="ceil_mode must be a bool"):
+        pool.max_pool2d(x, 2, ceil_mode=1)
+    with pytest.raises(ValueError, match="output_size"):
+        pool.adaptive_pool(x, (0, 2))

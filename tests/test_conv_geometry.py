@@ -359,6 +359,7 @@ stack = st.lists(
     "d000.conv.rf-standard-linear",
     "d000.conv.rf-dilated-exponential",
     "d000.conv.local-connectivity",
+    "d000.conv.review-receptive-field",
 )
 @given(spec=stack)
 def test_receptive_field_equals_autograd_support(spec):
@@ -374,7 +375,7 @@ def test_receptive_field_equals_autograd_support(spec):
     )
 
 
-@pytest.mark.claim("d000.conv.rf-standard-linear")
+@pytest.mark.claim("d000.conv.rf-standard-linear", "d000.conv.review-receptive-field")
 def test_receptive_field_derivation_and_stride_counterexample():
     d = th.derive_receptive_field()
     assert d.agrees(), d.to_markdown()
@@ -387,7 +388,11 @@ def test_receptive_field_derivation_and_stride_counterexample():
         assert th.receptive_field_uniform(depth, 3, 2) == th.receptive_field([(3, 2)] * depth)
 
 
-@pytest.mark.claim("d000.conv.rf-dilated-exponential", "d000.conv.dilated-params")
+@pytest.mark.claim(
+    "d000.conv.rf-dilated-exponential",
+    "d000.conv.dilated-params",
+    "d000.conv.review-receptive-field",
+)
 def test_dilation_readings():
     # Reading A (exponential in the rate): refuted, a single layer's span is affine in d.
     spans = [th.receptive_field([(3, 1, d)]) for d in (1, 2, 4, 8)]
@@ -405,6 +410,10 @@ def test_dilation_readings():
         assert th.receptive_field_uniform(depth, 3, dilation="doubling") == 2 ** (depth + 1) - 1
         params = sum(th.conv_params(1, 1, (3,), bias=False) for _ in spec)
         assert params == 3 * depth
+    # A fixed rate keeps the growth linear: 1 + L*D*(K-1).
+    for depth in range(1, 6):
+        spec = [(3, 1, 2)] * depth
+        assert th.receptive_field(spec) == 1 + 4 * depth == _support_span(spec, 8 * depth + 8)
 
 
 @pytest.mark.claim("d000.conv.local-connectivity")

@@ -15,11 +15,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kernels.cpu.conv1d import conv1d_circular_fft, conv1d_toeplitz, toeplitz
-from kernels.cpu.conv2d import _columns, _geometry, conv2d_im2col
+from kernels.cpu.conv2d import _columns, _geometry, conv2d_im2col, im2col
+from numerics.opcount import MacCounter
 from numerics.tolerances import assert_close
 from tests.strategies import conv_layer
 from theory import conv_matrix as th
-from theory.conv import im2col_elements
+from theory.conv import conv_macs, conv_params, im2col_elements
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -241,8 +242,17 @@ def test_im2col_product_and_buffer_size(layer):
     y = conv2d_im2col(x, w, b, **layer.kwargs())
     assert_close(y, F.conv2d(*_t(x, w, b), **layer.kwargs()).numpy(), np.float64)
     geo = _geometry(x, w, None, **layer.kwargs())
-    cols = _columns(x, w, geo)  # the copied buffer: (N, G, H_out*W_out, C_in/G*K_h*K_w)
+    cols = _columns(x, w, geo)  # the copied buffer: (N, G, C_in/G*K_h*K_w, H_out*W_out)
     assert cols.size == layer.batch * im2col_elements(layer.in_channels, layer.kernel, y.shape[2:])
+    # zero-copy variant: the unfolded matrix is a strided view of the input, same result
+    with MacCounter() as copied:
+        conv2d_im2col(x, w, b, **layer.kwargs())
+    with MacCounter() as viewed:
+        y_view = conv2d_im2col(x, w, b, **layer.kwargs(), copy=False)
+    assert_close(y_view, y, np.float64)
+    assert viewed.macs == copied.macs
+    if layer.kwargs()["padding"] in (0, (0, 0)):
+        assert np.shares_memory(im2col(x, layer.kernel, geo), x)
 
 
 @pytest.mark.claim("d002.conv.im2col")
@@ -250,3 +260,48 @@ def test_im2col_memory_factor_is_kernel_area_for_same_padding():
     for k, size, c in ((3, 56, 64), (5, 14, 8), (1, 7, 3)):
         ratio = sympy.Rational(im2col_elements(c, k, size), c * size * size)
         assert ratio == k * k
+
+
+# --------------------------------------------------------------------------- review questions
+
+
+@pytest.mark.claim("d000.conv.review-equivariance", "d000.conv.review-parameter-sharing")
+def test_matrices_commuting_with_the_shift_are_exactly_circulants():
+    for n in range(1, 7):
+        m = th.shift_commutant(n)
+        free = sorted(m.free_symbols, key=str)
+        assert len(free) == n  # n free parameters: one kernel, not n^2 weights
+        first = m[:, 0]
+        assert m == th.circulant_matrix(list(first), n)
+        for v in range(n):  # ... and it commutes with every shift, not only S_1
+            s = th.shift_matrix(n, v)
+            assert (m * s - s * m).applyfunc(sympy.expand) == sympy.zeros(n, n)
+    # a non-circulant matrix does not commute: the shift constraint is not vacuous
+    generic = sympy.Matrix(3, 3, sympy.symbols("a0:9"))
+    assert generic * th.shift_matrix(3, 1) != th.shift_matrix(3, 1) * generic
+
+
+def _locally_connected_count(n: int, k: int) -> tuple[int, int]:
+    """(weights, multiplications) of an unshared layer with conv1d's valid windows: the
+    structurally non-zero Jacobian entries of conv1d are its free weights."""
+    w = torch.arange(1.0, k + 1, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(
+        lambda v: F.conv1d(v[None, None], w[None, None])[0, 0], torch.zeros(n, dtype=torch.float64)
+    )
+    nonzero = int((jac != 0).sum())
+    return nonzero, nonzero  # one multiplication per weight and output
+
+
+@pytest.mark.claim("d000.conv.review-parameter-sharing", "d002.conv.review-parameter-sharing")
+@given(n=st.integers(1, 40), k=st.integers(1, 8))
+@example(n=8, k=3)
+def test_sharing_gains_output_positions_in_parameters_not_in_macs(n, k):
+    if k > n:
+        return
+    positions = n - k + 1
+    unshared, unshared_macs = _locally_connected_count(n, k)
+    shared = conv_params(1, 1, (k,), bias=False)
+    assert unshared == positions * shared  # gain = number of output positions
+    assert conv_macs(1, 1, (k,), (positions,)) == unshared_macs  # same computation
+    if (n, k) == (8, 3):  # the document's factor spatial/kernel = 8/3 is not the gain 6
+        assert sympy.Rational(unshared, shared) == 6 != sympy.Rational(8, 3)

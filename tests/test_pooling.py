@@ -1,19 +1,27 @@
-"""Pooling: adaptive windows (torch's rule vs the document's), kernels against torch.
+"""Pooling: max/average/global/weighted/gated/stochastic/adaptive kernels against torch, the
+quantified translation invariance, the stride's reduction, information loss, noise reduction.
 
-Claims: theory/claims/pooling.yaml. Helpers: theory.pooling. Kernels: kernels.cpu.pool.
+Claims: theory/claims/pooling.yaml. Helpers: theory.pooling, theory.conv.pool_output_size.
+Kernels: kernels.cpu.pool.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy
 import torch
 import torch.nn.functional as F
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from kernels.cpu import pool
 from kernels.cpu.pool import adaptive_pool
+from numerics.gradcheck import assert_grad_close, central_difference
+from numerics.stats import FALSE_ALARM, chi2_interval, hoeffding_halfwidth
 from numerics.tolerances import assert_close
+from tests.assertions import context
+from theory import conv as th_conv
 from theory import pooling as th
 
 seeds = st.integers(0, 2**32 - 1)
@@ -94,3 +102,461 @@ def test_bad_input():
         adaptive_pool(np.zeros((1, 1, 4)), 2, "median")
     with pytest.raises(ValueError, match="output_size must be 2"):
         adaptive_pool(np.zeros((1, 1, 4, 4)), (2, 2, 2))
+
+
+# --------------------------------------------------------------------------- max / avg / global
+
+
+@st.composite
+def pool_config(draw, dilation: bool = True):
+    """A valid 2-D pooling configuration (torch's rules: P <= K/2, output >= 1)."""
+    k = tuple(draw(st.integers(1, 4), label=f"k{a}") for a in range(2))
+    s = tuple(draw(st.integers(1, 4), label=f"s{a}") for a in range(2))
+    p = tuple(draw(st.integers(0, k[a] // 2), label=f"p{a}") for a in range(2))
+    d = tuple(draw(st.integers(1, 2 if dilation else 1), label=f"d{a}") for a in range(2))
+    ceil = draw(st.booleans(), label="ceil_mode")
+    size = tuple(
+        draw(st.integers(max(1, d[a] * (k[a] - 1) + 1 - 2 * p[a]), 9), label=f"size{a}")
+        for a in range(2)
+    )
+    return {"k": k, "s": s, "p": p, "d": d, "ceil": ceil, "size": size}
+
+
+def _input(seed: int, size, ties: bool, dtype=np.float64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shape = (2, 3, *size)
+    x = rng.integers(-2, 3, shape) if ties else rng.standard_normal(shape)
+    return x.astype(dtype)
+
+
+@pytest.mark.claim("d000.pool.max-definition")
+@given(cfg=pool_config(), ties=st.booleans(), seed=seeds, dtype=st.sampled_from(["f4", "f8"]))
+def test_max_pool_forward_and_backward_equal_torch(cfg, ties, seed, dtype):
+    x = _input(seed, cfg["size"], ties, np.dtype(dtype))
+    args = (cfg["k"], cfg["s"], cfg["p"], cfg["d"], cfg["ceil"])
+    if torch.isinf(F.max_pool2d(torch.ones(1, 1, *cfg["size"]), *args)).any():
+        # a window of padding only: torch's forward gives -inf and its backward writes out of
+        # bounds (heap corruption in torch 2.13); ours refuses
+        with pytest.raises(ValueError, match="only padding"):
+            pool.max_pool2d(x, *args)
+        return
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = F.max_pool2d(xt, *args)
+    y = pool.max_pool2d(x, *args)
+    ctx = context("d000.pool.max-definition", f"pool.max_pool2d(x, *{args})", **cfg)
+    assert y.dtype == x.dtype and np.array_equal(y, yt.detach().numpy()), ctx  # a max is exact
+    g = np.random.default_rng(seed + 1).standard_normal(y.shape).astype(x.dtype)
+    yt.backward(torch.from_numpy(g))
+    assert np.array_equal(pool.max_pool2d_backward(g, x, *args), xt.grad.numpy()), ctx
+
+
+@pytest.mark.claim("d000.pool.max-definition")
+def test_max_pool_rejects_a_window_of_padding_only():
+    x = torch.ones(1, 1, 1, 1)
+    assert F.max_pool2d(x, (1, 2), 1, (0, 1), (1, 2)).item() == -np.inf  # torch: -inf
+    with pytest.raises(ValueError, match="window 0 along spatial axis 1 reads only padding"):
+        pool.max_pool2d(np.ones((1, 1, 1, 1)), (1, 2), 1, (0, 1), (1, 2))
+
+
+@pytest.mark.claim("d000.pool.max-definition")
+def test_max_pool_literal_formula_and_tie_rule():
+    x = np.random.default_rng(0).standard_normal((1, 1, 7, 7))
+    k, s = 3, 2
+    literal = np.array(
+        [
+            [
+                max(x[0, 0, s * i + m, s * j + n] for m in range(k) for n in range(k))
+                for j in range(3)
+            ]
+            for i in range(3)
+        ]
+    )
+    assert np.array_equal(pool.max_pool2d(x, k, s)[0, 0], literal)
+    tie = np.ones((1, 1, 2, 2))  # all equal: the first entry in row-major order gets the gradient
+    assert pool.max_pool2d_backward(np.ones((1, 1, 1, 1)), tie, 2)[0, 0].tolist() == [
+        [1.0, 0.0],
+        [0.0, 0.0],
+    ]
+
+
+@pytest.mark.claim("d000.pool.avg-definition")
+@given(cfg=pool_config(dilation=False), cip=st.booleans(), seed=seeds)
+def test_avg_pool_forward_and_backward_three_ways(cfg, cip, seed):
+    x = _input(seed, cfg["size"], False)
+    args = (cfg["k"], cfg["s"], cfg["p"], cfg["ceil"], cip)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = F.avg_pool2d(xt, *args)
+    y = pool.avg_pool2d(x, *args)
+    ctx = context("d000.pool.avg-definition", f"pool.avg_pool2d(x, *{args})", **cfg)
+    assert_close(y, yt.detach().numpy(), np.float64, context=ctx)
+    g = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    yt.backward(torch.from_numpy(g))
+    ours = pool.avg_pool2d_backward(g, x, *args)
+    assert_grad_close(ours, xt.grad.numpy(), ctx)
+    assert_grad_close(ours, central_difference(lambda v: pool.avg_pool2d(v, *args), x, g), ctx)
+
+
+@pytest.mark.claim("d000.pool.avg-definition")
+def test_avg_pool_literal_formula_and_divisor_conventions():
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    k, s = 2, 2
+    literal = [
+        [
+            sum(x[0, 0, s * i + m, s * j + n] for m in range(k) for n in range(k)) / k**2
+            for j in range(2)
+        ]
+        for i in range(2)
+    ]
+    assert pool.avg_pool2d(x, k, s)[0, 0].tolist() == literal
+    corner = pool.avg_pool2d(np.ones((1, 1, 2, 2)), 3, 1, 1, count_include_pad=True)[0, 0, 0, 0]
+    assert corner == 4 / 9  # 4 real ones over the full window of 9
+    assert pool.avg_pool2d(np.ones((1, 1, 2, 2)), 3, 1, 1, count_include_pad=False)[0, 0, 0, 0] == 1
+
+
+@pytest.mark.claim("d000.pool.global")
+@given(h=st.integers(1, 7), w=st.integers(1, 7), mode=st.sampled_from(["avg", "max"]), seed=seeds)
+def test_global_pool_equals_torch_three_ways(h, w, mode, seed):
+    x = np.random.default_rng(seed).standard_normal((2, 3, h, w))
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = (F.adaptive_avg_pool2d if mode == "avg" else F.adaptive_max_pool2d)(xt, 1)
+    y = pool.global_pool(x, mode)
+    literal = x.mean(axis=(2, 3)) if mode == "avg" else x.max(axis=(2, 3))
+    assert_close(y[..., 0, 0], literal, np.float64)
+    assert_close(y, yt.detach().numpy(), np.float64)
+    g = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    yt.backward(torch.from_numpy(g))
+    ours = pool.global_pool_backward(g, x, mode)
+    assert_grad_close(ours, xt.grad.numpy())
+    assert_grad_close(ours, central_difference(lambda v: pool.global_pool(v, mode), x, g))
+
+
+# --------------------------------------------------------------------------- translation
+
+
+def _avg1d(x: np.ndarray, k: int) -> np.ndarray:
+    return F.avg_pool1d(torch.from_numpy(x)[None, None], k, k)[0, 0].numpy()
+
+
+@pytest.mark.claim("d000.pool.translation-invariance")
+@given(k=st.integers(1, 6), data=st.data(), seed=seeds)
+def test_avg_pool_shift_bound_holds_and_is_attained(k, data, seed):
+    delta = data.draw(st.integers(0, k), label="delta")
+    bound = float(th.avg_pool_shift_bound(k, delta))
+    assert bound == 2 * delta / k
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, 8 * k + delta)
+    moved = _avg1d(x[: 8 * k], k) - _avg1d(x[delta : delta + 8 * k], k)  # window vs T_delta
+    assert np.abs(moved).max() <= bound * np.abs(x).max() + 1e-12
+    # attained: +1 on the entries that leave, -1 on those that enter, 0 on the shared ones
+    tight = np.zeros(k + delta)
+    tight[:delta], tight[k : k + delta] = 1.0, -1.0
+    change = _avg1d(tight[:k], k)[0] - _avg1d(tight[delta : delta + k], k)[0]
+    assert change == pytest.approx(bound)
+
+
+@pytest.mark.claim("d000.pool.translation-invariance")
+def test_avg_pool_shift_bound_2d_is_attained():
+    k, (d0, d1) = 3, (1, 2)
+    bound = th.avg_pool_shift_bound((k, k), (d0, d1))
+    assert bound == 2 * (1 - sympy.Rational(2, 3) * sympy.Rational(1, 3))
+    x = -np.ones((k + d0, k + d1))
+    x[d0:k, d1:k] = 0.0  # shared entries
+    x[:k, :k][x[:k, :k] == -1] = 1.0  # entries only in the original window
+    orig = x[:k, :k].mean()
+    shifted = x[d0 : d0 + k, d1 : d1 + k].mean()
+    assert orig - shifted == pytest.approx(float(bound))
+
+
+@pytest.mark.claim("d000.pool.translation-invariance")
+@given(k=st.integers(1, 5), lip=st.floats(0.0, 3.0), data=st.data(), seed=seeds)
+def test_max_pool_moves_at_most_lipschitz_times_shift(k, lip, data, seed):
+    delta = data.draw(st.integers(0, 2 * k), label="delta")
+    rng = np.random.default_rng(seed)
+    steps = rng.uniform(-lip, lip, 6 * k + delta)
+    x = np.cumsum(steps)  # neighbours differ by at most lip
+    a = F.max_pool1d(torch.from_numpy(x[delta : delta + 6 * k])[None, None], k)[0, 0].numpy()
+    b = F.max_pool1d(torch.from_numpy(x[: 6 * k])[None, None], k)[0, 0].numpy()
+    assert np.abs(a - b).max() <= lip * delta * (1 + 1e-12) + 1e-12
+    ramp = lip * np.arange(6 * k + delta, dtype=np.float64)  # attained on a ramp
+    a = F.max_pool1d(torch.from_numpy(ramp[delta:])[None, None], k)[0, 0, :6].numpy()
+    b = F.max_pool1d(torch.from_numpy(ramp[: 6 * k])[None, None], k)[0, 0].numpy()
+    assert np.abs(a[: b.size] - b).max() == pytest.approx(lip * delta)
+
+
+def _spike_fraction_torch(k: int, s: int, delta: int) -> sympy.Rational:
+    n = 4 * (k + s + delta) + s
+    same = 0
+    base = 2 * (k + s + delta)
+    for t in range(base, base + s):
+        x = torch.zeros(1, 1, n, dtype=torch.float64)
+        y = F.max_pool1d(x.index_fill(2, torch.tensor([t]), 1.0), k, s)
+        y_shift = F.max_pool1d(x.index_fill(2, torch.tensor([t + delta]), 1.0), k, s)
+        same += bool(torch.equal(y, y_shift))
+    return sympy.Rational(same, s)
+
+
+@pytest.mark.claim("d000.pool.translation-invariance")
+@given(k=st.integers(1, 5), s=st.integers(1, 5), delta=st.integers(0, 6))
+def test_spike_invariance_fraction_matches_torch(k, s, delta):
+    frac = th.spike_invariant_fraction(k, s, delta)
+    assert frac == _spike_fraction_torch(k, s, delta)
+    if k == s:
+        assert frac == sympy.Rational(max(0, s - delta), s)
+
+
+@pytest.mark.claim("d000.pool.translation-invariance")
+def test_translation_counterexamples():
+    x = torch.tensor([[[0.0, 1.0, 0.0, 0.0]]])
+    assert F.max_pool1d(x, 2).flatten().tolist() == [1.0, 0.0]
+    assert F.max_pool1d(torch.roll(x, 1, -1), 2).flatten().tolist() == [0.0, 1.0]
+    assert th.spike_invariant_fraction(3, 1, 1) == 0  # overlapping windows: equivariant only
+    signal = np.array([1.0, 1.0, -1.0])
+    assert _avg1d(signal[1:], 2)[0] == 0.0 and _avg1d(signal[:2], 2)[0] == 1.0
+
+
+# --------------------------------------------------------------------------- stride reduction
+
+
+@pytest.mark.claim("d000.pool.stride-reduction")
+def test_stride_reduction_exact_iff_condition_exhaustively():
+    d = th.derive_stride_reduction()
+    assert d.agrees(), d.to_markdown()
+    for i in range(1, 25):
+        for k in range(1, 7):
+            for s in range(1, 7):
+                for p in range(k // 2 + 1):
+                    if i + 2 * p < k:
+                        continue
+                    o = th_conv.pool_output_size(i, k, s, p)
+                    assert (o * s == i) == th.stride_reduction_exact(i, k, s, p), (i, k, s, p)
+    assert th_conv.pool_output_size(5, 2) == 2 and th_conv.pool_output_size(8, 3, 2) == 3
+
+
+@pytest.mark.claim("d000.pool.stride-reduction")
+@given(cfg=pool_config(dilation=False))
+def test_stride_reduction_predicate_against_torch(cfg):
+    (i, _), (k, _), (s, _), (p, _) = cfg["size"], cfg["k"], cfg["s"], cfg["p"]
+    out = F.max_pool2d(torch.zeros(1, 1, i, 1), (k, 1), (s, 1), (p, 0)).shape[2]
+    assert (out * s == i) == th.stride_reduction_exact(i, k, s, p)
+    assert pool.max_pool2d(np.zeros((1, 1, i, 1)), (k, 1), (s, 1), (p, 0)).shape[2] == out
+
+
+# --------------------------------------------------------------------------- noise, parameters
+
+
+@pytest.mark.claim("d000.pool.noise-reduction")
+def test_noise_reduction_exact_for_equicorrelated_noise():
+    d = th.derive_noise_reduction()
+    assert d.agrees(), d.to_markdown()
+    rho, sigma2 = sympy.symbols("rho sigma2")
+    for k in range(1, 5):
+        n = k * k
+        cov = sigma2 * ((1 - rho) * sympy.eye(n) + rho * sympy.ones(n, n))
+        w = sympy.Matrix([[sympy.Rational(1, n)] * n])  # avg pooling of one window
+        exact = sympy.expand((w * cov * w.T)[0, 0])
+        assert sympy.expand(exact - th.pooled_noise_variance(n, sigma2, rho)) == 0
+        assert th.pooled_noise_variance(n, sigma2, 0) == sigma2 / n
+        assert th.pooled_noise_variance(n, sigma2, 1) == sigma2  # no reduction
+
+
+@pytest.mark.claim("d000.pool.noise-reduction")
+@given(k=st.integers(2, 4), sigma=st.floats(0.1, 10.0), seed=seeds)
+def test_avg_pool_of_iid_noise_has_variance_over_k_squared(k, sigma, seed):
+    rng = np.random.default_rng(seed)
+    x = sigma * rng.standard_normal((4, 8, 20 * k, 20 * k))
+    y = pool.avg_pool2d(x, k)
+    y_torch = F.avg_pool2d(torch.from_numpy(x), k).numpy()
+    assert_close(y, y_torch, np.float64)
+    stat = float(np.sum(y**2) / (sigma**2 / k**2))  # chi^2 with y.size degrees of freedom
+    lo, hi = chi2_interval(y.size, FALSE_ALARM)
+    assert lo <= stat <= hi, (stat, lo, hi)
+    # correlated noise: one common value per window (rho = 1) keeps the full variance
+    common = np.repeat(np.repeat(x[:, :, ::k, ::k], k, axis=2), k, axis=3)
+    assert_close(pool.avg_pool2d(common, k), x[:, :, ::k, ::k], np.float64)
+
+
+@pytest.mark.claim("d000.pool.fewer-parameters-downstream")
+@given(c=st.integers(1, 16), h=st.integers(4, 30), s=st.integers(2, 4), out=st.integers(1, 10))
+def test_pooling_shrinks_dense_parameters_not_conv_parameters(c, h, s, out):
+    from theory.linear import linear_params
+
+    pooled = th_conv.pool_output_size(h, s, s)
+    conv = torch.nn.Conv2d(c, c, 3, padding=1)
+    assert sum(p.numel() for p in conv.parameters()) == th_conv.conv_params(c, c, 3)
+    assert th_conv.conv_params(c, c, 3) == th_conv.conv_params(c, c, (3, 3))  # no H, W in it
+    before = torch.nn.Linear(c * h * h, out)
+    after = torch.nn.Linear(c * pooled * pooled, out)
+    assert sum(p.numel() for p in before.parameters()) == linear_params(c * h * h, out)
+    assert sum(p.numel() for p in after.parameters()) == linear_params(c * pooled**2, out)
+    assert linear_params(c * pooled**2, out) < linear_params(c * h * h, out)
+    ratio = sympy.Rational(
+        th_conv.conv_macs(c, c, 3, (h, h)), th_conv.conv_macs(c, c, 3, (pooled, pooled))
+    )
+    assert ratio == sympy.Rational(h * h, pooled * pooled) >= s * s
+
+
+# --------------------------------------------------------------------------- information loss
+
+
+@st.composite
+def pool1d(draw):
+    k = draw(st.integers(1, 4), label="k")
+    s = draw(st.integers(1, 3), label="s")
+    p = draw(st.integers(0, k // 2), label="p")
+    i = draw(st.integers(max(1, k - 2 * p), 7), label="size")
+    return i, k, s, p
+
+
+def _torch_pool(x: np.ndarray, k: int, s: int, p: int, mode: str) -> np.ndarray:
+    t = torch.from_numpy(x)[None, None]
+    fn = F.max_pool1d if mode == "max" else F.avg_pool1d
+    return fn(t, k, s, p)[0, 0].numpy()
+
+
+@pytest.mark.claim("d000.pool.information-loss")
+@given(cfg=pool1d(), mode=st.sampled_from(["max", "avg"]), seed=seeds)
+@example(cfg=(2, 2, 1, 1), mode="max", seed=0)
+@example(cfg=(3, 3, 1, 1), mode="avg", seed=0)
+def test_injectivity_characterisation_is_constructive(cfg, mode, seed):
+    i, k, s, p = cfg
+    x = np.random.default_rng(seed).standard_normal(i)
+    y = _torch_pool(x, k, s, p, mode)
+    if th.pooling_injective(i, k, s, p, mode):  # recover x from torch's output
+        if mode == "avg":
+            a = np.array(th.avg_pool_matrix(i, k, s, p).tolist(), dtype=np.float64)
+            recovered = np.linalg.lstsq(a, y, rcond=None)[0]
+            assert_close(recovered, x, np.float64)
+        else:
+            windows = th._pool_windows(i, k, s, p)
+            solo = {w[0]: o for o, w in enumerate(windows) if len(w) == 1}
+            assert np.array_equal(np.array([y[solo[j]] for j in range(i)]), x)
+    else:  # two different inputs, one output
+        if mode == "avg":
+            a = np.array(th.avg_pool_matrix(i, k, s, p).tolist(), dtype=np.float64)
+            null = np.linalg.svd(a)[2][-1] if a.shape[0] >= i else np.linalg.svd(a)[2][a.shape[0]]
+            other = x + null
+            assert np.abs(a @ null).max() < 1e-12
+            assert_close(_torch_pool(other, k, s, p, mode), y, np.float64)
+        else:
+            windows = th._pool_windows(i, k, s, p)
+            alone = {w[0] for w in windows if len(w) == 1}
+            j = min(set(range(i)) - alone)
+            low, lower = x.copy(), x.copy()  # x_j below every other entry: it never wins
+            low[j], lower[j] = x.min() - 1.0, x.min() - 2.0
+            assert np.array_equal(
+                _torch_pool(low, k, s, p, mode), _torch_pool(lower, k, s, p, mode)
+            )
+    if p == 0 and k >= 2:
+        assert not th.pooling_injective(i, k, s, p, mode)
+
+
+@pytest.mark.claim("d000.pool.information-loss")
+def test_information_loss_counterexamples():
+    assert th.pooling_injective(2, 2, 1, 1, "max")
+    assert th.avg_pool_matrix(3, 3, 1, 1).det() == sympy.Rational(-1, 27)
+    x = np.array([0.3, -1.2])
+    assert np.array_equal(_torch_pool(x, 2, 1, 1, "max"), [0.3, 0.3, -1.2])
+
+
+# --------------------------------------------------------------------------- learnable pooling
+
+
+def _depthwise_torch(x, w, s):
+    c = x.shape[1]
+    weight = w.expand(c, *w.shape[-2:])[:, None] if w.dim() == 2 else w[:, None]
+    return F.conv2d(x, weight, stride=s, groups=c)
+
+
+@pytest.mark.claim("d000.pool.weighted-average")
+@given(
+    k=st.integers(1, 3),
+    s=st.integers(1, 3),
+    shared=st.booleans(),
+    seed=seeds,
+    size=st.integers(3, 8),
+)
+def test_weighted_pool_equals_depthwise_conv_three_ways(k, s, shared, seed, size):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, size, size))
+    logits = rng.standard_normal((k, k) if shared else (3, k, k))
+    w = np.exp(logits) / np.exp(logits).sum(axis=(-2, -1), keepdims=True)  # softmax
+    xt, wt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
+    yt = _depthwise_torch(xt, wt, s)
+    y = pool.weighted_pool2d(x, w, s)
+    assert_close(y, yt.detach().numpy(), np.float64)
+    # an average: each output lies in its window's range
+    lo = -pool.max_pool2d(-x, k, s)
+    hi = pool.max_pool2d(x, k, s)
+    assert np.all(y >= lo - 1e-12) and np.all(y <= hi + 1e-12)
+    g = rng.standard_normal(y.shape)
+    yt.backward(torch.from_numpy(g))
+    dx, dw = pool.weighted_pool2d_backward(g, x, w, s)
+    assert_grad_close(dx, xt.grad.numpy())
+    assert_grad_close(dw, wt.grad.numpy())
+    assert_grad_close(dw, central_difference(lambda v: pool.weighted_pool2d(x, v, s), w, g))
+
+
+@pytest.mark.claim("d000.pool.weighted-average")
+def test_sum_to_one_weights_can_leave_the_window_range():
+    w = np.array([[2.0, -1.0]])
+    assert w.sum() == 1
+    y = pool.weighted_pool2d(np.array([[[[0.0, 1.0]]]]), w)
+    assert y.item() == -1.0  # outside [0, 1]
+
+
+@pytest.mark.claim("d000.pool.gated")
+@given(k=st.integers(1, 3), s=st.integers(1, 3), seed=seeds, size=st.integers(3, 7))
+def test_gated_pool_three_ways(k, s, seed, size):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 2, size, size))
+    gate = 3 * rng.standard_normal((2, k, k))
+    xt, gt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(gate).requires_grad_()
+    yt = _depthwise_torch(xt, torch.sigmoid(gt), s)
+    y = pool.gated_pool2d(x, gate, s)
+    assert_close(y, yt.detach().numpy(), np.float64)
+    g = rng.standard_normal(y.shape)
+    yt.backward(torch.from_numpy(g))
+    dx, dgate = pool.gated_pool2d_backward(g, x, gate, s)
+    assert_grad_close(dx, xt.grad.numpy())
+    assert_grad_close(dgate, gt.grad.numpy())
+    assert_grad_close(dgate, central_difference(lambda v: pool.gated_pool2d(x, v, s), gate, g))
+    assert_grad_close(dx, central_difference(lambda v: pool.gated_pool2d(v, gate, s), x, g))
+
+
+@pytest.mark.claim("d000.pool.gated")
+def test_gates_do_not_normalize():
+    x = np.ones((1, 1, 3, 3))
+    assert pool.gated_pool2d(x, np.zeros((3, 3))).item() == 4.5  # K^2/2 times the mean 1
+
+
+@pytest.mark.claim("d000.pool.stochastic")
+@given(seed=seeds, window=st.lists(st.integers(0, 5), min_size=4, max_size=4))
+def test_stochastic_pool_frequencies_and_mean(seed, window):
+    rng = np.random.default_rng(seed)
+    reps = 20_000
+    x = np.tile(np.array(window, np.float64).reshape(1, 1, 2, 2), (1, 1, 1, reps))
+    y, tap = pool.stochastic_pool2d(x, 2, rng=rng)
+    total = sum(window)
+    if total == 0:
+        assert np.all(y == 0) and np.all(tap == -1)
+        return
+    alpha = FALSE_ALARM / 5  # union bound: 4 frequencies and the mean
+    for r, v in enumerate(window):
+        freq = float(np.mean(tap == r))
+        assert abs(freq - v / total) <= hoeffding_halfwidth(reps, 1.0, alpha), (r, freq)
+        if v == 0:
+            assert freq == 0.0  # a zero entry is never drawn
+    expected = pool.stochastic_pool2d(x[..., :2], 2, training=False)[0].item()
+    assert expected == pytest.approx(sum(v * v for v in window) / total)
+    assert abs(float(y.mean()) - expected) <= hoeffding_halfwidth(reps, max(window), alpha)
+    again, _ = pool.stochastic_pool2d(x, 2, rng=np.random.default_rng(seed))
+    assert np.array_equal(y, again)  # reproducible from the seed
+
+
+@pytest.mark.claim("d000.pool.stochastic")
+def test_stochastic_pool_needs_non_negative_input():
+    for window in ([2.0, -1.0], [1.0, -1.0]):
+        with pytest.raises(ValueError, match="non-negative"):
+            pool.stochastic_pool2d(np.array([[[window]]]), (1, 2), rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="rng"):
+        pool.stochastic_pool2d(np.ones((1, 1, 2, 2)), 2)

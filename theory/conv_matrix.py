@@ -39,6 +39,7 @@ __all__ = [
     "circulant_matrix",
     "derive_equivariance_proof",
     "equivariance_circular_proved",
+    "shift_commutant",
     "shift_matrix",
     "toeplitz_matrix",
 ]
@@ -102,6 +103,23 @@ def equivariance_circular_proved(max_n: int = 8) -> bool:
                 if (c * s - s * c).applyfunc(sympy.expand) != sympy.zeros(n, n):
                     return False
     return True
+
+
+def shift_commutant(n: int) -> sympy.Matrix:
+    r"""The general :math:`n \times n` matrix :math:`M` with :math:`M S_1 = S_1 M`.
+
+    Solves the :math:`n^2` linear equations of the commutation for a matrix of :math:`n^2`
+    unknowns. The answer is the general circulant (free parameters = its first column): the
+    linear maps on :math:`\mathbb{Z}_n` that commute with every translation are exactly the
+    circular convolutions — *what translation equivariance means* for a linear layer, and the
+    only functions a weight-shared (stride-1, circular) layer can compute.
+    """
+    n = int(dim(n, "n"))
+    unknowns = sympy.symbols(f"m0:{n * n}")
+    m = sympy.Matrix(n, n, unknowns)
+    s = shift_matrix(n, 1)
+    solution = sympy.solve(list(m * s - s * m), unknowns, dict=True)
+    return m.subs(solution[0]) if solution else m
 
 
 i_, j_, v_ = sympy.symbols("i j v", integer=True)

@@ -22,10 +22,24 @@ from __future__ import annotations
 
 import sympy
 
-from theory._args import dim
+from theory._args import dim, is_symbolic
+from theory.conv import pool_output_size
 from theory.derivation import Derivation, Step
 
-__all__ = ["adaptive_windows", "derive_adaptive_rule", "document_windows", "rule_agrees"]
+__all__ = [
+    "adaptive_windows",
+    "avg_pool_matrix",
+    "avg_pool_shift_bound",
+    "derive_adaptive_rule",
+    "derive_noise_reduction",
+    "derive_stride_reduction",
+    "document_windows",
+    "pooled_noise_variance",
+    "pooling_injective",
+    "rule_agrees",
+    "spike_invariant_fraction",
+    "stride_reduction_exact",
+]
 
 
 def _sizes(input_size: int, output_size: int) -> tuple[int, int]:
@@ -88,4 +102,184 @@ def derive_adaptive_rule() -> Derivation:
         claimed=o + sympy.floor((r - 1) / q),
         derived=sympy.simplify(count),
         scope="proved by the argument above; exhaustively checked for 1 <= O <= I <= 300",
+    )
+
+
+# --- Pooling geometry: the stride's "reduction by a factor S" --------------------------------
+
+
+def stride_reduction_exact(size: int, kernel_size: int, stride: int, padding: int = 0) -> bool:
+    r"""True iff pooling (floor mode, dilation 1) maps :math:`I` to exactly :math:`I/S` outputs.
+
+    With :math:`O = \lfloor (I + 2P - K)/S\rfloor + 1`: :math:`OS = I` iff :math:`S \mid I`
+    and :math:`K - S \le 2P < K` (for :math:`P = 0`: :math:`K \le S`). Proof: with
+    :math:`I = nS`, :math:`O = n` iff :math:`n - 1 \le (nS + 2P - K)/S < n`.
+    """
+    i, k, s = (
+        int(dim(v, name))
+        for v, name in ((size, "size"), (kernel_size, "kernel_size"), (stride, "stride"))
+    )
+    p = int(dim(padding, "padding", minimum=0))
+    return i % s == 0 and k - s <= 2 * p < k
+
+
+def derive_stride_reduction() -> Derivation:
+    r"""Pooling reduces a dimension by the factor :math:`S` only asymptotically."""
+    i, k, s = sympy.symbols("I K S", positive=True, integer=True)
+    p = sympy.Symbol("P", nonnegative=True, integer=True)
+    o = pool_output_size(i, k, s, p)
+    lower, upper = (i + 2 * p - k) / s, (i + 2 * p - k) / s + 1  # lower < O <= upper
+    ratio = sympy.limit(upper / i, i, sympy.oo)
+    if sympy.limit(lower / i, i, sympy.oo) != ratio:  # squeeze: both bounds give 1/S
+        raise ArithmeticError("bounds on O/I have different limits")
+    return Derivation(
+        title="Spatial reduction by the stride",
+        steps=(
+            Step("torch's output size (floor mode, dilation 1):", sympy.Eq(sympy.Symbol("O"), o)),
+            Step(
+                r"Bounds $\frac{I+2P-K}{S} < O \le \frac{I+2P-K}{S} + 1$, so "
+                r"$O/I \to 1/S$ as $I \to \infty$:",
+                sympy.Eq(sympy.Limit(sympy.Symbol("O") / i, i, sympy.oo), ratio, evaluate=False),
+            ),
+            Step(
+                r"Exactly $O = I/S$ iff $S \mid I$ and $K - S \le 2P < K$ (e.g. $K = S$, "
+                r"$P = 0$, or $K = 3$, $S = 2$, $P = 1$); otherwise not, e.g. $I = 5$, "
+                r"$K = S = 2$ gives $O = 2$."
+            ),
+        ),
+        claimed=1 / s,
+        derived=ratio,
+        scope="the factor S is the limit of I/O; exact only under the stated divisibility",
+    )
+
+
+# --- Approximate translation invariance, quantified ------------------------------------------
+
+
+def avg_pool_shift_bound(kernel_size, shift):
+    r"""Largest :math:`\|\operatorname{avg}(T_\delta x) - \operatorname{avg}(x)\|_\infty /
+    \|x\|_\infty` for a window :math:`\prod_a K_a` and a shift :math:`\delta_a \le K_a`.
+
+    The shifted window shares :math:`\prod_a (K_a - \delta_a)` entries with the original; the
+    others (as many entering as leaving) change the mean by at most
+    :math:`2\,(1 - \prod_a (1 - \delta_a/K_a))\,\|x\|_\infty` — attained by :math:`+1` on
+    the entering and :math:`-1` on the leaving entries. For one axis: :math:`2\delta/K`.
+    """
+    ks = (kernel_size,) if not isinstance(kernel_size, tuple | list) else tuple(kernel_size)
+    ds = (shift,) if not isinstance(shift, tuple | list) else tuple(shift)
+    if len(ks) != len(ds):
+        raise ValueError(f"kernel_size and shift must have the same length, got {ks}, {ds}")
+    kept = sympy.Integer(1)
+    for a, (k, d) in enumerate(zip(ks, ds, strict=True)):
+        k = dim(k, f"kernel_size[{a}]")
+        d = dim(d, f"shift[{a}]", minimum=0)
+        if not is_symbolic(k, d) and d > k:
+            raise ValueError(f"shift[{a}] must be <= kernel_size[{a}] = {k}, got {d}")
+        kept *= 1 - sympy.Rational(1) * d / k
+    return sympy.simplify(2 * (1 - kept))
+
+
+def _covering(t: int, kernel_size: int, stride: int) -> frozenset[int]:
+    return frozenset(
+        i for i in range(t // stride + 1) if i * stride <= t < i * stride + kernel_size
+    )
+
+
+def spike_invariant_fraction(kernel_size: int, stride: int, shift: int) -> sympy.Rational:
+    r"""Fraction of spike positions whose max-pooled output is unchanged by a shift.
+
+    A single spike at position :math:`t` of a long zero signal lights exactly the windows
+    :math:`[Si, Si + K)` containing :math:`t`; the output is unchanged by the shift
+    :math:`\delta` iff :math:`t` and :math:`t + \delta` lie in the same windows. The pattern
+    has period :math:`S`, so the fraction is exact over one period (away from the borders).
+    For :math:`K = S` it is :math:`\max(0, S - \delta)/S`.
+    """
+    k, s = int(dim(kernel_size, "kernel_size")), int(dim(stride, "stride"))
+    d = int(dim(shift, "shift", minimum=0))
+    base = k + d + s  # interior: every covering set is complete
+    same = sum(_covering(t, k, s) == _covering(t + d, k, s) for t in range(base, base + s))
+    return sympy.Rational(same, s)
+
+
+# --- Information loss: injectivity -----------------------------------------------------------
+
+
+def _pool_windows(size: int, kernel_size: int, stride: int, padding: int) -> list[range]:
+    """Real (non-padding) input positions of each 1-D window, floor mode, dilation 1."""
+    o = int(pool_output_size(size, kernel_size, stride, padding))
+    return [
+        range(max(0, i * stride - padding), min(size, i * stride - padding + kernel_size))
+        for i in range(o)
+    ]
+
+
+def avg_pool_matrix(
+    size: int, kernel_size: int, stride: int, padding: int = 0, count_include_pad: bool = True
+) -> sympy.Matrix:
+    r"""The exact :math:`O \times I` matrix of 1-D average pooling (torch's divisor)."""
+    windows = _pool_windows(size, kernel_size, stride, padding)
+    rows = []
+    for i, w in enumerate(windows):
+        start = i * stride - padding
+        full = min(start + kernel_size, size + padding) - start
+        divisor = full if count_include_pad else len(w)
+        rows.append([sympy.Rational(1, divisor) if j in w else 0 for j in range(size)])
+    return sympy.Matrix(rows)
+
+
+def pooling_injective(
+    size: int, kernel_size: int, stride: int, padding: int = 0, mode: str = "max"
+) -> bool:
+    r"""Whether 1-D pooling (floor mode) is injective on :math:`\mathbb{R}^I`, i.e. invertible
+    on its image.
+
+    * average: iff its matrix (:func:`avg_pool_matrix`) has rank :math:`I`;
+    * max: iff every input position is the only real entry of some window (then the output
+      shows it); otherwise lowering that entry far enough changes no output.
+
+    Without padding and with :math:`K \ge 2`, :math:`O \le I - K + 1 < I`, so neither is.
+    """
+    if mode not in ("avg", "max"):
+        raise ValueError(f"mode must be 'avg' or 'max', got {mode!r}")
+    if mode == "avg":
+        return avg_pool_matrix(size, kernel_size, stride, padding).rank() == size
+    alone = {w[0] for w in _pool_windows(size, kernel_size, stride, padding) if len(w) == 1}
+    return alone == set(range(size))
+
+
+# --- Noise reduction by averaging -------------------------------------------------------------
+
+
+def pooled_noise_variance(n, sigma2, rho=0):
+    r"""Variance of the mean of :math:`n` noise values of variance :math:`\sigma^2` with
+    common pairwise correlation :math:`\rho`: :math:`\sigma^2 (1 + (n-1)\rho)/n`."""
+    n = dim(n, "n")
+    sigma2, rho = sympy.sympify(sigma2), sympy.sympify(rho)
+    return sympy.simplify(sigma2 * (1 + (n - 1) * rho) / n)
+
+
+def derive_noise_reduction() -> Derivation:
+    r"""Averaging :math:`n = K^2` values: :math:`\operatorname{Var} = \frac{1}{n^2}
+    \mathbf 1^\top \Sigma \mathbf 1` with :math:`\Sigma = \sigma^2((1-\rho)I + \rho\,
+    \mathbf 1 \mathbf 1^\top)`, computed for a symbolic :math:`n`."""
+    n = sympy.Symbol("n", positive=True, integer=True)
+    sigma2, rho = sympy.symbols("sigma2 rho", positive=True)
+    ones_sigma_ones = sigma2 * ((1 - rho) * n + rho * n**2)  # 1'(aI + b 11')1 = a n + b n^2
+    general = sympy.simplify(ones_sigma_ones / n**2)
+    return Derivation(
+        title="Noise reduction by average pooling",
+        steps=(
+            Step(
+                r"With $\Sigma = \sigma^2((1-\rho)I + \rho\mathbf{1}\mathbf{1}^\top)$, "
+                r"$\mathbf 1^\top\Sigma\mathbf 1 = \sigma^2((1-\rho)n + \rho n^2)$, so",
+                sympy.Eq(sympy.Symbol(r"\operatorname{Var}[\bar z]"), general),
+            ),
+            Step(
+                r"Independent noise ($\rho = 0$): $\sigma^2/n$, i.e. the variance falls by "
+                r"$K^2$ (the std by $K$). Fully correlated noise ($\rho = 1$): no reduction."
+            ),
+        ),
+        claimed=sigma2 / n,
+        derived=general.subs(rho, 0),
+        scope="exact for equicorrelated noise; the reduction factor n needs rho = 0",
     )

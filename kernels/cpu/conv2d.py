@@ -8,8 +8,11 @@ Both compute, for input ``x`` ``(N, C_in, H, W)``, weight ``(C_out, C_in/G, K_H,
 * :func:`conv2d_direct` — the reference: one einsum per kernel offset :math:`(p, q)` over a
   strided view of the padded input; its output size is found by *enumerating* the window
   starts, not from a formula.
-* :func:`conv2d_im2col` — unfold every receptive field into a row of a matrix (a copy),
-  then one GEMM per group: :math:`Y = \operatorname{im2col}(X)\,W^\top`.
+* :func:`conv2d_im2col` — unfold every receptive field into a column of a matrix (a copy of
+  :math:`C_{in}K_HK_W \cdot H_{out}W_{out}` entries per sample), then one GEMM per group:
+  :math:`Y = W\,\operatorname{im2col}(X)`. With ``copy=False`` the unfolded matrix stays a
+  zero-copy strided view (``sliding_window_view``) of the (padded) input and the contraction is
+  einsum's own loop over it: no buffer, no BLAS — the other side of the memory/speed trade-off.
 
 Backward (both): with :math:`G = \partial L/\partial y`,
 
@@ -78,7 +81,10 @@ def _geometry(x, weight, bias, stride, padding, dilation, groups) -> _Geometry:
 
 
 def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    """The zero-padded input; ``x`` itself (no copy) when there is no padding. Read-only use."""
     ph, pw = padding
+    if ph == pw == 0:
+        return x
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
 
 
@@ -175,13 +181,17 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], geo: _Geometry) -> np.ndarray
 
 
 def _columns(x: np.ndarray, weight: np.ndarray, geo: _Geometry) -> np.ndarray:
-    """The im2col matrix per group, copied: ``(N, G, H_out*W_out, C_in/G*K_H*K_W)``."""
+    """The im2col matrix per group, copied: ``(N, G, C_in/G*K_H*K_W, H_out*W_out)``.
+
+    One column per receptive field (the document's layout); the copy runs along the output
+    width, so its inner loop reads the input with the stride, not the dilation.
+    """
     n = x.shape[0]
     _, cg, kh, kw = weight.shape
     cols = im2col(x, (kh, kw), geo)
     ho, wo = cols.shape[2:4]
-    cols = cols.reshape(n, geo.groups, cg, ho, wo, kh, kw).transpose(0, 1, 3, 4, 2, 5, 6)
-    return np.ascontiguousarray(cols).reshape(n, geo.groups, ho * wo, cg * kh * kw)
+    cols = cols.reshape(n, geo.groups, cg, ho, wo, kh, kw).transpose(0, 1, 2, 5, 6, 3, 4)
+    return np.ascontiguousarray(cols).reshape(n, geo.groups, cg * kh * kw, ho * wo)
 
 
 def conv2d_im2col(
@@ -192,14 +202,26 @@ def conv2d_im2col(
     padding: int | tuple[int, int] = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
+    copy: bool = True,
 ) -> np.ndarray:
-    """Convolution as im2col + one matrix product per group."""
+    """Convolution as im2col + one matrix product per group (``copy=False``: no im2col buffer,
+    the product runs over the strided view)."""
     geo = _geometry(x, weight, bias, stride, padding, dilation, groups)
-    cols = _columns(x, weight, geo)
-    c_out = weight.shape[0]
-    wmat = weight.reshape(geo.groups, c_out // geo.groups, -1)
-    y = counted_matmul(cols, wmat.transpose(0, 2, 1)[None])  # (N, G, HW, C_out/G)
-    y = y.transpose(0, 1, 3, 2).reshape(x.shape[0], c_out, *geo.out)
+    if not isinstance(copy, bool):
+        raise TypeError(f"copy must be a bool, got {type(copy).__name__}")
+    c_out, cg, kh, kw = weight.shape
+    g = geo.groups
+    if copy:
+        cols = _columns(x, weight, geo)
+        wmat = weight.reshape(g, c_out // g, -1)
+        y = counted_matmul(wmat[None], cols)  # (N, G, C_out/G, HW): Y = W im2col(X)
+        y = y.reshape(x.shape[0], c_out, *geo.out)
+    else:
+        view = im2col(x, (kh, kw), geo)  # (N, C, Ho, Wo, KH, KW), strided, shares memory
+        view = view.reshape(x.shape[0], g, cg, *view.shape[2:])  # splitting C keeps a view
+        wg = weight.reshape(g, c_out // g, cg, kh, kw)
+        y = counted_einsum("ngchwpq,gocpq->ngohw", view, wg, optimize=False)
+        y = y.reshape(x.shape[0], c_out, *geo.out)
     return y if bias is None else counted_add(y, bias[None, :, None, None])
 
 
@@ -223,9 +245,9 @@ def conv2d_im2col_backward(
     cols = _columns(x, weight, geo)
     gmat = gy.reshape(n, g, c_out // g, ho * wo)
     wmat = weight.reshape(g, c_out // g, -1)
-    dw = counted_matmul(gmat, cols).sum(axis=0).reshape(weight.shape)
-    dcols = counted_matmul(gmat.transpose(0, 1, 3, 2), wmat[None])  # (N, G, HW, Cg*KH*KW)
-    dcols = dcols.reshape(n, g, ho, wo, cg, kh, kw).transpose(0, 1, 4, 2, 3, 5, 6)
+    dw = counted_matmul(gmat, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)
+    dcols = counted_matmul(wmat.transpose(0, 2, 1)[None], gmat)  # (N, G, Cg*KH*KW, HW)
+    dcols = dcols.reshape(n, g, cg, kh, kw, ho, wo).transpose(0, 1, 2, 5, 6, 3, 4)
     xp_shape = (n, g, cg, x.shape[2] + 2 * geo.padding[0], x.shape[3] + 2 * geo.padding[1])
     dxg = np.zeros(xp_shape, dtype=x.dtype)
     for p in range(kh):  # col2im

@@ -1,0 +1,1 @@
+"""Performance measurements (never timed assertions): see benchmarks/README.md."""

@@ -150,6 +150,15 @@ def claims_by_id() -> dict[str, Claim]:
 
 
 def resolve(dotted: str) -> object:
-    """Import ``package.module.attr`` (the ledger's ``theory``/``kernels``/``derivation``)."""
-    module, _, attr = dotted.rpartition(".")
-    return getattr(importlib.import_module(module), attr)
+    """Import ``package.module.attr[.attr…]`` (the ledger's ``theory``/``kernels``/
+    ``derivation``; a method is named through its class, e.g. ``theory.arch.Spec.attention``)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ModuleNotFoundError(f"no importable module in {dotted!r}")

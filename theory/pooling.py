@@ -27,6 +27,7 @@ from theory.conv import pool_output_size
 from theory.derivation import Derivation, Step
 
 __all__ = [
+    "adaptive_read_count",
     "adaptive_windows",
     "avg_pool_matrix",
     "avg_pool_shift_bound",
@@ -54,6 +55,15 @@ def adaptive_windows(input_size: int, output_size: int) -> list[tuple[int, int]]
     r"""torch's half-open windows :math:`[\lfloor iI/O\rfloor, \lceil (i+1)I/O\rceil)`."""
     i_, o = _sizes(input_size, output_size)
     return [(k * i_ // o, -(-(k + 1) * i_ // o)) for k in range(o)]
+
+
+def adaptive_read_count(input_size: int, output_size: int) -> int:
+    r"""Total length of torch's adaptive windows, :math:`\sum_i (\lceil (i+1)I/O\rceil -
+    \lfloor iI/O\rfloor)`: :math:`I` when :math:`O \mid I`, more when windows overlap or
+    repeat (any :math:`O \ge 1`, also :math:`O > I`)."""
+    i_ = int(dim(input_size, "input_size"))
+    o = int(dim(output_size, "output_size"))
+    return sum(-(-(k + 1) * i_ // o) - k * i_ // o for k in range(o))
 
 
 def document_windows(input_size: int, output_size: int) -> list[tuple[int, int]]:

@@ -1,0 +1,275 @@
+r"""A ``torch.nn.Module`` from a layer spec, and counts taken from a module's own layers.
+
+* :func:`to_module` builds the network a :class:`theory.arch.Spec` describes (integer
+  hyper-parameters only): one torch layer per spec node, replayed in order by :class:`SpecNet`.
+  Inputs carry a batch axis: ``(N, C, H, W)``, ``(N, L)`` token ids or ``(N, L, d)``.
+* :func:`count_module` counts any module independently of a spec: forward hooks record the
+  input and output shapes of its leaf layers (``Conv2d``, ``Linear``, norms, activations,
+  pooling, ``MultiheadAttention``, ``Embedding`` and the small parameter modules here), and the
+  counts come from :mod:`theory.conv`/:mod:`theory.linear` formulas applied to those shapes.
+  Functional operations inside ``forward`` (residual additions, concatenation, gating) are
+  invisible to hooks, so the ``elementwise`` category is not counted here.
+* :func:`flop_counter_flops` is what ``torch.utils.flop_counter.FlopCounterMode`` measures.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from theory.arch import CATEGORIES, TORCHVISION_OPS, Convention, Spec
+from theory.conv import conv_macs, conv_params
+from theory.linear import linear_params
+from theory.pooling import adaptive_read_count
+
+__all__ = ["SpecNet", "count_module", "flop_counter_flops", "to_module"]
+
+_ACTS = {
+    "relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "hardswish": nn.Hardswish,
+}  # fmt: skip
+
+
+class ClsToken(nn.Module):
+    """Prepends a learned token to ``(N, L, d)``."""
+
+    def __init__(self, d: int) -> None:
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, d))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class TableAdd(nn.Module):
+    """Adds rows of a learned table: row i to token i, or row 0 to every token."""
+
+    def __init__(self, rows: int, d: int, index: str) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.zeros(rows, d))
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = self.table[: x.shape[1]] if self.index == "position" else self.table[:1]
+        return x + rows
+
+
+class SelfAttention(nn.Module):
+    """``nn.MultiheadAttention`` used as self-attention on ``(N, L, d)``."""
+
+    def __init__(self, d: int, heads: int) -> None:
+        super().__init__()
+        self.mha = nn.MultiheadAttention(d, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mha(x, x, x, need_weights=False)[0]
+
+
+def _module(node, shapes) -> nn.Module | None:
+    a = node.attrs
+    if node.op == "conv":
+        return nn.Conv2d(
+            a["in_channels"], a["out_channels"], a["kernel_size"], a["stride"], a["padding"],
+            a["dilation"], a["groups"], a["bias"],
+        )  # fmt: skip
+    if node.op == "linear":
+        return nn.Linear(a["in_features"], a["out_features"], a["bias"])
+    if node.op == "batchnorm":
+        return nn.BatchNorm2d(node.shape[0])
+    if node.op == "layernorm":
+        return nn.LayerNorm(node.shape[-1], eps=a["eps"])
+    if node.op == "act":
+        return _ACTS[a["kind"]]()
+    if node.op == "maxpool":
+        return nn.MaxPool2d(a["kernel_size"], a["stride"], a["padding"])
+    if node.op == "avgpool":
+        return nn.AvgPool2d(a["kernel_size"], a["stride"], a["padding"])
+    if node.op == "adaptive_avgpool":
+        return nn.AdaptiveAvgPool2d(a["output_size"])
+    if node.op == "embedding":
+        return nn.Embedding(a["vocab"], a["d"])
+    if node.op == "cls_token":
+        return ClsToken(node.shape[-1])
+    if node.op == "table_add":
+        return TableAdd(a["rows"], node.shape[-1], a["index"])
+    if node.op == "attention":
+        return SelfAttention(a["d"], a["heads"])
+    return None
+
+
+class SpecNet(nn.Module):
+    """Replays a spec's nodes in order; parameter-free nodes are tensor operations."""
+
+    def __init__(self, spec: Spec) -> None:
+        super().__init__()
+        if not isinstance(spec, Spec):
+            raise TypeError(f"spec must be a theory.arch.Spec, got {type(spec).__name__}")
+        for n in spec.nodes:
+            for v in (*n.shape, *n.attrs.values()):
+                if not isinstance(v, bool | int | float | str):
+                    raise ValueError(
+                        f"layer {n.name!r}: {v!r} is symbolic; substitute integers first"
+                    )
+        self.nodes = [(n.op, n.inputs, n.attrs) for n in spec.nodes]
+        self.layers = nn.ModuleDict()
+        self.keys: list[str | None] = []
+        for i, n in enumerate(spec.nodes):
+            m = _module(n, None)
+            key = f"n{i}_{n.name}".replace(".", "_") if m is not None else None
+            if m is not None:
+                self.layers[key] = m
+            self.keys.append(key)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values: list[torch.Tensor] = []
+        for (op, inputs, attrs), key in zip(self.nodes, self.keys, strict=True):
+            args = [values[i] for i in inputs]
+            if op == "input":
+                out = x
+            elif key is not None:
+                out = self.layers[key](*args)
+            elif op == "flatten":
+                out = args[0].flatten(1)
+            elif op == "add":
+                out = args[0] + args[1]
+            elif op == "scale":
+                out = args[0] * args[1]
+            elif op == "concat":
+                out = torch.cat(args, dim=1)
+            elif op == "to_tokens":
+                out = args[0].flatten(2).transpose(1, 2)
+            elif op == "select":
+                out = args[0][:, attrs["index"]]
+            else:  # pragma: no cover - every op of theory.arch is handled above
+                raise NotImplementedError(op)
+            values.append(out)
+        return values[-1]
+
+
+def to_module(spec: Spec) -> SpecNet:
+    """The torch network of an integer spec (initialised by torch's defaults)."""
+    return SpecNet(spec)
+
+
+def flop_counter_flops(module: nn.Module, example: torch.Tensor) -> int:
+    """Total FLOPs ``FlopCounterMode`` records for one forward pass (works on ``meta``)."""
+    with FlopCounterMode(display=False) as counter:
+        module(example)
+    return int(counter.get_total_flops())
+
+
+def _numel(shape) -> int:
+    out = 1
+    for v in shape:
+        out *= int(v)
+    return out
+
+
+def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[int, dict]:
+    """(parameters by formula, cost by category) of one leaf layer, per batch."""
+    cost = dict.fromkeys(CATEGORIES, 0)
+    if isinstance(m, nn.Conv2d):
+        k = m.kernel_size
+        params = conv_params(m.in_channels, m.out_channels, k, m.groups, m.bias is not None)
+        cost["macs"] = out.shape[0] * conv_macs(
+            m.in_channels, m.out_channels, k, tuple(out.shape[2:]), m.groups
+        )
+        cost["bias"] = _numel(out.shape) if m.bias is not None else 0
+    elif isinstance(m, nn.Linear):
+        rows = _numel(out.shape[:-1])
+        params = linear_params(m.in_features, m.out_features, m.bias is not None)
+        cost["macs"] = rows * m.in_features * m.out_features
+        cost["bias"] = rows * m.out_features if m.bias is not None else 0
+    elif isinstance(m, nn.BatchNorm2d | nn.LayerNorm):
+        params = 2 * (
+            m.num_features if isinstance(m, nn.BatchNorm2d) else _numel(m.normalized_shape)
+        )
+        cost["norm"] = _numel(out.shape)
+    elif isinstance(m, tuple(_ACTS.values())):
+        params, cost["activation"] = 0, _numel(out.shape)
+    elif isinstance(m, nn.MaxPool2d | nn.AvgPool2d):
+        k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+        params, cost["pool"] = 0, _numel(out.shape) * k * k
+    elif isinstance(m, nn.AdaptiveAvgPool2d):
+        params = 0
+        size = m.output_size if isinstance(m.output_size, int) else m.output_size[0]
+        h, w = inp.shape[-2:]
+        channels = _numel(inp.shape[:-2])
+        cost["pool"] = channels * adaptive_read_count(h, size) * adaptive_read_count(w, size)
+    elif isinstance(m, SelfAttention):
+        d, h = m.mha.embed_dim, m.mha.num_heads
+        n, length = out.shape[0], out.shape[1]
+        params = 4 * d * d + 4 * d
+        cost["macs"], cost["bias"] = n * 4 * length * d * d, n * 4 * length * d
+        cost["attention"] = n * 2 * length * length * d
+        cost["activation"] = n * h * length * length
+    elif isinstance(m, nn.Embedding):
+        params = m.num_embeddings * m.embedding_dim
+    elif isinstance(m, ClsToken | TableAdd):
+        params = sum(p.numel() for p in m.parameters())
+        if isinstance(m, TableAdd):
+            cost["elementwise"] = _numel(out.shape)
+    else:
+        raise ValueError(f"count_module: no counting rule for layer {type(m).__name__}")
+    return int(params), cost
+
+
+_LEAVES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.LayerNorm, nn.MaxPool2d, nn.AvgPool2d,
+           nn.AdaptiveAvgPool2d, SelfAttention, nn.Embedding, ClsToken, TableAdd,
+           *_ACTS.values())  # fmt: skip
+
+
+_FREE = (nn.Dropout, nn.Identity, nn.Flatten)  # layers that cost nothing
+
+
+def count_module(
+    module: nn.Module, example: torch.Tensor, convention: Convention = TORCHVISION_OPS
+) -> dict:
+    """``{"params", "params_by_formula", "count", "breakdown"}`` of ``module`` on ``example``
+    (counts per sample: divided by the batch size)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(convention, Convention):
+        raise TypeError(f"convention must be a Convention, got {type(convention).__name__}")
+    records: dict[int, int] = {}  # id(layer) -> parameters by formula (a reused layer once)
+    breakdown = dict.fromkeys(CATEGORIES, 0)
+
+    def hook(m, args, out):
+        params, cost = _leaf_counts(m, args[0], out)
+        records[id(m)] = params
+        for k, v in cost.items():
+            breakdown[k] += v
+
+    inner_modules = {id(c) for m in module.modules() if isinstance(m, SelfAttention)
+                     for c in m.modules() if c is not m}  # fmt: skip
+    for name, m in module.named_modules():
+        if id(m) in inner_modules or isinstance(m, _LEAVES + _FREE):
+            continue
+        has_own = any(True for _ in m.parameters(recurse=False))
+        if has_own or not any(True for _ in m.children()):
+            raise ValueError(
+                f"count_module: no counting rule for layer {name or '<root>'!r} "
+                f"({type(m).__name__}); known: {sorted(c.__name__ for c in _LEAVES)}"
+            )
+    leaves = [m for m in module.modules() if isinstance(m, _LEAVES)]
+    # MultiheadAttention's out_proj is a Linear it never calls: count the attention as a whole
+    inner = {id(c) for m in leaves if isinstance(m, SelfAttention) for c in m.modules()}
+    leaves = [m for m in leaves if isinstance(m, SelfAttention) or id(m) not in inner]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        with torch.no_grad():
+            module(example)
+    finally:
+        for h in handles:
+            h.remove()
+    batch = int(example.shape[0])
+    per_sample = {k: v // batch for k, v in breakdown.items()}
+    unused = [type(m).__name__ for m in leaves if id(m) not in records and any(m.parameters())]
+    return {
+        "params": sum(p.numel() for p in module.parameters()),
+        "params_by_formula": sum(records.values()),
+        "unused_layers": unused,
+        "count": sum(convention.weight(k) * v for k, v in per_sample.items()),
+        "breakdown": per_sample,
+    }

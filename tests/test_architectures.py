@@ -1,0 +1,338 @@
+"""Architecture-level counting: reference networks, spec = torch module = FlopCounterMode,
+conventions, symbolic results, DenseNet and attention claims, bad specs.
+
+Claims: theory/claims/architectures.yaml. Helpers: theory.arch, theory.architectures.
+torch side: numerics.torch_arch.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from numerics.torch_arch import count_module, flop_counter_flops, to_module
+from theory import architectures as A
+from theory.arch import CATEGORIES, Convention, Spec, SpecError
+
+MODULE_CATEGORIES = ("macs", "attention", "bias", "norm", "activation", "pool")
+
+
+def _example(spec: Spec, batch: int = 2, device: str = "meta") -> torch.Tensor:
+    shape = spec.nodes[0].shape
+    if len(shape) == 1:  # token ids
+        return torch.zeros(batch, *shape, dtype=torch.long, device=device)
+    return torch.zeros(batch, *shape, device=device)
+
+
+def _check_spec_against_torch(spec: Spec) -> None:
+    """Parameters, per-layer counts and FlopCounterMode agree between spec and module."""
+    with torch.device("meta"):
+        module = to_module(spec)
+    x = _example(spec)
+    numel = sum(p.numel() for p in module.parameters())
+    assert numel == spec.params(), (numel, spec.params())
+    counted = count_module(module, x)
+    assert counted["params_by_formula"] == numel and not counted["unused_layers"]
+    breakdown = spec.breakdown()
+    for category in MODULE_CATEGORIES:  # hooks cannot see functional adds: not elementwise
+        assert counted["breakdown"][category] == breakdown[category], category
+    assert counted["count"] == spec.count()
+    # FlopCounterMode counts 2 FLOPs per conv/linear/matmul MAC, per batch
+    assert flop_counter_flops(module, x) == x.shape[0] * spec.count(Convention(unit="FLOP"))
+
+
+# --------------------------------------------------------------------------- reference figures
+
+
+@pytest.mark.parametrize("name", sorted(A.REFERENCE))
+def test_reference_network_reproduces_published_figures(name):
+    build, params, gmacs, _source = A.REFERENCE[name]
+    spec = build()
+    assert spec.params() == params
+    if gmacs is not None:  # torchvision prints 3 decimals (VGG-16: 2)
+        decimals = len(str(gmacs).split(".")[1])
+        assert round(spec.count() / 1e9, decimals) == gmacs, spec.count()
+    _check_spec_against_torch(spec)
+
+
+def test_reference_network_runs_on_real_tensors():
+    spec = A.resnet((1, 1), width=8, resolution=32, classes=5)
+    module = to_module(spec).eval()
+    out = module(torch.randn(2, 3, 32, 32))
+    assert out.shape == (2, 5) and torch.isfinite(out).all()
+
+
+# --------------------------------------------------------------------------- random families
+
+small = settings(max_examples=15, deadline=None)
+
+
+@small
+@given(
+    blocks=st.lists(st.integers(1, 2), min_size=1, max_size=4),
+    bottleneck=st.booleans(),
+    width=st.integers(2, 12),
+    resolution=st.integers(8, 48),
+    classes=st.integers(1, 12),
+)
+def test_random_resnets(blocks, bottleneck, width, resolution, classes):
+    _check_spec_against_torch(A.resnet(blocks, bottleneck, width, resolution, classes))
+
+
+@small
+@given(
+    config=st.lists(st.one_of(st.just("M"), st.integers(1, 16)), min_size=1, max_size=6),
+    resolution=st.integers(16, 40),
+    hidden=st.integers(1, 32),
+    pool=st.integers(1, 3),
+)
+def test_random_vggs(config, resolution, hidden, pool):
+    if config.count("M") > 3:
+        return
+    _check_spec_against_torch(A.vgg(config, resolution, 7, hidden, pool))
+
+
+@small
+@given(
+    settings_=st.lists(
+        st.tuples(st.integers(1, 6), st.integers(1, 24), st.integers(1, 2), st.integers(1, 2)),
+        min_size=1,
+        max_size=3,
+    ),
+    resolution=st.integers(8, 40),
+    stem=st.integers(1, 16),
+    last=st.integers(1, 32),
+)
+def test_random_mobilenets(settings_, resolution, stem, last):
+    _check_spec_against_torch(A.mobilenet_v2(settings_, resolution, 10, stem, last))
+
+
+@pytest.mark.claim("d002.arch.densenet-growth")
+@small
+@given(
+    blocks=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    growth=st.integers(1, 8),
+    init=st.integers(2, 16),
+    resolution=st.integers(32, 64),
+)
+def test_random_densenets_and_growth(blocks, growth, init, resolution):
+    spec = A.densenet(blocks, growth, init, 2, resolution, 10)
+    _check_spec_against_torch(spec)
+    k0 = init
+    for b, layers in enumerate(blocks):
+        convs = [n for n in spec.nodes if n.name.startswith(f"denseblock{b + 1}.layer")
+                 and n.name.endswith(".conv1")]  # fmt: skip
+        assert [n.attrs["in_channels"] for n in convs] == [
+            k0 + (layer - 1) * growth for layer in range(1, layers + 1)
+        ]
+        out = next(n for n in spec.nodes if n.name == f"denseblock{b + 1}.out")
+        assert out.shape[0] == k0 + layers * growth
+        k0 = (k0 + layers * growth) // 2
+
+
+@small
+@given(
+    settings_=st.lists(
+        st.tuples(
+            st.integers(1, 4),
+            st.sampled_from([3, 5]),
+            st.integers(1, 2),
+            st.integers(1, 12),
+            st.integers(1, 12),
+            st.integers(1, 2),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    resolution=st.integers(16, 40),
+)
+def test_random_efficientnets(settings_, resolution):
+    chained = []
+    for i, (e, k, s, _cin, cout, n) in enumerate(settings_):  # inputs chain to outputs
+        cin = settings_[0][3] if i == 0 else chained[-1][4]
+        chained.append((e, k, s, cin, cout, n))
+    _check_spec_against_torch(A.efficientnet_b0(chained, resolution, 10, 16))
+
+
+@small
+@given(
+    grid=st.integers(1, 4),
+    patch=st.sampled_from([4, 8]),
+    layers=st.integers(1, 2),
+    heads=st.integers(1, 4),
+    head_dim=st.integers(1, 8),
+    mlp=st.integers(1, 32),
+)
+def test_random_vits(grid, patch, layers, heads, head_dim, mlp):
+    spec = A.vit(grid * patch, patch, layers, heads * head_dim, heads, mlp, 10)
+    _check_spec_against_torch(spec)
+
+
+@small
+@given(
+    sequence=st.integers(1, 24),
+    layers=st.integers(1, 2),
+    heads=st.integers(1, 4),
+    head_dim=st.integers(1, 8),
+    vocab=st.integers(2, 50),
+)
+def test_random_berts(sequence, layers, heads, head_dim, vocab):
+    spec = A.bert(sequence, layers, heads * head_dim, heads, 16, vocab, 32, 2)
+    _check_spec_against_torch(spec)
+
+
+# --------------------------------------------------------------------------- conventions
+
+
+def test_conventions_switch_categories_and_units():
+    spec = A.reference_spec("ResNet-18")
+    b = spec.breakdown()
+    assert spec.count() == b["macs"] + b["attention"]
+    everything = Convention(bias=True, norm=True, activation=True, pooling=True, elementwise=True)
+    assert spec.count(everything) == sum(b[c] for c in CATEGORIES)
+    flops = Convention(unit="FLOP")
+    assert spec.count(flops) == 2 * spec.count()
+    assert spec.count(Convention(backward=True)) == 3 * spec.count()
+    assert spec.count(Convention(unit="FLOP", norm=True)) == 2 * (b["macs"] + b["norm"])
+    vit = A.reference_spec("ViT-B/16")
+    assert vit.count(Convention(attention=False)) == vit.breakdown()["macs"]
+    with pytest.raises(ValueError, match="unit"):
+        Convention(unit="GFLOP")
+    with pytest.raises(TypeError, match="bias"):
+        Convention(bias=1)
+    with pytest.raises(TypeError, match="convention"):
+        spec.count("MAC")
+
+
+def test_module_counting_under_every_convention():
+    spec = A.vit(32, 8, 1, 16, 4, 32, 10)
+    with torch.device("meta"):
+        module = to_module(spec)
+    for conv in (Convention(bias=True, norm=True, activation=True, pooling=True),
+                 Convention(unit="FLOP", backward=True)):  # fmt: skip
+        assert count_module(module, _example(spec), conv)["count"] == spec.count(conv)
+
+
+# --------------------------------------------------------------------------- symbolic results
+
+
+@pytest.mark.claim("d002.arch.densenet-params-quadratic")
+def test_densenet_block_polynomial_matches_layer_by_layer_count():
+    d = A.derive_densenet_quadratic()
+    assert d.agrees(), d.to_markdown()
+    big_l, k, k0 = sympy.symbols("L k k0")
+    poly = A.densenet_block_params(big_l, k, k0, 4)
+    for layers in (1, 2, 3, 5, 8):
+        for growth, init in ((32, 64), (12, 24), (1, 3)):
+            spec = A.densenet((layers,), growth, init, 4, 64, 10)
+            block = sum(n.params for n in spec.nodes if n.name.startswith("denseblock1.layer"))
+            assert poly.subs({big_l: layers, k: growth, k0: init}) == block
+    assert sympy.Poly(poly, big_l).LC() == 2 * k**2 + k
+    one_block = sympy.expand(poly.subs({k: 32, k0: 64}))
+    assert one_block == 2080 * big_l**2 + 43360 * big_l
+    # the constant-width plain CNN is linear: L identical 3x3 conv + BN layers
+    for depth in (1, 2, 3):
+        s = Spec("plain")
+        x = s.input(16, 8, 8)
+        for i in range(depth):
+            x = s.batchnorm(s.conv(x, 16, 3, padding=1, name=f"c{i}"))
+        assert s.params() == depth * (9 * 16 * 16 + 2 * 16)
+
+
+def test_resnet50_params_in_width_multiplier():
+    alpha = sympy.Symbol("alpha", positive=True)
+    poly = A.resnet50_params_in_width(alpha)
+    assert poly == 23445504 * alpha**2 + 2110528 * alpha + 1000
+    for a in (sympy.Rational(1, 2), 1, sympy.Rational(3, 2), 2):
+        width = int(64 * a)
+        assert poly.subs(alpha, a) == A.resnet((3, 4, 6, 3), True, width).params()
+
+
+@pytest.mark.claim("d002.arch.attention-time")
+def test_vit_cost_polynomial_in_tokens_and_attention_share():
+    n = sympy.Symbol("n", positive=True, integer=True)
+    poly = A.vit_macs_in_tokens(n)
+    assert poly == 18432 * n**2 + 85524480 * n + 178176
+    assert sympy.Poly(poly, n).LC() == 2 * 12 * 768  # 2 n^2 d per layer
+    for g in (1, 2, 7, 14):
+        assert poly.subs(n, g * g + 1) == A.vit(16 * g).count()
+    crossover = sympy.Rational(85524480, 18432)
+    assert 4639 < crossover < 4641
+    vit = A.reference_spec("ViT-B/16")
+    share = sympy.Rational(vit.breakdown()["attention"], vit.count())
+    assert 0.04 < share < 0.041
+
+
+@pytest.mark.claim("d002.arch.attention-time", "d002.arch.multihead-params")
+@given(length=st.integers(1, 12), heads=st.integers(1, 4), head_dim=st.integers(1, 6))
+@settings(deadline=None)
+def test_attention_costs_against_torch(length, heads, head_dim):
+    d = heads * head_dim
+    s = Spec("attn")
+    s.attention(s.input(length, d), heads)
+    node = s.nodes[-1]
+    assert node.cost["attention"] == 2 * length**2 * d  # n^2 (d_k + d_v) per head, summed
+    assert node.cost["macs"] == 4 * length * d * d
+    _check_spec_against_torch(s)
+    single = torch.nn.MultiheadAttention(d, 1)
+    multi = torch.nn.MultiheadAttention(d, heads)
+    numel = [sum(p.numel() for p in m.parameters()) for m in (single, multi)]
+    assert numel[0] == numel[1] == node.params == 4 * d * d + 4 * d
+
+
+@pytest.mark.claim("d002.arch.attention-space")
+@given(length=st.integers(1, 20), heads=st.integers(1, 4), head_dim=st.integers(1, 8))
+def test_attention_weights_have_h_n_squared_entries(length, heads, head_dim):
+    d = heads * head_dim
+    mha = torch.nn.MultiheadAttention(d, heads, batch_first=True)
+    x = torch.randn(1, length, d)
+    _, weights = mha(x, x, x, need_weights=True, average_attn_weights=False)
+    assert weights.shape == (1, heads, length, length)
+    assert weights[0].numel() == heads * length**2
+    if (length, heads, head_dim) == (20, 4, 8):
+        assert heads * length**2 != length**2 * head_dim  # the document's n^2 d_k
+
+
+@pytest.mark.claim("d002.arch.attention-space")
+def test_attention_space_counterexample():
+    n, h, dk = 197, 12, 64
+    assert h * n * n == 465_708 and n * n * dk == 2_483_776
+
+
+# --------------------------------------------------------------------------- bad specs
+
+
+def test_bad_specs_name_the_layer_and_the_mismatch():
+    s = Spec("bad")
+    x = s.input(3, 8, 8)
+    a = s.conv(x, 4, 3, padding=1, name="left")
+    b = s.conv(x, 5, 3, padding=1, name="right")
+    with pytest.raises(SpecError, match=r"layer 'join' \(add\): shapes differ, 'left' \(4, 8, 8\)"):
+        s.add(a, b, name="join")
+    c = s.conv(x, 4, 3, name="small")
+    with pytest.raises(SpecError, match=r"layer 'cat' \(concat\): spatial sizes differ"):
+        s.concat([a, c], name="cat")
+    with pytest.raises(SpecError, match=r"layer 'huge' \(conv, input \(3, 8, 8\)\)"):
+        s.conv(x, 4, 9, name="huge")
+    with pytest.raises(SpecError, match=r"layer 'pool'"):
+        s.maxpool(s.conv(x, 2, 8, name="tiny"), 3, name="pool")
+    with pytest.raises(SpecError, match="heads=5 must divide d=8"):
+        s.attention(s.input(4, 8), 5, name="attn")
+    with pytest.raises(SpecError, match=r"layer 'fc' \(linear\) needs"):
+        s.linear(x, 3, name="fc")
+    with pytest.raises(SpecError, match=r"layer 'se' \(scale\): gate"):
+        s.scale(a, s.adaptive_avgpool(b), name="se")
+    with pytest.raises(TypeError, match="node index"):
+        s.add(a, 99)
+    with pytest.raises(ValueError, match="kind"):
+        s.act(a, "swish")
+    with pytest.raises(ValueError, match="groups"):
+        s.conv(x, 4, 3, groups=2, name="grouped")
+    sym = A.resnet((1,), width=sympy.Symbol("w", positive=True, integer=True))
+    with pytest.raises(ValueError, match="symbolic; substitute integers"):
+        to_module(sym)
+    with pytest.raises(ValueError, match="no counting rule"):
+        count_module(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 1)), torch.zeros(1, 1, 4))

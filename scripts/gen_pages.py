@@ -44,7 +44,8 @@ TOPICS = {
         "parameter sharing, and the translation-equivariance proof checked step by step with "
         "its exact conditions (boundary, stride). Helpers: `theory.conv_matrix`, "
         "`theory.conv.im2col_elements`; kernels: `kernels.cpu.conv1d` (Toeplitz, circulant "
-        "via FFT), `kernels.cpu.conv2d` (im2col, copying and zero-copy); tests: "
+        "via FFT), `kernels.cpu.conv2d_matrix` (doubly block Toeplitz, 2-D FFT), "
+        "`kernels.cpu.conv2d` (im2col, copying and zero-copy); tests: "
         "`tests/test_conv_matrix.py`; CPU benchmark: `benchmarks/conv2d_cpu.py` (table below).",
     ),
     "pooling": (

@@ -310,3 +310,20 @@ def test_pool_kernels_bad_arguments_are_named():
         pool.max_pool2d(x, 2, ceil_mode=1)
     with pytest.raises(ValueError, match="output_size"):
         pool.adaptive_pool(x, (0, 2))
+
+
+@pytest.mark.claim("d002.conv.toeplitz", "d002.conv.circulant")
+def test_matrix_conv2d_kernels_bad_arguments_are_named():
+    from kernels.cpu.conv2d_matrix import conv2d_circular_fft, conv2d_toeplitz
+
+    x, w = np.ones((1, 2, 4, 4)), np.ones((3, 2, 3, 3))
+    with pytest.raises(ValueError, match="x has 2 channels, weight expects 1"):
+        conv2d_toeplitz(x, np.ones((3, 1, 3, 3)))
+    with pytest.raises(ValueError, match="output size < 1"):
+        conv2d_toeplitz(x, np.ones((3, 2, 5, 5)))
+    with pytest.raises(ValueError, match="padding"):
+        conv2d_toeplitz(x, w, padding=-1)
+    with pytest.raises(ValueError, match="kernel sizes must be odd"):
+        conv2d_circular_fft(x, np.ones((3, 2, 2, 3)))
+    with pytest.raises(ValueError, match="bias must have shape"):
+        conv2d_circular_fft(x, w, np.ones(2))

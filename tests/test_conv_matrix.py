@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from kernels.cpu.conv1d import conv1d_circular_fft, conv1d_toeplitz, toeplitz
 from kernels.cpu.conv2d import _columns, _geometry, conv2d_im2col, im2col
+from kernels.cpu.conv2d_matrix import conv2d_circular_fft, conv2d_toeplitz, doubly_block_toeplitz
 from numerics.opcount import MacCounter
 from numerics.tolerances import assert_close
 from tests.strategies import conv_layer
@@ -305,3 +306,76 @@ def test_sharing_gains_output_positions_in_parameters_not_in_macs(n, k):
     assert conv_macs(1, 1, (k,), (positions,)) == unshared_macs  # same computation
     if (n, k) == (8, 3):  # the document's factor spatial/kernel = 8/3 is not the gain 6
         assert sympy.Rational(unshared, shared) == 6 != sympy.Rational(8, 3)
+
+
+# --------------------------------------------------------------------------- 2-D matrix forms
+
+
+@pytest.mark.claim("d002.conv.toeplitz", "d000.conv.cross-correlation")
+@given(
+    c_in=st.integers(1, 2),
+    c_out=st.integers(1, 2),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    ph=st.integers(0, 2),
+    pw=st.integers(0, 2),
+    seed=seeds,
+)
+def test_conv2d_doubly_block_toeplitz_matches_torch(c_in, c_out, h, w, kh, kw, ph, pw, seed):
+    if kh > h + 2 * ph or kw > w + 2 * pw:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, c_in, h, w))
+    weight = rng.standard_normal((c_out, c_in, kh, kw))
+    b = rng.standard_normal(c_out)
+    expected = F.conv2d(*_t(x, weight, b), padding=(ph, pw)).numpy()
+    assert_close(conv2d_toeplitz(x, weight, b, (ph, pw)), expected, np.float64)
+    # block Toeplitz with Toeplitz blocks: block (i, j) depends on j - i only
+    hp, wp = h + 2 * ph, w + 2 * pw
+    m = doubly_block_toeplitz(weight[0, 0], hp, wp)
+    wo = wp - kw + 1
+    blocks = {}
+    for i in range(hp - kh + 1):
+        for j in range(hp):
+            block = m[i * wo : (i + 1) * wo, j * wp : (j + 1) * wp]
+            blocks.setdefault(j - i, block)
+            assert np.array_equal(block, blocks[j - i])
+            assert all(len(set(np.diagonal(block, d))) <= 1 for d in range(-wo + 1, wp))
+
+
+@pytest.mark.claim("d002.conv.circulant")
+@given(
+    c_in=st.integers(1, 2),
+    c_out=st.integers(1, 2),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    half_h=st.integers(0, 2),
+    half_w=st.integers(0, 2),
+    seed=seeds,
+)
+def test_conv2d_circular_fft_matches_torch_circular_padding(
+    c_in, c_out, h, w, half_h, half_w, seed
+):
+    kh, kw = 2 * half_h + 1, 2 * half_w + 1
+    if kh > h or kw > w:
+        return
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, c_in, h, w))
+    weight = rng.standard_normal((c_out, c_in, kh, kw))
+    b = rng.standard_normal(c_out)
+    padded = F.pad(torch.from_numpy(x), (half_w, half_w, half_h, half_h), mode="circular")
+    expected = F.conv2d(padded, *_t(weight, b)).numpy()
+    assert_close(
+        conv2d_circular_fft(x, weight, b),
+        expected,
+        np.float64,
+        reduction_length=c_in * h * w,
+        magnitude=np.full(expected.shape, np.abs(x).max() * np.abs(weight).sum() + 1),
+    )
+    # equivariant under every circular 2-D shift
+    shifted = conv2d_circular_fft(np.roll(x, (1, 2), axis=(2, 3)), weight, b)
+    assert_close(
+        shifted, np.roll(conv2d_circular_fft(x, weight, b), (1, 2), axis=(2, 3)), np.float64
+    )

@@ -18,7 +18,14 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from theory.arch import CATEGORIES, TORCHVISION_OPS, Convention, Spec
+from theory.arch import (
+    CATEGORIES,
+    TORCHVISION_OPS,
+    Convention,
+    Spec,
+    attention_cost,
+    attention_params,
+)
 from theory.conv import conv_macs, conv_params
 from theory.linear import linear_params
 from theory.pooling import adaptive_read_count
@@ -66,7 +73,7 @@ class SelfAttention(nn.Module):
         return self.mha(x, x, x, need_weights=False)[0]
 
 
-def _module(node, shapes) -> nn.Module | None:
+def _module(node) -> nn.Module | None:
     a = node.attrs
     if node.op == "conv":
         return nn.Conv2d(
@@ -115,7 +122,7 @@ class SpecNet(nn.Module):
         self.layers = nn.ModuleDict()
         self.keys: list[str | None] = []
         for i, n in enumerate(spec.nodes):
-            m = _module(n, None)
+            m = _module(n)
             key = f"n{i}_{n.name}".replace(".", "_") if m is not None else None
             if m is not None:
                 self.layers[key] = m
@@ -198,12 +205,10 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
         channels = _numel(inp.shape[:-2])
         cost["pool"] = channels * adaptive_read_count(h, size) * adaptive_read_count(w, size)
     elif isinstance(m, SelfAttention):
-        d, h = m.mha.embed_dim, m.mha.num_heads
-        n, length = out.shape[0], out.shape[1]
-        params = 4 * d * d + 4 * d
-        cost["macs"], cost["bias"] = n * 4 * length * d * d, n * 4 * length * d
-        cost["attention"] = n * 2 * length * length * d
-        cost["activation"] = n * h * length * length
+        batch, length = out.shape[0], out.shape[1]
+        params = attention_params(m.mha.embed_dim)
+        per_sample = attention_cost(length, m.mha.embed_dim, m.mha.num_heads)
+        cost.update({k: batch * v for k, v in per_sample.items()})
     elif isinstance(m, nn.Embedding):
         params = m.num_embeddings * m.embedding_dim
     elif isinstance(m, ClsToken | TableAdd):
@@ -218,16 +223,15 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
 _LEAVES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.LayerNorm, nn.MaxPool2d, nn.AvgPool2d,
            nn.AdaptiveAvgPool2d, SelfAttention, nn.Embedding, ClsToken, TableAdd,
            *_ACTS.values())  # fmt: skip
-
-
 _FREE = (nn.Dropout, nn.Identity, nn.Flatten)  # layers that cost nothing
 
 
 def count_module(
     module: nn.Module, example: torch.Tensor, convention: Convention = TORCHVISION_OPS
 ) -> dict:
-    """``{"params", "params_by_formula", "count", "breakdown"}`` of ``module`` on ``example``
-    (counts per sample: divided by the batch size)."""
+    """``{"params", "params_by_formula", "unused_layers", "count", "breakdown"}`` of
+    ``module`` on ``example`` (counts per sample: divided by the batch size). A layer with no
+    counting rule is a ``ValueError``, never a silent zero."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(convention, Convention):
@@ -241,10 +245,11 @@ def count_module(
         for k, v in cost.items():
             breakdown[k] += v
 
-    inner_modules = {id(c) for m in module.modules() if isinstance(m, SelfAttention)
-                     for c in m.modules() if c is not m}  # fmt: skip
+    # MultiheadAttention's out_proj is a Linear it never calls: count the attention as a whole
+    inner = {id(c) for m in module.modules() if isinstance(m, SelfAttention)
+             for c in m.modules() if c is not m}  # fmt: skip
     for name, m in module.named_modules():
-        if id(m) in inner_modules or isinstance(m, _LEAVES + _FREE):
+        if id(m) in inner or isinstance(m, _LEAVES + _FREE):
             continue
         has_own = any(True for _ in m.parameters(recurse=False))
         if has_own or not any(True for _ in m.children()):
@@ -252,10 +257,7 @@ def count_module(
                 f"count_module: no counting rule for layer {name or '<root>'!r} "
                 f"({type(m).__name__}); known: {sorted(c.__name__ for c in _LEAVES)}"
             )
-    leaves = [m for m in module.modules() if isinstance(m, _LEAVES)]
-    # MultiheadAttention's out_proj is a Linear it never calls: count the attention as a whole
-    inner = {id(c) for m in leaves if isinstance(m, SelfAttention) for c in m.modules()}
-    leaves = [m for m in leaves if isinstance(m, SelfAttention) or id(m) not in inner]
+    leaves = [m for m in module.modules() if isinstance(m, _LEAVES) and id(m) not in inner]
     handles = [m.register_forward_hook(hook) for m in leaves]
     try:
         with torch.no_grad():

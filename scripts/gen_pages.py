@@ -275,12 +275,13 @@ def architecture_tables() -> str:
     from theory import architectures as A
     from theory.arch import Convention
 
+    everything = Convention(bias=True, norm=True, activation=True, pooling=True, elementwise=True)
     conventions = [
         ("torchvision `_ops` (conv+linear+attention MACs)", Convention()),
         ("+ bias", Convention(bias=True)),
         ("+ norm", Convention(bias=True, norm=True)),
         ("+ activations", Convention(bias=True, norm=True, activation=True)),
-        ("+ pooling, residual/gating", Convention(True, True, True, True, True)),
+        ("+ pooling, residual/gating", everything),
         ("default in FLOPs", Convention(unit="FLOP")),
         ("default, forward + backward", Convention(backward=True)),
     ]
@@ -309,7 +310,6 @@ def architecture_tables() -> str:
         dtype = torch.long if len(shape) == 1 else torch.float32
         measured = flop_counter_flops(module, torch.zeros(1, *shape, dtype=dtype, device="meta"))
         cells = " | ".join(_g(spec.count(c)) for _, c in conventions)
-        everything = Convention(True, True, True, True, True)
         extras.append((name, float(100 * (spec.count(everything) / spec.count() - 1))))
         conv.append(f"| {name} | {cells} | {_g(measured)} |")
     explain = [

@@ -298,8 +298,13 @@ def test_attention_weights_have_h_n_squared_entries(length, heads, head_dim):
 
 @pytest.mark.claim("d002.arch.attention-space")
 def test_attention_space_counterexample():
-    n, h, dk = 197, 12, 64
-    assert h * n * n == 465_708 and n * n * dk == 2_483_776
+    n, h, dk = 197, 12, 64  # ViT-B/16's attention, on the meta device (no memory)
+    with torch.device("meta"):
+        mha = torch.nn.MultiheadAttention(h * dk, h, batch_first=True)
+        x = torch.empty(1, n, h * dk)
+        _, weights = mha(x, x, x, need_weights=True, average_attn_weights=False)
+    assert weights[0].numel() == h * n * n == 465_708
+    assert weights[0].numel() != n * n * dk == 2_483_776
 
 
 # --------------------------------------------------------------------------- bad specs

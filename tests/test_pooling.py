@@ -23,6 +23,7 @@ from numerics.tolerances import assert_close
 from tests.assertions import context
 from theory import conv as th_conv
 from theory import pooling as th
+from theory.linear import linear_params
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -37,10 +38,11 @@ def _torch_windows(size: int, out: int) -> list[tuple[int, int]]:
 @pytest.mark.claim("d000.pool.adaptive-output-size", "d000.pool.adaptive-rule")
 @given(size=st.integers(1, 40), data=st.data())
 def test_theory_windows_are_torchs(size, data):
-    out = data.draw(st.integers(1, size), label="out")
+    out = data.draw(st.integers(1, size + 4), label="out")
     windows = th.adaptive_windows(size, out)
     assert windows == _torch_windows(size, out)
     assert len(windows) == out
+    assert th.adaptive_read_count(size, out) == sum(end - start for start, end in windows)
 
 
 @pytest.mark.claim("d000.pool.adaptive-rule")
@@ -378,8 +380,6 @@ def test_avg_pool_of_iid_noise_has_variance_over_k_squared(k, sigma, seed):
 @pytest.mark.claim("d000.pool.fewer-parameters-downstream")
 @given(c=st.integers(1, 16), h=st.integers(4, 30), s=st.integers(2, 4), out=st.integers(1, 10))
 def test_pooling_shrinks_dense_parameters_not_conv_parameters(c, h, s, out):
-    from theory.linear import linear_params
-
     pooled = th_conv.pool_output_size(h, s, s)
     conv = torch.nn.Conv2d(c, c, 3, padding=1)
     assert sum(p.numel() for p in conv.parameters()) == th_conv.conv_params(c, c, 3)

@@ -47,6 +47,8 @@ __all__ = [
     "Node",
     "Spec",
     "SpecError",
+    "attention_cost",
+    "attention_params",
 ]
 
 CATEGORIES = ("macs", "attention", "bias", "norm", "activation", "pool", "elementwise")
@@ -114,6 +116,24 @@ class Node:
     shape: tuple[Dim, ...]
     params: Dim = 0
     cost: dict = field(default_factory=dict)
+
+
+def attention_params(d: Dim) -> Dim:
+    r"""Parameters of multi-head self-attention with biased Q, K, V and output projections:
+    :math:`4d^2 + 4d`, whatever the number of heads (``002`` § Multi-Head Attention)."""
+    return 4 * d * d + 4 * d
+
+
+def attention_cost(length: Dim, d: Dim, heads: Dim) -> dict[str, Dim]:
+    r"""Cost of self-attention on :math:`L` tokens: :math:`4Ld^2` projection MACs,
+    :math:`4Ld` bias additions, :math:`2L^2d` attention-matmul MACs (:math:`QK^\top` and
+    :math:`AV`, :math:`L^2(d_k + d_v)` per head) and :math:`hL^2` softmax entries."""
+    return {
+        "macs": 4 * length * d * d,
+        "bias": 4 * length * d,
+        "attention": 2 * length**2 * d,
+        "activation": heads * length**2,
+    }
 
 
 def _same(a: Dim, b: Dim) -> bool:
@@ -371,10 +391,8 @@ class Spec:
         )  # fmt: skip
 
     def attention(self, x: int, heads: Dim, name: str | None = None) -> int:
-        r"""Multi-head self-attention with biased Q, K, V and output projections
-        (``nn.MultiheadAttention``): :math:`4d^2 + 4d` parameters whatever the number of heads;
-        :math:`4Ld^2` projection MACs, :math:`2L^2d` attention-matmul MACs, :math:`hL^2`
-        softmax entries."""
+        """Multi-head self-attention (``nn.MultiheadAttention``): :func:`attention_params`,
+        :func:`attention_cost`."""
         node = self._node(x, "x")
         label = name or f"attention{len(self.nodes)}"
         if len(node.shape) != 2:
@@ -384,9 +402,8 @@ class Spec:
         if not is_symbolic(h, d) and d % h:
             raise SpecError(f"layer {label!r} (attention): heads={h} must divide d={d}")
         return self._add(
-            "attention", (x,), label, node.shape, 4 * d * d + 4 * d, {"heads": h, "d": d},
-            macs=4 * length * d * d, bias=4 * length * d, attention=2 * length**2 * d,
-            activation=h * length**2,
+            "attention", (x,), label, node.shape, attention_params(d), {"heads": h, "d": d},
+            **attention_cost(length, d, h),
         )  # fmt: skip
 
     def select(self, x: int, index: int = 0, name: str | None = None) -> int:

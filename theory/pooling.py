@@ -52,8 +52,10 @@ def _sizes(input_size: int, output_size: int) -> tuple[int, int]:
 
 
 def adaptive_windows(input_size: int, output_size: int) -> list[tuple[int, int]]:
-    r"""torch's half-open windows :math:`[\lfloor iI/O\rfloor, \lceil (i+1)I/O\rceil)`."""
-    i_, o = _sizes(input_size, output_size)
+    r"""torch's half-open windows :math:`[\lfloor iI/O\rfloor, \lceil (i+1)I/O\rceil)`, for
+    any :math:`I, O \ge 1` (for :math:`O > I` windows repeat inputs)."""
+    i_ = int(dim(input_size, "input_size"))
+    o = int(dim(output_size, "output_size"))
     return [(k * i_ // o, -(-(k + 1) * i_ // o)) for k in range(o)]
 
 
@@ -61,9 +63,7 @@ def adaptive_read_count(input_size: int, output_size: int) -> int:
     r"""Total length of torch's adaptive windows, :math:`\sum_i (\lceil (i+1)I/O\rceil -
     \lfloor iI/O\rfloor)`: :math:`I` when :math:`O \mid I`, more when windows overlap or
     repeat (any :math:`O \ge 1`, also :math:`O > I`)."""
-    i_ = int(dim(input_size, "input_size"))
-    o = int(dim(output_size, "output_size"))
-    return sum(-(-(k + 1) * i_ // o) - k * i_ // o for k in range(o))
+    return sum(end - start for start, end in adaptive_windows(input_size, output_size))
 
 
 def document_windows(input_size: int, output_size: int) -> list[tuple[int, int]]:

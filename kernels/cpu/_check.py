@@ -33,3 +33,16 @@ def pair(value: object, name: str, minimum: int) -> tuple[int, int]:
     if not all(isinstance(v, int) for v in out):
         raise TypeError(f"{name} must be an int or a pair of ints for a kernel, got {value!r}")
     return out  # type: ignore[return-value]
+
+
+def conv_operands(x: object, weight: object, bias: object, ndim: int) -> None:
+    """Input ``(N, C_in, *spatial)``, weight ``(C_out, C_in, *kernel)`` (groups 1) and optional
+    bias ``(C_out,)`` of one float dtype, for the matrix-form convolutions."""
+    array(x, "x", ndim)
+    array(weight, "weight", ndim, x.dtype)
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} channels, weight expects {weight.shape[1]}")
+    if bias is not None:
+        array(bias, "bias", 1, x.dtype)
+        if bias.shape != (weight.shape[0],):
+            raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")

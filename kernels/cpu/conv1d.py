@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.cpu._check import array
+from kernels.cpu._check import conv_operands
 from numerics.opcount import counted_add, counted_einsum
 
 
@@ -27,22 +27,11 @@ def toeplitz(kernel: np.ndarray, n: int) -> np.ndarray:
     return t
 
 
-def _check(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> None:
-    array(x, "x", 3)
-    array(weight, "weight", 3, x.dtype)
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} channels, weight expects {weight.shape[1]}")
-    if bias is not None:
-        array(bias, "bias", 1, x.dtype)
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
-
-
 def conv1d_toeplitz(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, padding: int = 0
 ) -> np.ndarray:
     """``F.conv1d(x, weight, bias, padding=padding)`` (stride 1) via Toeplitz matrices."""
-    _check(x, weight, bias)
+    conv_operands(x, weight, bias, 3)
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
         raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
@@ -67,7 +56,7 @@ def conv1d_circular_fft(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
 ) -> np.ndarray:
     """Circular-padding conv1d with odd kernel length K <= L, output length L, via the FFT."""
-    _check(x, weight, bias)
+    conv_operands(x, weight, bias, 3)
     length, k = x.shape[2], weight.shape[2]
     if k % 2 == 0 or k > length:
         raise ValueError(

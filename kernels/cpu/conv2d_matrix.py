@@ -22,22 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.cpu._check import array, pair
+from kernels.cpu._check import array, conv_operands, pair
 from kernels.cpu.conv1d import toeplitz
 from numerics.opcount import counted_add, counted_einsum
 
 __all__ = ["conv2d_circular_fft", "conv2d_toeplitz", "doubly_block_toeplitz"]
-
-
-def _check(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> None:
-    array(x, "x", 4)
-    array(weight, "weight", 4, x.dtype)
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} channels, weight expects {weight.shape[1]}")
-    if bias is not None:
-        array(bias, "bias", 1, x.dtype)
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
 
 
 def doubly_block_toeplitz(kernel: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -66,7 +55,7 @@ def conv2d_toeplitz(
 ) -> np.ndarray:
     """``F.conv2d(x, weight, bias, padding=padding)`` (stride 1, groups 1) as one product per
     channel pair with a doubly block Toeplitz matrix."""
-    _check(x, weight, bias)
+    conv_operands(x, weight, bias, 4)
     ph, pw = pair(padding, "padding", 0)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     hp, wp = xp.shape[2:]
@@ -87,7 +76,7 @@ def conv2d_circular_fft(
 ) -> np.ndarray:
     """Circular-padding conv2d with odd kernel sizes ``K <= H, W``, output ``H × W``, via the
     2-D FFT (``F.conv2d`` on ``F.pad(x, (P_W, P_W, P_H, P_H), mode="circular")``)."""
-    _check(x, weight, bias)
+    conv_operands(x, weight, bias, 4)
     (h, w), (kh, kw) = x.shape[2:], weight.shape[2:]
     if kh % 2 == 0 or kw % 2 == 0 or kh > h or kw > w:
         raise ValueError(

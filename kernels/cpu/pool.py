@@ -31,6 +31,7 @@ import numpy as np
 from kernels.cpu._check import array, pair
 from kernels.cpu.conv2d import conv2d_direct, conv2d_direct_backward
 from theory.conv import pool_output_size
+from theory.pooling import adaptive_windows
 
 __all__ = [
     "adaptive_pool",
@@ -254,12 +255,6 @@ def global_pool_backward(grad_out: np.ndarray, x: np.ndarray, mode: str = "avg")
     return back(grad_out, x, x.shape[2:])
 
 
-def _bounds(size: int, out: int) -> list[tuple[int, int]]:
-    starts = np.floor(np.arange(out) * size / out).astype(int)
-    ends = np.ceil((np.arange(out) + 1) * size / out).astype(int)
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
-
-
 def _out_sizes(output_size, nd: int) -> tuple[int, ...]:
     sizes = (output_size,) * nd if isinstance(output_size, int) else tuple(output_size)
     if len(sizes) != nd or any(
@@ -277,7 +272,7 @@ def adaptive_pool(x: np.ndarray, output_size, mode: str = "avg") -> np.ndarray:
     nd = x.ndim - 2
     outs = _out_sizes(output_size, nd)
     reduce = np.mean if mode == "avg" else np.max
-    windows = [_bounds(size, o) for size, o in zip(x.shape[2:], outs, strict=True)]
+    windows = [adaptive_windows(size, o) for size, o in zip(x.shape[2:], outs, strict=True)]
     y = np.empty((*x.shape[:2], *outs), dtype=x.dtype)
     for idx in np.ndindex(*outs):
         sl = tuple(slice(*windows[d][i]) for d, i in enumerate(idx))

@@ -110,3 +110,18 @@ def exact_ratio(numerator: Dim, denominator: Dim) -> sympy.Expr:
     if isinstance(numerator, int) and isinstance(denominator, int):
         return sympy.Rational(numerator, denominator)
     return sympy.cancel(sympy.sympify(numerator) / denominator)
+
+
+MAX_ITEMS = 10**6
+"""Largest number of items (layers, windows, list entries) a helper enumerates. Beyond it a
+helper refuses at once with ``ValueError`` naming the argument, rather than hanging."""
+
+
+def bounded(value: Dim, name: str, limit: int = MAX_ITEMS) -> Dim:
+    """Refuse an integer count above ``limit`` for helpers that enumerate item by item."""
+    if isinstance(value, int) and value > limit:
+        raise ValueError(
+            f"{name} must be at most {limit} here (this helper enumerates item by item), "
+            f"got {value}"
+        )
+    return value

@@ -46,3 +46,18 @@ def conv_operands(x: object, weight: object, bias: object, ndim: int) -> None:
         array(bias, "bias", 1, x.dtype)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
+
+
+MAX_ELEMENTS = 2**27
+"""Largest output or work buffer a kernel builds (elements; 1 GiB of float64). A request
+beyond it is refused at once with ``ValueError`` instead of exhausting memory."""
+
+
+def bounded(elements: int, what: str, name: str) -> int:
+    """Refuse a buffer of more than :data:`MAX_ELEMENTS` elements, naming the argument."""
+    if elements > MAX_ELEMENTS:
+        raise ValueError(
+            f"{name}: {what} would have {elements} elements, more than the limit "
+            f"kernels.cpu._check.MAX_ELEMENTS = {MAX_ELEMENTS}"
+        )
+    return elements

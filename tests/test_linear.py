@@ -404,3 +404,132 @@ def test_one_unit_classifies_by_the_side_of_its_hyperplane(n, k, seed):
     assert (np.sign(dist) == signs).all()
     # the labels it produces are linearly separable by construction: w, b is a witness
     assert (signs * (x @ w[0] + b[0]) >= 0).all()
+
+
+# --------------------------------------------------------------------------- review (issue 10 §5)
+
+
+@pytest.mark.claim("d000.linear.gradient-bound")
+@given(n=st.integers(1, 8), m=st.integers(1, 8), seed=seeds)
+def test_gradient_bound_p_norm_reading_needs_the_dual_norm(n, m, seed):
+    """For a p-norm the factor is ||W^T||_p = ||W||_q (1/p + 1/q = 1); only p = 2 is self-dual."""
+    rng = np.random.default_rng(seed)
+    w, g = _rand(rng, m, n), _rand(rng, m)
+    dx = linear_backward(g[None], np.zeros((1, n)), w)[0][0]
+    assert_close(dx, w.T @ g, np.float64, reduction_length=m, magnitude=np.abs(w).T @ np.abs(g))
+    for p, q in ((1, np.inf), (np.inf, 1), (2, 2)):
+        lhs = np.linalg.norm(dx, p)
+        dual = np.linalg.norm(w, q) * np.linalg.norm(g, p)
+        assert lhs <= dual * (1 + 1e-12), (p, lhs, dual)
+        assert np.linalg.norm(w.T, p) == pytest.approx(np.linalg.norm(w, q), rel=1e-12)
+
+
+@pytest.mark.claim("d000.linear.gradient-bound")
+def test_gradient_bound_same_p_norm_counterexamples():
+    for p, w, g in (
+        (1, np.array([[1.0, 1.0]]), np.array([1.0])),
+        (np.inf, np.array([[1.0], [1.0]]), np.array([1.0, 1.0])),
+    ):
+        dx = linear_backward(g[None], np.zeros((1, w.shape[1])), w)[0][0]
+        assert np.linalg.norm(dx, p) == 2.0
+        assert np.linalg.norm(w, p) * np.linalg.norm(g, p) == 1.0  # the same-p reading fails
+        q = np.inf if p == 1 else 1
+        assert np.linalg.norm(dx, p) == np.linalg.norm(w, q) * np.linalg.norm(g, p)  # dual: tight
+
+
+def _chain_input_gradient(weights: list[np.ndarray], g: np.ndarray) -> np.ndarray:
+    """dL/dx_0 through y = W_L ... W_1 x, with the hand-written backward of each layer."""
+    for w in reversed(weights):
+        g = linear_backward(g[None], np.zeros((1, w.shape[1])), w)[0][0]
+    return g
+
+
+@pytest.mark.claim("d000.linear.gradient-vanishing-exploding")
+@given(depth=st.integers(1, 6), n=st.integers(1, 5), scale=st.floats(0.2, 3.0), seed=seeds)
+def test_chain_gradient_lies_between_products_of_extreme_singular_values(depth, n, scale, seed):
+    rng = np.random.default_rng(seed)
+    weights = [scale * _rand(rng, n, n) / np.sqrt(n) for _ in range(depth)]
+    g = _rand(rng, n)
+    norm = np.linalg.norm(_chain_input_gradient(weights, g))
+    svals = [np.linalg.svd(w, compute_uv=False) for w in weights]
+    upper = np.prod([s[0] for s in svals]) * np.linalg.norm(g)
+    lower = np.prod([s[-1] for s in svals]) * np.linalg.norm(g)
+    slack = 1e-10 * depth
+    assert lower * (1 - slack) <= norm <= upper * (1 + slack), (lower, norm, upper)
+    # the vanishing side follows from the upper bound alone: all norms <= q < 1
+    q = max(s[0] for s in svals)
+    if q < 1:
+        assert norm <= q**depth * np.linalg.norm(g) * (1 + slack)
+
+
+@pytest.mark.claim("d000.linear.gradient-vanishing-exploding")
+def test_large_norms_do_not_force_exploding_gradients():
+    w = np.diag([2.0, 0.5])
+    for depth in range(1, 12):
+        dx = _chain_input_gradient([w] * depth, np.array([0.0, 1.0]))
+        assert np.linalg.norm(w, 2) ** depth == 2.0**depth  # the upper bound grows ...
+        assert np.linalg.norm(dx) == 0.5**depth  # ... while the gradient vanishes
+        # the lower bound decides explosion: sigma_min > 1 in every layer
+        big = np.diag([3.0, 1.5])
+        grown = _chain_input_gradient([big] * depth, np.array([0.0, 1.0]))
+        assert np.linalg.norm(grown) >= 1.5**depth
+
+
+@pytest.mark.claim("d000.linear.condition-number")
+@given(n=st.integers(1, 7), m=st.integers(1, 7), seed=seeds)
+def test_condition_number_is_the_backward_gain_ratio_iff_not_widening(n, m, seed):
+    rng = np.random.default_rng(seed)
+    w = _rand(rng, m, n)
+    u, s, _ = np.linalg.svd(w)  # u: m x m, s: min(m, n) values, descending
+    kappa = s[0] / s[-1]
+
+    def gain(v: np.ndarray) -> float:
+        dx = linear_backward(v[None], np.zeros((1, n)), w)[0][0]
+        return float(np.linalg.norm(dx) / np.linalg.norm(v))
+
+    top, bottom = gain(u[:, 0]), gain(u[:, -1])
+    assert top == pytest.approx(s[0], rel=1e-10)
+    if m <= n:  # W^T injective: gains fill [sigma_min, sigma_max], their ratio is kappa
+        assert bottom == pytest.approx(s[-1], rel=1e-10)
+        assert top / bottom == pytest.approx(kappa, rel=1e-9)
+        for v in _rand(rng, 20, m):
+            assert s[-1] * (1 - 1e-10) <= gain(v) <= s[0] * (1 + 1e-10)
+    else:  # widening layer: a whole (m - n)-dimensional set of gradients is lost
+        assert bottom <= 1e-12 * s[0]
+        assert np.isfinite(kappa)
+
+
+@pytest.mark.claim("d000.linear.condition-number")
+def test_condition_number_one_yet_gradient_lost():
+    w = np.array([[1.0], [1.0]])
+    s = np.linalg.svd(w, compute_uv=False)
+    assert s[0] / s[-1] == 1.0
+    dx = linear_backward(np.array([[1.0, -1.0]]), np.zeros((1, 1)), w)[0]
+    assert (dx == 0).all()
+
+
+@pytest.mark.claim("d000.linear.rank-output-dim")
+@given(n=st.integers(1, 5), m=st.integers(1, 5), r=st.integers(0, 5), seed=seeds)
+@example(n=1, m=1, r=0, seed=0)  # the old counterexample: W = [0], image {b}, dimension 0
+def test_output_set_is_an_affine_space_of_dimension_rank_exactly(n, m, r, seed):
+    """Exact (SymPy, integer matrices): dim aff{Wx + b} = rank W for every b, including b
+    outside col W; the rank-0 layer's image is the single point b (dimension 0)."""
+    rng = np.random.default_rng(seed)
+    r = min(r, n, m)
+    u = sympy.Matrix(rng.integers(-3, 4, (m, r)).tolist()) if r else sympy.zeros(m, 0)
+    v = sympy.Matrix(rng.integers(-3, 4, (r, n)).tolist()) if r else sympy.zeros(0, n)
+    w = u * v if r else sympy.zeros(m, n)
+    b = sympy.Matrix(rng.integers(-3, 4, (m, 1)).tolist())
+    # outputs at 0 and at the unit vectors: their differences are the columns of W
+    ys = [b] + [w * sympy.eye(n)[:, j] + b for j in range(n)]
+    diffs = sympy.Matrix.hstack(*[y - b for y in ys])
+    assert diffs.rank() == w.rank() <= r  # the affine image's dimension is rank W ...
+    # ... the same outputs from the kernel (exact here: small integers in float64)
+    out = linear(
+        np.vstack([np.zeros(n), np.eye(n)]),
+        np.array(w, dtype=float),
+        np.array(b, dtype=float)[:, 0],
+    )
+    assert np.array_equal(out, np.array([[float(e) for e in y] for y in ys]))
+    if w.rank() == 0:
+        assert all(y == b for y in ys)  # ... a single point when rank W = 0, whatever b

@@ -548,3 +548,152 @@ def test_same_resolution_stack_grows_receptive_field():
         size = th.conv_output_size(size, k, 1, d * (k - 1) // 2, d)
         assert size == 64
     assert th.receptive_field(spec) == 63
+
+
+# --------------------------------------------------------------------------- review (issue 10 §5)
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+_MODULE = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
+_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+@pytest.mark.claim("d000.conv.dilated-same-resolution")
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+@given(
+    ndim=st.integers(1, 3),
+    k=st.integers(1, 6),
+    d=st.integers(1, 4),
+    extra=st.integers(0, 6),
+    mode=st.sampled_from(_MODES),
+)
+@example(ndim=1, k=2, d=1, extra=0, mode="zeros")  # odd D(K-1): asymmetric padding needed
+def test_same_padding_keeps_the_size_at_every_dilation(ndim, k, d, extra, mode):
+    total = d * (k - 1)
+    size = total + 1 + extra  # big enough for reflect/circular padding
+    x = torch.rand((1, 1) + (size,) * ndim, dtype=torch.float64)
+    conv = _MODULE[ndim](
+        1, 1, k, padding="same", dilation=d, padding_mode=mode, dtype=torch.float64
+    )
+    assert tuple(conv(x).shape[2:]) == (size,) * ndim
+    if mode == "zeros":  # torch's split: floor(total/2) left, the rest right
+        left = total // 2
+        pads = (left, total - left) * ndim
+        manual = _CONV[ndim](F.pad(x, pads), conv.weight, conv.bias, dilation=d)
+        assert torch.allclose(conv(x), manual, rtol=1e-12, atol=1e-12)
+    # torch's default padding 0 shrinks the map by D(K-1): D times the undilated loss
+    assert th.conv_output_size(size, k, 1, 0, d) == size - total
+    assert _CONV[ndim](x, conv.weight, dilation=d).shape[2] == size - total
+    # stride 2 with 'same' is refused by torch: the condition is stride 1
+    with pytest.raises(RuntimeError, match="strided"):
+        _CONV[ndim](x, conv.weight, padding="same", stride=2, dilation=d)
+
+
+@pytest.mark.claim("d000.conv.dilated-same-resolution")
+def test_dilated_layer_without_padding_loses_resolution():
+    x = torch.zeros(1, 1, 5)
+    assert F.conv1d(x, torch.zeros(1, 1, 3), dilation=2).shape[-1] == 1
+    assert F.conv1d(x, torch.zeros(1, 1, 3)).shape[-1] == 3
+    assert th.conv_output_size(5, 3, dilation=2) == 1
+
+
+def _padding_ok(mode: str, size: int, padding: int) -> bool:
+    """torch's limits on the padding of the non-zero padding modes."""
+    return mode == "zeros" or (padding < size if mode == "reflect" else padding <= size)
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@given(
+    ndim=st.integers(1, 3),
+    geometry=st.lists(conv_geometry(max_extra=5), min_size=3, max_size=3),
+    mode=st.sampled_from(_MODES),
+)
+def test_output_size_rule_is_per_axis_for_every_dimension_and_padding_mode(ndim, geometry, mode):
+    axes = geometry[:ndim]
+    if not all(_padding_ok(mode, g.size, g.padding) for g in axes):
+        return
+    conv = _MODULE[ndim](
+        1,
+        1,
+        tuple(g.kernel for g in axes),
+        stride=tuple(g.stride for g in axes),
+        padding=tuple(g.padding for g in axes),
+        dilation=tuple(g.dilation for g in axes),
+        padding_mode=mode,
+    )
+    y = conv(torch.zeros((1, 1, *(g.size for g in axes))))
+    expected = tuple(
+        th.conv_output_size(g.size, g.kernel, g.stride, g.padding, g.dilation) for g in axes
+    )
+    assert_equal(tuple(y.shape[2:]), expected, "d000.conv.output-size", axes=axes, mode=mode)
+    # the document's formula, with K read as the effective size D(K-1)+1
+    for g, o in zip(axes, expected, strict=True):
+        eff = th.dilated_extent(g.kernel, g.dilation)
+        assert o == (g.size + 2 * g.padding - eff) // g.stride + 1
+
+
+def _span(positions: list[int], n: int, cyclic: bool) -> int:
+    """Length of the shortest interval (arc, if cyclic) of [0, n) holding all positions."""
+    ps = sorted(set(positions))
+    if not cyclic:
+        return ps[-1] - ps[0] + 1
+    gaps = [(ps[(i + 1) % len(ps)] - ps[i]) % n or n for i in range(len(ps))]
+    return n - max(gaps) + 1
+
+
+@pytest.mark.claim("d000.conv.local-connectivity")
+@given(
+    ndim=st.integers(1, 3),
+    geometry=st.lists(conv_geometry(max_kernel=3, max_extra=4), min_size=3, max_size=3),
+    groups=st.integers(1, 2),
+    transposed=st.booleans(),
+    mode=st.sampled_from(_MODES),
+    data=st.data(),
+)
+def test_each_output_depends_on_a_bounded_window_across_the_conv_family(
+    ndim, geometry, groups, transposed, mode, data
+):
+    axes = geometry[:ndim]
+    if transposed:
+        mode = "zeros"  # torch's transposed convolutions only pad with zeros
+    if not all(_padding_ok(mode, g.size, g.padding) for g in axes):
+        return
+    cin, cout = 2 * groups, 2 * groups
+    kernel = tuple(g.kernel for g in axes)
+    kw = dict(
+        stride=tuple(g.stride for g in axes),
+        padding=tuple(g.padding for g in axes),
+        dilation=tuple(g.dilation for g in axes),
+        groups=groups,
+    )
+    x = (torch.rand((1, cin, *(g.size for g in axes)), dtype=torch.float64) + 0.5).requires_grad_()
+    if transposed:
+        w = torch.rand((cin, cout // groups, *kernel), dtype=torch.float64) + 0.5
+        try:
+            for g in axes:
+                th.conv_transpose_output_size(g.size, g.kernel, g.stride, g.padding, 0, g.dilation)
+        except ValueError:
+            return  # no transposed output for this geometry (torch raises too)
+        y = _CONV_T[ndim](x, w, **kw)
+    else:
+        w = torch.rand((cout, cin // groups, *kernel), dtype=torch.float64) + 0.5
+        if mode == "zeros":
+            y = _CONV[ndim](x, w, **kw)
+        else:
+            pads = tuple(p for g in reversed(axes) for p in (g.padding, g.padding))
+            y = _CONV[ndim](F.pad(x, pads, mode=mode), w, **{**kw, "padding": 0})
+    index = tuple(data.draw(st.integers(0, s - 1), label="output index") for s in y.shape[1:])
+    y[(0, *index)].backward()
+    support = torch.nonzero(x.grad[0]).tolist()  # weights and inputs > 0: no cancellation
+    group = index[0] // (cout // groups)
+    per_group = cin // groups
+    # with zero padding a window may hold padding only (and a strided transposed layer has
+    # outputs that no input reaches): an empty region; the other padding modes never do that
+    assert support or mode == "zeros"
+    assert all(group * per_group <= c < (group + 1) * per_group for c, *_ in support)
+    for c in {c for c, *_ in support}:
+        where = [pos for cc, *pos in support if cc == c]
+        assert len(where) <= int(np.prod(kernel)), (where, kernel)
+        for a, g in enumerate(axes):
+            span = _span([pos[a] for pos in where], g.size, cyclic=mode == "circular")
+            assert span <= th.dilated_extent(g.kernel, g.dilation), (where, g, mode)

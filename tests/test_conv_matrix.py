@@ -378,3 +378,216 @@ def test_conv2d_circular_fft_matches_torch_circular_padding(
     assert_close(
         shifted, np.roll(conv2d_circular_fft(x, weight, b), (1, 2), axis=(2, 3)), np.float64
     )
+
+
+# --------------------------------------------------------------------------- review (issue 10 §5)
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
+
+
+@pytest.mark.claim("d000.conv.cross-correlation")
+@given(ndim=st.integers(1, 3), n=st.integers(1, 5), k=st.integers(1, 3), seed=seeds)
+def test_every_torch_conv_is_cross_correlation_and_transposed_is_true_convolution(ndim, n, k, seed):
+    if k > n:
+        return
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal((n,) * ndim), rng.standard_normal((k,) * ndim)
+    xt, wt = (torch.from_numpy(a)[None, None] for a in (x, w))
+    axes = tuple(range(ndim))
+    # cross-correlation: sum_m x[i + m] w[m], every window, no flip
+    windows = np.lib.stride_tricks.sliding_window_view(x, (k,) * ndim)
+    xcorr = np.tensordot(windows, w, axes=(tuple(range(ndim, 2 * ndim)), axes))
+    assert_close(_CONV[ndim](xt, wt)[0, 0].numpy(), xcorr, np.float64)
+    # transposed: sum_j x[j] w[i - j], the true ("full") convolution with the unflipped kernel
+    full = np.zeros((n + k - 1,) * ndim)
+    for j in np.ndindex(x.shape):
+        full[tuple(slice(a, a + k) for a in j)] += x[j] * w
+    assert_close(_CONV_T[ndim](xt, wt)[0, 0].numpy(), full, np.float64)
+    if ndim == 1:
+        assert_close(_CONV_T[1](xt, wt)[0, 0].numpy(), np.convolve(x, w, "full"), np.float64)
+
+
+@pytest.mark.claim("d000.conv.translation-equivariance")
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")
+@given(
+    ndim=st.integers(1, 3),
+    k=st.integers(1, 4),
+    d=st.integers(1, 3),
+    groups=st.integers(1, 2),
+    extra=st.integers(0, 4),
+    data=st.data(),
+)
+def test_circular_padding_mode_commutes_with_every_cyclic_shift(ndim, k, d, groups, extra, data):
+    n = d * (k - 1) + 1 + extra
+    conv = torch.nn.Conv1d if ndim == 1 else torch.nn.Conv2d if ndim == 2 else torch.nn.Conv3d
+    layer = conv(
+        2 * groups,
+        groups,
+        k,
+        padding="same",
+        dilation=d,
+        groups=groups,
+        padding_mode="circular",
+        dtype=torch.float64,
+    )
+    x = torch.randn((1, 2 * groups, *(n,) * ndim), dtype=torch.float64)
+    shifts = tuple(data.draw(st.integers(-2 * n, 2 * n), label="shift") for _ in range(ndim))
+    dims_ = tuple(range(2, 2 + ndim))
+    with torch.no_grad():
+        lhs = layer(torch.roll(x, shifts, dims_))
+        rhs = torch.roll(layer(x), shifts, dims_)
+    assert torch.allclose(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.claim("d000.conv.translation-equivariance")
+def test_border_padding_modes_break_equivariance():
+    x = torch.tensor([[[1.0, 0.0, 0.0, 0.0]]])
+    w = torch.tensor([[[1.0, 2.0, 3.0]]])
+    for mode in ("zeros", "reflect", "replicate"):
+        layer = torch.nn.Conv1d(1, 1, 3, padding=1, padding_mode=mode, bias=False)
+        layer.weight.data = w
+        with torch.no_grad():
+            lhs, rhs = layer(torch.roll(x, 1, -1)), torch.roll(layer(x), 1, -1)
+        assert not torch.equal(lhs, rhs), mode
+    layer = torch.nn.Conv1d(1, 1, 3, padding=1, padding_mode="circular", bias=False)
+    layer.weight.data = w
+    with torch.no_grad():
+        assert torch.equal(layer(torch.roll(x, 1, -1)), torch.roll(layer(x), 1, -1))
+
+
+def _padded_index(p: int, n: int, mode: str) -> int | None:
+    """The input position a padded position p reads (None: a zero of the padding)."""
+    if 0 <= p < n:
+        return p
+    if mode == "zeros":
+        return None
+    if mode == "circular":
+        return p % n
+    if mode == "replicate":
+        return min(max(p, 0), n - 1)
+    return -p if p < 0 else 2 * (n - 1) - p  # reflect
+
+
+@pytest.mark.claim("d000.conv.parameter-sharing")
+@given(
+    ndim=st.integers(1, 2),
+    geometry=st.lists(
+        st.tuples(
+            st.integers(1, 6),
+            st.integers(1, 3),
+            st.integers(1, 2),
+            st.integers(1, 2),
+            st.integers(0, 2),
+        ),
+        min_size=2,
+        max_size=2,
+    ),
+    groups=st.integers(1, 2),
+    mode=st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+    seed=seeds,
+)
+def test_jacobian_is_one_shared_kernel_at_every_position(ndim, geometry, groups, mode, seed):
+    """d y[o] / d x[c, i] = sum of the kernel taps t with o*S + t*D - P landing on i: the
+    same weights at every output position, for strides, dilations, groups and padding modes."""
+    axes = geometry[:ndim]  # (size, kernel, stride, dilation, padding) per axis
+    if any(n + 2 * p < d * (k - 1) + 1 for n, k, _, d, p in axes):
+        return
+    if mode == "reflect" and any(p >= n for n, _, _, _, p in axes):
+        return
+    if mode == "circular" and any(p > n for n, _, _, _, p in axes):
+        return
+    cin, cout = groups, 2 * groups
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((cout, 1, *(k for _, k, _, _, _ in axes)))
+    stride = tuple(s for _, _, s, _, _ in axes)
+    dilation = tuple(d for _, _, _, d, _ in axes)
+    pads = tuple(v for _, _, _, _, p in reversed(axes) for v in (p, p))
+
+    def f(v):
+        padded = F.pad(v[None], pads, mode="constant" if mode == "zeros" else mode)
+        return _CONV[ndim](
+            padded, torch.from_numpy(w), stride=stride, dilation=dilation, groups=groups
+        )[0]
+
+    x = torch.from_numpy(rng.standard_normal((cin, *(n for n, *_ in axes))))
+    jac = torch.autograd.functional.jacobian(f, x).numpy()
+    expected = np.zeros_like(jac)
+    for co, *o in np.ndindex(jac.shape[: 1 + ndim]):
+        ci = co // (cout // groups)  # one input channel per group here
+        for t in np.ndindex(w.shape[2:]):
+            i = tuple(
+                _padded_index(oa * s + ta * d - p, n, mode)
+                for oa, ta, (n, _, s, d, p) in zip(o, t, axes, strict=True)
+            )
+            if None not in i:
+                expected[(co, *o, ci, *i)] += w[(co, 0, *t)]
+    assert_close(jac, expected, np.float64)
+
+
+def _dense_jacobian_nonzeros(h: int, w: int, kh: int, kw: int) -> int:
+    """Weights of the locally connected (unshared) layer with conv2d's valid windows."""
+    weight = torch.ones(1, 1, kh, kw, dtype=torch.float64)
+    jac = torch.autograd.functional.jacobian(
+        lambda v: F.conv2d(v[None, None], weight)[0, 0], torch.zeros(h, w, dtype=torch.float64)
+    )
+    return int((jac != 0).sum())
+
+
+@pytest.mark.claim("d002.conv.review-parameter-sharing")
+@given(h=st.integers(1, 8), w=st.integers(1, 8), kh=st.integers(1, 4), kw=st.integers(1, 4))
+@example(h=8, w=1, kh=3, kw=1)
+def test_sharing_factor_against_a_dense_layer_is_not_spatial_over_kernel(h, w, kh, kw):
+    from theory.conv import fc_to_conv_weight_ratio
+
+    if kh > h or kw > w:
+        return
+    h2, w2 = h - kh + 1, w - kw + 1
+    dense = torch.nn.Linear(h * w, h2 * w2, bias=False, device="meta").weight.numel()
+    conv = torch.nn.Conv2d(1, 1, (kh, kw), bias=False, device="meta").weight.numel()
+    local = _dense_jacobian_nonzeros(h, w, kh, kw)
+    claimed = sympy.Rational(h * w, kh * kw)  # spatial_size / kernel_size
+    assert sympy.Rational(dense, conv) == fc_to_conv_weight_ratio((h, w), (h2, w2), (kh, kw))
+    assert sympy.Rational(dense, local) == claimed  # the claimed factor is locality's gain ...
+    assert sympy.Rational(local, conv) == h2 * w2  # ... sharing's own is the positions
+    assert (claimed == sympy.Rational(dense, conv)) == (h2 * w2 == 1)
+    if (h, w, kh, kw) == (8, 1, 3, 1):
+        assert (dense, local, conv) == (48, 18, 3)
+
+
+def _best_shared_approximation(m: sympy.Matrix) -> sympy.Matrix:
+    """Nearest circulant in Frobenius norm: the mean of each wrapped diagonal of m."""
+    n = m.rows
+    return sympy.Matrix(n, n, lambda i, j: sum(m[(i + t) % n, (j + t) % n] for t in range(n)) / n)
+
+
+@pytest.mark.claim("d002.conv.review-sharing-optimality")
+@given(n=st.integers(1, 6), seed=seeds, circulant=st.booleans())
+def test_sharing_represents_exactly_the_location_invariant_maps(n, seed, circulant):
+    rng = np.random.default_rng(seed)
+    if circulant:
+        m = th.circulant_matrix(rng.integers(-3, 4, n).tolist(), n)
+    else:
+        m = sympy.Matrix(rng.integers(-3, 4, (n, n)).tolist())
+    p = _best_shared_approximation(m)
+    s1 = th.shift_matrix(n, 1)
+    assert p * s1 == s1 * p  # the approximation is a shared kernel (commutes with shifts)
+    generic = th.circulant_matrix(sympy.symbols(f"c0:{n}"), n)
+    inner = sum((m - p)[i, j] * generic[i, j] for i in range(n) for j in range(n))
+    assert sympy.expand(inner) == 0  # residual orthogonal to every circulant: the best fit
+    invariant = m * s1 == s1 * m
+    assert (p == m) == invariant  # exact iff location-invariant
+    if circulant:
+        assert invariant
+
+
+@pytest.mark.claim("d002.conv.review-sharing-optimality")
+def test_location_dependent_gains_cannot_be_shared():
+    m = sympy.diag(2, 1, 1, 2)  # edge pixels amplified twice as much as the centre
+    p = _best_shared_approximation(m)
+    assert p == sympy.Rational(3, 2) * sympy.eye(4)  # the best shared kernel: one tap, 3/2
+    residual = m - p
+    assert sum(e**2 for e in residual) == 1  # no kernel does better: ||M - C||_F^2 >= 1
+    x = np.eye(4)[None, :, None, :].reshape(4, 1, 4)  # the four unit impulses
+    shared = conv1d_circular_fft(x, np.array([[[1.5]]]))[:, 0]
+    assert not np.allclose(shared, np.array(m, dtype=float).T)

@@ -697,3 +697,43 @@ def test_each_output_depends_on_a_bounded_window_across_the_conv_family(
         for a, g in enumerate(axes):
             span = _span([pos[a] for pos in where], g.size, cyclic=mode == "circular")
             assert span <= th.dilated_extent(g.kernel, g.dilation), (where, g, mode)
+
+
+@pytest.mark.claim("d002.conv.reduction-typical")
+def test_typical_reduction_band_across_six_torchvision_cnns():
+    """Dense/conv weight ratio for every convolution of six reference CNNs at 224x224.
+
+    The ratio is R = H1 W1 H2 W2 / (Kh Kw) times the groups G (a grouped convolution holds
+    Kh Kw C1 C2 / G weights). Beyond ResNet-18: in every network fewer convolutions fall in
+    the band [10^2, 10^4] than above it; the only ones below are EfficientNet-B0's
+    squeeze-excitation 1x1 convolutions on 1x1 maps, where a convolution is a dense layer.
+    """
+    from theory.architectures import reference_spec
+
+    totals = {"below": 0, "within": 0, "above": 0}
+    for name in (
+        "ResNet-18",
+        "ResNet-50",
+        "VGG-16",
+        "MobileNetV2",
+        "DenseNet-121",
+        "EfficientNet-B0",
+    ):
+        spec = reference_spec(name)
+        counts = {"below": 0, "within": 0, "above": 0}
+        for node in spec.nodes:
+            if node.op != "conv":
+                continue
+            in_map = spec.nodes[node.inputs[0]].shape[1:]
+            ratio = node.attrs["groups"] * th.fc_to_conv_weight_ratio(
+                in_map, node.shape[1:], node.attrs["kernel_size"]
+            )
+            if ratio < 10**2:
+                assert tuple(in_map) == (1, 1) and ratio == 1, (name, node.name, in_map, ratio)
+                counts["below"] += 1
+            else:
+                counts["above" if ratio > 10**4 else "within"] += 1
+        assert counts["within"] < counts["above"], (name, counts)
+        assert counts["below"] == 0 or name == "EfficientNet-B0", (name, counts)
+        totals = {k: totals[k] + counts[k] for k in totals}
+    assert totals["above"] > totals["within"] + totals["below"], totals

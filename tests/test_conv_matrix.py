@@ -534,7 +534,7 @@ def _dense_jacobian_nonzeros(h: int, w: int, kh: int, kw: int) -> int:
     return int((jac != 0).sum())
 
 
-@pytest.mark.claim("d002.conv.review-parameter-sharing")
+@pytest.mark.claim("d002.conv.review-parameter-sharing", "d000.conv.fewer-params-than-fc")
 @given(h=st.integers(1, 8), w=st.integers(1, 8), kh=st.integers(1, 4), kw=st.integers(1, 4))
 @example(h=8, w=1, kh=3, kw=1)
 def test_sharing_factor_against_a_dense_layer_is_not_spatial_over_kernel(h, w, kh, kw):

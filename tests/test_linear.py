@@ -533,3 +533,94 @@ def test_output_set_is_an_affine_space_of_dimension_rank_exactly(n, m, r, seed):
     assert np.array_equal(out, np.array([[float(e) for e in y] for y in ys]))
     if w.rank() == 0:
         assert all(y == b for y in ys)  # ... a single point when rank W = 0, whatever b
+
+
+_MONOTONE = (
+    "relu", "sigmoid", "tanh", "elu", "selu", "celu", "leaky_relu", "softplus", "relu6",
+    "hardtanh", "hardsigmoid", "softsign", "logsigmoid", "tanhshrink", "hardshrink",
+)  # fmt: skip
+_NON_MONOTONE = ("gelu", "silu", "mish", "hardswish")
+
+
+@pytest.mark.claim("d000.linear.separability")
+def test_which_torch_activations_keep_one_unit_a_half_space_classifier():
+    """Monotone activations keep {phi(w.x + b) > t} a half-space (the claim's convention);
+    a non-monotone one turns it into a band, and one GELU unit separates XOR."""
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    for name in _MONOTONE:
+        assert (torch.diff(getattr(F, name)(z)) >= 0).all(), name
+    for name in _NON_MONOTONE:
+        assert (torch.diff(getattr(F, name)(z)) < 0).any(), name
+    points = np.array([(0, 0), (1, 0), (0, 1), (1, 1)], dtype=np.float64)
+    signs = np.array([-1, 1, 1, -1])  # XOR, not linearly separable (Gordan certificate above)
+    pre = linear(points, np.array([[3.0, 3.0]]), np.array([-3.75]))[:, 0]
+    out = F.gelu(torch.from_numpy(pre)).numpy()
+    assert (np.where(out < -0.1, 1, -1) == signs).all()
+
+
+@pytest.mark.claim("d002.linear.geometric-operations")
+@given(n=st.integers(1, 6), m=st.integers(1, 6), seed=seeds)
+def test_orthogonal_rotate_or_reflect_diagonal_scales_general_combines(n, m, seed):
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(_rand(rng, n, n))
+    x = _rand(rng, 5, n)
+    qx = linear(x, q)
+    assert np.allclose(np.linalg.norm(qx, axis=1), np.linalg.norm(x, axis=1), rtol=1e-12)
+    assert np.allclose(qx @ qx.T, x @ x.T, atol=1e-10)  # angles kept too
+    det = np.linalg.det(q)
+    assert abs(abs(det) - 1) < 1e-10
+    if det < 0:  # a rotation composed with the reflection of the first axis
+        rot = q @ np.diag([-1.0] + [1.0] * (n - 1))
+        assert np.linalg.det(rot) == pytest.approx(1)
+    d = _rand(rng, n)
+    assert np.array_equal(linear(np.eye(n), np.diag(d)), np.diag(d))  # e_i -> d_i e_i
+    w = _rand(rng, m, n)
+    u, s, vt = np.linalg.svd(w)
+    sigma = np.zeros((m, n))
+    sigma[: len(s), : len(s)] = np.diag(s)
+    assert np.allclose(linear(linear(linear(x, vt), sigma), u), linear(x, w), atol=1e-10)
+
+
+def _relu_interpolant(f, cells: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One hidden ReLU layer equal to the piecewise-linear interpolant of f on [0, 1]:
+    g(x) = f(0) + sum_i c_i relu(x - t_i), c_i the change of slope at knot t_i."""
+    knots = np.linspace(0.0, 1.0, cells + 1)
+    slopes = np.diff(f(knots)) / np.diff(knots)
+    c = np.diff(slopes, prepend=0.0)
+    return np.ones((cells, 1)), -knots[:-1], c[None, :], float(f(knots[:1])[0])
+
+
+@pytest.mark.claim("d002.linear.universal-approximation")
+def test_one_relu_hidden_layer_approximates_with_error_falling_as_width_grows():
+    def f(x):
+        return np.sin(2 * np.pi * x) + x**2
+
+    grid = np.linspace(0.0, 1.0, 4001)[:, None]
+    errors = []
+    for cells in (4, 8, 16, 32, 64, 128):
+        w1, b1, w2, b0 = _relu_interpolant(f, cells)
+        g = linear(np.maximum(linear(grid, w1, b1), 0.0), w2, np.array([b0]))[:, 0]
+        err = np.abs(g - f(grid[:, 0])).max()
+        bound = (4 * np.pi**2 + 2) / (8 * cells**2)  # h^2 max|f''| / 8
+        assert err <= bound * (1 + 1e-9), (cells, err, bound)
+        knots = np.linspace(0.0, 1.0, cells + 1)[:, None]  # exact at the knots
+        at_knots = linear(np.maximum(linear(knots, w1, b1), 0.0), w2, np.array([b0]))[:, 0]
+        assert np.allclose(at_knots, f(knots[:, 0]), atol=1e-12)
+        errors.append(err)
+    assert all(errors[i + 1] < errors[i] for i in range(len(errors) - 1))
+    assert errors[-1] < 1e-3
+
+
+@pytest.mark.claim("d002.linear.universal-approximation")
+@given(width=st.integers(1, 64), seed=seeds)
+def test_identity_activation_network_is_affine_and_misses_x_squared(width, seed):
+    rng = np.random.default_rng(seed)
+    w1, b1, w2, b2 = _rand(rng, width, 1), _rand(rng, width), _rand(rng, 1, width), _rand(rng, 1)
+    xs = np.array([[0.0], [0.5], [1.0]])
+    g = linear(linear(xs, w1, b1), w2, b2)[:, 0]  # identity activation
+    e = xs[:, 0] ** 2 - g
+    assert e[0] - 2 * e[1] + e[2] == pytest.approx(0.5, abs=1e-9 * (1 + np.abs(g).max()))
+    assert np.abs(e).max() >= 0.125 - 1e-9 * (1 + np.abs(g).max())
+    a, b = sympy.symbols("a b", real=True)  # for every affine g, symbolically
+    err = [sympy.Rational(v) ** 2 - (a * sympy.Rational(v) + b) for v in ("0", "1/2", "1")]
+    assert sympy.expand(err[0] - 2 * err[1] + err[2]) == sympy.Rational(1, 2)

@@ -591,3 +591,37 @@ def test_location_dependent_gains_cannot_be_shared():
     x = np.eye(4)[None, :, None, :].reshape(4, 1, 4)  # the four unit impulses
     shared = conv1d_circular_fft(x, np.array([[[1.5]]]))[:, 0]
     assert not np.allclose(shared, np.array(m, dtype=float).T)
+
+
+@pytest.mark.claim("d002.conv.im2col-memory")
+@given(layer=conv_layer())
+def test_im2col_buffer_exceeds_the_input_iff_windows_cover_more_than_it(layer):
+    from theory.conv import conv_output_size
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((layer.batch, layer.in_channels, layer.h.size, layer.w.size))
+    w = rng.standard_normal((layer.out_channels, layer.in_channels // layer.groups, *layer.kernel))
+    geo = _geometry(x, w, None, **layer.kwargs())
+    out = tuple(
+        conv_output_size(g.size, g.kernel, g.stride, g.padding, g.dilation)
+        for g in (layer.h, layer.w)
+    )
+    buffer = _columns(x, w, geo).size
+    assert buffer == layer.batch * im2col_elements(layer.in_channels, layer.kernel, out)
+    more = layer.kernel[0] * layer.kernel[1] * out[0] * out[1] > layer.h.size * layer.w.size
+    assert (buffer > x.size) == more
+    overlapping = any(g.kernel > g.stride or g.padding > 0 for g in (layer.h, layer.w))
+    if not overlapping:  # non-overlapping windows without padding never add memory
+        assert buffer <= x.size
+
+
+@pytest.mark.claim("d002.conv.im2col-memory")
+def test_im2col_memory_counterexamples_downsampling_and_patchify():
+    from theory.conv import conv_output_size
+
+    x = np.zeros((1, 2, 56, 56))
+    w = np.zeros((3, 2, 1, 1))
+    geo = _geometry(x, w, None, 2, 0, 1, 1)
+    assert _columns(x, w, geo).size * 4 == x.size  # 1x1 stride 2: a quarter of the input
+    assert im2col_elements(3, 16, conv_output_size(224, 16, 16)) == 3 * 224 * 224  # ViT-B/16
+    assert im2col_elements(64, 3, conv_output_size(56, 3, 1, 1)) == 9 * 64 * 56 * 56

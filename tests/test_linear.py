@@ -624,3 +624,23 @@ def test_identity_activation_network_is_affine_and_misses_x_squared(width, seed)
     a, b = sympy.symbols("a b", real=True)  # for every affine g, symbolically
     err = [sympy.Rational(v) ** 2 - (a * sympy.Rational(v) + b) for v in ("0", "1/2", "1")]
     assert sympy.expand(err[0] - 2 * err[1] + err[2]) == sympy.Rational(1, 2)
+
+
+@pytest.mark.claim("d000.linear.input-gradient", "d000.linear.batch-form")
+def test_gradients_symbolically_for_every_shape_up_to_three():
+    """SymPy, exhaustive over 1 <= B, m, n <= 3: for L = sum(G * (X W^T + 1 b^T)),
+    dL/dX = G W (per row: W^T g), dL/dW = G^T X, dL/db = G^T 1."""
+    for b_, m, n in np.ndindex(3, 3, 3):
+        b_, m, n = b_ + 1, m + 1, n + 1
+        x = sympy.Matrix(b_, n, lambda i, j: sympy.Symbol(f"x{i}_{j}"))
+        w = sympy.Matrix(m, n, lambda i, j: sympy.Symbol(f"w{i}_{j}"))
+        bias = sympy.Matrix(1, m, lambda _, j: sympy.Symbol(f"b{j}"))
+        g = sympy.Matrix(b_, m, lambda i, j: sympy.Symbol(f"g{i}_{j}"))
+        y = x * w.T + sympy.ones(b_, 1) * bias  # the batch form, bias broadcast to each row
+        loss = sum(g[i, j] * y[i, j] for i in range(b_) for j in range(m))
+        assert y[0, :] == (w * x[0, :].T + bias.T).T  # row s is W x_s + b
+        assert x.applyfunc(lambda v, e=loss: sympy.diff(e, v)) == g * w
+        assert w.applyfunc(lambda v, e=loss: sympy.diff(e, v)) == g.T * x
+        assert bias.applyfunc(lambda v, e=loss: sympy.diff(e, v)) == sympy.ones(1, b_) * g
+        for s in range(b_):  # the document's per-sample form
+            assert (g * w)[s, :].T == w.T * g[s, :].T

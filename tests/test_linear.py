@@ -644,3 +644,34 @@ def test_gradients_symbolically_for_every_shape_up_to_three():
         assert bias.applyfunc(lambda v, e=loss: sympy.diff(e, v)) == sympy.ones(1, b_) * g
         for s in range(b_):  # the document's per-sample form
             assert (g * w)[s, :].T == w.T * g[s, :].T
+
+
+@pytest.mark.claim("d002.linear.affine-geometry")
+@given(n=st.integers(1, 6), m=st.integers(1, 6), rank_drop=st.integers(0, 2), seed=seeds)
+@example(n=2, m=2, rank_drop=0, seed=0)
+def test_every_affine_layer_is_rotation_scaling_rotation_plus_translation(n, m, rank_drop, seed):
+    rng = np.random.default_rng(seed)
+    r = max(min(m, n) - rank_drop, 0)
+    w = _rand(rng, m, r) @ _rand(rng, r, n) if r else np.zeros((m, n))
+    if (n, m, rank_drop, seed) == (2, 2, 0, 0):
+        w = np.diag([1.0, -1.0])  # det < 0: needs a negative scaling factor
+    b = _rand(rng, m)
+    u, s, vt = np.linalg.svd(w)
+    d = np.zeros((m, n))
+    d[: len(s), : len(s)] = np.diag(s)
+    if np.linalg.det(u) < 0:  # move the reflection into the scaling
+        u[:, 0] *= -1
+        d[0] *= -1
+    if np.linalg.det(vt) < 0:
+        vt[0] *= -1
+        d[:, 0] *= -1
+    assert np.linalg.det(u) == pytest.approx(1) and np.linalg.det(vt) == pytest.approx(1)
+    x = _rand(rng, 4, n)
+    composed = linear(linear(linear(x, vt), d), u, b)  # rotate, scale, rotate, translate
+    assert np.allclose(composed, linear(x, w, b), atol=1e-10)
+    if m == n and abs(np.linalg.det(w)) > 1e-6:  # QR: rotation/reflection, scaling, shear
+        q, rr = np.linalg.qr(w)
+        scale = np.diag(np.diag(rr))
+        shear = np.linalg.solve(scale, rr)
+        assert np.allclose(np.diag(shear), 1) and np.allclose(np.tril(shear, -1), 0)
+        assert np.allclose(q @ scale @ shear, w, atol=1e-10)

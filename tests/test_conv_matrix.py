@@ -511,7 +511,7 @@ def test_jacobian_is_one_shared_kernel_at_every_position(ndim, geometry, groups,
         )[0]
 
     x = torch.from_numpy(rng.standard_normal((cin, *(n for n, *_ in axes))))
-    jac = torch.autograd.functional.jacobian(f, x).numpy()
+    jac = torch.autograd.functional.jacobian(f, x, vectorize=True).numpy()
     expected = np.zeros_like(jac)
     for co, *o in np.ndindex(jac.shape[: 1 + ndim]):
         ci = co // (cout // groups)  # one input channel per group here

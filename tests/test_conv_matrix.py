@@ -625,3 +625,20 @@ def test_im2col_memory_counterexamples_downsampling_and_patchify():
     assert _columns(x, w, geo).size * 4 == x.size  # 1x1 stride 2: a quarter of the input
     assert im2col_elements(3, 16, conv_output_size(224, 16, 16)) == 3 * 224 * 224  # ViT-B/16
     assert im2col_elements(64, 3, conv_output_size(56, 3, 1, 1)) == 9 * 64 * 56 * 56
+
+
+@pytest.mark.claim("d002.conv.toeplitz-sparse")
+@given(h=st.integers(1, 9), w=st.integers(1, 9), kh=st.integers(1, 9), kw=st.integers(1, 9))
+@example(h=4, w=1, kh=2, kw=1)
+def test_valid_conv_matrix_density_in_one_and_two_dimensions(h, w, kh, kw):
+    """The matrix a conv layer applies ("valid" rows): density K/n in 1-D (most entries zero
+    iff K < n/2) and K_h K_w/(H W) for the doubly block Toeplitz matrix in 2-D."""
+    if kh > h or kw > w:
+        return
+    t = th.toeplitz_matrix(sympy.symbols(f"k0:{kh}"), h, "valid")
+    density = sympy.Rational(sum(1 for e in t if e != 0), t.rows * t.cols)
+    assert density == sympy.Rational(kh, h)
+    assert (density < sympy.Rational(1, 2)) == (2 * kh < h)
+    kernel = np.random.default_rng(h * 10 + w).random((kh, kw)) + 0.5  # no zero taps
+    m = doubly_block_toeplitz(kernel, h, w)
+    assert sympy.Rational(int(np.count_nonzero(m)), m.size) == sympy.Rational(kh * kw, h * w)

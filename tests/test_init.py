@@ -728,3 +728,33 @@ def test_qr_of_a_gaussian_matrix_is_orthogonal_with_or_without_the_sign_fix(
     w = kinit.orthogonal((rows, cols), np.random.default_rng(seed), sign_fix=sign_fix)
     gram = w.T @ w if rows >= cols else w @ w.T
     assert np.allclose(gram, np.eye(min(rows, cols)), atol=1e-12)
+
+
+@pytest.mark.claim("d002.init.he")
+@few
+@given(seed=seeds, ratio=st.sampled_from([4, 8]), wide_out=st.booleans())
+def test_he_backward_factor_of_a_non_square_relu_layer_is_fan_out_over_fan_in(
+    seed, ratio, wide_out
+):
+    """One ReLU layer, W ~ He (fan_in), upstream g ~ N(0, 1) on fan_out units, pre-activation
+    mask 1{h > 0}: dx = W^T (g * mask). Given g and the mask, sum dx^2 / ((2/fan_in) ||g*mask||^2)
+    ~ chi2_fan_in; ||g*mask||^2 / fan_out is distributed as a mean of relu(z)^2, in
+    relu_second_moment_interval. So Var[dx]/Var[g] is fan_out/fan_in within the product
+    interval (which excludes 1): the factors telescope over depth, n_L/n_0. 1e-6 each."""
+    rng = np.random.default_rng(seed)
+    small, big = 1_000, 1_000 * ratio
+    fan_in, fan_out = (small, big) if wide_out else (big, small)
+    w = kinit.he_normal((fan_out, fan_in), rng)
+    g = rng.standard_normal(fan_out)
+    masked = g * (rng.standard_normal(fan_out) > 0)
+    dx = masked @ w
+    assert _linear_map_ok(dx, masked, 2 / fan_in)
+    lo2, hi2 = relu_second_moment_interval(fan_out, 1.0)
+    assert lo2 <= float(masked @ masked) / fan_out <= hi2
+    lo_c, hi_c = chi2_interval(fan_in, FALSE_ALARM)
+    lo, hi = 2 * fan_out / fan_in * lo2 * lo_c / fan_in, 2 * fan_out / fan_in * hi2 * hi_c / fan_in
+    assert lo <= float(dx @ dx) / fan_in <= hi
+    assert lo <= fan_out / fan_in <= hi and not lo <= 1.0 <= hi
+    widths = sympy.symbols("n0:6", positive=True, integer=True)
+    product = sympy.prod(widths[i + 1] / widths[i] for i in range(5))
+    assert sympy.simplify(product - widths[5] / widths[0]) == 0  # telescopes

@@ -600,3 +600,35 @@ def test_running_statistics_recover_every_input_in_eval_mode(n, c, momentum, see
     assert_close(y, x, np.float64)
     y_train, _ = batch_norm(x, gamma, beta, module.eps)
     assert not np.allclose(y_train, x)
+
+
+@pytest.mark.claim("d000.norm.groupnorm-channel-relations")
+@given(
+    n=st.integers(1, 3),
+    groups=st.integers(2, 3),
+    per_group=st.integers(2, 3),
+    eps=st.sampled_from([0.0, 1e-5, 0.5]),
+    seed=seeds,
+)
+def test_group_norm_keeps_relative_offsets_and_scales_within_a_group(
+    n, groups, per_group, eps, seed
+):
+    rng = np.random.default_rng(seed)
+    c = groups * per_group
+    scales = np.exp(rng.uniform(-2, 2, (1, c, 1, 1)))
+    x = rng.standard_normal((n, c, 3, 4)) * scales + rng.uniform(-3, 3, (1, c, 1, 1))
+    y, _ = group_norm(x, groups, eps=eps)
+    assert_close(y, F.group_norm(torch.from_numpy(x), groups, eps=eps).numpy(), np.float64)
+    xg = x.reshape(n, groups, -1)
+    denom = np.sqrt(xg.var(axis=2) + eps)  # one per (sample, group)
+    for g in range(groups):
+        c1, c2 = g * per_group, g * per_group + 1
+        diff = (x[:, c1] - x[:, c2]) / denom[:, g, None, None]
+        assert_close(y[:, c1] - y[:, c2], diff, np.float64)
+        ratio_in = x[:, c1].std(axis=(1, 2)) / x[:, c2].std(axis=(1, 2))
+        ratio_out = y[:, c1].std(axis=(1, 2)) / y[:, c2].std(axis=(1, 2))
+        assert_close(ratio_out, ratio_in, np.float64)
+    # across groups the relation is lost: channel scales are equalized per group
+    inn, _ = instance_norm(x, eps=0.0)
+    assert_close(inn.std(axis=(2, 3)), np.ones((n, c)), np.float64)
+    assert not np.allclose(y.std(axis=(2, 3)), 1.0)

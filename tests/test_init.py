@@ -707,6 +707,7 @@ def test_lsuv_keeps_orthogonality_only_from_an_orthogonal_start(seed, start):
     ws = [maker[start]((width, width), rng) for _ in range(3)]
     x = rng.standard_normal((256, width))
     new, _ = kinit.lsuv(ws, x, np.tanh, tol=1e-6)
+    assert all(abs(float(np.var(h)) - 1) < 1e-6 for h in mlp_forward(x, new, "tanh"))
     for before, after in zip(ws, new, strict=True):
         scale = float(np.linalg.norm(after) / np.linalg.norm(before))
         assert np.allclose(after, scale * before, rtol=1e-12, atol=0)  # LSUV only rescales

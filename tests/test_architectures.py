@@ -341,3 +341,64 @@ def test_bad_specs_name_the_layer_and_the_mismatch():
         to_module(sym)
     with pytest.raises(ValueError, match="no counting rule"):
         count_module(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 1)), torch.zeros(1, 1, 4))
+
+
+# --------------------------------------------------------------------------- review (issue 10 §5)
+
+
+@pytest.mark.claim("d002.arch.attention-time")
+@given(heads=st.integers(1, 16), head_dim=st.integers(1, 128))
+def test_attention_cost_is_quadratic_in_tokens_asymptotically(heads, head_dim):
+    """The attention products are n^2 (d_k + d_v) per head exactly; the whole layer's cost is
+    a degree-2 polynomial in n, so cost(2n)/cost(n) -> 4 (the O statement)."""
+    n = sympy.Symbol("n", positive=True, integer=True)
+    d = heads * head_dim
+    s = Spec("attn")
+    s.attention(s.input(n, d), heads)
+    cost = s.nodes[-1].cost
+    assert sympy.expand(cost["attention"] - heads * n**2 * (head_dim + head_dim)) == 0
+    total = sympy.expand(sum(cost[k] for k in ("macs", "attention")))
+    assert sympy.Poly(total, n).degree() == 2
+    assert sympy.limit(total.subs(n, 2 * n) / total, n, sympy.oo) == 4
+    vit = A.vit_macs_in_tokens(n)
+    assert sympy.limit(vit.subs(n, 2 * n) / vit, n, sympy.oo) == 4
+
+
+@pytest.mark.claim("d002.arch.attention-space")
+@given(
+    length=st.integers(1, 12),
+    heads=st.integers(1, 4),
+    dims=st.lists(st.integers(1, 16), min_size=2, max_size=3, unique=True),
+)
+def test_attention_weights_do_not_grow_with_head_dim_but_are_bounded_by_it(length, heads, dims):
+    """Upper-bound reading: n^2 <= n^2 d_k per head (holds). Growth-rate reading: at fixed n
+    and h the number of weights is the same for every d_k (torch, meta device) — refuted."""
+    counts = []
+    for head_dim in dims:
+        with torch.device("meta"):
+            mha = torch.nn.MultiheadAttention(heads * head_dim, heads, batch_first=True)
+            x = torch.empty(1, length, heads * head_dim)
+            _, weights = mha(x, x, x, need_weights=True, average_attn_weights=False)
+        per_head = weights[0, 0].numel()
+        assert per_head <= length**2 * head_dim
+        counts.append(weights[0].numel())
+    assert len(set(counts)) == 1 == len({heads * length**2, *counts})
+
+
+@pytest.mark.claim("d000.arch.multihead-capacity")
+@given(d_over=st.integers(1, 12), data=st.data())
+@settings(deadline=None)
+def test_more_heads_do_not_add_parameters(d_over, data):
+    """torch's MultiheadAttention at d = h * d_k: 4d^2 + 4d for every h; the general head-width
+    count 4 h d_k d + 3 h d_k + d equals it at h d_k = d and exceeds it only for h d_k > d."""
+    from theory.arch import attention_params
+
+    heads = data.draw(st.sampled_from([1, 2, 3, 4, 6, 12]), label="heads")
+    d = 12 * d_over
+    mha = torch.nn.MultiheadAttention(d, heads)
+    assert sum(p.numel() for p in mha.parameters()) == attention_params(d) == 4 * d * d + 4 * d
+    h, dk, dd = sympy.symbols("h d_k d", positive=True, integer=True)
+    general = 4 * h * dk * dd + 3 * h * dk + dd  # Q, K, V: d -> h d_k (+bias); out: h d_k -> d
+    assert sympy.expand(general.subs(dk, dd / h) - (4 * dd**2 + 4 * dd)) == 0
+    assert general.subs({h: heads, dk: d // heads, dd: d}) == 4 * d * d + 4 * d
+    assert general.subs({h: heads, dk: d, dd: d}) > 4 * d * d + 4 * d or heads == 1

@@ -499,3 +499,263 @@ def test_depth_experiment_code():
     tanh = depth_profile("tanh", "xavier", depth=20, width=256, batch=256, seed=0)
     predicted = depth_prediction("tanh", "xavier", depth=20, width=256)
     assert np.all(np.abs(np.log(tanh.forward / predicted.forward)) < np.log(1.25))
+
+
+# --------------------------------------------------------------------------- review (issue 10 §5)
+
+
+@pytest.mark.claim("d002.init.backward-condition")
+@few
+@given(seed=seeds)
+def test_backward_condition_fails_for_a_constant_upstream_gradient(seed):
+    """g = 1 (variance 0), Var[w] = 1/fan_out: dL/dx = W^T g has variance ||g||^2/fan_out = 1,
+    not Var[g] = 0 — the same premise as the forward condition. chi2, false alarm 1e-6."""
+    rng = np.random.default_rng(seed)
+    fan_out, fan_in = 40, 100_000
+    g = np.ones((1, fan_out))
+    w = kinit.he_normal((fan_out, fan_in), rng, negative_slope=1.0, mode="fan_out")
+    dx, _, _ = linear_backward(g, np.zeros((1, fan_in)), w)
+    assert float(np.var(g)) == 0.0
+    assert _chi2_ok(float(dx[0] @ dx[0]) / 1.0, fan_in)  # Var[dx_j] = ||g||^2/fan_out = 1
+
+
+@pytest.mark.claim("d002.init.backward-condition")
+@few
+@given(seed=seeds)
+def test_torch_fan_out_of_a_depthwise_conv_counts_groups_times_too_many(seed):
+    """Depthwise 3x3 conv, C channels: an interior input feeds 9 outputs, but torch's (and
+    kernels.cpu.init.fans') fan_out is 9C, so kaiming_normal_(mode='fan_out', 'linear') gives
+    Var[w] = 1/(9C) and the interior input gradient has variance E[g^2]/C. Given g, channel c's
+    gradient is N(0, Var[w] ||g_c||^2) independently: chi2_C. False alarm 1e-6."""
+    c = 20_000
+    shape = (c, 1, 3, 3)
+    F_conv = torch.nn.functional.conv2d
+    probe = torch.ones(1, 2, 5, 5, requires_grad=True)  # count the outputs an input feeds
+    F_conv(probe, torch.ones(2, 1, 3, 3), groups=2).sum().backward()
+    feeds = int(probe.grad[0, 0, 2, 2])
+    assert feeds == 9  # = (C_out / groups) k^2
+    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    assert (fan_in, fan_out) == kinit.fans(shape) == (9, 9 * c)  # C_out k^2, not per group
+    w = _torch_sample(
+        torch.nn.init.kaiming_normal_, shape, seed, mode="fan_out", nonlinearity="linear"
+    )[:, 0]
+    g = np.random.default_rng(seed).standard_normal((c, 3, 3))
+    # the interior input (2, 2) reads tap (i, j) of output (2 - i, 2 - j): a flipped dot product
+    dx = np.einsum("cij,cij->c", w, g[:, ::-1, ::-1])
+    small = torch.from_numpy(np.ascontiguousarray(g[None, :8])).clone()
+    xt = torch.zeros(1, 8, 5, 5, dtype=torch.float64, requires_grad=True)
+    F_conv(xt, torch.from_numpy(w[:8, None].copy()), groups=8).backward(small)
+    assert np.allclose(xt.grad[0, :, 2, 2].numpy(), dx[:8], rtol=1e-12, atol=0)  # = autograd
+    g_sq = (g**2).sum(axis=(1, 2))  # every output of channel c reads input (2, 2)
+    assert _chi2_ok(float(np.sum(dx**2 / (g_sq / fan_out))), c)  # torch's Var[w] = 1/(9C)
+    assert not _chi2_ok(float(np.sum(dx**2 / (g_sq / feeds))), c)  # the preserving 1/9: no
+
+
+@pytest.mark.claim("d002.init.relu-mean-value")
+@settings(max_examples=3)
+@given(sigma=st.floats(0.1, 10.0), seed=seeds)
+def test_relu_mean_is_about_point_four_sigma(sigma, seed):
+    """Exact sigma/sqrt(2 pi) = 0.39894 sigma rounds to 0.4 sigma; 1e6 samples: a Gaussian-
+    Lipschitz interval (false alarm 1e-6) holds it and excludes the formula's 0.798 sigma."""
+    s = sympy.Symbol("sigma", positive=True)
+    exact = th.relu_moments(s)["mean"] / s
+    assert exact == 1 / sympy.sqrt(2 * sympy.pi) and round(float(exact), 1) == 0.4
+    assert abs(float(exact) - 0.4) < 0.0011
+    n = 1_000_000
+    r = np.maximum(np.random.default_rng(seed).standard_normal(n) * sigma, 0)
+    t = gaussian_lipschitz_halfwidth(n, 1.0, sigma)
+    assert abs(float(r.mean()) - float(exact) * sigma) <= t
+    assert abs(float(r.mean()) - math.sqrt(2 / math.pi) * sigma) > t
+
+
+@pytest.mark.claim("d002.init.review-depth", "d002.init.relu-reduction-half")
+@settings(max_examples=2)
+@given(seed=seeds, q=st.floats(0.25, 4.0))
+def test_relu_layer_halves_the_variance_per_layer_under_one_over_fan_in(seed, q):
+    """h ~ N(0, q) on n units, x = relu(h), h' = W x with Var[w] = 1/n (the linear-preserving
+    init). ||x||^2/n is in the ReLU second-moment interval around q/2, and given x,
+    sum h'^2 / (||x||^2/n) ~ chi2_m; so q'/q lies in the product interval, which holds 1/2 and
+    excludes the ReLU's own ratio 0.341. False alarm 1e-6 per interval."""
+    rng = np.random.default_rng(seed)
+    n, m = 10_000, 4_000
+    x = np.maximum(rng.standard_normal(n) * math.sqrt(q), 0)
+    lo2, hi2 = relu_second_moment_interval(n, math.sqrt(q))
+    second = float(x @ x) / n
+    assert lo2 <= second <= hi2
+    w = kinit.he_normal((m, n), rng, negative_slope=1.0)  # gain 1: Var[w] = 1/fan_in
+    h_next = linear(x[None, :], w)[0]
+    assert _linear_map_ok(h_next, x, 1 / n)
+    lo_c, hi_c = chi2_interval(m, FALSE_ALARM)
+    ratio_lo, ratio_hi = lo2 * lo_c / m / q, hi2 * hi_c / m / q
+    assert ratio_lo <= float(h_next @ h_next) / m / q <= ratio_hi
+    assert ratio_lo <= 0.5 <= ratio_hi
+    assert not ratio_lo <= (math.pi - 1) / (2 * math.pi) <= ratio_hi
+
+
+@pytest.mark.claim("d002.init.review-depth", "d002.init.relu-reduction-half")
+def test_per_layer_ratio_symbolically():
+    """Post-activations halve with the pre-activations (ReLU's variance is ∝ sigma^2); the
+    mean field under Var[w] = 1/fan_in halves q per layer; the preserving Var[w] is ∝ 1/fan_in
+    even for ReLU inputs of non-zero mean."""
+    s = sympy.Symbol("sigma", positive=True)
+    v = th.relu_moments(s)["variance"]
+    assert sympy.simplify(v.subs(s, s / sympy.sqrt(2)) / v) == sympy.Rational(1, 2)
+    q, _ = th.mean_field_variances(12, 300, 1 / 300, "relu", q0=3.0)
+    assert all(math.isclose(q[i + 1] / q[i], 0.5, rel_tol=1e-12) for i in range(len(q) - 1))
+    nn, vw = sympy.symbols("n v_w", positive=True)
+    relu = th.relu_moments(1)
+    var_y = th.linear_output_variance(nn, vw, relu["variance"], mean_x=relu["mean"])
+    preserving = sympy.solve(sympy.Eq(var_y, relu["variance"]), vw)[0]
+    assert (preserving * nn).free_symbols == set()  # Var[w] ∝ 1/fan_in
+    assert sympy.simplify(preserving * nn - (sympy.pi - 1) / sympy.pi) == 0
+
+
+def _trapezoid_second_moment(phi) -> float:
+    z = torch.linspace(-12, 12, 480_001, dtype=torch.float64)
+    dens = torch.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    return float(torch.trapezoid(phi(z) ** 2 * dens, z))
+
+
+def _quad_second_moment(phi) -> float:
+    import mpmath
+
+    with mpmath.workdps(30):
+        density = lambda z: mpmath.exp(-z * z / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
+        return float(
+            mpmath.quad(lambda z: phi(z) ** 2 * density(z), [-mpmath.inf, 0, 6, mpmath.inf])
+        )
+
+
+@pytest.mark.claim("d002.init.relu-family-he")
+def test_relu_family_gains_beyond_relu():
+    """Second-moment gains of the ReLU family torch ships, evaluated on torch's own functions
+    (trapezoid) and on mpmath formulas (30 digits): He's sqrt 2 fits ReLU and ReLU6 only."""
+    import mpmath
+
+    F_ = torch.nn.functional
+    exact = {
+        "relu": lambda z: max(z, 0),
+        "relu6": lambda z: min(max(z, 0), 6),
+        "elu": lambda z: z if z > 0 else mpmath.exp(z) - 1,
+        "celu": lambda z: z if z > 0 else mpmath.exp(z) - 1,
+    }
+    torch_fns = {"relu": F_.relu, "relu6": F_.relu6, "elu": F_.elu, "celu": F_.celu}
+    second = {}
+    for name, phi in exact.items():
+        second[name] = _quad_second_moment(phi)
+        assert math.isclose(_trapezoid_second_moment(torch_fns[name]), second[name], rel_tol=1e-8)
+    assert second["relu"] == pytest.approx(0.5, rel=1e-15)
+    assert abs(second["relu6"] - 0.5) < 3e-9  # the cap at 6 removes only the far tail
+    for name in ("elu", "celu"):
+        assert math.isclose(1 / math.sqrt(second[name]), 1.2451983, rel_tol=1e-7)
+        assert math.isclose(2 * second[name], 1.2898908, rel_tol=1e-7)  # He: +29% per layer
+    assert math.isclose(_trapezoid_second_moment(F_.selu), 1.0, rel_tol=1e-8)
+    assert math.isclose(float(th.derived_gain("selu")), 1.0, rel_tol=1e-12)  # LeCun, not He
+    assert torch.nn.init.calculate_gain("selu") == 0.75  # torch's convention
+    for slope in (0.1, 0.2, 0.5):  # He's slope-adapted gain (PReLU), not sqrt 2
+        gain = float(th.derived_gain("leaky_relu", slope))
+        assert math.isclose(gain, torch.nn.init.calculate_gain("leaky_relu", slope), rel_tol=1e-12)
+        assert math.isclose(gain, math.sqrt(2 / (1 + slope**2)), rel_tol=1e-12)
+        assert abs(gain - math.sqrt(2)) > 0.007
+
+
+@pytest.mark.claim("d002.init.relu-family-he")
+@few
+@given(seed=seeds)
+def test_he_on_elu_inflates_the_next_preactivation(seed):
+    """z ~ N(0, 1) on n units, x = elu(z) (torch), y = W x with torch's kaiming_normal_ (ReLU
+    gain). elu(z)^2 = relu(z)^2 + (e^z - 1)^2 [z < 0], the second term in [0, 1): the ReLU
+    second-moment interval plus a Hoeffding interval around its mean 0.14494 (quadrature)
+    bound ||x||^2/n; given x, sum y^2 / (2||x||^2/n) ~ chi2_m. The next pre-activation variance
+    2||x||^2/n then lies in an interval that holds 1.290 and excludes 1. False alarm 1e-6 each."""
+    import mpmath
+
+    rng = np.random.default_rng(seed)
+    n, m = 200_000, 40
+    z = rng.standard_normal(n)
+    x = torch.nn.functional.elu(torch.from_numpy(z)).numpy()
+    w = _torch_sample(torch.nn.init.kaiming_normal_, (m, n), seed, nonlinearity="relu")
+    assert _linear_map_ok(x @ w.T, x, 2 / n)
+    neg = np.where(z < 0, np.expm1(np.minimum(z, 0)) ** 2, 0.0)
+    with mpmath.workdps(30):
+        e_neg = float(
+            mpmath.quad(
+                lambda v: (
+                    (mpmath.exp(v) - 1) ** 2 * mpmath.exp(-v * v / 2) / mpmath.sqrt(2 * mpmath.pi)
+                ),
+                [-mpmath.inf, 0],
+            )
+        )
+    t = hoeffding_halfwidth(n, 1.0)
+    assert abs(float(neg.mean()) - e_neg) <= t
+    lo2, hi2 = relu_second_moment_interval(n, 1.0)
+    lo, hi = 2 * (lo2 + e_neg - t), 2 * (hi2 + e_neg + t)
+    assert lo <= 2 * float(x @ x) / n <= hi
+    assert lo <= 1.2898908 <= hi and lo > 1.0  # He on ELU: the variance grows ~29% per layer
+
+
+@pytest.mark.claim("d002.init.lsuv-orthogonal", "d002.init.lsuv")
+@settings(max_examples=5)
+@given(seed=seeds, start=st.sampled_from(["xavier", "he", "orthogonal"]))
+def test_lsuv_keeps_orthogonality_only_from_an_orthogonal_start(seed, start):
+    """LSUV rescales: W^T W = c I afterwards iff before. From Xavier/He (the document's step 1)
+    the largest off-diagonal of W^T W / c is about 3.5/sqrt(64) ~ 0.4; below 0.1 only with a
+    probability far under 1e-6."""
+    rng = np.random.default_rng(seed)
+    width = 64
+    maker = {"xavier": kinit.xavier_normal, "he": kinit.he_normal, "orthogonal": kinit.orthogonal}
+    ws = [maker[start]((width, width), rng) for _ in range(3)]
+    x = rng.standard_normal((256, width))
+    new, _ = kinit.lsuv(ws, x, np.tanh, tol=1e-6)
+    assert all(abs(float(np.var(h)) - 1) < 1e-6 for h in mlp_forward(x, new, "tanh"))
+    for before, after in zip(ws, new, strict=True):
+        scale = float(np.linalg.norm(after) / np.linalg.norm(before))
+        assert np.allclose(after, scale * before, rtol=1e-12, atol=0)  # LSUV only rescales
+        gram = after.T @ after
+        c = float(np.mean(np.diag(gram)))
+        off = np.abs(gram - np.diag(np.diag(gram))).max() / c
+        if start == "orthogonal":
+            assert off < 1e-10
+        else:
+            assert off > 0.1
+
+
+@pytest.mark.claim("d002.init.orthogonal-qr")
+@given(rows=st.integers(1, 10), cols=st.integers(1, 10), seed=seeds, sign_fix=st.booleans())
+def test_qr_of_a_gaussian_matrix_is_orthogonal_with_or_without_the_sign_fix(
+    rows, cols, seed, sign_fix
+):
+    """Reading 1 (any random orthogonal matrix): Q from QR is (semi-)orthogonal either way."""
+    w = kinit.orthogonal((rows, cols), np.random.default_rng(seed), sign_fix=sign_fix)
+    gram = w.T @ w if rows >= cols else w @ w.T
+    assert np.allclose(gram, np.eye(min(rows, cols)), atol=1e-12)
+
+
+@pytest.mark.claim("d002.init.he")
+@few
+@given(seed=seeds, ratio=st.sampled_from([4, 8]), wide_out=st.booleans())
+def test_he_backward_factor_of_a_non_square_relu_layer_is_fan_out_over_fan_in(
+    seed, ratio, wide_out
+):
+    """One ReLU layer, W ~ He (fan_in), upstream g ~ N(0, 1) on fan_out units, pre-activation
+    mask 1{h > 0}: dx = W^T (g * mask). Given g and the mask, sum dx^2 / ((2/fan_in) ||g*mask||^2)
+    ~ chi2_fan_in; ||g*mask||^2 / fan_out is distributed as a mean of relu(z)^2, in
+    relu_second_moment_interval. So Var[dx]/Var[g] is fan_out/fan_in within the product
+    interval (which excludes 1): the factors telescope over depth, n_L/n_0. 1e-6 each."""
+    rng = np.random.default_rng(seed)
+    small, big = 1_000, 1_000 * ratio
+    fan_in, fan_out = (small, big) if wide_out else (big, small)
+    w = kinit.he_normal((fan_out, fan_in), rng)
+    g = rng.standard_normal(fan_out)
+    masked = g * (rng.standard_normal(fan_out) > 0)
+    dx = masked @ w
+    assert _linear_map_ok(dx, masked, 2 / fan_in)
+    lo2, hi2 = relu_second_moment_interval(fan_out, 1.0)
+    assert lo2 <= float(masked @ masked) / fan_out <= hi2
+    lo_c, hi_c = chi2_interval(fan_in, FALSE_ALARM)
+    lo, hi = 2 * fan_out / fan_in * lo2 * lo_c / fan_in, 2 * fan_out / fan_in * hi2 * hi_c / fan_in
+    assert lo <= float(dx @ dx) / fan_in <= hi
+    assert lo <= fan_out / fan_in <= hi and not lo <= 1.0 <= hi
+    widths = sympy.symbols("n0:6", positive=True, integer=True)
+    product = sympy.prod(widths[i + 1] / widths[i] for i in range(5))
+    assert sympy.simplify(product - widths[5] / widths[0]) == 0  # telescopes

@@ -400,3 +400,235 @@ def test_bad_input():
         F.instance_norm(torch.zeros(2, 2, 1, 1))
     with pytest.raises(ValueError, match="groups is required"):
         th.statistics_count("group", (2, 6, 3, 3))
+
+
+# --------------------------------------------------------------------------- review (issue 10 §5)
+
+from hypothesis import settings  # noqa: E402  (appended section; the imports above are shared)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-init-insensitivity", "d002.norm.review-init-dependence")
+@given(
+    n=st.integers(2, 6),
+    c_in=st.integers(1, 4),
+    c_out=st.integers(1, 4),
+    log_a=st.floats(-3, 3),
+    seed=seeds,
+)
+def test_batchnorm_and_layernorm_ignore_the_scale_of_the_weights(n, c_in, c_out, log_a, seed):
+    """eps = 0, a > 0: BN(x (aW)^T) = BN(x W^T) with one a per output channel, LN with a common
+    a; the input gradient is invariant and the weight gradient scales by 1/a (torch autograd;
+    torch refuses eps = 0 in training, so eps = 1e-30, far below every variance drawn)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c_in))
+    w = rng.standard_normal((c_out, c_in))
+    a = 10.0**log_a
+    per_channel = a * np.exp(rng.uniform(-1, 1, c_out))[:, None]
+    z, z_scaled = x @ w.T, x @ (per_channel * w).T
+    assume(np.all(z.var(axis=0) > 1e-6))  # a channel that is (nearly) constant on the batch
+    assert_close(batch_norm(z_scaled, eps=0.0)[0], batch_norm(z, eps=0.0)[0], np.float64)
+    if c_out >= 2:
+        assert_close(
+            layer_norm(x @ (a * w).T, 1, eps=0.0)[0], layer_norm(z, 1, eps=0.0)[0], np.float64
+        )
+    up = rng.standard_normal(z.shape)
+    grads = []
+    for scale in (1.0, a):
+        wt = torch.from_numpy(scale * w).requires_grad_()
+        xt = torch.from_numpy(x).requires_grad_()
+        F.batch_norm(xt @ wt.T, None, None, training=True, eps=1e-30).backward(torch.from_numpy(up))
+        grads.append((xt.grad.numpy(), wt.grad.numpy()))
+    assert_close(grads[1][0], grads[0][0], np.float64)  # d/dx invariant
+    assert_close(a * grads[1][1], grads[0][1], np.float64)  # d/d(aW) = (1/a) d/dW
+
+
+@pytest.mark.claim("d000.norm.batchnorm-init-insensitivity", "d002.norm.review-init-dependence")
+def test_weight_scale_invariance_counterexamples():
+    z = np.array([[-1.0], [1.0]])  # unit biased variance
+    y, _ = batch_norm(z, eps=0.0)
+    small, _ = batch_norm(1e-3 * z, eps=1e-5)
+    assert small[1, 0] / y[1, 0] == pytest.approx(1e-3 / np.sqrt(1e-6 + 1e-5))
+    assert round(float(small[1, 0] / y[1, 0]), 2) == 0.30
+    assert_close(batch_norm(-z, eps=0.0)[0], -y, np.float64)  # a = -1 flips the sign
+    ln, _ = layer_norm(np.array([[1.0, 2.0, 4.0]]), 1, eps=0.0)
+    per_feature, _ = layer_norm(np.array([[1.0, 2.0, 8.0]]), 1, eps=0.0)  # not a common scale
+    assert not np.allclose(ln, per_feature)
+
+
+@pytest.mark.claim("d000.norm.layernorm-rnn")
+@given(
+    n=st.integers(2, 4),
+    h=st.integers(2, 6),
+    length=st.integers(1, 6),
+    pad=st.integers(1, 5),
+    seed=seeds,
+)
+def test_layernorm_token_outputs_ignore_length_and_padding_batchnorm_does_not(
+    n, h, length, pad, seed
+):
+    """(N, H, L) sequences, zero padding appended in time: LayerNorm over H of the real tokens
+    is unchanged exactly; BatchNorm over (N, L) changes (its statistics include the pads)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, length)) * 2 + 1
+    padded = np.concatenate([x, np.zeros((n, h, pad))], axis=2)
+    t, tp = torch.from_numpy(x), torch.from_numpy(padded)
+    ln = F.layer_norm(t.transpose(1, 2), (h,)).transpose(1, 2)
+    ln_p = F.layer_norm(tp.transpose(1, 2), (h,)).transpose(1, 2)
+    assert torch.equal(ln, ln_p[..., :length])
+    ours = layer_norm(np.ascontiguousarray(padded.transpose(0, 2, 1)), 1)[0].transpose(0, 2, 1)
+    assert_close(ours[..., :length], ln.numpy(), np.float64)
+    bn = F.batch_norm(t, None, None, training=True)
+    bn_p = F.batch_norm(tp, None, None, training=True)
+    assert not torch.allclose(bn, bn_p[..., :length])
+
+
+@pytest.mark.claim("d000.norm.instancenorm-style")
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 4),
+    hw=st.tuples(st.integers(1, 4), st.integers(2, 4)),
+    seed=seeds,
+)
+def test_instance_norm_removes_per_instance_channel_statistics(n, c, hw, seed):
+    """eps = 0, a_nc > 0: IN(a x + b) = IN(x) per (sample, channel), ours and torch; BatchNorm
+    of the same batch changes when one sample's channel is restyled."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, *hw))
+    a = np.exp(rng.uniform(-3, 3, (n, c, 1, 1)))
+    b = rng.uniform(-5, 5, (n, c, 1, 1))
+    styled = a * x + b
+    assert_close(instance_norm(styled, eps=0.0)[0], instance_norm(x, eps=0.0)[0], np.float64)
+    theirs = F.instance_norm(torch.from_numpy(styled), eps=0.0).numpy()
+    assert_close(theirs, instance_norm(x, eps=0.0)[0], np.float64)
+    if n >= 2:
+        restyled = x.copy()
+        restyled[1] = 3.0 * x[1] + 2.0
+        assert not np.allclose(batch_norm(restyled, eps=0.0)[0][0], batch_norm(x, eps=0.0)[0][0])
+
+
+@pytest.mark.claim("d000.norm.instancenorm-style")
+def test_instance_norm_style_counterexamples():
+    x = np.array([[[[-1.0, 1.0]]]])
+    y, _ = instance_norm(x, eps=0.0)
+    assert_close(instance_norm(-x, eps=0.0)[0], -y, np.float64)  # a < 0 flips
+    small, _ = instance_norm(1e-3 * x, eps=1e-5)
+    assert round(float(small[0, 0, 0, 1] / y[0, 0, 0, 1]), 2) == 0.30
+
+
+@pytest.mark.claim("d002.norm.instancenorm-definition")
+@given(
+    n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 4), w=st.integers(2, 4), seed=seeds
+)
+def test_instance_norm_slices_are_normalized_independently(n, c, h, w, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)) * 3 + 1
+    eps = 1e-5
+    y, _ = instance_norm(x, eps=eps)
+    assert_close(y, F.instance_norm(torch.from_numpy(x), eps=eps).numpy(), np.float64)
+    var = x.var(axis=(2, 3))
+    assert np.abs(y.mean(axis=(2, 3))).max() < 1e-12
+    assert_close(y.var(axis=(2, 3)), var / (var + eps), np.float64)
+    other = x.copy()
+    other[0, 0] = rng.standard_normal((h, w)) * 7  # change one slice
+    y2, _ = instance_norm(other, eps=eps)
+    mask = np.ones((n, c), bool)
+    mask[0, 0] = False
+    assert np.array_equal(y2[mask], y[mask])
+
+
+def _mean_std_normalizations(x: np.ndarray, eps: float) -> list[np.ndarray]:
+    """(x - mean_S)/sqrt(var_S + eps) for every non-empty set S of axes of x."""
+    import itertools
+
+    out = []
+    for r in range(1, x.ndim + 1):
+        for axes in itertools.combinations(range(x.ndim), r):
+            mu = x.mean(axis=axes, keepdims=True)
+            out.append((x - mu) / np.sqrt(x.var(axis=axes, keepdims=True) + eps))
+    return out
+
+
+@pytest.mark.claim("d002.norm.common-form")
+@given(n=st.integers(1, 4), h=st.integers(2, 6), seed=seeds)
+def test_rmsnorm_and_local_response_norm_are_not_mean_std_normalizations(n, h, seed):
+    """torch's RMSNorm and LocalResponseNorm equal (x - mean)/std over no set of axes."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h)) + 2.0  # non-zero mean: centring matters
+    eps = 1e-6
+    rms = F.rms_norm(torch.from_numpy(x), (h,), eps=eps).numpy()
+    assert_close(rms, x / np.sqrt(np.mean(x * x, axis=1, keepdims=True) + eps), np.float64)
+    assert all(not np.allclose(rms, cand, atol=1e-6) for cand in _mean_std_normalizations(x, eps))
+    x3 = rng.standard_normal((n, h, 3)) + 2.0
+    lrn = F.local_response_norm(torch.from_numpy(x3), size=2).numpy()
+    assert all(not np.allclose(lrn, c, atol=1e-6) for c in _mean_std_normalizations(x3, eps))
+    # the four documented schemes are of the form (one set of axes each)
+    x4 = rng.standard_normal((n + 1, 2, 3, 2))
+    for y in (
+        batch_norm(x4, eps=eps)[0],
+        layer_norm(x4, 3, eps=eps)[0],
+        instance_norm(x4, eps=eps)[0],
+    ):
+        assert any(np.allclose(y, cand, atol=1e-12) for cand in _mean_std_normalizations(x4, eps))
+
+
+@pytest.mark.claim("d002.norm.common-form")
+def test_rmsnorm_counterexample():
+    x = torch.tensor([[1.0, 3.0]], dtype=torch.float64)
+    rms = F.rms_norm(x, (2,), eps=0.0).numpy()
+    assert_close(rms, np.array([[1.0, 3.0]]) / np.sqrt(5.0), np.float64)
+    assert_close(layer_norm(x.numpy(), 1, eps=0.0)[0], np.array([[-1.0, 1.0]]), np.float64)
+
+
+@pytest.mark.claim("d002.norm.recovery")
+@settings(max_examples=30)  # builds a torch module per example
+@given(n=st.integers(2, 5), c=st.integers(1, 4), momentum=st.floats(0.05, 1.0), seed=seeds)
+def test_running_statistics_recover_every_input_in_eval_mode(n, c, momentum, seed):
+    """Reading 2: gamma = sqrt(running_var + eps), beta = running_mean make torch's eval-mode
+    BatchNorm2d (and our kernel) the identity on any input; in training mode they do not."""
+    rng = np.random.default_rng(seed)
+    module = torch.nn.BatchNorm2d(c, momentum=momentum, dtype=torch.float64)
+    for _ in range(3):
+        module.train()(torch.from_numpy(rng.standard_normal((n, c, 2, 3)) * 2 + 1))
+    with torch.no_grad():
+        module.weight.copy_(torch.sqrt(module.running_var + module.eps))
+        module.bias.copy_(module.running_mean)
+    x = rng.standard_normal((n, c, 2, 3)) * 5 - 3  # any input
+    assert_close(module.eval()(torch.from_numpy(x)).detach().numpy(), x, np.float64)
+    rm, rv = module.running_mean.numpy(), module.running_var.numpy()
+    gamma, beta = np.sqrt(rv + module.eps), rm
+    y, _ = batch_norm(x, gamma, beta, module.eps, training=False, running_mean=rm, running_var=rv)
+    assert_close(y, x, np.float64)
+    y_train, _ = batch_norm(x, gamma, beta, module.eps)
+    assert not np.allclose(y_train, x)
+
+
+@pytest.mark.claim("d000.norm.groupnorm-channel-relations")
+@given(
+    n=st.integers(1, 3),
+    groups=st.integers(2, 3),
+    per_group=st.integers(2, 3),
+    eps=st.sampled_from([0.0, 1e-5, 0.5]),
+    seed=seeds,
+)
+def test_group_norm_keeps_relative_offsets_and_scales_within_a_group(
+    n, groups, per_group, eps, seed
+):
+    rng = np.random.default_rng(seed)
+    c = groups * per_group
+    scales = np.exp(rng.uniform(-2, 2, (1, c, 1, 1)))
+    x = rng.standard_normal((n, c, 3, 4)) * scales + rng.uniform(-3, 3, (1, c, 1, 1))
+    y, _ = group_norm(x, groups, eps=eps)
+    assert_close(y, F.group_norm(torch.from_numpy(x), groups, eps=eps).numpy(), np.float64)
+    xg = x.reshape(n, groups, -1)
+    denom = np.sqrt(xg.var(axis=2) + eps)  # one per (sample, group)
+    for g in range(groups):
+        c1, c2 = g * per_group, g * per_group + 1
+        diff = (x[:, c1] - x[:, c2]) / denom[:, g, None, None]
+        assert_close(y[:, c1] - y[:, c2], diff, np.float64)
+        ratio_in = x[:, c1].std(axis=(1, 2)) / x[:, c2].std(axis=(1, 2))
+        ratio_out = y[:, c1].std(axis=(1, 2)) / y[:, c2].std(axis=(1, 2))
+        assert_close(ratio_out, ratio_in, np.float64)
+    # across groups the relation is lost: channel scales are equalized per group
+    inn, _ = instance_norm(x, eps=0.0)
+    assert_close(inn.std(axis=(2, 3)), np.ones((n, c)), np.float64)
+    assert not np.allclose(y.std(axis=(2, 3)), 1.0)

@@ -560,3 +560,131 @@ def test_stochastic_pool_needs_non_negative_input():
             pool.stochastic_pool2d(np.array([[[window]]]), (1, 2), rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng"):
         pool.stochastic_pool2d(np.ones((1, 1, 2, 2)), 2)
+
+
+# --------------------------------------------------------------------------- review (issue 10 §5)
+
+
+def _rounded(i: int, k: int, s: int, p: int) -> bool:
+    """O in {floor(I/S), ceil(I/S)} by the closed form: D = 2P - K + S, r = I mod S."""
+    d, r = 2 * p - k + s, i % s
+    return -r <= d < s + (s - r) % s
+
+
+@pytest.mark.claim("d000.pool.stride-reduction")
+def test_stride_reduction_up_to_rounding_exhaustively():
+    """O is I/S rounded for every I iff K - S <= 2P < K; per I, iff the closed form says so."""
+    for k in range(1, 8):
+        for s in range(1, 8):
+            for p in range(k // 2 + 1):
+                sizes = [i for i in range(max(1, k - 2 * p), 60)]
+                rounded = []
+                for i in sizes:
+                    o = th_conv.pool_output_size(i, k, s, p)
+                    is_rounded = o in (i // s, -(-i // s))
+                    assert is_rounded == _rounded(i, k, s, p), (i, k, s, p)
+                    rounded.append(is_rounded)
+                assert all(rounded) == (k - s <= 2 * p < k), (k, s, p)
+    assert th_conv.pool_output_size(8, 3, 2, 0) == 3  # not 4: the counterexample
+    assert th_conv.pool_output_size(4, 2, 2, 1) == 3  # not 2
+    assert th_conv.pool_output_size(5, 2, 2, 0) == 2 == 5 // 2  # rounding, not a counterexample
+
+
+@pytest.mark.claim("d000.pool.stride-reduction")
+@given(
+    k=st.integers(1, 5),
+    s=st.integers(1, 4),
+    data=st.data(),
+    family=st.sampled_from(["max1d", "avg1d", "max3d", "avg3d"]),
+)
+def test_stride_reduction_rounding_against_torch_1d_and_3d(k, s, data, family):
+    p = data.draw(st.integers(0, k // 2), label="p")
+    # torch's avg_pool3d (unlike avg_pool1d/2d and max_pool3d) refuses I < K even when
+    # I + 2P >= K: "input image smaller than kernel size"
+    low = k if family == "avg3d" else max(1, k - 2 * p)
+    i = data.draw(st.integers(low, 30), label="size")
+    if family.endswith("1d"):
+        x = torch.zeros(1, 1, i)
+        fn = F.max_pool1d if family == "max1d" else F.avg_pool1d
+    else:
+        x = torch.zeros(1, 1, i, 2 * k, 2 * k)
+        fn = F.max_pool3d if family == "max3d" else F.avg_pool3d
+    o = fn(x, k, s, p).shape[2]
+    assert o == th_conv.pool_output_size(i, k, s, p)
+    assert (o in (i // s, -(-i // s))) == _rounded(i, k, s, p)
+    assert (o * s == i) == th.stride_reduction_exact(i, k, s, p)
+
+
+def _torch_pool_matrix(size: tuple[int, int], k: int, s: int) -> np.ndarray:
+    """Rows: torch's avg_pool2d outputs as linear functions of the inputs (probed one-hot)."""
+    n = size[0] * size[1]
+    eye = torch.eye(n, dtype=torch.float64).reshape(n, 1, *size)
+    return F.avg_pool2d(eye, k, s).reshape(n, -1).T.numpy()
+
+
+@pytest.mark.claim("d000.pool.noise-reduction")
+@given(k=st.integers(2, 3), s=st.integers(1, 3), rank=st.integers(1, 12), seed=seeds)
+def test_average_never_increases_the_mean_noise_variance(k, s, rank, seed):
+    """Any noise covariance Sigma = A A^T (rank drawn): every output of torch's avg_pool2d has
+    variance row Sigma row^T <= the mean input variance of its window (Cauchy-Schwarz), and
+    equal only for one common value per window."""
+    rng = np.random.default_rng(seed)
+    size = (k + s, k + 2 * s)
+    n = size[0] * size[1]
+    a = rng.standard_normal((n, rank)) * rng.uniform(0.1, 3.0, (n, 1))
+    cov = a @ a.T
+    pmat = _torch_pool_matrix(size, k, s)
+    out_var = np.einsum("oi,ij,oj->o", pmat, cov, pmat)
+    for row, v in zip(pmat, out_var, strict=True):
+        window = row > 0
+        assert row[window] == pytest.approx(np.full(window.sum(), 1 / k**2))
+        assert v <= np.mean(np.diag(cov)[window]) * (1 + 1e-12)
+        stds = np.sqrt(np.diag(cov)[window])
+        assert v <= np.mean(stds) ** 2 * (1 + 1e-12)
+    # equality: one common value per window (rank-1 Sigma with equal entries)
+    common = np.full((n, 1), 2.0)
+    cov1 = common @ common.T
+    assert np.allclose(np.einsum("oi,ij,oj->o", pmat, cov1, pmat), 4.0, rtol=1e-12)
+
+
+@pytest.mark.claim("d000.pool.adaptive-output-size")
+@given(
+    dims=st.integers(1, 3),
+    data=st.data(),
+    mode=st.sampled_from(["avg", "max"]),
+    batched=st.booleans(),
+    seed=seeds,
+)
+def test_adaptive_pooling_in_1d_2d_3d_gives_the_requested_size_and_theory_windows(
+    dims, data, mode, batched, seed
+):
+    """torch's adaptive avg/max pooling in 1-D, 2-D and 3-D (None keeps an axis): the output
+    has the requested shape and equals pooling over the product of theory.adaptive_windows."""
+    import itertools
+
+    sizes = [data.draw(st.integers(1, 6), label=f"I{a}") for a in range(dims)]
+    size_or_none = st.integers(1, 8) if dims == 1 else st.one_of(st.none(), st.integers(1, 8))
+    outs = [data.draw(size_or_none, label=f"O{a}") for a in range(dims)]  # 1-D takes no None
+    x = np.random.default_rng(seed).standard_normal((2, *sizes))  # (C, *spatial)
+    fn = getattr(F, f"adaptive_{mode}_pool{dims}d")
+    t = torch.from_numpy(x[None] if batched else x)
+    y = fn(t, outs if dims > 1 else outs[0])
+    y = y[0] if batched else y
+    want = [o if o is not None else i for o, i in zip(outs, sizes, strict=True)]
+    assert tuple(y.shape) == (2, *want)
+    windows = [th.adaptive_windows(i, o) for i, o in zip(sizes, want, strict=True)]
+    reduce = np.mean if mode == "avg" else np.max
+    expected = np.empty((2, *want))
+    for idx in itertools.product(*(range(o) for o in want)):
+        sl = tuple(slice(*windows[a][idx[a]]) for a in range(dims))
+        expected[(slice(None), *idx)] = reduce(x[(slice(None), *sl)].reshape(2, -1), axis=1)
+    assert_close(y.numpy(), expected, np.float64)
+
+
+@pytest.mark.claim("d000.pool.adaptive-rule")
+@given(size=st.integers(1, 30), data=st.data())
+def test_rule_has_stride_zero_when_the_output_is_larger(size, data):
+    out = data.draw(st.integers(size + 1, 3 * size + 2), label="out")
+    assert size // out == 0  # the document's stride: no valid pooling
+    assert len(th.adaptive_windows(size, out)) == out  # torch's windows still exist
+    assert tuple(F.adaptive_avg_pool1d(torch.zeros(1, 1, size), out).shape) == (1, 1, out)

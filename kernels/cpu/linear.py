@@ -11,9 +11,11 @@ has shape ``(*, n)`` (any rank ≥ 1, leading axes may be empty), ``weight`` ``(
 
 with :math:`G = \partial L/\partial Y`. (Per sample, :math:`\partial L/\partial x = W^\top g`,
 ``000_160a0b7c04e12fc6.txt`` § Advanced Linear Layer Concepts.) As in torch, a 1-D ``weight``
-``(n,)`` is allowed with a 1-D ``input`` only and gives the 0-d dot product (then ``bias`` is
-0-d). Deliberate difference from torch (tested): ``bias`` must have exactly the shape
-``(m,)`` (``()`` for a 1-D weight); torch also broadcasts e.g. a ``(1,)`` bias.
+``(n,)`` gives one dot product per row, output ``input.shape[:-1]`` (0-d for a 1-D input),
+with a 0-d ``bias``. Deliberate differences from torch (tested): ``bias`` must have exactly
+the shape ``(m,)`` (``()`` for a 1-D weight) — torch also broadcasts e.g. a ``(1,)`` bias —
+and a bias with a 1-D weight is accepted for every input rank (torch's ``addmm`` path
+rejects it for a 2-D input only).
 
 Outputs are refused beyond :data:`kernels.cpu._check.MAX_ELEMENTS` elements.
 """
@@ -45,11 +47,6 @@ def _check_linear(
     array(weight, wname, (1, 2), input.dtype)
     n = input.shape[-1]
     if weight.ndim == 1:
-        if input.ndim != 1:
-            raise ValueError(
-                f"a 1-D {wname} (in_features,) needs a 1-D {name} (as torch), got {name} shape "
-                f"{input.shape}; use {wname} of shape (out_features, in_features)"
-            )
         if weight.shape != (n,):
             raise ValueError(f"{wname} must have shape (in_features={n},), got {weight.shape}")
         m = None
@@ -74,10 +71,10 @@ def _check_linear(
 def linear(input: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``F.linear``: :math:`Y = XW^T + b` for ``input`` of shape ``(*, n)``; ``(*, m)`` out."""
     m = _check_linear(input, weight, bias)
-    if m is None:  # 1-D weight and input: the dot product
-        y = np.asarray(counted_einsum("n,n->", input, weight))
-        return y if bias is None else counted_add(y, bias)
     rows = input.reshape(-1, input.shape[-1])
+    if m is None:  # 1-D weight: one dot product per row, the feature axis dropped
+        y = counted_einsum("bn,n->b", rows, weight).reshape(input.shape[:-1])
+        return y if bias is None else counted_add(y, bias)
     y = counted_einsum("bn,mn->bm", rows, weight).reshape(*input.shape[:-1], m)
     return y if bias is None else counted_add(y, bias)
 
@@ -110,12 +107,14 @@ def linear_backward(
     array(grad_output, "grad_output", len(expected), input.dtype, empty_ok=tuple(range(32)))
     if grad_output.shape != expected:
         raise ValueError(f"grad_output must have shape {expected}, got {grad_output.shape}")
-    if m is None:
-        dx = counted_einsum("n,->n", weight, grad_output)
-        dw = counted_einsum("n,->n", input, grad_output)
-        return dx, dw, (grad_output.copy() if want_bias else None)
     n = input.shape[-1]
-    g, x = grad_output.reshape(-1, m), input.reshape(-1, n)
+    x = input.reshape(-1, n)
+    if m is None:  # 1-D weight: y[b] = x[b] . w
+        g = grad_output.reshape(-1)
+        dx = counted_einsum("b,n->bn", g, weight).reshape(input.shape)
+        dw = counted_einsum("b,bn->n", g, x)
+        return dx, dw, (np.asarray(g.sum()) if want_bias else None)
+    g = grad_output.reshape(-1, m)
     dx = counted_einsum("bm,mn->bn", g, weight).reshape(input.shape)
     dw = counted_einsum("bm,bn->mn", g, x)
     return dx, dw, (g.sum(axis=0) if want_bias else None)

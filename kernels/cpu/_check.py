@@ -201,7 +201,9 @@ def conv_geometry(
     \rfloor + 1` (counted as the window starts that fit). Transposed: weight
     ``(C_in, C_out/G, *K)``, :math:`O = (I-1)S - 2P + D(K-1) + P_{out} + 1` with
     :math:`P_{out} < \max(S, D)` (torch's rule). ``N = 0`` is accepted; every other size must
-    be ≥ 1. Buffers are bounded by :data:`MAX_ELEMENTS`.
+    be ≥ 1. Buffers are bounded by :data:`MAX_ELEMENTS`. In the result, a stride is clipped to the
+    padded (uncropped) size and the dilation of a size-1 kernel axis set to 1 (the same
+    windows).
     """
     xname, wname = names
     ranks = (nd + 1, nd + 2) if unbatched else (nd + 2,)
@@ -262,7 +264,8 @@ def conv_geometry(
             )
         c_out = int(weight.shape[0])
         full = tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pad, strict=True))
-        bounded(n * c_in * int(np.prod(full)), "the padded input", "padding")
+        pad_name = "padding (= 'same' for this dilation)" if isinstance(padding, str) else "padding"
+        bounded(n * c_in * int(np.prod(full)), "the padded input", pad_name)
         out = []
         for axis in range(nd):
             span = d[axis] * (kernel[axis] - 1) + 1
@@ -277,14 +280,17 @@ def conv_geometry(
             out.append(len(starts))
         out = tuple(out)
         # the reference's window einsum may copy the unfolded input (im2col size)
-        bounded(
-            n * c_in * int(np.prod(out)) * int(np.prod(kernel)), "the unfolded input", "padding"
-        )
+        bounded(n * c_in * int(np.prod(out)) * int(np.prod(kernel)), "the unfolded input", pad_name)
     if bias is not None:
         array(bias, "bias", 1, input.dtype)
         if bias.shape != (c_out,):
             raise ValueError(f"bias must have shape ({c_out},) (out_channels), got {bias.shape}")
     bounded(n * c_out * int(np.prod(out)), "the output", "padding")
+    # A stride beyond the padded input (forward) or uncropped output (transposed) only occurs
+    # where there is a single window, and the dilation of a size-1 kernel axis is unused:
+    # clip both so that huge values never reach a stride computation (same windows).
+    s = tuple(min(v, f) for v, f in zip(s, full, strict=True))
+    d = tuple(1 if k == 1 else v for v, k in zip(d, kernel, strict=True))
     return ConvGeometry(
         nd, batched, s, pad, d, g, kernel, in_size, out, full, c_in, c_out, op, transposed
     )

@@ -172,7 +172,11 @@ def _grad_output(grad_output, input: np.ndarray, geo: ConvGeometry) -> np.ndarra
     array(grad_output, "grad_output", input.ndim, input.dtype, empty_ok=(0,) if geo.batched else ())
     expected = (*((input.shape[0],) if geo.batched else ()), geo.out_channels, *geo.out)
     if grad_output.shape != expected:
-        raise ValueError(f"grad_output must have shape {expected}, got {grad_output.shape}")
+        raise ValueError(
+            f"grad_output must have shape {expected}, the forward's output shape for this "
+            f"input, weight, stride, padding, dilation{', output_padding' * geo.transposed}; "
+            f"got {grad_output.shape}"
+        )
     return _batch(grad_output, geo)
 
 

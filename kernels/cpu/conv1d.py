@@ -69,7 +69,8 @@ def conv1d_circular_fft(
     bounded(x.shape[0] * weight.shape[0] * x.shape[1] * length, "the spectra", "x, weight")
     if k % 2 == 0 or k > length:
         raise ValueError(
-            f"kernel length must be odd and <= the signal length, got K={k}, L={length}"
+            f"kernel length must be odd and <= the signal length: weight kernel K={k}, "
+            f"x length L={length}"
         )
     p = (k - 1) // 2
     wpad = np.zeros((*weight.shape[:2], length), dtype=np.float64)

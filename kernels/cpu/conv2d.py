@@ -122,7 +122,10 @@ def _check_grad(grad_out, x, weight, geo: _Geometry) -> np.ndarray:
     array(grad_out, "grad_out", 4, x.dtype, empty_ok=(0,))
     expected = (x.shape[0], weight.shape[0], *geo.out)
     if grad_out.shape != expected:
-        raise ValueError(f"grad_out must have shape {expected}, got {grad_out.shape}")
+        raise ValueError(
+            f"grad_out must have shape {expected}, the forward's output shape for this x, "
+            f"weight, stride, padding, dilation; got {grad_out.shape}"
+        )
     return grad_out
 
 

@@ -94,7 +94,8 @@ def conv2d_circular_fft(
     bounded(x.shape[0] * weight.shape[0] * x.shape[1] * h * w, "the spectra", "x, weight")
     if kh % 2 == 0 or kw % 2 == 0 or kh > h or kw > w:
         raise ValueError(
-            f"kernel sizes must be odd and fit the image, got kernel {(kh, kw)}, image {(h, w)}"
+            f"kernel sizes must be odd and fit the image: weight kernel {(kh, kw)}, "
+            f"x image {(h, w)}"
         )
     wpad = np.zeros((*weight.shape[:2], h, w), dtype=np.float64)
     wpad[..., :kh, :kw] = weight

@@ -48,11 +48,15 @@ def _check_linear(
     n = input.shape[-1]
     if weight.ndim == 1:
         if weight.shape != (n,):
-            raise ValueError(f"{wname} must have shape (in_features={n},), got {weight.shape}")
+            raise ValueError(
+                f"{wname} must have shape (in_features={n},) to match the last axis of {name}, "
+                f"got {weight.shape}"
+            )
         m = None
     elif weight.shape[1] != n:
         raise ValueError(
-            f"{wname} must have shape (out_features, in_features={n}), got {weight.shape}"
+            f"{wname} must have shape (out_features, in_features={n}) to match the last axis "
+            f"of {name}, got {weight.shape}"
         )
     else:
         m = weight.shape[0]
@@ -106,7 +110,10 @@ def linear_backward(
         array(grad_output, "grad_output", len(expected))  # raises TypeError
     array(grad_output, "grad_output", len(expected), input.dtype, empty_ok=tuple(range(32)))
     if grad_output.shape != expected:
-        raise ValueError(f"grad_output must have shape {expected}, got {grad_output.shape}")
+        raise ValueError(
+            f"grad_output must have shape {expected}, the forward's output shape for this "
+            f"input and weight; got {grad_output.shape}"
+        )
     n = input.shape[-1]
     x = input.reshape(-1, n)
     if m is None:  # 1-D weight: y[b] = x[b] . w

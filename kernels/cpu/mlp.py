@@ -46,7 +46,8 @@ def _check_weights(weights: object, dtype: np.dtype, width: int) -> list[np.ndar
         array(w, "weights", 2, dtype)
         if w.shape[1] != width:
             raise ValueError(
-                f"weights[{i}] must have {width} columns (the previous width), got {w.shape}"
+                f"weights[{i}] must have {width} columns (the features of x or the previous "
+                f"layer's width), got {w.shape}"
             )
         width = w.shape[0]
     return list(weights)
@@ -94,7 +95,10 @@ def mlp_backward(
     for i, (h, w) in enumerate(zip(hs, ws, strict=True)):
         array(h, "hs", 2, upstream.dtype)
         if h.shape != (batch, w.shape[0]):
-            raise ValueError(f"hs[{i}] must have shape {(batch, w.shape[0])}, got {h.shape}")
+            raise ValueError(
+                f"hs[{i}] must have shape {(batch, w.shape[0])} (rows of upstream, rows of "
+                f"weights[{i}]), got {h.shape}"
+            )
     if upstream.shape != hs[-1].shape:
         raise ValueError(f"upstream must have shape {hs[-1].shape}, got {upstream.shape}")
     grads: list[np.ndarray] = [upstream] * len(ws)

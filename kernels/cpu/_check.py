@@ -10,6 +10,7 @@ dilation and ``output_padding``. The direct, im2col, Toeplitz and reference kern
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -40,11 +41,12 @@ def array(
     ndim: int | tuple[int, ...],
     dtype: np.dtype | None = None,
     empty_ok: tuple[int, ...] = (),
+    like: str = "the input",
 ):
     """Check that ``value`` is a float32/float64 ndarray of the given ndim (and dtype).
 
     No dimension may be zero, except the axes listed in ``empty_ok`` (e.g. ``(0,)`` for an
-    empty batch, which torch accepts).
+    empty batch, which torch accepts). ``like`` names the array whose dtype ``dtype`` is.
     """
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
@@ -54,9 +56,7 @@ def array(
     if value.ndim not in allowed:
         raise ValueError(f"{name} must have ndim in {allowed}, got shape {value.shape}")
     if dtype is not None and value.dtype != dtype:
-        raise TypeError(
-            f"{name} must have the same dtype as the input ({dtype}), got {value.dtype}"
-        )
+        raise TypeError(f"{name} must have the same dtype as {like} ({dtype}), got {value.dtype}")
     ok = {a % value.ndim for a in empty_ok} if value.ndim else set()
     if any(s == 0 and a not in ok for a, s in enumerate(value.shape)):
         where = f" (only axes {sorted(ok)} may be empty)" if ok else ""
@@ -117,11 +117,11 @@ def conv_operands(x: object, weight: object, bias: object, ndim: int) -> None:
     """Input ``(N, C_in, *spatial)``, weight ``(C_out, C_in, *kernel)`` (groups 1) and optional
     bias ``(C_out,)`` of one float dtype, for the matrix-form convolutions."""
     array(x, "x", ndim, empty_ok=(0,))
-    array(weight, "weight", ndim, x.dtype)
+    array(weight, "weight", ndim, x.dtype, like="x")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(f"x has {x.shape[1]} channels, weight expects {weight.shape[1]}")
     if bias is not None:
-        array(bias, "bias", 1, x.dtype)
+        array(bias, "bias", 1, x.dtype, like="x")
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
 
@@ -211,7 +211,7 @@ def conv_geometry(
         array(input, xname, ranks)  # raises TypeError
     batched = input.ndim == nd + 2
     array(input, xname, ranks, empty_ok=(0,) if batched else ())
-    array(weight, wname, nd + 2, input.dtype)
+    array(weight, wname, nd + 2, input.dtype, like=xname)
     g = integer(groups, "groups", 1)
     s = ntuple(stride, "stride", nd, 1)
     d = ntuple(dilation, "dilation", nd, 1)
@@ -243,7 +243,7 @@ def conv_geometry(
             (i - 1) * st + dl * (k - 1) + o + 1
             for i, st, dl, k, o in zip(in_size, s, d, kernel, op, strict=True)
         )
-        bounded(n * c_out * int(np.prod(full)), "the uncropped output", "stride, dilation")
+        bounded(n * c_out * math.prod(full), "the uncropped output", "stride, dilation")
         out = tuple(f - lo - hi for f, (lo, hi) in zip(full, pad, strict=True))
         if min(out) < 1:
             raise ValueError(
@@ -265,7 +265,7 @@ def conv_geometry(
         c_out = int(weight.shape[0])
         full = tuple(i + lo + hi for i, (lo, hi) in zip(in_size, pad, strict=True))
         pad_name = "padding (= 'same' for this dilation)" if isinstance(padding, str) else "padding"
-        bounded(n * c_in * int(np.prod(full)), "the padded input", pad_name)
+        bounded(n * c_in * math.prod(full), "the padded input", pad_name)
         out = []
         for axis in range(nd):
             span = d[axis] * (kernel[axis] - 1) + 1
@@ -280,12 +280,12 @@ def conv_geometry(
             out.append(len(starts))
         out = tuple(out)
         # the reference's window einsum may copy the unfolded input (im2col size)
-        bounded(n * c_in * int(np.prod(out)) * int(np.prod(kernel)), "the unfolded input", pad_name)
+        bounded(n * c_in * math.prod(out) * math.prod(kernel), "the unfolded input", pad_name)
     if bias is not None:
-        array(bias, "bias", 1, input.dtype)
+        array(bias, "bias", 1, input.dtype, like=xname)
         if bias.shape != (c_out,):
             raise ValueError(f"bias must have shape ({c_out},) (out_channels), got {bias.shape}")
-    bounded(n * c_out * int(np.prod(out)), "the output", "padding")
+    bounded(n * c_out * math.prod(out), "the output", "padding")
     # A stride beyond the padded input (forward) or uncropped output (transposed) only occurs
     # where there is a single window, and the dilation of a size-1 kernel axis is unused:
     # clip both so that huge values never reach a stride computation (same windows).

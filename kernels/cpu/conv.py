@@ -169,7 +169,14 @@ def _add_bias(y: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
 
 
 def _grad_output(grad_output, input: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    array(grad_output, "grad_output", input.ndim, input.dtype, empty_ok=(0,) if geo.batched else ())
+    array(
+        grad_output,
+        "grad_output",
+        input.ndim,
+        input.dtype,
+        like="input",
+        empty_ok=(0,) if geo.batched else (),
+    )
     expected = (*((input.shape[0],) if geo.batched else ()), geo.out_channels, *geo.out)
     if grad_output.shape != expected:
         raise ValueError(

@@ -119,7 +119,7 @@ def conv2d_direct_backward(
 
 
 def _check_grad(grad_out, x, weight, geo: _Geometry) -> np.ndarray:
-    array(grad_out, "grad_out", 4, x.dtype, empty_ok=(0,))
+    array(grad_out, "grad_out", 4, x.dtype, empty_ok=(0,), like="x")
     expected = (x.shape[0], weight.shape[0], *geo.out)
     if grad_out.shape != expected:
         raise ValueError(

@@ -12,6 +12,7 @@ float32 or float64, and no parameter tensor above :data:`kernels.cpu._check.MAX_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -48,13 +49,13 @@ def _dtype(dtype: object) -> np.dtype:
         dt = np.dtype(dtype) if ok else None
     except TypeError:
         dt = None
-    if dt not in FLOAT_DTYPES:
+    if dt is None or dt not in FLOAT_DTYPES:  # (np.dtype("float64") == None is True)
         raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
     return dt
 
 
 def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype, name: str) -> np.ndarray:
-    bounded(int(np.prod(shape)), f"parameter of shape {shape}", name)
+    bounded(math.prod(shape), f"parameter of shape {shape}", name)
     return rng.standard_normal(shape).astype(dtype)
 
 

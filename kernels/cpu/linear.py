@@ -22,6 +22,8 @@ Outputs are refused beyond :data:`kernels.cpu._check.MAX_ELEMENTS` elements.
 
 from __future__ import annotations
 
+import itertools
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 
@@ -44,7 +46,7 @@ def _check_linear(
     if not isinstance(input, np.ndarray):
         array(input, name, _ANY_RANK)  # raises TypeError
     array(input, name, _ANY_RANK, empty_ok=tuple(range(input.ndim - 1)))
-    array(weight, wname, (1, 2), input.dtype)
+    array(weight, wname, (1, 2), input.dtype, like=name)
     n = input.shape[-1]
     if weight.ndim == 1:
         if weight.shape != (n,):
@@ -64,10 +66,10 @@ def _check_linear(
         expected = () if m is None else (m,)
         if not isinstance(bias, np.ndarray):
             array(bias, "bias", 1)  # raises TypeError
-        array(bias, "bias", len(expected), input.dtype)
+        array(bias, "bias", len(expected), input.dtype, like=name)
         if bias.shape != expected:
             raise ValueError(f"bias must have shape {expected} (out_features), got {bias.shape}")
-    rows = int(np.prod(input.shape[:-1]))
+    rows = math.prod(input.shape[:-1])
     bounded(rows * (1 if m is None else m), "the output", wname)
     return m
 
@@ -108,7 +110,12 @@ def linear_backward(
     expected = input.shape[:-1] if m is None else (*input.shape[:-1], m)
     if not isinstance(grad_output, np.ndarray):
         array(grad_output, "grad_output", len(expected))  # raises TypeError
-    array(grad_output, "grad_output", len(expected), input.dtype, empty_ok=tuple(range(32)))
+    if grad_output.ndim != len(expected):
+        raise ValueError(
+            f"grad_output must have shape {expected}, the forward's output shape for this "
+            f"input and weight; got {grad_output.shape}"
+        )
+    array(grad_output, "grad_output", len(expected), input.dtype, tuple(range(32)), "input")
     if grad_output.shape != expected:
         raise ValueError(
             f"grad_output must have shape {expected}, the forward's output shape for this "
@@ -132,10 +139,10 @@ def lowrank_linear(
 ) -> np.ndarray:
     r"""Factorised layer :math:`y = U(Vx) + b` with ``u`` ``(m, r)`` and ``v`` ``(r, n)``;
     ``x`` of shape ``(*, n)`` as in :func:`linear`."""
-    if isinstance(x, np.ndarray):
-        array(v, "v", 2, x.dtype)
+    array(x, "x", _ANY_RANK, empty_ok=tuple(range(x.ndim - 1)) if isinstance(x, np.ndarray) else ())
+    array(v, "v", 2, x.dtype, like="x")
     _check_linear(x, v, None, name="x", wname="v")
-    array(u, "u", 2, x.dtype)
+    array(u, "u", 2, x.dtype, like="x")
     if u.shape[1] != v.shape[0]:
         raise ValueError(f"u (m, r) and v (r, n) must share r: got {u.shape} and {v.shape}")
     hidden = linear(x, v)
@@ -162,15 +169,15 @@ def block_sparse_linear(
     executes :math:`B\sum_{(i,j)} m_i n_j` MACs.
     """
     array(x, "x", 2, empty_ok=(0,))
-    rows = np.cumsum([0, *_sizes(row_sizes, "row_sizes")])
-    cols = np.cumsum([0, *_sizes(col_sizes, "col_sizes")])
+    rows = list(itertools.accumulate(_sizes(row_sizes, "row_sizes"), initial=0))  # exact ints
+    cols = list(itertools.accumulate(_sizes(col_sizes, "col_sizes"), initial=0))
     if x.shape[1] != cols[-1]:
         raise ValueError(f"x must have {cols[-1]} features (sum of col_sizes), got {x.shape[1]}")
     if not isinstance(blocks, Mapping):
         raise TypeError(f"blocks must be a mapping (i, j) -> array, got {type(blocks).__name__}")
     bounded(x.shape[0] * int(rows[-1]), "the output", "row_sizes")
     if bias is not None:
-        array(bias, "bias", 1, x.dtype)
+        array(bias, "bias", 1, x.dtype, like="x")
         if bias.shape != (rows[-1],):
             raise ValueError(f"bias must have shape ({rows[-1]},), got {bias.shape}")
     for key, block in blocks.items():
@@ -185,7 +192,7 @@ def block_sparse_linear(
                 f"{len(row_sizes)}x{len(col_sizes)} grid"
             )
         i, j = int(key[0]), int(key[1])
-        array(block, "blocks", 2, x.dtype)
+        array(block, "blocks", 2, x.dtype, like="x")
         if block.shape != (row_sizes[i], col_sizes[j]):
             raise ValueError(
                 f"blocks[{(i, j)}] must have shape {(row_sizes[i], col_sizes[j])}, "

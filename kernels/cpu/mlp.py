@@ -33,17 +33,19 @@ def activation(name: str) -> tuple[Callable, Callable]:
     if not isinstance(name, str):
         raise TypeError(f"activation name must be a string, got {type(name).__name__}")
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"name: unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
     return ACTIVATIONS[name]
 
 
-def _check_weights(weights: object, dtype: np.dtype, width: int) -> list[np.ndarray]:
+def _check_weights(
+    weights: object, dtype: np.dtype, width: int, like: str = "x"
+) -> list[np.ndarray]:
     if not isinstance(weights, list | tuple) or len(weights) == 0:
         raise TypeError(
             f"weights must be a non-empty list of 2-D arrays (n_l, n_(l-1)), got {weights!r:.60}"
         )
     for i, w in enumerate(weights):
-        array(w, "weights", 2, dtype)
+        array(w, "weights", 2, dtype, like=like)
         if w.shape[1] != width:
             raise ValueError(
                 f"weights[{i}] must have {width} columns (the features of x or the previous "
@@ -90,10 +92,10 @@ def mlp_backward(
         )
     if not isinstance(weights[0], np.ndarray) or weights[0].ndim != 2:
         array(weights[0], "weights", 2)
-    ws = _check_weights(weights, upstream.dtype, weights[0].shape[1])
+    ws = _check_weights(weights, upstream.dtype, weights[0].shape[1], like="upstream")
     batch = upstream.shape[0]
     for i, (h, w) in enumerate(zip(hs, ws, strict=True)):
-        array(h, "hs", 2, upstream.dtype)
+        array(h, "hs", 2, upstream.dtype, like="upstream")
         if h.shape != (batch, w.shape[0]):
             raise ValueError(
                 f"hs[{i}] must have shape {(batch, w.shape[0])} (rows of upstream, rows of "

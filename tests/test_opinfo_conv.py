@@ -19,16 +19,19 @@ d000.conv.grouped-definition (theory/claims/conv.yaml), d000.linear.definition
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch.testing._internal.common_methods_invocations import op_db  # ~3 s, imported once
 
 from kernels.cpu import conv
 from kernels.cpu.linear import linear, linear_backward
+from kernels.cpu.mlp import mlp_backward, mlp_forward
 from numerics.gradcheck import assert_grad_close, central_difference
 from numerics.opcount import MacCounter
 from numerics.tolerances import assert_close
@@ -390,3 +393,48 @@ def test_linear_any_rank_forward_backward(lead, n, m, bias, seed):
     for a, t in zip(mine, theirs, strict=False):
         expected = np.zeros(a.shape) if t is None else t.numpy()  # empty batch: no graph
         assert_close(a, expected, np.float64)
+
+
+# --------------------------------------------------------------------------- MLP stacks
+# (kernels.cpu.mlp: stacks of the bias-free linear layers above; issue 10 § 4 found a planted
+# bug in its backward that survived the suite, whose only check used square orthogonal W.)
+
+
+@pytest.mark.claim("d000.linear.input-gradient")
+@given(
+    widths=st.lists(st.integers(1, 5), min_size=2, max_size=5),
+    batch=st.integers(1, 3),
+    act=st.sampled_from(["linear", "relu", "tanh"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_mlp_backward_agrees_with_autograd_and_central_differences(widths, batch, act, seed):
+    """Non-square layers of every depth 1-4: pre-activations equal torch's, every layer's
+    input gradient equals autograd's, the first also central differences."""
+    rng = np.random.default_rng(seed)
+    ws = [rng.standard_normal((m, n)) for n, m in itertools.pairwise(widths)]
+    x = rng.standard_normal((batch, widths[0]))
+    up = rng.standard_normal((batch, widths[-1]))
+    phi = {"linear": lambda h: h, "relu": torch.relu, "tanh": torch.tanh}[act]
+    xs = [torch.from_numpy(x.copy()).requires_grad_()]
+    hs_t = []
+    for w in ws:
+        hs_t.append(xs[-1] @ torch.from_numpy(w).T)
+        xs.append(phi(hs_t[-1]))
+        xs[-1].retain_grad()
+    xs[-1].backward(torch.from_numpy(up))
+    hs = mlp_forward(x, ws, act)
+    if act == "relu":  # central differences need every pre-activation away from the kink
+        assume(min(float(np.abs(h).min()) for h in hs) > 1e-3)
+    grads = mlp_backward(up, hs, ws, act)
+    assert len(hs) == len(grads) == len(ws)
+    for ours, theirs in zip(hs, hs_t, strict=True):
+        assert_close(ours, theirs.detach().numpy(), np.float64)
+    for layer, g in enumerate(grads):
+        assert g.shape == (batch, widths[layer])
+        assert_close(g, xs[layer].grad.numpy(), np.float64, context=f"layer {layer}")
+
+    def loss_input(v):
+        h = mlp_forward(v, ws, act)[-1]
+        return {"linear": h, "relu": np.maximum(h, 0), "tanh": np.tanh(h)}[act]
+
+    assert_grad_close(grads[0], central_difference(loss_input, x.copy(), up), f"act={act}")

@@ -60,6 +60,8 @@ def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype, name: str) 
 
 
 class Linear(Layer):
+    """``torch.nn.Linear``: weight ``(out_features, in_features)``, bias ``(out_features,)``."""
+
     def __init__(
         self,
         in_features: int,
@@ -81,6 +83,8 @@ class Linear(Layer):
 
 
 class LowRankLinear(Layer):
+    """``U (out, rank) @ V (rank, in)`` plus bias: :func:`kernels.cpu.linear.lowrank_linear`."""
+
     def __init__(
         self,
         in_features: int,
@@ -107,6 +111,8 @@ class LowRankLinear(Layer):
 
 
 class BlockSparseLinear(Layer):
+    """Blocks ``(row_sizes[i], col_sizes[j])`` where ``mask[i][j]`` is True (a grid of bools)."""
+
     def __init__(
         self,
         row_sizes: Sequence[int],
@@ -161,6 +167,8 @@ class BlockSparseLinear(Layer):
 
 
 class Conv2d(Layer):
+    """``torch.nn.Conv2d`` (zero padding): weight ``(C_out, C_in/groups, K_H, K_W)``."""
+
     def __init__(
         self,
         in_channels: int,

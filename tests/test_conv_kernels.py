@@ -196,3 +196,39 @@ def test_irregular_shape_float32():
             reduction_length=w[0].size + 1,
             magnitude=mag,
         )
+
+
+@pytest.mark.claim("d000.conv.multichannel", "d000.conv.dilated-definition")
+@given(
+    k=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    extra=st.integers(0, 3),
+    padding=st.sampled_from(["same", "valid"]),
+    seed=seeds,
+)
+def test_string_padding_and_empty_batch_match_torch(k, d, extra, padding, seed):
+    """padding='same' (even kernels: the extra zero after, as torch) and 'valid' through the
+    shared argument handling, in the direct, im2col and Toeplitz kernels, forward and
+    backward; an empty batch gives torch's empty output."""
+    from kernels.cpu.conv1d import conv1d_toeplitz
+    from kernels.cpu.conv2d_matrix import conv2d_toeplitz
+
+    rng = np.random.default_rng(seed)
+    size = [di * (ki - 1) + 1 + extra for ki, di in zip(k, d, strict=True)]
+    x = rng.standard_normal((2, 2, *size))
+    w = rng.standard_normal((3, 2, *k))
+    xt, wt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
+    y = F.conv2d(xt, wt, padding=padding, dilation=d)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(torch.from_numpy(g))
+    for forward, backward in KERNELS:
+        assert_close(forward(x, w, padding=padding, dilation=d), y.detach().numpy(), np.float64)
+        dx, dw, _ = backward(g, x, w, padding=padding, dilation=d)
+        assert_close(dx, xt.grad.numpy(), np.float64)
+        assert_close(dw, wt.grad.numpy(), np.float64)
+        assert forward(x[:0], w, padding=padding, dilation=d).shape == (0, *y.shape[1:])
+    if d == (1, 1):
+        assert_close(conv2d_toeplitz(x, w, padding=padding), y.detach().numpy(), np.float64)
+        y1 = F.conv1d(torch.from_numpy(x[:, :, 0]), torch.from_numpy(w[:, :, 0]), padding=padding)
+        assert_close(conv1d_toeplitz(x[:, :, 0], w[:, :, 0], padding=padding), y1.numpy(),
+                     np.float64)  # fmt: skip

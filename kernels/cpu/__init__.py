@@ -1,9 +1,17 @@
 """NumPy kernels (float32/float64), forward and hand-written backward.
 
-* :mod:`kernels.cpu.linear` — dense, low-rank and block-sparse linear layers.
-* :mod:`kernels.cpu.conv2d` — 2-D convolution: a direct reference and an im2col version.
+* :mod:`kernels.cpu.linear` — dense (``F.linear``: any rank), low-rank and block-sparse linear
+  layers.
+* :mod:`kernels.cpu.conv` — ``conv1d``, ``conv2d``, ``conv_transpose1d``, ``conv_transpose2d``
+  with torch's arguments, forward and backward: the float64 reference (strided view + einsum).
+* :mod:`kernels.cpu.conv2d` — 2-D convolution: a direct version and an im2col version.
+* :mod:`kernels.cpu.conv1d`, :mod:`kernels.cpu.conv2d_matrix` — convolution as Toeplitz and
+  circulant (FFT) matrices.
+* :mod:`kernels.cpu.mlp` — a bias-free MLP stack, forward and backward.
 * :mod:`kernels.cpu.layers` — small layer objects that own their parameters.
 
 Every product goes through :mod:`numerics.opcount`, so a :class:`numerics.opcount.MacCounter`
-sees the multiply-accumulates a kernel really executes.
+sees the multiply-accumulates a kernel really executes. Arguments are checked by
+:mod:`kernels.cpu._check` (TypeError/ValueError naming the argument; buffers bounded by
+``MAX_ELEMENTS``).
 """

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.cpu._check import conv_operands
+from kernels.cpu._check import array, bounded, conv_geometry, conv_operands, integer
+from kernels.cpu.conv import _pad
 from numerics.opcount import counted_add, counted_einsum
 
 
 def toeplitz(kernel: np.ndarray, n: int) -> np.ndarray:
-    """Full-mode convolution matrix ``T[i, j] = kernel[i - j]`` of shape ``(n + K - 1, n)``."""
+    """Full-mode convolution matrix ``T[i, j] = kernel[i - j]`` of shape ``(n + K - 1, n)``
+    (at most :data:`kernels.cpu._check.MAX_ELEMENTS` entries)."""
+    array(kernel, "kernel", 1)
+    n = integer(n, "n", 1)
     k = len(kernel)
+    bounded((n + k - 1) * n, "the Toeplitz matrix", "n")
     t = np.zeros((n + k - 1, n), dtype=kernel.dtype)
     for j in range(n):
         t[j : j + k, j] = kernel
@@ -28,17 +33,19 @@ def toeplitz(kernel: np.ndarray, n: int) -> np.ndarray:
 
 
 def conv1d_toeplitz(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, padding: int = 0
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, padding: int | str = 0
 ) -> np.ndarray:
-    """``F.conv1d(x, weight, bias, padding=padding)`` (stride 1) via Toeplitz matrices."""
+    """``F.conv1d(x, weight, bias, padding=padding)`` (stride 1, groups 1; ``padding`` an int
+    or ``'same'``/``'valid'``) via Toeplitz matrices, refused when the stacked matrices would
+    exceed :data:`kernels.cpu._check.MAX_ELEMENTS` entries."""
     conv_operands(x, weight, bias, 3)
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    geo = conv_geometry(
+        x, weight, bias, 1, padding, 1, 1, 1, names=("x", "weight"), unbatched=False
+    )
+    xp = _pad(x, geo.pad)
     n_pad, k = xp.shape[2], weight.shape[2]
-    if k > n_pad:
-        raise ValueError(f"output size < 1: kernel {k} longer than padded input {n_pad}")
     c_out = weight.shape[0]
+    bounded(c_out * x.shape[1] * geo.out[0] * n_pad, "the Toeplitz matrices", "x, weight, padding")
     # T[o, c] restricted to the valid rows K-1 .. n_pad-1: shape (c_out, c_in, n_out, n_pad)
     mats = np.stack(
         [
@@ -55,12 +62,15 @@ def conv1d_toeplitz(
 def conv1d_circular_fft(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
 ) -> np.ndarray:
-    """Circular-padding conv1d with odd kernel length K <= L, output length L, via the FFT."""
+    """Circular-padding conv1d with odd kernel length K <= L, output length L, via the FFT
+    (its spectra buffer is bounded by :data:`kernels.cpu._check.MAX_ELEMENTS`)."""
     conv_operands(x, weight, bias, 3)
     length, k = x.shape[2], weight.shape[2]
+    bounded(x.shape[0] * weight.shape[0] * x.shape[1] * length, "the spectra", "x, weight")
     if k % 2 == 0 or k > length:
         raise ValueError(
-            f"kernel length must be odd and <= the signal length, got K={k}, L={length}"
+            f"kernel length must be odd and <= the signal length: weight kernel K={k}, "
+            f"x length L={length}"
         )
     p = (k - 1) // 2
     wpad = np.zeros((*weight.shape[:2], length), dtype=np.float64)

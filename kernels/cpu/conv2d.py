@@ -22,70 +22,32 @@ Backward (both): with :math:`G = \partial L/\partial y`,
           \mathrel{+}= \sum_{o} G[n,o,i,j]\,w[o,c,p,q]
 
 then the padding is cropped; :math:`\partial L/\partial b[o] = \sum_{n,i,j} G[n,o,i,j]`.
+
+Arguments are read by :func:`kernels.cpu._check.conv_geometry`, shared with the torch-named
+reference :mod:`kernels.cpu.conv`: ints or pairs, ``padding='same'``/``'valid'`` (``'same'``
+pads :math:`D(K-1)` zeros per axis, the odd one after, as torch does; stride 1 only), empty
+batches ``N = 0``; ``x`` must be batched ``(N, C, H, W)`` here. Every buffer (padded input,
+im2col matrix, output) is refused beyond :data:`kernels.cpu._check.MAX_ELEMENTS` elements.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kernels.cpu._check import array, pair
+from kernels.cpu._check import ConvGeometry, array, conv_geometry, flag, ntuple
+from kernels.cpu.conv import _crop, _pad
 from numerics.opcount import counted_add, counted_einsum, counted_matmul
 
-
-@dataclass(frozen=True)
-class _Geometry:
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-    dilation: tuple[int, int]
-    groups: int
-    out: tuple[int, int]
+_Geometry = ConvGeometry
 
 
-def _geometry(x, weight, bias, stride, padding, dilation, groups) -> _Geometry:
-    array(x, "x", 4)
-    array(weight, "weight", 4, x.dtype)
-    s = pair(stride, "stride", 1)
-    p = pair(padding, "padding", 0)
-    d = pair(dilation, "dilation", 1)
-    if isinstance(groups, bool) or not isinstance(groups, int | np.integer):
-        raise TypeError(f"groups must be an integer >= 1, got {type(groups).__name__}")
-    if groups < 1:
-        raise ValueError(f"groups must be an integer >= 1, got {groups}")
-    g = int(groups)
-    c_out, c_per_group, kh, kw = weight.shape
-    if c_out % g:
-        raise ValueError(f"groups must divide out_channels: weight.shape[0]={c_out}, groups={g}")
-    if x.shape[1] != c_per_group * g:
-        raise ValueError(
-            f"x has {x.shape[1]} channels but weight expects in_channels = "
-            f"weight.shape[1]*groups = {c_per_group}*{g} = {c_per_group * g}"
-        )
-    if bias is not None:
-        array(bias, "bias", 1, x.dtype)
-        if bias.shape != (c_out,):
-            raise ValueError(f"bias must have shape ({c_out},), got {bias.shape}")
-    out = []
-    for axis, (size, k) in enumerate(zip(x.shape[2:], (kh, kw), strict=True)):
-        span = d[axis] * (k - 1) + 1
-        starts = range(0, size + 2 * p[axis] - span + 1, s[axis])  # every window that fits
-        if len(starts) == 0:
-            raise ValueError(
-                f"output size < 1 along spatial axis {axis}: the dilated kernel spans {span}, "
-                f"more than the padded input ({size} + 2*{p[axis]})"
-            )
-        out.append(len(starts))
-    return _Geometry(s, p, d, g, (out[0], out[1]))
-
-
-def _pad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
-    """The zero-padded input; ``x`` itself (no copy) when there is no padding. Read-only use."""
-    ph, pw = padding
-    if ph == pw == 0:
-        return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+def _geometry(x, weight, bias, stride, padding, dilation, groups) -> ConvGeometry:
+    """The checked geometry (shared with :mod:`kernels.cpu.conv`): batched ``x`` only."""
+    return conv_geometry(
+        x, weight, bias, stride, padding, dilation, groups, 2, names=("x", "weight"),
+        unbatched=False,
+    )  # fmt: skip
 
 
 def _offset_slice(geo: _Geometry, p: int, q: int) -> tuple[slice, ...]:
@@ -105,7 +67,7 @@ def conv2d_direct(
     weight: np.ndarray,
     bias: np.ndarray | None = None,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
 ) -> np.ndarray:
@@ -114,7 +76,7 @@ def conv2d_direct(
     n = x.shape[0]
     c_out, cg, kh, kw = weight.shape
     g = geo.groups
-    xg = _pad(x, geo.padding).reshape(n, g, cg, *(np.add(x.shape[2:], np.multiply(2, geo.padding))))
+    xg = _pad(x, geo.pad).reshape(n, g, cg, *geo.full)
     wg = weight.reshape(g, c_out // g, cg, kh, kw)
     y = np.zeros((n, g, c_out // g, *geo.out), dtype=x.dtype)
     for p in range(kh):
@@ -129,19 +91,20 @@ def conv2d_direct_backward(
     x: np.ndarray,
     weight: np.ndarray,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
     bias: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients ``(dx, dweight, dbias)`` of :func:`conv2d_direct` (see the module docstring)."""
     geo = _geometry(x, weight, None, stride, padding, dilation, groups)
+    flag(bias, "bias")
     gy = _check_grad(grad_out, x, weight, geo)
     n = x.shape[0]
     c_out, cg, kh, kw = weight.shape
     g = geo.groups
-    xp = _pad(x, geo.padding)
-    xg = xp.reshape(n, g, cg, *xp.shape[2:])
+    xp = _pad(x, geo.pad)
+    xg = xp.reshape(n, g, cg, *geo.full)
     wg = weight.reshape(g, c_out // g, cg, kh, kw)
     gyg = gy.reshape(n, g, c_out // g, *geo.out)
     dxg = np.zeros_like(xg)
@@ -151,31 +114,42 @@ def conv2d_direct_backward(
             sl = _offset_slice(geo, p, q)
             dwg[..., p, q] = counted_einsum("ngohw,ngchw->goc", gyg, xg[sl])
             dxg[sl] += counted_einsum("ngohw,goc->ngchw", gyg, wg[..., p, q])
-    return _crop(dxg, x, geo), dwg.reshape(weight.shape), (gy.sum((0, 2, 3)) if bias else None)
+    db = gy.sum((0, 2, 3)) if bias else None
+    return _crop_groups(dxg, x, geo), dwg.reshape(weight.shape), db
 
 
 def _check_grad(grad_out, x, weight, geo: _Geometry) -> np.ndarray:
-    array(grad_out, "grad_out", 4, x.dtype)
+    array(grad_out, "grad_out", 4, x.dtype, empty_ok=(0,), like="x")
     expected = (x.shape[0], weight.shape[0], *geo.out)
     if grad_out.shape != expected:
-        raise ValueError(f"grad_out must have shape {expected}, got {grad_out.shape}")
+        raise ValueError(
+            f"grad_out must have shape {expected}, the forward's output shape for this x, "
+            f"weight, stride, padding, dilation; got {grad_out.shape}"
+        )
     return grad_out
 
 
-def _crop(dxg: np.ndarray, x: np.ndarray, geo: _Geometry) -> np.ndarray:
-    ph, pw = geo.padding
-    h, w = x.shape[2:]
-    return dxg.reshape(x.shape[0], x.shape[1], h + 2 * ph, w + 2 * pw)[
-        :, :, ph : ph + h, pw : pw + w
-    ].copy()
+def _crop_groups(dxg: np.ndarray, x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    return _crop(dxg.reshape(x.shape[0], x.shape[1], *geo.full), geo.pad).copy()
 
 
 def im2col(x: np.ndarray, kernel: tuple[int, int], geo: _Geometry) -> np.ndarray:
-    """Unfold receptive fields: ``(N, C, H_out, W_out, K_H, K_W)`` (a view; strided)."""
-    kh, kw = kernel
+    """Unfold receptive fields: ``(N, C, H_out, W_out, K_H, K_W)`` (a view; strided).
+
+    ``geo`` is the geometry checked for ``x`` (``_geometry(x, weight, ...)``) and ``kernel``
+    its kernel size.
+    """
+    if not isinstance(geo, ConvGeometry):
+        raise TypeError(f"geo must be a checked convolution geometry, got {type(geo).__name__}")
+    array(x, "x", 4, empty_ok=(0,))
+    kh, kw = ntuple(kernel, "kernel", 2, 1)
+    if (kh, kw) != geo.kernel:
+        raise ValueError(f"kernel must be the kernel size of geo, {geo.kernel}, got {kernel!r}")
+    if x.shape[2:] != geo.in_size:
+        raise ValueError(f"x must have the spatial size of geo, {geo.in_size}, got {x.shape}")
     (sh, sw), (dh, dw) = geo.stride, geo.dilation
     windows = sliding_window_view(
-        _pad(x, geo.padding), (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3)
+        _pad(x, geo.pad), (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3)
     )
     return windows[:, :, ::sh, ::sw, ::dh, ::dw]
 
@@ -199,7 +173,7 @@ def conv2d_im2col(
     weight: np.ndarray,
     bias: np.ndarray | None = None,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
     copy: bool = True,
@@ -207,8 +181,7 @@ def conv2d_im2col(
     """Convolution as im2col + one matrix product per group (``copy=False``: no im2col buffer,
     the product runs over the strided view)."""
     geo = _geometry(x, weight, bias, stride, padding, dilation, groups)
-    if not isinstance(copy, bool):
-        raise TypeError(f"copy must be a bool, got {type(copy).__name__}")
+    flag(copy, "copy")
     c_out, cg, kh, kw = weight.shape
     g = geo.groups
     if copy:
@@ -230,13 +203,14 @@ def conv2d_im2col_backward(
     x: np.ndarray,
     weight: np.ndarray,
     stride: int | tuple[int, int] = 1,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
     bias: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients of :func:`conv2d_im2col`: two GEMMs, then col2im (scatter-add of columns)."""
     geo = _geometry(x, weight, None, stride, padding, dilation, groups)
+    flag(bias, "bias")
     gy = _check_grad(grad_out, x, weight, geo)
     n = x.shape[0]
     c_out, cg, kh, kw = weight.shape
@@ -248,9 +222,8 @@ def conv2d_im2col_backward(
     dw = counted_matmul(gmat, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(weight.shape)
     dcols = counted_matmul(wmat.transpose(0, 2, 1)[None], gmat)  # (N, G, Cg*KH*KW, HW)
     dcols = dcols.reshape(n, g, cg, kh, kw, ho, wo).transpose(0, 1, 2, 5, 6, 3, 4)
-    xp_shape = (n, g, cg, x.shape[2] + 2 * geo.padding[0], x.shape[3] + 2 * geo.padding[1])
-    dxg = np.zeros(xp_shape, dtype=x.dtype)
+    dxg = np.zeros((n, g, cg, *geo.full), dtype=x.dtype)
     for p in range(kh):  # col2im
         for q in range(kw):
             dxg[_offset_slice(geo, p, q)] += dcols[..., p, q]
-    return _crop(dxg, x, geo), dw, (gy.sum((0, 2, 3)) if bias else None)
+    return _crop_groups(dxg, x, geo), dw, (gy.sum((0, 2, 3)) if bias else None)

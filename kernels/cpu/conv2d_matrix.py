@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.cpu._check import array, conv_operands, pair
+from kernels.cpu._check import array, bounded, conv_geometry, conv_operands, integer
+from kernels.cpu.conv import _pad
 from kernels.cpu.conv1d import toeplitz
 from numerics.opcount import counted_add, counted_einsum
 
@@ -31,14 +32,18 @@ __all__ = ["conv2d_circular_fft", "conv2d_toeplitz", "doubly_block_toeplitz"]
 
 def doubly_block_toeplitz(kernel: np.ndarray, height: int, width: int) -> np.ndarray:
     r"""The ``(H_out·W_out, H·W)`` matrix of a valid 2-D cross-correlation with ``kernel``
-    ``(K_H, K_W)`` on an ``H × W`` image: :math:`\sum_p E_p \otimes B_p`."""
+    ``(K_H, K_W)`` on an ``H × W`` image: :math:`\sum_p E_p \otimes B_p` (at most
+    :data:`kernels.cpu._check.MAX_ELEMENTS` entries)."""
     array(kernel, "kernel", 2)
+    height, width = integer(height, "height", 1), integer(width, "width", 1)
     kh, kw = kernel.shape
     if kh > height or kw > width:
         raise ValueError(
-            f"output size < 1: kernel {kernel.shape} larger than image {height}x{width}"
+            f"output size < 1: kernel {kernel.shape} larger than image height x width = "
+            f"{height}x{width}"
         )
     ho, wo = height - kh + 1, width - kw + 1
+    bounded(ho * wo * height * width, "the doubly block Toeplitz matrix", "height, width")
     out = np.zeros((ho * wo, height * width), dtype=kernel.dtype)
     for p in range(kh):
         shift = np.eye(ho, height, k=p, dtype=kernel.dtype)  # E_p[i, i + p] = 1
@@ -51,17 +56,25 @@ def conv2d_toeplitz(
     x: np.ndarray,
     weight: np.ndarray,
     bias: np.ndarray | None = None,
-    padding: int | tuple[int, int] = 0,
+    padding: int | tuple[int, int] | str = 0,
 ) -> np.ndarray:
-    """``F.conv2d(x, weight, bias, padding=padding)`` (stride 1, groups 1) as one product per
-    channel pair with a doubly block Toeplitz matrix."""
+    """``F.conv2d(x, weight, bias, padding=padding)`` (stride 1, groups 1; ``padding`` ints or
+    ``'same'``/``'valid'``) as one product per channel pair with a doubly block Toeplitz
+    matrix. The stacked matrices have :math:`C_{out}C_{in}H_{out}W_{out}H_pW_p` entries
+    (about 2.4 G at 16 → 16 channels, 32 × 32, padding 1): refused beyond
+    :data:`kernels.cpu._check.MAX_ELEMENTS`."""
     conv_operands(x, weight, bias, 4)
-    ph, pw = pair(padding, "padding", 0)
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    geo = conv_geometry(
+        x, weight, bias, 1, padding, 1, 1, 2, names=("x", "weight"), unbatched=False
+    )
+    xp = _pad(x, geo.pad)
     hp, wp = xp.shape[2:]
     c_out, c_in, kh, kw = weight.shape
-    if kh > hp or kw > wp:
-        raise ValueError(f"output size < 1: kernel {(kh, kw)} larger than padded input {(hp, wp)}")
+    bounded(
+        c_out * c_in * geo.out[0] * geo.out[1] * hp * wp,
+        "the doubly block Toeplitz matrices",
+        "x, weight, padding",
+    )
     mats = np.stack(
         [np.stack([doubly_block_toeplitz(weight[o, c], hp, wp) for c in range(c_in)])
          for o in range(c_out)]
@@ -78,9 +91,11 @@ def conv2d_circular_fft(
     2-D FFT (``F.conv2d`` on ``F.pad(x, (P_W, P_W, P_H, P_H), mode="circular")``)."""
     conv_operands(x, weight, bias, 4)
     (h, w), (kh, kw) = x.shape[2:], weight.shape[2:]
+    bounded(x.shape[0] * weight.shape[0] * x.shape[1] * h * w, "the spectra", "x, weight")
     if kh % 2 == 0 or kw % 2 == 0 or kh > h or kw > w:
         raise ValueError(
-            f"kernel sizes must be odd and fit the image, got kernel {(kh, kw)}, image {(h, w)}"
+            f"kernel sizes must be odd and fit the image: weight kernel {(kh, kw)}, "
+            f"x image {(h, w)}"
         )
     wpad = np.zeros((*weight.shape[:2], h, w), dtype=np.float64)
     wpad[..., :kh, :kw] = weight

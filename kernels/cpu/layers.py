@@ -3,30 +3,65 @@
 Each layer stores its parameters in ``self.params`` (name -> ndarray, torch's shapes) and
 ``num_params()`` sums their sizes. Values are drawn from a seeded normal; initialization
 schemes are not the subject here.
+
+Constructors check their arguments as torch's modules do (sizes integers >= 1, ``bias`` a real
+bool, ``groups`` dividing both channel counts, ``padding`` ints or ``'same'``/``'valid'``,
+``'same'`` only with stride 1), plus: ``rng`` a ``numpy.random.Generator`` or None, ``dtype``
+float32 or float64, and no parameter tensor above :data:`kernels.cpu._check.MAX_ELEMENTS`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
+from kernels.cpu._check import FLOAT_DTYPES, bounded, flag, integer, ntuple
 from kernels.cpu.conv2d import conv2d_direct
 from kernels.cpu.linear import block_sparse_linear, linear, lowrank_linear
 
 
 class Layer:
+    """Base class: ``params`` maps names to arrays; ``num_params`` counts their entries."""
+
     params: dict[str, np.ndarray]
 
+    def __init__(self) -> None:
+        self.params = {}
+
     def num_params(self) -> int:
+        """Total number of parameter entries (the sum of the arrays' sizes)."""
         return sum(int(p.size) for p in self.params.values())
 
 
-def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype) -> np.ndarray:
+def _rng(rng: object) -> np.random.Generator:
+    if rng is None:
+        return np.random.default_rng(0)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    return rng
+
+
+def _dtype(dtype: object) -> np.dtype:
+    ok = isinstance(dtype, type | np.dtype) and not isinstance(dtype, bool)
+    try:
+        dt = np.dtype(dtype) if ok else None
+    except TypeError:
+        dt = None
+    if dt is None or dt not in FLOAT_DTYPES:  # (np.dtype("float64") == None is True)
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}")
+    return dt
+
+
+def _normal(rng: np.random.Generator, shape: tuple[int, ...], dtype, name: str) -> np.ndarray:
+    bounded(math.prod(shape), f"parameter of shape {shape}", name)
     return rng.standard_normal(shape).astype(dtype)
 
 
 class Linear(Layer):
+    """``torch.nn.Linear``: weight ``(out_features, in_features)``, bias ``(out_features,)``."""
+
     def __init__(
         self,
         in_features: int,
@@ -35,16 +70,21 @@ class Linear(Layer):
         rng: np.random.Generator | None = None,
         dtype=np.float64,
     ) -> None:
-        rng = rng or np.random.default_rng(0)
-        self.params = {"weight": _normal(rng, (out_features, in_features), dtype)}
+        n, m = integer(in_features, "in_features", 1), integer(out_features, "out_features", 1)
+        flag(bias, "bias")
+        rng, dtype = _rng(rng), _dtype(dtype)
+        shape = (m, n)
+        self.params = {"weight": _normal(rng, shape, dtype, "in_features, out_features")}
         if bias:
-            self.params["bias"] = _normal(rng, (out_features,), dtype)
+            self.params["bias"] = _normal(rng, (m,), dtype, "out_features")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return linear(x, self.params["weight"], self.params.get("bias"))
 
 
 class LowRankLinear(Layer):
+    """``U (out, rank) @ V (rank, in)`` plus bias: :func:`kernels.cpu.linear.lowrank_linear`."""
+
     def __init__(
         self,
         in_features: int,
@@ -54,13 +94,16 @@ class LowRankLinear(Layer):
         rng: np.random.Generator | None = None,
         dtype=np.float64,
     ) -> None:
-        rng = rng or np.random.default_rng(0)
+        n, m = integer(in_features, "in_features", 1), integer(out_features, "out_features", 1)
+        r = integer(rank, "rank", 1)
+        flag(bias, "bias")
+        rng, dtype = _rng(rng), _dtype(dtype)
         self.params = {
-            "u": _normal(rng, (out_features, rank), dtype),
-            "v": _normal(rng, (rank, in_features), dtype),
+            "u": _normal(rng, (m, r), dtype, "out_features, rank"),
+            "v": _normal(rng, (r, n), dtype, "in_features, rank"),
         }
         if bias:
-            self.params["bias"] = _normal(rng, (out_features,), dtype)
+            self.params["bias"] = _normal(rng, (m,), dtype, "out_features")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         p = self.params
@@ -68,6 +111,8 @@ class LowRankLinear(Layer):
 
 
 class BlockSparseLinear(Layer):
+    """Blocks ``(row_sizes[i], col_sizes[j])`` where ``mask[i][j]`` is True (a grid of bools)."""
+
     def __init__(
         self,
         row_sizes: Sequence[int],
@@ -77,22 +122,40 @@ class BlockSparseLinear(Layer):
         rng: np.random.Generator | None = None,
         dtype=np.float64,
     ) -> None:
-        rng = rng or np.random.default_rng(0)
-        self.row_sizes, self.col_sizes = list(row_sizes), list(col_sizes)
+        self.row_sizes = _sizes(row_sizes, "row_sizes")
+        self.col_sizes = _sizes(col_sizes, "col_sizes")
+        flag(bias, "bias")
+        rng, dtype = _rng(rng), _dtype(dtype)
+        shape = (len(self.row_sizes), len(self.col_sizes))
+        bad_mask = TypeError(
+            f"mask must be a {shape[0]}x{shape[1]} grid (sequence of sequences) of bools, "
+            f"got {mask!r:.80}"
+        )
+        if not isinstance(mask, Sequence | np.ndarray) or len(mask) != shape[0]:
+            raise bad_mask
+        for row in mask:
+            if not isinstance(row, Sequence | np.ndarray) or len(row) != shape[1]:
+                raise bad_mask
+            if not all(isinstance(v, bool | np.bool_) for v in row):
+                raise bad_mask
+        bounded(
+            sum(self.row_sizes) * sum(self.col_sizes), "the dense weight", "row_sizes, col_sizes"
+        )
         self.blocks = {
-            (i, j): _normal(rng, (r, c), dtype)
-            for i, r in enumerate(row_sizes)
-            for j, c in enumerate(col_sizes)
+            (i, j): _normal(rng, (r, c), dtype, "row_sizes, col_sizes")
+            for i, r in enumerate(self.row_sizes)
+            for j, c in enumerate(self.col_sizes)
             if mask[i][j]
         }
         self.params = {f"block_{i}_{j}": b for (i, j), b in self.blocks.items()}
         if bias:
-            self.params["bias"] = _normal(rng, (sum(row_sizes),), dtype)
+            self.params["bias"] = _normal(rng, (sum(self.row_sizes),), dtype, "row_sizes")
+        self.dtype = dtype
 
     def dense_weight(self) -> np.ndarray:
         """The full matrix with zero blocks filled in (for comparison with a dense layer)."""
         rows, cols = np.cumsum([0, *self.row_sizes]), np.cumsum([0, *self.col_sizes])
-        w = np.zeros((rows[-1], cols[-1]), dtype=next(iter(self.params.values())).dtype)
+        w = np.zeros((rows[-1], cols[-1]), dtype=self.dtype)
         for (i, j), b in self.blocks.items():
             w[rows[i] : rows[i + 1], cols[j] : cols[j + 1]] = b
         return w
@@ -104,6 +167,8 @@ class BlockSparseLinear(Layer):
 
 
 class Conv2d(Layer):
+    """``torch.nn.Conv2d`` (zero padding): weight ``(C_out, C_in/groups, K_H, K_W)``."""
+
     def __init__(
         self,
         in_channels: int,
@@ -117,20 +182,39 @@ class Conv2d(Layer):
         rng: np.random.Generator | None = None,
         dtype=np.float64,
     ) -> None:
-        rng = rng or np.random.default_rng(0)
-        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(
-                f"groups={groups} must divide in_channels={in_channels} "
-                f"and out_channels={out_channels}"
-            )
-        self.conf = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
-        self.params = {"weight": _normal(rng, (out_channels, in_channels // groups, kh, kw), dtype)}
+        c_in = integer(in_channels, "in_channels", 1)
+        c_out = integer(out_channels, "out_channels", 1)
+        kh, kw = ntuple(kernel_size, "kernel_size", 2, 1)
+        s = ntuple(stride, "stride", 2, 1)
+        d = ntuple(dilation, "dilation", 2, 1)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"padding must be 'same', 'valid' or ints >= 0, got {padding!r}")
+            if padding == "same" and s != (1, 1):
+                raise ValueError(f"padding='same' needs stride 1 (as torch), got stride={stride}")
+            p: object = padding
+        else:
+            p = ntuple(padding, "padding", 2, 0)
+        g = integer(groups, "groups", 1)
+        if c_in % g or c_out % g:
+            raise ValueError(f"groups={g} must divide in_channels={c_in} and out_channels={c_out}")
+        flag(bias, "bias")
+        rng, dtype = _rng(rng), _dtype(dtype)
+        self.conf = {"stride": s, "padding": p, "dilation": d, "groups": g}
+        shape = (c_out, c_in // g, kh, kw)
+        what = "in_channels, out_channels, kernel_size"
+        self.params = {"weight": _normal(rng, shape, dtype, what)}
         if bias:
-            self.params["bias"] = _normal(rng, (out_channels,), dtype)
+            self.params["bias"] = _normal(rng, (c_out,), dtype, "out_channels")
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return conv2d_direct(x, self.params["weight"], self.params.get("bias"), **self.conf)
+
+
+def _sizes(value: object, name: str) -> list[int]:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) == 0:
+        raise TypeError(f"{name} must be a non-empty sequence of integers >= 1, got {value!r}")
+    return [integer(v, name, 1) for v in value]
 
 
 class DepthwiseSeparableConv2d(Layer):
@@ -151,7 +235,7 @@ class DepthwiseSeparableConv2d(Layer):
         rng: np.random.Generator | None = None,
         dtype=np.float64,
     ) -> None:
-        rng = rng or np.random.default_rng(0)
+        rng = _rng(rng)
         self.depthwise = Conv2d(
             in_channels,
             in_channels,

@@ -1,7 +1,8 @@
 r"""Dense, low-rank and block-sparse linear layers in NumPy, forward and backward.
 
-Layout as ``torch.nn.functional.linear``: ``x`` has shape ``(B, n)``, ``weight`` ``(m, n)``,
-``bias`` ``(m,)``, and
+Layout and argument names as ``torch.nn.functional.linear(input, weight, bias)``: ``input``
+has shape ``(*, n)`` (any rank ≥ 1, leading axes may be empty), ``weight`` ``(m, n)``,
+``bias`` ``(m,)``, and, flattening the leading axes into :math:`B` rows,
 
 .. math:: Y = X W^\top + b, \qquad
           \frac{\partial L}{\partial X} = G W,\quad
@@ -9,63 +10,149 @@ Layout as ``torch.nn.functional.linear``: ``x`` has shape ``(B, n)``, ``weight``
           \frac{\partial L}{\partial b} = \textstyle\sum_{\text{rows}} G
 
 with :math:`G = \partial L/\partial Y`. (Per sample, :math:`\partial L/\partial x = W^\top g`,
-``000_160a0b7c04e12fc6.txt`` § Advanced Linear Layer Concepts.)
+``000_160a0b7c04e12fc6.txt`` § Advanced Linear Layer Concepts.) As in torch, a 1-D ``weight``
+``(n,)`` gives one dot product per row, output ``input.shape[:-1]`` (0-d for a 1-D input),
+with a 0-d ``bias``. Deliberate differences from torch (tested): ``bias`` must have exactly
+the shape ``(m,)`` (``()`` for a 1-D weight) — torch also broadcasts e.g. a ``(1,)`` bias —
+and a bias with a 1-D weight is accepted for every input rank (torch's ``addmm`` path
+rejects it for a 2-D input only).
+
+Outputs are refused beyond :data:`kernels.cpu._check.MAX_ELEMENTS` elements.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from kernels.cpu._check import array
+from kernels.cpu._check import array, bounded, integer
 from numerics.opcount import counted_add, counted_einsum
 
+_ANY_RANK = tuple(range(1, 33))
 
-def _check_linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> None:
-    array(x, "x", 2)
-    array(weight, "weight", 2, x.dtype)
-    if weight.shape[1] != x.shape[1]:
+
+def _check_linear(
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    name: str = "input",
+    wname: str = "weight",
+) -> int | None:
+    """Check the operands; return ``m`` (out_features), or None for a 1-D weight."""
+    if not isinstance(input, np.ndarray):
+        array(input, name, _ANY_RANK)  # raises TypeError
+    array(input, name, _ANY_RANK, empty_ok=tuple(range(input.ndim - 1)))
+    array(weight, wname, (1, 2), input.dtype, like=name)
+    n = input.shape[-1]
+    if weight.ndim == 1:
+        if weight.shape != (n,):
+            raise ValueError(
+                f"{wname} must have shape (in_features={n},) to match the last axis of {name}, "
+                f"got {weight.shape}"
+            )
+        m = None
+    elif weight.shape[1] != n:
         raise ValueError(
-            f"weight must have shape (out_features, in_features={x.shape[1]}), got {weight.shape}"
+            f"{wname} must have shape (out_features, in_features={n}) to match the last axis "
+            f"of {name}, got {weight.shape}"
         )
+    else:
+        m = weight.shape[0]
     if bias is not None:
-        array(bias, "bias", 1, x.dtype)
-        if bias.shape != (weight.shape[0],):
-            raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
+        expected = () if m is None else (m,)
+        if not isinstance(bias, np.ndarray):
+            array(bias, "bias", 1)  # raises TypeError
+        array(bias, "bias", len(expected), input.dtype, like=name)
+        if bias.shape != expected:
+            raise ValueError(f"bias must have shape {expected} (out_features), got {bias.shape}")
+    rows = math.prod(input.shape[:-1])
+    bounded(rows * (1 if m is None else m), "the output", wname)
+    return m
 
 
-def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """Forward pass :math:`Y = XW^T + b` for ``x`` of shape ``(B, n)``."""
-    _check_linear(x, weight, bias)
-    y = counted_einsum("bn,mn->bm", x, weight)
-    return y if bias is None else counted_add(y, bias[None, :])
+def linear(input: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """``F.linear``: :math:`Y = XW^T + b` for ``input`` of shape ``(*, n)``; ``(*, m)`` out."""
+    m = _check_linear(input, weight, bias)
+    rows = input.reshape(-1, input.shape[-1])
+    if m is None:  # 1-D weight: one dot product per row, the feature axis dropped
+        y = counted_einsum("bn,n->b", rows, weight).reshape(input.shape[:-1])
+        return y if bias is None else counted_add(y, bias)
+    y = counted_einsum("bn,mn->bm", rows, weight).reshape(*input.shape[:-1], m)
+    return y if bias is None else counted_add(y, bias)
 
 
 def linear_backward(
-    grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, bias: bool = True
+    grad_output: np.ndarray,
+    input: np.ndarray,
+    weight: np.ndarray,
+    bias: bool | np.ndarray | None = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Gradients ``(dx, dweight, dbias)`` of ``linear`` given ``grad_out`` = dL/dY."""
-    _check_linear(x, weight, None)
-    array(grad_out, "grad_out", 2, x.dtype)
-    if grad_out.shape != (x.shape[0], weight.shape[0]):
-        raise ValueError(
-            f"grad_out must have shape {(x.shape[0], weight.shape[0])}, got {grad_out.shape}"
+    """Gradients ``(grad_input, grad_weight, grad_bias)`` of :func:`linear` given
+    ``grad_output`` = dL/dY.
+
+    ``bias``: ``True`` or the forward's bias array → ``grad_bias`` is returned; ``False`` or
+    ``None`` (no bias) → ``grad_bias`` is None. So ``linear_backward(g, *forward_args)`` works.
+    """
+    if isinstance(bias, np.ndarray):
+        m = _check_linear(input, weight, bias)
+        want_bias = True
+    elif bias is None or isinstance(bias, bool):
+        m = _check_linear(input, weight, None)
+        want_bias = bool(bias)
+    else:
+        raise TypeError(
+            f"bias must be True/False, None or the forward's bias array, got {type(bias).__name__}"
         )
-    dx = counted_einsum("bm,mn->bn", grad_out, weight)
-    dw = counted_einsum("bm,bn->mn", grad_out, x)
-    return dx, dw, (grad_out.sum(axis=0) if bias else None)
+    expected = input.shape[:-1] if m is None else (*input.shape[:-1], m)
+    if not isinstance(grad_output, np.ndarray):
+        array(grad_output, "grad_output", len(expected))  # raises TypeError
+    if grad_output.ndim != len(expected):
+        raise ValueError(
+            f"grad_output must have shape {expected}, the forward's output shape for this "
+            f"input and weight; got {grad_output.shape}"
+        )
+    array(grad_output, "grad_output", len(expected), input.dtype, tuple(range(32)), "input")
+    if grad_output.shape != expected:
+        raise ValueError(
+            f"grad_output must have shape {expected}, the forward's output shape for this "
+            f"input and weight; got {grad_output.shape}"
+        )
+    n = input.shape[-1]
+    x = input.reshape(-1, n)
+    if m is None:  # 1-D weight: y[b] = x[b] . w
+        g = grad_output.reshape(-1)
+        dx = counted_einsum("b,n->bn", g, weight).reshape(input.shape)
+        dw = counted_einsum("b,bn->n", g, x)
+        return dx, dw, (np.asarray(g.sum()) if want_bias else None)
+    g = grad_output.reshape(-1, m)
+    dx = counted_einsum("bm,mn->bn", g, weight).reshape(input.shape)
+    dw = counted_einsum("bm,bn->mn", g, x)
+    return dx, dw, (g.sum(axis=0) if want_bias else None)
 
 
 def lowrank_linear(
     x: np.ndarray, u: np.ndarray, v: np.ndarray, bias: np.ndarray | None = None
 ) -> np.ndarray:
-    r"""Factorised layer :math:`y = U(Vx) + b` with ``u`` ``(m, r)`` and ``v`` ``(r, n)``."""
-    array(u, "u", 2, x.dtype)
-    if v.ndim != 2 or u.shape[1] != v.shape[0]:
+    r"""Factorised layer :math:`y = U(Vx) + b` with ``u`` ``(m, r)`` and ``v`` ``(r, n)``;
+    ``x`` of shape ``(*, n)`` as in :func:`linear`."""
+    array(x, "x", _ANY_RANK, empty_ok=tuple(range(x.ndim - 1)) if isinstance(x, np.ndarray) else ())
+    array(v, "v", 2, x.dtype, like="x")
+    _check_linear(x, v, None, name="x", wname="v")
+    array(u, "u", 2, x.dtype, like="x")
+    if u.shape[1] != v.shape[0]:
         raise ValueError(f"u (m, r) and v (r, n) must share r: got {u.shape} and {v.shape}")
     hidden = linear(x, v)
     return linear(hidden, u, bias)
+
+
+def _sizes(value: object, name: str) -> list[int]:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) == 0:
+        raise TypeError(f"{name} must be a non-empty sequence of integers >= 1, got {value!r}")
+    return [integer(v, f"{name}[{i}]", 1) for i, v in enumerate(value)]
 
 
 def block_sparse_linear(
@@ -77,32 +164,44 @@ def block_sparse_linear(
 ) -> np.ndarray:
     r"""Block-sparse layer: only the blocks in ``blocks`` are stored and multiplied.
 
-    ``blocks[(i, j)]`` has shape ``(row_sizes[i], col_sizes[j])``; a missing key is a zero
-    block, skipped: the layer executes :math:`B\sum_{(i,j)} m_i n_j` MACs.
+    ``x`` is ``(B, n)`` with :math:`n = \sum_j` ``col_sizes[j]``; ``blocks[(i, j)]`` has shape
+    ``(row_sizes[i], col_sizes[j])``; a missing key is a zero block, skipped: the layer
+    executes :math:`B\sum_{(i,j)} m_i n_j` MACs.
     """
-    array(x, "x", 2)
-    rows = np.cumsum([0, *row_sizes])
-    cols = np.cumsum([0, *col_sizes])
+    array(x, "x", 2, empty_ok=(0,))
+    rows = list(itertools.accumulate(_sizes(row_sizes, "row_sizes"), initial=0))  # exact ints
+    cols = list(itertools.accumulate(_sizes(col_sizes, "col_sizes"), initial=0))
     if x.shape[1] != cols[-1]:
         raise ValueError(f"x must have {cols[-1]} features (sum of col_sizes), got {x.shape[1]}")
-    y = np.zeros((x.shape[0], int(rows[-1])), dtype=x.dtype)
-    for (i, j), block in blocks.items():
-        if not (0 <= i < len(row_sizes) and 0 <= j < len(col_sizes)):
+    if not isinstance(blocks, Mapping):
+        raise TypeError(f"blocks must be a mapping (i, j) -> array, got {type(blocks).__name__}")
+    bounded(x.shape[0] * int(rows[-1]), "the output", "row_sizes")
+    if bias is not None:
+        array(bias, "bias", 1, x.dtype, like="x")
+        if bias.shape != (rows[-1],):
+            raise ValueError(f"bias must have shape ({rows[-1]},), got {bias.shape}")
+    for key, block in blocks.items():
+        ok = (
+            isinstance(key, tuple)
+            and len(key) == 2
+            and all(isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in key)
+        )
+        if not ok or not (0 <= key[0] < len(row_sizes) and 0 <= key[1] < len(col_sizes)):
             raise ValueError(
-                f"block index {(i, j)} outside the {len(row_sizes)}x{len(col_sizes)} grid"
+                f"blocks: key {key!r} is not a block index (i, j) of the "
+                f"{len(row_sizes)}x{len(col_sizes)} grid"
             )
-        array(block, f"blocks[{(i, j)}]", 2, x.dtype)
+        i, j = int(key[0]), int(key[1])
+        array(block, "blocks", 2, x.dtype, like="x")
         if block.shape != (row_sizes[i], col_sizes[j]):
             raise ValueError(
                 f"blocks[{(i, j)}] must have shape {(row_sizes[i], col_sizes[j])}, "
                 f"got {block.shape}"
             )
+    y = np.zeros((x.shape[0], int(rows[-1])), dtype=x.dtype)
+    for key, block in blocks.items():
+        i, j = int(key[0]), int(key[1])
         y[:, rows[i] : rows[i + 1]] += counted_einsum(
             "bn,mn->bm", x[:, cols[j] : cols[j + 1]], block
         )
-    if bias is not None:
-        array(bias, "bias", 1, x.dtype)
-        if bias.shape != (rows[-1],):
-            raise ValueError(f"bias must have shape ({rows[-1]},), got {bias.shape}")
-        y = counted_add(y, bias[None, :])
-    return y
+    return y if bias is None else counted_add(y, bias[None, :])

@@ -91,7 +91,9 @@ def central_difference(
     h = GRADCHECK["eps"]
     xp = np.array(x, dtype=np.float64, order="C", copy=True)  # private, writable, C-order
     flat = xp.reshape(-1)
-    if not np.shares_memory(flat, xp):  # pragma: no cover - C-contiguous reshape is a view
+    if x.size and not np.shares_memory(
+        flat, xp
+    ):  # pragma: no cover - C-contiguous reshape is a view
         raise RuntimeError("internal error: flat view of the private copy is a copy")
     xp.flags.writeable = False
     _evaluate(f, xp, upstream.shape)  # checks shapes and dtype once, even for empty x

@@ -178,8 +178,8 @@ def _compare(
     allowed = atol + rtol * np.abs(e)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(a - e)
-        ok = err <= allowed  # NaN anywhere -> False
-        same_inf = np.isinf(e) & (a == e)
+        ok = np.isfinite(a) & np.isfinite(e) & (err <= allowed)  # NaN anywhere -> False
+        same_inf = np.isinf(e) & (a == e)  # allowed = inf there: only equality may pass
     bad = ~(ok | same_inf)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])

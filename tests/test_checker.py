@@ -765,3 +765,62 @@ def test_opcount_bad_input(call, exc, name):
     with MacCounter() as c, pytest.raises(exc, match=rf"\b{name}\b"):
         call()
     assert c.macs == 0 and c.adds == 0  # nothing recorded for a refused call
+
+
+@pytest.mark.parametrize("kind", LAYOUTS)
+def test_central_difference_evaluates_exactly_at_x_plus_and_minus_h_e_k(kind):
+    """The only points f sees: x, then x + h e_k and x - h e_k for every k in C order, each
+    with every other element exactly as in x (a perturbation that is not undone, or one
+    applied to the wrong element, changes this sequence)."""
+    x0 = np.arange(6.0).reshape(2, 3) / 7
+    seen = []
+
+    def f(v):
+        seen.append(v.copy())
+        return v.sum(axis=0)
+
+    central_difference(f, layout(x0, kind), np.ones(3))
+    h = GRADCHECK["eps"]
+    expected = [x0]
+    for k in range(x0.size):
+        for step in (h, -h):
+            p = x0.copy()
+            p.reshape(-1)[k] = x0.reshape(-1)[k] + step
+            expected.append(p)
+    assert len(seen) == len(expected) == 2 * x0.size + 1
+    for got, want in zip(seen, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+        assert got.shape == x0.shape
+
+
+def test_gaussian_lipschitz_halfwidth_is_valid_and_tight_for_the_identity():
+    """f(z) = z (L = 1): the mean is exactly N(0, sigma^2/N), so the miss probability at t is
+    erfc(t sqrt(N) / (sigma sqrt 2)) = erfc(sqrt(ln(2/alpha))) <= alpha, and t is within 1.15x
+    of the exact two-sided quantile (measured 1.10 at alpha = 1e-6; a 1.5x widening fails)."""
+    n, sigma = 1000, 2.5
+    for alpha in (1e-9, 1e-6, 1e-3):
+        t = stats.gaussian_lipschitz_halfwidth(n, 1.0, sigma, alpha)
+        scale = sigma / math.sqrt(n)
+        assert math.erfc(t / (scale * math.sqrt(2))) <= alpha
+        q = float(mpmath.sqrt(2) * mpmath.erfinv(1 - mpmath.mpf(alpha))) * scale
+        assert q <= t <= (1.15 if alpha <= 1e-6 else 1.25) * q
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("e", [0.0, 1.0, -1e6])
+def test_the_relative_tolerance_is_relative_to_expected_not_actual(dtype, e):
+    """|a - e| <= atol + rtol |e| (torch.testing's rule): a result just beyond it fails even
+    though it would pass against atol + rtol |a| (the actual value is farther from zero)."""
+    tol = tolerance(dtype)
+    allowed = tol.atol + tol.rtol * abs(e)
+    a = e + math.copysign(1.0, e or 1.0) * allowed * (1 + tol.rtol / 2)
+    assert abs(a - e) <= tol.atol + tol.rtol * abs(a)  # would pass the swapped rule
+    with pytest.raises(AssertionError):
+        assert_close(a, e, dtype)
+    with pytest.raises(AssertionError):
+        torch.testing.assert_close(
+            torch.tensor(a, dtype=torch.float64),
+            torch.tensor(e, dtype=torch.float64),
+            rtol=tol.rtol,
+            atol=tol.atol,
+        )

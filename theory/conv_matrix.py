@@ -233,5 +233,6 @@ def derive_equivariance_proof() -> Derivation:
         claimed=step4.function,
         derived=step3.function,
         scope="proved on the infinite sum (summands equal, limits unchanged); circular case "
-        "proved as C S = S C for every n <= 8",
+        "proved as C S = S C for every 2 <= n <= 8, every kernel length and shift, after checking "
+        "S and C act on a symbolic signal as the shift and the circular convolution",
     )

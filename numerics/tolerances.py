@@ -1,7 +1,10 @@
 r"""One tolerance table keyed by dtype, and the comparison every test uses.
 
-The table holds torch.testing's defaults (``assert_close``): float32 ``rtol=1.3e-6,
-atol=1e-5``; float64 ``rtol=1e-7, atol=1e-7``.
+The table holds torch.testing's defaults (``torch.testing.assert_close``): float32
+``rtol=1.3e-6, atol=1e-5``; float64 ``rtol=1e-7, atol=1e-7`` (``tests/test_checker.py`` checks
+it against ``torch.testing._comparison.default_tolerances``). An element passes when
+
+.. math:: |a - e| \le \mathrm{atol} + \mathrm{rtol}\,|e| \;(+\, 2\gamma_n m)
 
 Reductions. A sum of :math:`n` products computed in floating point with unit roundoff
 :math:`u` is within :math:`\gamma_n \sum_i |a_i b_i|` of the exact value,
@@ -9,53 +12,182 @@ Reductions. A sum of :math:`n` products computed in floating point with unit rou
 2nd ed., eq. 3.5). Two correct implementations therefore differ by at most
 :math:`2\gamma_n\sum_i|a_ib_i|`. :func:`assert_close` adds this bound to the table's
 tolerance when the caller passes ``reduction_length`` :math:`n` and ``magnitude``
-:math:`\sum_i|a_ib_i|` (the same operation applied to absolute values). It is a rigorous
+:math:`m = \sum_i|a_ib_i|` (the same operation applied to absolute values). It is a rigorous
 bound, not a loosened tolerance: a wrong result is off by :math:`O(1)`, far beyond it.
+
+What never passes (the checker must not lie):
+
+* **NaN**, on either side (also NaN against NaN): a NaN is a defect to explain, not a value;
+* an **infinity** unless the other side is the *same* infinity (as in torch.testing);
+* **shapes** that differ in any way — no broadcasting; a 0-d value and a shape-``(1,)`` array
+  are different shapes;
+* values that are not real numbers: complex (the imaginary part is never dropped), bool,
+  object, strings — a :class:`TypeError` naming the argument. ``actual`` must be a floating
+  array (an integer result from a float kernel is a bug); ``expected`` may also hold integers
+  (an exact reference).
+
+A mismatch raises :class:`AssertionError`; an argument of the wrong kind
+(:class:`TypeError`) or value (:class:`ValueError`) names the argument.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
 
+def _real(value: object, name: str, *, minimum: float = 0.0) -> float:
+    """A finite real number ``>= minimum`` (NumPy scalars accepted, bools rejected)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} ({value!r})")
+    v = float(value)
+    if not math.isfinite(v) or v < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return v
+
+
 @dataclass(frozen=True)
 class Tolerance:
+    """A row of the table: ``|a - e| <= atol + rtol*|e|`` (both finite and ``>= 0``)."""
+
     rtol: float
     atol: float
 
-
-TOLERANCES: dict[np.dtype, Tolerance] = {
-    np.dtype(np.float32): Tolerance(rtol=1.3e-6, atol=1e-5),
-    np.dtype(np.float64): Tolerance(rtol=1e-7, atol=1e-7),
-}
-
-#: ``torch.autograd.gradcheck`` defaults, used for float64 central differences.
-GRADCHECK = {"eps": 1e-6, "atol": 1e-5, "rtol": 1e-3}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rtol", _real(self.rtol, "rtol"))
+        object.__setattr__(self, "atol", _real(self.atol, "atol"))
 
 
-def _np_dtype(dtype: object) -> np.dtype:
-    """A NumPy dtype from a NumPy dtype/type or a torch dtype (``torch.float32`` …)."""
-    text = str(dtype)
-    return np.dtype(text.removeprefix("torch.")) if text.startswith("torch.") else np.dtype(dtype)
+TOLERANCES: Mapping[np.dtype, Tolerance] = MappingProxyType(
+    {
+        np.dtype(np.float32): Tolerance(rtol=1.3e-6, atol=1e-5),
+        np.dtype(np.float64): Tolerance(rtol=1e-7, atol=1e-7),
+    }
+)
+"""The table (read-only): torch.testing's defaults for float32 and float64."""
+
+#: ``torch.autograd.gradcheck`` defaults, used for float64 central differences (read-only).
+GRADCHECK: Mapping[str, float] = MappingProxyType({"eps": 1e-6, "atol": 1e-5, "rtol": 1e-3})
+
+
+def _np_dtype(dtype: object, name: str = "dtype") -> np.dtype:
+    """A NumPy dtype from a NumPy dtype, a NumPy scalar type, ``float``, a dtype name or a
+    torch dtype (``torch.float32`` …). ``None`` is refused (NumPy would read it as float64)."""
+    if isinstance(dtype, np.dtype):
+        return dtype
+    if type(dtype).__module__ == "torch" and type(dtype).__name__ == "dtype":
+        text = str(dtype).removeprefix("torch.")
+        try:
+            return np.dtype(text)
+        except TypeError:
+            raise ValueError(
+                f"{name}={dtype} has no NumPy equivalent; known: {sorted(map(str, TOLERANCES))}"
+            ) from None
+    if isinstance(dtype, type) and (issubclass(dtype, np.generic) or dtype is float):
+        return np.dtype(dtype)
+    if isinstance(dtype, str):
+        try:
+            return np.dtype(dtype)
+        except TypeError:
+            raise ValueError(f"{name}={dtype!r} is not a dtype name") from None
+    raise TypeError(
+        f"{name} must be a NumPy dtype, a NumPy scalar type, a dtype name or a torch dtype, "
+        f"got {type(dtype).__name__} ({dtype!r})"
+    )
 
 
 def tolerance(dtype: object) -> Tolerance:
-    """The table's entry for ``dtype`` (a NumPy dtype, type or torch dtype)."""
+    """The table's entry for ``dtype`` (a NumPy dtype, type or name, or a torch dtype).
+
+    Raises ``ValueError`` naming ``dtype`` for a dtype that has no row (float16, ints …).
+    """
     key = _np_dtype(dtype)
     if key not in TOLERANCES:
-        raise ValueError(f"no tolerance for dtype {dtype}; known: {sorted(map(str, TOLERANCES))}")
+        raise ValueError(f"dtype {dtype} has no tolerance; known: {sorted(map(str, TOLERANCES))}")
     return TOLERANCES[key]
 
 
-def reduction_bound(dtype: object, reduction_length: int, magnitude: np.ndarray) -> np.ndarray:
-    r""":math:`2\gamma_n \cdot` ``magnitude`` for two independent float computations."""
-    u = np.finfo(_np_dtype(dtype)).eps / 2
-    nu = reduction_length * u
+def _count(value: object, name: str) -> int:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1, got {type(value).__name__} ({value!r})")
+    if int(value) < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _real_array(value: object, name: str, *, integers: bool) -> np.ndarray:
+    """``value`` as a float64 array, refusing what is not real numbers (no silent casts)."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()  # type: ignore[attr-defined]
+    if isinstance(value, str | bytes) or value is None:
+        raise TypeError(f"{name} must be a real array or number, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:  # ragged lists and the like
+        raise TypeError(f"{name} must be a real array or number: {e}") from None
+    allowed = "fiu" if integers else "f"
+    if arr.dtype.kind not in allowed:
+        what = "a floating" if not integers else "a floating or integer"
+        raise TypeError(f"{name} must be {what} array or number, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def reduction_bound(dtype: object, reduction_length: int, magnitude: object) -> np.ndarray:
+    r""":math:`2\gamma_n \cdot m`, :math:`\gamma_n = nu/(1-nu)`, for two independent float
+    computations of a length-:math:`n` reduction whose absolute-value analogue is :math:`m`.
+
+    ``dtype`` gives :math:`u` (``finfo(dtype).eps / 2``); ``reduction_length`` :math:`n \ge 1`
+    with :math:`nu < 1`; ``magnitude`` finite and :math:`\ge 0` (array or number).
+    """
+    dt = _np_dtype(dtype)
+    if dt.kind != "f":
+        raise ValueError(f"dtype must be a floating dtype, got {dtype}")
+    n = _count(reduction_length, "reduction_length")
+    m = _real_array(magnitude, "magnitude", integers=True)
+    if not np.isfinite(m).all() or (m < 0).any():
+        raise ValueError("magnitude must be finite and >= 0 (a sum of absolute values)")
+    u = float(np.finfo(dt).eps) / 2
+    nu = n * u
     if nu >= 1:
-        raise ValueError(f"reduction_length={reduction_length} too long for {dtype}")
-    return 2 * nu / (1 - nu) * np.abs(magnitude)
+        raise ValueError(f"reduction_length={n} too long for {dt}: n*u must be < 1")
+    return 2 * nu / (1 - nu) * m
+
+
+def _compare(
+    actual: object,
+    expected: object,
+    atol: Any,
+    rtol: float,
+    context: object,
+    what: str,
+) -> None:
+    if not isinstance(context, str):
+        raise TypeError(f"context must be a str, got {type(context).__name__}")
+    a = _real_array(actual, "actual", integers=False)
+    e = _real_array(expected, "expected", integers=True)
+    if a.shape != e.shape:
+        raise AssertionError(
+            f"shape mismatch: actual {a.shape} vs expected {e.shape} (no broadcasting)\n{context}"
+        )
+    allowed = atol + rtol * np.abs(e)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(a - e)
+        ok = np.isfinite(a) & np.isfinite(e) & (err <= allowed)  # NaN anywhere -> False
+        same_inf = np.isinf(e) & (a == e)  # allowed = inf there: only equality may pass
+    bad = ~(ok | same_inf)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        lim = np.broadcast_to(allowed, bad.shape)[idx]
+        raise AssertionError(
+            f"{int(bad.sum())} of {a.size} elements differ beyond tolerance ({what}); "
+            f"first at {idx}: actual={a[idx]!r} expected={e[idx]!r} allowed={lim!r}\n{context}"
+        )
 
 
 def assert_close(
@@ -67,26 +199,36 @@ def assert_close(
     magnitude: object = None,
     context: str = "",
 ) -> None:
-    """Assert ``|actual - expected| <= atol + rtol*|expected| (+ reduction bound)`` elementwise.
+    r"""Assert :math:`|a - e| \le \mathrm{atol} + \mathrm{rtol}|e|` (+ reduction bound)
+    elementwise, with the table's row for ``dtype``.
 
+    Shapes must be equal (no broadcasting); NaN never passes; an infinity passes only against
+    the same infinity; complex, bool and object values are refused with ``TypeError``.
+    ``reduction_length`` and ``magnitude`` come together (:func:`reduction_bound`);
+    ``magnitude`` is a number or an array broadcastable to ``expected``'s shape.
     ``context`` (claim id, inputs, a repro) is printed on failure.
     """
-    a = np.asarray(actual, dtype=np.float64)
-    e = np.asarray(expected, dtype=np.float64)
-    if a.shape != e.shape:
-        raise AssertionError(f"shape mismatch {a.shape} vs {e.shape}\n{context}")
     tol = tolerance(dtype)
-    allowed = tol.atol + tol.rtol * np.abs(e)
+    atol: Any = tol.atol
+    what = f"{_np_dtype(dtype)}: rtol={tol.rtol}, atol={tol.atol}"
+    if (reduction_length is None) != (magnitude is None):
+        missing = "magnitude" if magnitude is None else "reduction_length"
+        raise ValueError(f"reduction_length and magnitude come together: {missing} is missing")
     if reduction_length is not None:
-        allowed = allowed + reduction_bound(dtype, reduction_length, np.asarray(magnitude))
-    err = np.abs(a - e)
-    bad = ~(err <= allowed)  # NaN counts as bad
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise AssertionError(
-            f"{int(bad.sum())} of {a.size} elements differ beyond tolerance ({dtype}: "
-            f"rtol={tol.rtol}, atol={tol.atol}"
-            + (f", + reduction bound n={reduction_length}" if reduction_length else "")
-            + f"); first at {idx}: actual={a[idx]!r} expected={e[idx]!r} "
-            f"allowed={allowed[idx] if np.ndim(allowed) else allowed!r}\n{context}"
-        )
+        e_shape = _real_array(expected, "expected", integers=True).shape
+        bound = reduction_bound(dtype, reduction_length, magnitude)
+        if not _broadcasts_to(bound.shape, e_shape):
+            raise ValueError(
+                f"magnitude of shape {bound.shape} does not broadcast to expected's {e_shape}"
+            )
+        atol = atol + bound
+        what += f", + reduction bound n={int(reduction_length)}"
+    _compare(actual, expected, atol, tol.rtol, context, what)
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """True when an array of ``shape`` broadcasts to ``target`` without changing it."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False

@@ -642,3 +642,113 @@ def test_valid_conv_matrix_density_in_one_and_two_dimensions(h, w, kh, kw):
     kernel = np.random.default_rng(h * 10 + w).random((kh, kw)) + 0.5  # no zero taps
     m = doubly_block_toeplitz(kernel, h, w)
     assert sympy.Rational(int(np.count_nonzero(m)), m.size) == sympy.Rational(kh * kw, h * w)
+
+
+# --------------------------------------------------------------------------- directions pinned
+
+
+@pytest.mark.claim("d000.conv.translation-equivariance", "d002.conv.structure-equivariance")
+@given(n=st.integers(1, 9), v=st.integers(-30, 30), seed=seeds)
+@example(n=5, v=1, seed=0)
+def test_shift_matrix_moves_the_signal_like_np_roll_and_torch_roll(n, v, seed):
+    """(S_v x)[i] = x[(i - v) mod n]: S_v @ x == np.roll(x, v) == torch.roll(x, v); S_1 moves
+    x[0] to index 1 (towards higher indices)."""
+    x = np.random.default_rng(seed).standard_normal(n)
+    s = np.array(th.shift_matrix(n, v), dtype=np.float64)
+    np.testing.assert_array_equal(s @ x, np.roll(x, v))
+    np.testing.assert_array_equal(s @ x, torch.roll(torch.from_numpy(x), v).numpy())
+    assert th.shift_matrix(n, np.int64(v)) == th.shift_matrix(n, v + 3 * n)
+    if n >= 2:
+        assert th.shift_matrix(n, 1) * sympy.Matrix(sympy.symbols(f"x0:{n}")) == sympy.Matrix(
+            [sympy.Symbol(f"x{(i - 1) % n}") for i in range(n)]
+        )
+        assert np.array(th.shift_matrix(n, 1), dtype=float)[1, 0] == 1
+
+
+@pytest.mark.claim("d002.conv.circulant")
+@given(n=st.integers(1, 12), k=st.integers(1, 12), seed=seeds)
+def test_circulant_is_circular_convolution_and_torch_circular_conv_of_flipped_kernel(n, k, seed):
+    """(C x)[i] = sum_j x[j] k[(i - j) mod n]: the explicit sum, the FFT product, and torch's
+    conv1d (cross-correlation) of the flipped kernel after circular padding by K - 1 on the
+    left."""
+    if k > n:
+        with pytest.raises(ValueError, match="kernel"):
+            th.circulant_matrix([1] * k, n)
+        return
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(n), rng.standard_normal(k)
+    c = np.array(th.circulant_matrix(list(w), n), dtype=np.float64)
+    padded = np.concatenate([w, np.zeros(n - k)])
+    explicit = np.array([sum(x[j] * padded[(i - j) % n] for j in range(n)) for i in range(n)])
+    assert_close(c @ x, explicit, np.float64)
+    assert_close(c @ x, np.fft.ifft(np.fft.fft(x) * np.fft.fft(padded)).real, np.float64)
+    xt = torch.from_numpy(x)[None, None]
+    torch_y = F.conv1d(
+        F.pad(xt, (k - 1, 0), mode="circular"), torch.from_numpy(w[::-1].copy())[None, None]
+    )
+    assert_close(c @ x, torch_y[0, 0].numpy(), np.float64)
+
+
+def _count_shift_calls(monkeypatch, broken=None):
+    calls = []
+    real = th.shift_matrix
+
+    def spy(n, v):
+        calls.append((n, v))
+        return broken(n, v, real) if broken else real(n, v)
+
+    monkeypatch.setattr(th, "shift_matrix", spy)
+    return calls
+
+
+@pytest.mark.claim("d002.conv.equivariance-proof")
+@pytest.mark.parametrize("max_n", [2, 3, 6])
+def test_equivariance_proof_checks_every_case_and_is_not_vacuous(monkeypatch, max_n):
+    calls = _count_shift_calls(monkeypatch)
+    assert th.equivariance_circular_proved(max_n)
+    expected = [(n, v) for n in range(2, max_n + 1) for _ in range(n) for v in range(n)]
+    assert calls == expected  # every n in [2, max_n], every kernel length, every shift
+
+
+def _wrong_direction(n, v, real):
+    return real(n, -v)
+
+
+def _broken_last(n, v, real):
+    return sympy.eye(n) if v == n - 1 else real(n, v)
+
+
+@pytest.mark.claim("d002.conv.equivariance-proof")
+@pytest.mark.parametrize("broken", [_wrong_direction, _broken_last])
+def test_equivariance_proof_fails_with_a_broken_shift(monkeypatch, broken):
+    _count_shift_calls(monkeypatch, broken)
+    assert th.equivariance_circular_proved(3) is False
+
+
+@pytest.mark.claim("d002.conv.equivariance-proof")
+def test_equivariance_proof_fails_with_a_broken_circulant(monkeypatch):
+    real = th.circulant_matrix
+
+    def transposed(kernel, n):  # k[(j - i) mod n]: still commutes with shifts, wrong operator
+        return real(kernel, n).T
+
+    monkeypatch.setattr(th, "circulant_matrix", transposed)
+    assert th.equivariance_circular_proved(3) is False
+
+    def toeplitz_square(kernel, n):  # zero boundary: not a circulant, does not commute
+        return th.toeplitz_matrix(kernel, n)[:n, :]
+
+    monkeypatch.setattr(th, "circulant_matrix", toeplitz_square)
+    assert th.equivariance_circular_proved(2) is False
+
+
+def test_equivariance_proof_rejects_a_vacuous_range():
+    for bad in (0, 1, -3, np.int64(1)):
+        with pytest.raises(ValueError, match="max_n"):
+            th.equivariance_circular_proved(bad)
+    with pytest.raises(ValueError, match="max_n"):
+        th.equivariance_circular_proved(th.MAX_N + 1)
+    for bad in (True, 3.0, "8", None, sympy.Symbol("n", integer=True)):
+        with pytest.raises(TypeError, match="max_n"):
+            th.equivariance_circular_proved(bad)
+    assert th.equivariance_circular_proved(np.int64(2)) is True

@@ -257,6 +257,17 @@ def _kernel(kernel_size: object, ndim: int | None = None) -> tuple[Dim, ...]:
     return dims(kernel_size, "kernel_size", 2 if ndim is None else ndim)
 
 
+def _per_dim(value: object, name: str, kernel: tuple[Dim, ...]) -> tuple[Dim, ...]:
+    """Sizes with one entry per kernel dimension (an int is broadcast)."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if value and len(value) != len(kernel):
+            raise ValueError(
+                f"{name} must have {len(kernel)} entries (one per dimension of kernel_size; an "
+                f"int kernel_size is 2-D), got {len(value)}"
+            )
+    return dims(value, name, len(kernel))
+
+
 def conv_params(
     in_channels: Dim,
     out_channels: Dim,
@@ -316,7 +327,7 @@ def conv_macs(
     ``000_160a0b7c04e12fc6.txt`` § Convolutional Layer Parameters (Computational Complexity).
     """
     k = _kernel(kernel_size)
-    out = dims(output_size, "output_size", len(k))
+    out = _per_dim(output_size, "output_size", k)
     weights = conv_params(in_channels, out_channels, k, groups, bias=False)
     return dim(batch, "batch") * weights * product(out)
 
@@ -338,7 +349,7 @@ def conv_transpose_macs(
     32768
     """
     k = _kernel(kernel_size)
-    inp = dims(input_size, "input_size", len(k))
+    inp = _per_dim(input_size, "input_size", k)
     weights = conv_params(in_channels, out_channels, k, groups, bias=False)
     return dim(batch, "batch") * weights * product(inp)
 
@@ -411,7 +422,7 @@ def im2col_elements(
     1806336
     """
     k = _kernel(kernel_size)
-    out = dims(output_size, "output_size", len(k))
+    out = _per_dim(output_size, "output_size", k)
     return dim(in_channels, "in_channels") * product(k) * product(out)
 
 

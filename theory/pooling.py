@@ -28,7 +28,7 @@ from math import gcd
 
 import sympy
 
-from theory._args import MAX_ITEMS, bounded, dim, flag, int_dim, is_symbolic, real
+from theory._args import MAX_ITEMS, bounded, dim, flag, int_dim, real
 from theory.conv import pool_output_size
 from theory.derivation import Derivation, Step
 
@@ -384,10 +384,12 @@ def pooled_noise_variance(n: object, sigma2: object, rho: object = 0) -> sympy.E
     """
     n = dim(n, "n")
     sigma2 = real(sigma2, "sigma2", lower=0)
-    low = -1 if is_symbolic(n) or n == 1 else sympy.Rational(-1, n - 1)
-    rho = real(rho, "rho", lower=low, upper=1)
+    rho = real(rho, "rho", lower=-1, upper=1)
     if (1 + (n - 1) * rho).is_negative:
-        raise ValueError(f"rho must be >= -1/(n-1) (for n={n}), got {rho}")
+        raise ValueError(
+            f"rho must be >= -1/(n-1) (the equicorrelation matrix must be positive "
+            f"semi-definite), got rho={rho} with n={n}"
+        )
     return sympy.simplify(sigma2 * (1 + (n - 1) * rho) / n)
 
 

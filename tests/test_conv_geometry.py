@@ -267,6 +267,36 @@ def test_transposed_macs_match_torch_flop_counter(g, cin, cout):
     )
 
 
+@pytest.mark.claim("d000.conv.operations", "d000.conv.output-size", "d000.conv.param-count")
+@given(
+    g=conv_geometry(max_padding=2),
+    groups=st.integers(1, 3),
+    a=st.integers(1, 3),
+    b=st.integers(1, 3),
+    batch=st.integers(1, 2),
+    data=st.data(),
+)
+def test_grouped_transposed_conv_sizes_and_macs_match_torch(g, groups, a, b, batch, data):
+    """Grouped transposed convolution on the meta device: output size (with output_padding
+    below max(stride, dilation)), parameters of the module, and MACs = FLOPs / 2."""
+    cin, cout = groups * a, groups * b
+    op = data.draw(st.integers(0, max(g.stride, g.dilation) - 1), label="output_padding")
+    if (g.size - 1) * g.stride - 2 * g.padding + g.dilation * (g.kernel - 1) + op + 1 < 1:
+        return
+    kw = dict(stride=g.stride, padding=g.padding, output_padding=op, dilation=g.dilation)
+    module = torch.nn.ConvTranspose1d(cin, cout, g.kernel, groups=groups, device="meta", **kw)
+    x = torch.empty(batch, cin, g.size, **META)
+    with FlopCounterMode(display=False) as fc:
+        y = module(x)
+    out = th.conv_transpose_output_size(g.size, g.kernel, **kw)
+    ctx = dict(g=g, groups=groups, cin=cin, cout=cout, op=op)
+    assert_equal(y.shape[-1], out, "d000.conv.output-size", **ctx)
+    macs = th.conv_transpose_macs(cin, cout, (g.kernel,), (g.size,), groups, batch)
+    assert_equal(fc.get_total_flops(), th.macs_to_flops(macs), "d000.conv.operations", **ctx)
+    params = sum(p.numel() for p in module.parameters())
+    assert_equal(params, th.conv_params(cin, cout, (g.kernel,), groups), "d000.conv.param-count")
+
+
 # --------------------------------------------------------------------------- separable
 
 

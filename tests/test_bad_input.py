@@ -1,10 +1,12 @@
-"""Bad input: helpers and kernels raise TypeError/ValueError naming the argument.
+"""Bad input against torch: where we reject, torch rejects too, and where we answer, torch
+agrees.
 
-Never a wrong number, a silent NaN or an obscure traceback.
-
-The fuzz tests feed arbitrary integers (negative, zero, huge) and other objects; each call
-must either agree with torch or raise one of those two errors, and torch must reject exactly
-the configurations we reject (compared on CPU tensors: meta kernels skip some checks).
+The generic bad-input fuzz (bools, floats, NaN, strings, symbols … one argument at a time) is
+the table in ``tests/badinput``; this module keeps what the table cannot say: *which*
+out-of-range integer configurations are invalid, decided by torch (helpers and kernels are
+fed negative, zero and oversized arguments and must either agree with torch or raise
+ValueError exactly where torch raises; compared on CPU tensors: meta kernels skip some
+checks), and the accepted-value rules of :mod:`theory._args` that every theory helper shares.
 """
 
 from __future__ import annotations
@@ -22,16 +24,6 @@ from kernels.cpu.conv2d import conv2d_direct, conv2d_im2col
 from kernels.cpu.linear import linear
 from theory import conv
 from theory import linear as lin
-
-anything = st.one_of(
-    st.integers(-3, 8),
-    st.booleans(),
-    st.floats(allow_nan=True),
-    st.text(max_size=2),
-    st.none(),
-    st.just(sympy.Rational(1, 2)),
-    st.just(sympy.Symbol("x", negative=True)),
-)
 
 
 def torch_or_none(call):
@@ -152,44 +144,62 @@ def test_param_count_agrees_with_torch_or_raises(cin, cout, k, groups):
     )
 
 
-@pytest.mark.claim("d000.conv.output-size", "d000.conv.param-count", "d000.linear.param-count")
-@given(value=anything, which=st.integers(0, 4))
-def test_helpers_reject_non_integers_and_out_of_range_with_named_argument(value, which):
-    calls = [
-        ("size", lambda v: conv.conv_output_size(v, 1)),
-        ("kernel_size", lambda v: conv.conv_params(2, 2, v)),
-        ("stride", lambda v: conv.conv_output_size(5, 1, stride=v)),
-        ("in_features", lambda v: lin.linear_params(v, 3)),
-        ("rank", lambda v: lin.lowrank_params(3, 3, v)),
-    ]
-    name, call = calls[which]
-    valid = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    if valid:
-        result = call(value)
-        assert isinstance(result, int) and result >= 1
-        return
-    if isinstance(value, sympy.Symbol):  # known negative: ValueError
-        with pytest.raises(ValueError, match=name):
-            call(value)
-        return
-    with pytest.raises((TypeError, ValueError), match=name):
-        call(value)
+# --------------------------------------------------------------------------- theory._args
 
 
-@pytest.mark.claim("d000.conv.param-count")
-def test_specific_messages():
-    with pytest.raises(ValueError, match=r"groups must divide in_channels"):
-        conv.conv_params(3, 4, 3, groups=2)
-    with pytest.raises(ValueError, match=r"output size < 1"):
-        conv.conv_output_size(2, 3)
-    with pytest.raises(ValueError, match=r"padding must be at most half of kernel_size"):
-        conv.pool_output_size(5, 2, padding=2)
-    with pytest.raises(TypeError, match=r"kernel_size must be an integer"):
-        conv.conv_output_size(5, 2.0)
-    with pytest.raises(TypeError, match=r"bias must be True or False"):
-        lin.linear_params(3, 3, bias=1)
-    with pytest.raises(ValueError, match=r"output_padding must be smaller"):
-        conv.conv_transpose_output_size(3, 3, stride=1, output_padding=1)
+_REJECTED_AS_TYPE = (
+    sympy.nan,
+    sympy.oo,
+    -sympy.oo,
+    sympy.zoo,
+    sympy.Symbol("a") + sympy.oo,
+    sympy.Float(3.0),
+    2.0 * sympy.Symbol("n", integer=True),
+    sympy.Rational(7, 2),
+    sympy.I,
+    sympy.Symbol("z", integer=True) + sympy.I,
+    3.0,
+    np.float64(3.0),
+    np.float32(3.0),
+    True,
+    np.bool_(True),
+    "3",
+    None,
+    1 + 0j,
+    [3],
+    sympy.true,
+)
+
+
+@pytest.mark.claim("d000.conv.output-size")
+@pytest.mark.parametrize("value", _REJECTED_AS_TYPE, ids=lambda v: f"{type(v).__name__}:{v!r}")
+def test_dim_rejects_non_integers_naming_the_argument(value):
+    """NaN, infinities, floats (also integral ones), bools, non-real and non-integer values
+    are refused by every helper that takes a size; conv_output_size(nan, 3) used to be nan."""
+    with pytest.raises(TypeError, match=r"^size must be an integer >= 1"):
+        conv.conv_output_size(value, 3)
+    with pytest.raises(TypeError, match=r"^padding must be an integer >= 0"):
+        conv.conv_output_size(5, 3, padding=value)
+
+
+@pytest.mark.claim("d000.conv.output-size", "d000.linear.param-count")
+def test_dim_accepts_integers_and_integer_valued_expressions():
+    for spelling in (5, np.int64(5), np.int8(5), np.uint16(5), sympy.Integer(5)):
+        out = conv.conv_output_size(spelling, 3)
+        assert out == 3 and type(out) is int
+    n = sympy.Symbol("n", integer=True, positive=True)
+    free = sympy.Symbol("n_free")  # no assumptions: nothing contradicts an integer >= 1
+    alpha = sympy.Symbol("alpha", positive=True)  # width multiplier: 64*alpha channels
+    assert conv.conv_output_size(n, 1) == n
+    assert conv.conv_output_size(free, 1) == sympy.floor(free)  # floor: free may be real
+    assert lin.linear_params(64 * alpha, 10) == 640 * alpha + 10
+    big = 10**30  # exact integers of any size: counts never overflow
+    assert lin.linear_params(big, big) == big * big + big
+    for known_small in (sympy.Symbol("m", negative=True), sympy.Symbol("z", nonpositive=True)):
+        with pytest.raises(ValueError, match=r"^size must be >= 1, got .* \(known to be smaller\)"):
+            conv.conv_output_size(known_small, 1)
+    nonneg = sympy.Symbol("p", integer=True, nonnegative=True)
+    assert conv.conv_output_size(5, 3, padding=nonneg) == 2 * nonneg + 3
 
 
 @pytest.mark.claim("d000.conv.multichannel", "d000.linear.definition")

@@ -25,6 +25,7 @@ from numerics.opcount import MacCounter
 from tests.assertions import assert_equal
 from tests.strategies import conv_geometry, conv_layer
 from theory import conv as th
+from theory import pooling as tp
 from theory.linear import linear_params
 
 META = {"device": "meta"}
@@ -266,6 +267,36 @@ def test_transposed_macs_match_torch_flop_counter(g, cin, cout):
     )
 
 
+@pytest.mark.claim("d000.conv.operations", "d000.conv.output-size", "d000.conv.param-count")
+@given(
+    g=conv_geometry(max_padding=2),
+    groups=st.integers(1, 3),
+    a=st.integers(1, 3),
+    b=st.integers(1, 3),
+    batch=st.integers(1, 2),
+    data=st.data(),
+)
+def test_grouped_transposed_conv_sizes_and_macs_match_torch(g, groups, a, b, batch, data):
+    """Grouped transposed convolution on the meta device: output size (with output_padding
+    below max(stride, dilation)), parameters of the module, and MACs = FLOPs / 2."""
+    cin, cout = groups * a, groups * b
+    op = data.draw(st.integers(0, max(g.stride, g.dilation) - 1), label="output_padding")
+    if (g.size - 1) * g.stride - 2 * g.padding + g.dilation * (g.kernel - 1) + op + 1 < 1:
+        return
+    kw = dict(stride=g.stride, padding=g.padding, output_padding=op, dilation=g.dilation)
+    module = torch.nn.ConvTranspose1d(cin, cout, g.kernel, groups=groups, device="meta", **kw)
+    x = torch.empty(batch, cin, g.size, **META)
+    with FlopCounterMode(display=False) as fc:
+        y = module(x)
+    out = th.conv_transpose_output_size(g.size, g.kernel, **kw)
+    ctx = dict(g=g, groups=groups, cin=cin, cout=cout, op=op)
+    assert_equal(y.shape[-1], out, "d000.conv.output-size", **ctx)
+    macs = th.conv_transpose_macs(cin, cout, (g.kernel,), (g.size,), groups, batch)
+    assert_equal(fc.get_total_flops(), th.macs_to_flops(macs), "d000.conv.operations", **ctx)
+    params = sum(p.numel() for p in module.parameters())
+    assert_equal(params, th.conv_params(cin, cout, (g.kernel,), groups), "d000.conv.param-count")
+
+
 # --------------------------------------------------------------------------- separable
 
 
@@ -330,6 +361,57 @@ def test_separable_counts_kernel_torch_and_ratio(cin, cout, k, s, size, batch):
         th.depthwise_separable_params(cin, cout, k),
         "d000.conv.separable-costs",
         **ctx,
+    )
+
+
+_TORCH_CONV = {1: torch.nn.Conv1d, 2: torch.nn.Conv2d, 3: torch.nn.Conv3d}
+
+
+@pytest.mark.claim("d000.conv.separable-costs")
+@given(
+    cin=st.integers(1, 6),
+    cout=st.integers(1, 6),
+    kernel=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    bias=st.booleans(),
+    size=st.integers(5, 8),
+)
+@example(cin=3, cout=5, kernel=[3, 3], bias=True, size=5)
+@example(cin=4, cout=2, kernel=[1, 5], bias=False, size=5)
+def test_separable_params_and_macs_equal_torch_modules(cin, cout, kernel, bias, size):
+    """Depthwise (groups = C_in) + pointwise (1x1) modules of torch, with and without biases,
+    1-D to 3-D, non-square kernels: parameters by ``numel``, MACs by FlopCounterMode (2 per
+    MAC), output size from a real forward pass on the meta device."""
+    nd = len(kernel)
+    conv = _TORCH_CONV[nd]
+    depthwise = conv(cin, cin, tuple(kernel), groups=cin, bias=bias, device="meta")
+    pointwise = conv(cin, cout, 1, bias=bias, device="meta")
+    params = sum(p.numel() for m in (depthwise, pointwise) for p in m.parameters())
+    ctx = dict(cin=cin, cout=cout, kernel=kernel, bias=bias)
+    assert_equal(
+        th.depthwise_separable_params(cin, cout, tuple(kernel), bias=bias),
+        params,
+        "d000.conv.separable-costs",
+        repro=f"theory.conv.depthwise_separable_params({cin}, {cout}, {tuple(kernel)}, {bias})",
+        **ctx,
+    )
+    if nd == 2 and kernel[0] == kernel[1]:  # an int kernel is the square 2-D one
+        assert th.depthwise_separable_params(cin, cout, kernel[0], bias=bias) == params
+    x = torch.empty(2, cin, *([size] * nd), device="meta")
+    with FlopCounterMode(display=False) as fc:
+        y = pointwise(depthwise(x))
+    out = tuple(y.shape[2:])
+    assert out == tuple(th.conv_output_size(size, k) for k in kernel)
+    assert_equal(
+        2 * th.depthwise_separable_macs(cin, cout, tuple(kernel), out, batch=2),
+        fc.get_total_flops(),
+        "d000.conv.separable-costs",
+        **ctx,
+    )
+    # the bias terms are C_in (depthwise) + C_out (pointwise), not C_out alone
+    assert (
+        th.depthwise_separable_params(cin, cout, tuple(kernel), bias=True)
+        - (th.depthwise_separable_params(cin, cout, tuple(kernel), bias=False))
+        == cin + cout
     )
 
 
@@ -414,6 +496,106 @@ def test_dilation_readings():
     for depth in range(1, 6):
         spec = [(3, 1, 2)] * depth
         assert th.receptive_field(spec) == 1 + 4 * depth == _support_span(spec, 8 * depth + 8)
+
+
+@pytest.mark.claim("d000.conv.rf-standard-linear", "d000.conv.rf-dilated-exponential")
+@given(
+    depth=st.integers(0, 30),
+    k=st.integers(1, 6),
+    s=st.integers(1, 4),
+    d=st.integers(1, 3),
+)
+@example(depth=3, k=3, s=3, d=2)
+def test_receptive_field_closed_form_equals_recurrence(depth, k, s, d):
+    """The closed forms (no loop over layers) against the layer-by-layer recurrence, for
+    integers, for a symbolic depth and stride (a Piecewise over S = 1), and for doubling."""
+    stack = th.receptive_field([(k, s, d)] * depth)
+    assert th.receptive_field_uniform(depth, k, s, d) == stack
+    assert th.effective_stride([(k, s, d)] * depth) == s**depth
+    big_l = sympy.Symbol("L", integer=True, nonnegative=True)
+    big_s = sympy.Symbol("S", integer=True, positive=True)
+    general = th.receptive_field_uniform(big_l, k, big_s, d)
+    assert general.subs({big_l: depth, big_s: s}) == stack
+    assert th.receptive_field_uniform(big_l, k, s, d).subs(big_l, depth) == stack
+    doubling = th.receptive_field([(k, 1, 2**i) for i in range(depth)])
+    assert th.receptive_field_uniform(depth, k, dilation="doubling") == doubling
+    assert th.receptive_field_uniform(big_l, k, dilation="doubling").subs(big_l, depth) == doubling
+
+
+@pytest.mark.claim("d000.conv.rf-standard-linear")
+def test_receptive_field_of_huge_stacks_is_immediate_or_refused():
+    assert th.receptive_field_uniform(10**30, 3) == 1 + 2 * 10**30  # closed form, no loop
+    assert th.receptive_field_uniform(3000, 3, 2) == th.receptive_field([(3, 2)] * 3000)
+    with pytest.raises(ValueError, match=r"depth\*log2\(stride\) must be at most"):
+        th.receptive_field_uniform(10**30, 3, 2)
+    with pytest.raises(ValueError, match="depth must be at most"):
+        th.receptive_field_uniform(10**30, 3, dilation="doubling")
+
+
+# --------------------------------------------------------------------------- pooling geometry
+
+
+def _torch_avg_matrix(i: int, k: int, s: int, p: int, include: bool) -> np.ndarray:
+    """torch's 1-D average pooling as an O x I matrix (probed with the identity)."""
+    probe = torch.eye(i, dtype=torch.float64)[:, None, :]
+    return F.avg_pool1d(probe, k, s, p, count_include_pad=include)[:, 0, :].numpy().T
+
+
+@pytest.mark.claim("d000.pool.information-loss", "d000.pool.avg-definition")
+def test_avg_pool_matrix_and_injectivity_against_torch_exhaustively():
+    """Every 1-D geometry with I <= 8, K <= 5, S <= 4, P <= K/2: the exact matrix equals
+    torch's (both divisor conventions), and the window-graph rule for injectivity equals
+    rank = I of torch's matrix."""
+    checked = 0
+    for i in range(1, 9):
+        for k in range(1, 6):
+            for s in range(1, 5):
+                for p in range(k // 2 + 1):
+                    if i + 2 * p < k:
+                        continue
+                    for include in (True, False):
+                        ours = tp.avg_pool_matrix(i, k, s, p, count_include_pad=include)
+                        theirs = _torch_avg_matrix(i, k, s, p, include)
+                        assert np.allclose(
+                            np.array(ours.tolist(), dtype=np.float64), theirs, rtol=0, atol=1e-15
+                        ), (i, k, s, p, include)
+                    rank = np.linalg.matrix_rank(_torch_avg_matrix(i, k, s, p, True))
+                    assert tp.pooling_injective(i, k, s, p, "avg") == (rank == i), (i, k, s, p)
+                    checked += 1
+    assert checked == 300
+
+
+@pytest.mark.claim("d000.pool.adaptive-output-size")
+@given(i=st.integers(1, 40), o=st.integers(1, 50))
+def test_adaptive_read_count_closed_form_against_torch(i, o):
+    """I + O - gcd(I, O) = total window length = non-zeros of torch's adaptive pooling map."""
+    probe = torch.eye(i, dtype=torch.float64)[:, None, :]
+    nonzeros = int(torch.count_nonzero(F.adaptive_avg_pool1d(probe, o)))
+    windows = tp.adaptive_windows(i, o)
+    assert tp.adaptive_read_count(i, o) == nonzeros == sum(b - a for a, b in windows)
+    assert tp.adaptive_read_count(i, o) == i + o - math.gcd(i, o)
+
+
+@pytest.mark.claim("d000.pool.adaptive-output-size")
+def test_adaptive_helpers_on_huge_sizes_are_immediate_or_refused():
+    assert tp.adaptive_read_count(10**30, 10**30 - 1) == 2 * 10**30 - 2
+    assert tp.adaptive_windows(10**30, 2) == [(0, 5 * 10**29), (5 * 10**29, 10**30)]
+    with pytest.raises(ValueError, match="output_size must be at most"):
+        tp.adaptive_windows(4, 10**30)
+    with pytest.raises(ValueError, match="output_size must be at most"):
+        tp.rule_agrees(10**30, 10**20)
+    big = sympy.Symbol("n", integer=True, positive=True)
+    with pytest.raises(TypeError, match="input_size must be a concrete integer"):
+        tp.adaptive_windows(big, 2)
+
+
+@pytest.mark.claim("d000.pool.stride-reduction")
+def test_stride_reduction_rejects_what_torch_rejects():
+    for i, k, s, p in ((8, 2, 2, 2), (2, 5, 1, 0), (1, 4, 1, 1)):
+        with pytest.raises(RuntimeError):
+            F.max_pool1d(torch.zeros(1, 1, i), k, s, p)
+        with pytest.raises(ValueError, match=r"padding|output size"):
+            tp.stride_reduction_exact(i, k, s, p)
 
 
 @pytest.mark.claim("d000.conv.local-connectivity")

@@ -124,6 +124,36 @@ def test_macs_counted_by_kernel_and_by_torch(b, n, m):
     )
 
 
+@pytest.mark.claim("d000.linear.cost")
+@given(
+    b=st.integers(1, 4),
+    n=st.integers(1, 9),
+    m=st.integers(1, 9),
+    input_grad=st.booleans(),
+    weight_grad=st.booleans(),
+)
+def test_backward_macs_of_each_gradient_match_torch(b, n, m, input_grad, weight_grad):
+    """Only the requested gradients are computed (frozen weight, input without grad)."""
+    if not (input_grad or weight_grad):
+        assert th.linear_backward_macs(n, m, b, False, False) == 0
+        return
+    lin = torch.nn.Linear(n, m, device="meta").requires_grad_(weight_grad)
+    x = torch.empty(b, n, device="meta", requires_grad=input_grad)
+    out = lin(x)
+    with FlopCounterMode(display=False) as fc:
+        out.backward(torch.empty_like(out))
+    assert_equal(
+        fc.get_total_flops(),
+        2 * th.linear_backward_macs(n, m, b, input_grad=input_grad, weight_grad=weight_grad),
+        "d000.linear.cost",
+        b=b,
+        n=n,
+        m=m,
+        input_grad=input_grad,
+        weight_grad=weight_grad,
+    )
+
+
 # --------------------------------------------------------------------------- gradients
 
 

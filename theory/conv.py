@@ -36,7 +36,18 @@ from collections.abc import Sequence
 
 import sympy
 
-from theory._args import Dim, dim, dims, divides, exact_ratio, flag, is_symbolic, product
+from theory._args import (
+    MAX_ITEMS,
+    Dim,
+    bounded,
+    dim,
+    dims,
+    divides,
+    exact_ratio,
+    flag,
+    is_symbolic,
+    product,
+)
 from theory.derivation import Derivation, Step
 
 __all__ = [
@@ -161,13 +172,13 @@ def conv_transpose_output_size(
     op = dim(output_padding, "output_padding", minimum=0)
     d = dim(dilation, "dilation")
     out = (i - 1) * s - 2 * p + d * (k - 1) + op + 1
-    if is_symbolic(i, k, s, p, op, d):
-        return sympy.expand(out)
-    if op >= max(s, d):
+    if not is_symbolic(op, s, d) and op >= max(s, d):
         raise ValueError(
             f"output_padding must be smaller than stride or dilation: got output_padding={op}, "
             f"stride={s}, dilation={d}"
         )
+    if is_symbolic(i, k, s, p, op, d):
+        return sympy.expand(out)
     if out < 1:
         raise ValueError(
             f"output size < 1: (size-1)*stride - 2*padding + dilation*(kernel_size-1) "
@@ -214,16 +225,16 @@ def pool_output_size(
     d = dim(dilation, "dilation")
     ceil = flag(ceil_mode, "ceil_mode")
     span = d * (k - 1) + 1
+    if not is_symbolic(p, k) and 2 * p > k:
+        raise ValueError(
+            f"padding must be at most half of kernel_size (torch's rule): got padding={p}, "
+            f"kernel_size={k}"
+        )
     if is_symbolic(i, k, s, p, d):
         if not ceil:
             return sympy.floor((i + 2 * p - span) / s) + 1
         o = sympy.ceiling((i + 2 * p - span) / s) + 1
         return sympy.Piecewise((o - 1, (o - 1) * s >= i + p), (o, True))
-    if 2 * p > k:
-        raise ValueError(
-            f"padding must be at most half of kernel_size (torch's rule): got padding={p}, "
-            f"kernel_size={k}"
-        )
     num = i + 2 * p - span
     if not ceil:
         o = num // s + 1
@@ -244,6 +255,17 @@ def _kernel(kernel_size: object, ndim: int | None = None) -> tuple[Dim, ...]:
     if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, str):
         return dims(kernel_size, "kernel_size", ndim)
     return dims(kernel_size, "kernel_size", 2 if ndim is None else ndim)
+
+
+def _per_dim(value: object, name: str, kernel: tuple[Dim, ...]) -> tuple[Dim, ...]:
+    """Sizes with one entry per kernel dimension (an int is broadcast)."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        if value and len(value) != len(kernel):
+            raise ValueError(
+                f"{name} must have {len(kernel)} entries (one per dimension of kernel_size; an "
+                f"int kernel_size is 2-D), got {len(value)}"
+            )
+    return dims(value, name, len(kernel))
 
 
 def conv_params(
@@ -305,7 +327,7 @@ def conv_macs(
     ``000_160a0b7c04e12fc6.txt`` § Convolutional Layer Parameters (Computational Complexity).
     """
     k = _kernel(kernel_size)
-    out = dims(output_size, "output_size", len(k))
+    out = _per_dim(output_size, "output_size", k)
     weights = conv_params(in_channels, out_channels, k, groups, bias=False)
     return dim(batch, "batch") * weights * product(out)
 
@@ -327,7 +349,7 @@ def conv_transpose_macs(
     32768
     """
     k = _kernel(kernel_size)
-    inp = dims(input_size, "input_size", len(k))
+    inp = _per_dim(input_size, "input_size", k)
     weights = conv_params(in_channels, out_channels, k, groups, bias=False)
     return dim(batch, "batch") * weights * product(inp)
 
@@ -400,8 +422,31 @@ def im2col_elements(
     1806336
     """
     k = _kernel(kernel_size)
-    out = dims(output_size, "output_size", len(k))
+    out = _per_dim(output_size, "output_size", k)
     return dim(in_channels, "in_channels") * product(k) * product(out)
+
+
+def _layers(layers: object) -> list[tuple[Dim, Dim, Dim]]:
+    """Check a stack ``[(kernel_size, stride, dilation), ...]`` (stride, dilation optional)."""
+    if isinstance(layers, str | bytes) or not isinstance(layers, Sequence):
+        raise TypeError(
+            "layers must be a sequence of (kernel_size, stride, dilation) tuples, got "
+            f"{type(layers).__name__} ({layers!r})"
+        )
+    bounded(len(layers), "layers (the number of layers)")
+    out = []
+    for idx, layer in enumerate(layers):
+        if isinstance(layer, str | bytes) or not isinstance(layer, Sequence):
+            raise TypeError(
+                f"layers[{idx}] must be a (kernel_size, stride, dilation) tuple, got {layer!r}"
+            )
+        if not 1 <= len(layer) <= 3:
+            raise ValueError(f"layers[{idx}] must have 1 to 3 entries, got {len(layer)}")
+        k = dim(layer[0], f"layers[{idx}].kernel_size")
+        s = dim(layer[1], f"layers[{idx}].stride") if len(layer) > 1 else 1
+        d = dim(layer[2], f"layers[{idx}].dilation") if len(layer) > 2 else 1
+        out.append((k, s, d))
+    return out
 
 
 def receptive_field(layers: Sequence[Sequence[Dim]]) -> Dim:
@@ -413,7 +458,8 @@ def receptive_field(layers: Sequence[Sequence[Dim]]) -> Dim:
 
     .. math:: R_L = 1 + \sum_{l=1}^{L} D_l (K_l - 1)\, J_{l-1}, \qquad J_0 = 1
 
-    Padding does not change the span. An empty stack has :math:`R = 1`.
+    Padding does not change the span. An empty stack has :math:`R = 1`. At most
+    :data:`theory._args.MAX_ITEMS` layers.
 
     >>> receptive_field([(3, 2), (3, 2), (3, 2)])
     15
@@ -425,18 +471,9 @@ def receptive_field(layers: Sequence[Sequence[Dim]]) -> Dim:
     Dumoulin & Visin (2016) § 5; A. Araujo, W. Norris, J. Sim, *Computing Receptive Fields
     of Convolutional Neural Networks*, Distill (2019), eq. (2).
     """
-    if isinstance(layers, str | bytes) or not isinstance(layers, Sequence):
-        raise TypeError("layers must be a sequence of (kernel_size, stride, dilation) tuples")
     rf: Dim = 1
     jump: Dim = 1
-    for idx, layer in enumerate(layers):
-        if isinstance(layer, str | bytes) or not isinstance(layer, Sequence):
-            raise TypeError(f"layers[{idx}] must be a (kernel_size, stride, dilation) tuple")
-        if not 1 <= len(layer) <= 3:
-            raise ValueError(f"layers[{idx}] must have 1 to 3 entries, got {len(layer)}")
-        k = dim(layer[0], f"layers[{idx}].kernel_size")
-        s = dim(layer[1], f"layers[{idx}].stride") if len(layer) > 1 else 1
-        d = dim(layer[2], f"layers[{idx}].dilation") if len(layer) > 2 else 1
+    for k, s, d in _layers(layers):
         rf = rf + d * (k - 1) * jump
         jump = jump * s
     return sympy.expand(rf) if is_symbolic(rf) else rf
@@ -445,19 +482,23 @@ def receptive_field(layers: Sequence[Sequence[Dim]]) -> Dim:
 def effective_stride(layers: Sequence[Sequence[Dim]]) -> Dim:
     r"""Distance in input positions between adjacent outputs of the stack: :math:`\prod S_l`.
 
+    ``layers`` as in :func:`receptive_field`.
+
     >>> effective_stride([(3, 2), (3, 2)])
     4
     """
-    out: Dim = 1
-    for idx, layer in enumerate(layers):
-        out = out * (dim(layer[1], f"layers[{idx}].stride") if len(layer) > 1 else 1)
-    return out
+    return product([s for _, s, _ in _layers(layers)])
+
+
+MAX_BITS = MAX_ITEMS
+r"""Largest size, in bits, of an exact integer result computed by :func:`receptive_field_uniform`
+(a geometric receptive field :math:`S^L` grows by :math:`\log_2 S` bits per layer)."""
 
 
 def receptive_field_uniform(
     depth: Dim, kernel_size: Dim, stride: Dim = 1, dilation: Dim | str = 1
 ) -> sympy.Expr:
-    r"""Closed form of :func:`receptive_field` for :math:`L` identical layers.
+    r"""Closed form of :func:`receptive_field` for :math:`L \ge 0` identical layers.
 
     ``dilation="doubling"`` gives :math:`D_l = 2^{l-1}` (the WaveNet / Yu–Koltun schedule).
 
@@ -466,22 +507,48 @@ def receptive_field_uniform(
         R = 1 + D(K-1)\frac{S^L - 1}{S - 1}\ (S > 1), \quad
         R = 1 + (K-1)(2^L - 1)\ (\text{doubling}, S = 1)
 
+    Computed in closed form (no loop over layers). For integers the result is an exact
+    ``sympy.Integer``; a request whose result would exceed :data:`MAX_BITS` bits
+    (:math:`L\log_2 S` or :math:`L` with doubling) is refused with ``ValueError``. A symbolic
+    stride gives a ``Piecewise`` over :math:`S = 1`.
+
     >>> receptive_field_uniform(4, 3, dilation="doubling")
     31
+    >>> receptive_field_uniform(3, 3, stride=2)
+    15
     """
     L = dim(depth, "depth", minimum=0)
     k = dim(kernel_size, "kernel_size")
     s = dim(stride, "stride")
-    ell = sympy.Symbol("ell", integer=True, nonnegative=True)
-    if dilation == "doubling":
+    if isinstance(dilation, str):
+        if dilation != "doubling":
+            raise ValueError(f"dilation must be an integer >= 1 or 'doubling', got {dilation!r}")
         if s != 1:
-            raise ValueError("dilation='doubling' is defined here for stride=1 only")
-        term = 2**ell * (k - 1)
+            raise ValueError(f"dilation='doubling' is defined here for stride=1 only, got {s!r}")
+        if isinstance(L, int) and L > MAX_BITS:
+            raise ValueError(
+                f"depth must be at most {MAX_BITS} with dilation='doubling' (the result has "
+                f"depth bits), got {L}"
+            )
+        total = 1 + (k - 1) * (2**L - 1)
+        return sympy.expand(total) if is_symbolic(total) else sympy.Integer(total)
+    d = dim(dilation, "dilation")
+    if s == 1:
+        total = 1 + L * d * (k - 1)
+    elif isinstance(s, int):
+        if isinstance(L, int):
+            if L * s.bit_length() > MAX_BITS:
+                raise ValueError(
+                    f"depth*log2(stride) must be at most {MAX_BITS} (bits of the result), got "
+                    f"depth={L}, stride={s}"
+                )
+            total = 1 + d * (k - 1) * ((s**L - 1) // (s - 1))
+        else:
+            total = 1 + d * (k - 1) * (s**L - 1) / (s - 1)
     else:
-        term = dim(dilation, "dilation") * (k - 1) * sympy.sympify(s) ** ell
-    total = 1 + sympy.summation(term, (ell, 0, L - 1))
-    total = sympy.piecewise_fold(total)
-    return sympy.simplify(total) if is_symbolic(total) else sympy.Integer(total)
+        geometric = 1 + d * (k - 1) * (s**L - 1) / (s - 1)
+        return sympy.Piecewise((1 + L * d * (k - 1), sympy.Eq(s, 1)), (geometric, True))
+    return sympy.expand(total) if is_symbolic(total) else sympy.Integer(total)
 
 
 def fc_to_conv_weight_ratio(
@@ -504,8 +571,9 @@ def fc_to_conv_weight_ratio(
     ----------
     ``002_532ac369c9b692e7.txt`` § Parameter Sharing Analysis (Parameter Comparison).
     """
-    if isinstance(in_size, int) or isinstance(out_size, int):
-        raise TypeError("in_size and out_size must be sequences such as (H, W)")
+    for value, name in ((in_size, "in_size"), (out_size, "out_size")):
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            raise TypeError(f"{name} must be a sequence such as (H, W), got {value!r}")
     i = dims(in_size, "in_size")
     o = dims(out_size, "out_size", len(i))
     k = _kernel(kernel_size, len(i) if not isinstance(kernel_size, Sequence) else None)

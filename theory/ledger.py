@@ -27,6 +27,7 @@ Record fields
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -60,6 +61,35 @@ class Claim:
     kernels: tuple[str, ...] = ()
     derivation: str = ""
     references: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        """Check the field types and vocabularies (``TypeError``/``ValueError`` naming the
+        field); list fields may be given as lists and are stored as tuples."""
+        for name in ("id", "document", "section", "statement", "kind", "verdict", "topic"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, got {type(value).__name__} ({value!r})")
+            if not value.strip():
+                raise ValueError(f"{name} must be a non-empty str")
+        for name in ("conditions", "correction", "counterexample", "reason", "derivation"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, got {type(value).__name__} ({value!r})")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        for name in ("theory", "kernels", "references", "readings"):
+            value = getattr(self, name)
+            if isinstance(value, str | bytes) or not isinstance(value, tuple | list):
+                raise TypeError(f"{name} must be a tuple, got {type(value).__name__} ({value!r})")
+            item_type = dict if name == "readings" else str
+            for i, item in enumerate(value):
+                if not isinstance(item, item_type):
+                    raise TypeError(
+                        f"{name}[{i}] must be a {item_type.__name__}, got {type(item).__name__}"
+                    )
+            object.__setattr__(self, name, tuple(value))
 
     def citation(self) -> str:
         """``<document> § <section>``, the form every page and docstring cites."""
@@ -102,32 +132,62 @@ def _check(record: dict, where: str, topic: str) -> Claim:
     for key in ("theory", "kernels", "references"):
         if key in record and not isinstance(record[key], list):
             raise LedgerError(f"{where}: {key!r} must be a list")
-    readings = tuple(record.get("readings") or ())
+    readings = record.get("readings") or ()
+    if not isinstance(readings, list | tuple):
+        raise LedgerError(f"{where}: 'readings' must be a list")
     for r in readings:
-        if set(r) != {"reading", "verdict"} or r["verdict"] not in VERDICTS:
+        if not isinstance(r, dict) or set(r) != {"reading", "verdict"}:
             raise LedgerError(f"{where}: each reading needs 'reading' and a valid 'verdict'")
-    return Claim(
-        **{k: record[k] for k in _REQUIRED},
-        topic=topic,
-        conditions=record.get("conditions", "") or "",
-        correction=record.get("correction", "") or "",
-        counterexample=record.get("counterexample", "") or "",
-        readings=readings,
-        reason=record.get("reason", "") or "",
-        theory=tuple(record.get("theory") or ()),
-        kernels=tuple(record.get("kernels") or ()),
-        derivation=record.get("derivation", "") or "",
-        references=tuple(record.get("references") or ()),
-    )
+        if r["verdict"] not in VERDICTS:
+            raise LedgerError(f"{where}: each reading needs 'reading' and a valid 'verdict'")
+    try:
+        return Claim(
+            **{k: record[k] for k in _REQUIRED},
+            topic=topic,
+            conditions=record.get("conditions", "") or "",
+            correction=record.get("correction", "") or "",
+            counterexample=record.get("counterexample", "") or "",
+            readings=tuple(readings),
+            reason=record.get("reason", "") or "",
+            theory=tuple(record.get("theory") or ()),
+            kernels=tuple(record.get("kernels") or ()),
+            derivation=record.get("derivation", "") or "",
+            references=tuple(record.get("references") or ()),
+        )
+    except (TypeError, ValueError) as e:
+        raise LedgerError(f"{where}: {e}") from None
+
+
+def load_ledger(directory: str | os.PathLike[str] = CLAIMS_DIR) -> tuple[Claim, ...]:
+    """All claims of ``directory/*.yaml``, in file order (topics alphabetically).
+
+    Raises ``TypeError`` when ``directory`` is not a path (``str`` or ``os.PathLike``),
+    ``ValueError`` when it is not an existing directory holding ``*.yaml`` files, and
+    :class:`LedgerError` (a ``ValueError``) for a malformed file or record. Cached per
+    resolved directory.
+    """
+    if isinstance(directory, bytes) or not isinstance(directory, str | os.PathLike):
+        raise TypeError(
+            f"directory must be a path (str or os.PathLike), got {type(directory).__name__} "
+            f"({directory!r})"
+        )
+    path = Path(directory)
+    if not path.is_dir():
+        raise ValueError(f"directory must be an existing directory of claim files, got {path}")
+    if not any(path.glob("*.yaml")):
+        raise ValueError(f"directory must hold claim files (*.yaml), none in {path}")
+    return _load(path.resolve())
 
 
 @cache
-def load_ledger(directory: Path = CLAIMS_DIR) -> tuple[Claim, ...]:
-    """All claims, in file order (topics alphabetically). Raises :class:`LedgerError`."""
+def _load(directory: Path) -> tuple[Claim, ...]:
     claims: list[Claim] = []
     seen: dict[str, str] = {}
-    for path in sorted(Path(directory).glob("*.yaml")):
-        records = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            records = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise LedgerError(f"{path.name}: cannot read claims: {e}") from None
         if not isinstance(records, list):
             raise LedgerError(f"{path.name}: expected a list of records")
         for i, record in enumerate(records):
@@ -151,14 +211,30 @@ def claims_by_id() -> dict[str, Claim]:
 
 def resolve(dotted: str) -> object:
     """Import ``package.module.attr[.attr…]`` (the ledger's ``theory``/``kernels``/
-    ``derivation``; a method is named through its class, e.g. ``theory.arch.Spec.attention``)."""
+    ``derivation``; a method is named through its class, e.g. ``theory.arch.Spec.attention``).
+
+    Raises ``TypeError`` when ``dotted`` is not a ``str`` and ``ValueError`` when it names no
+    attribute of an importable module (a module that exists but fails to import, e.g. for a
+    missing dependency, re-raises its own ``ImportError``).
+    """
+    if not isinstance(dotted, str):
+        raise TypeError(f"dotted must be a str such as 'theory.conv.conv_params', got {dotted!r}")
     parts = dotted.split(".")
+    if len(parts) < 2 or not all(p.isidentifier() for p in parts):
+        raise ValueError(f"dotted must be a dotted name 'package.module.attr', got {dotted!r}")
     for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
         try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ModuleNotFoundError:
-            continue
-        for attr in parts[cut:]:
+            obj = importlib.import_module(module_name)
+        except ModuleNotFoundError as e:
+            if e.name == module_name or module_name.startswith(f"{e.name}."):
+                continue  # this prefix is not a module: try a shorter one
+            raise
+        for i, attr in enumerate(parts[cut:], cut):
+            if not hasattr(obj, attr):
+                raise ValueError(
+                    f"dotted {dotted!r}: {'.'.join(parts[:i])} has no attribute {attr!r}"
+                )
             obj = getattr(obj, attr)
         return obj
-    raise ModuleNotFoundError(f"no importable module in {dotted!r}")
+    raise ValueError(f"dotted {dotted!r} names no importable module")

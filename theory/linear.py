@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import sympy
 
 from theory._args import Dim, dim, exact_ratio, flag
@@ -174,7 +175,7 @@ def lowrank_break_even_rank(in_features: Dim, out_features: Dim) -> sympy.Expr:
 
 
 def _mask_entry(value: object, name: str) -> bool:
-    if type(value).__name__ == "bool_":  # numpy.bool_
+    if isinstance(value, np.bool_):  # a NumPy bool is a real bool, unlike 1 or 'True'
         return bool(value)
     return flag(value, name)
 

@@ -9,6 +9,10 @@ torch's adaptive pooling (``adaptive_avg_pool1d``/``2d``, ``adaptive_max_pool*``
 :math:`k = \lceil I/O\rceil` and stride :math:`s = \lfloor I/O\rfloor`, i.e. windows
 :math:`[is, is + k)` for :math:`i = 0, \dots, \lfloor (I-k)/s\rfloor`.
 
+Helpers that enumerate windows or positions take concrete integers and refuse, with
+``ValueError`` naming the argument, a request for more than :data:`theory._args.MAX_ITEMS`
+windows (or an exact matrix of more than that many entries).
+
 References: ``000_160a0b7c04e12fc6.txt`` § Advanced Pooling Techniques; torch
 ``AdaptiveAvgPool1d`` documentation.
 
@@ -20,9 +24,11 @@ References: ``000_160a0b7c04e12fc6.txt`` § Advanced Pooling Techniques; torch
 
 from __future__ import annotations
 
+from math import gcd
+
 import sympy
 
-from theory._args import dim, is_symbolic
+from theory._args import MAX_ITEMS, bounded, dim, flag, int_dim, real
 from theory.conv import pool_output_size
 from theory.derivation import Derivation, Step
 
@@ -44,30 +50,56 @@ __all__ = [
 
 
 def _sizes(input_size: int, output_size: int) -> tuple[int, int]:
-    i = int(dim(input_size, "input_size"))
-    o = int(dim(output_size, "output_size"))
+    i = int_dim(input_size, "input_size")
+    o = int_dim(output_size, "output_size")
     if o > i:
         raise ValueError(f"output_size must be <= input_size here, got {o} > {i}")
+    bounded(o, "output_size")
     return i, o
 
 
 def adaptive_windows(input_size: int, output_size: int) -> list[tuple[int, int]]:
     r"""torch's half-open windows :math:`[\lfloor iI/O\rfloor, \lceil (i+1)I/O\rceil)`, for
-    any :math:`I, O \ge 1` (for :math:`O > I` windows repeat inputs)."""
-    i_ = int(dim(input_size, "input_size"))
-    o = int(dim(output_size, "output_size"))
+    any :math:`I, O \ge 1` (for :math:`O > I` windows repeat inputs).
+
+    ``output_size`` is at most :data:`theory._args.MAX_ITEMS` (one window each).
+
+    >>> adaptive_windows(4, 6)
+    [(0, 1), (0, 2), (1, 2), (2, 3), (2, 4), (3, 4)]
+    """
+    i_ = int_dim(input_size, "input_size")
+    o = bounded(int_dim(output_size, "output_size"), "output_size")
     return [(k * i_ // o, -(-(k + 1) * i_ // o)) for k in range(o)]
 
 
 def adaptive_read_count(input_size: int, output_size: int) -> int:
-    r"""Total length of torch's adaptive windows, :math:`\sum_i (\lceil (i+1)I/O\rceil -
-    \lfloor iI/O\rfloor)`: :math:`I` when :math:`O \mid I`, more when windows overlap or
-    repeat (any :math:`O \ge 1`, also :math:`O > I`)."""
-    return sum(end - start for start, end in adaptive_windows(input_size, output_size))
+    r"""Total length of torch's adaptive windows, in closed form (any :math:`I, O \ge 1`).
+
+    .. math:: \sum_{i=0}^{O-1} \Big(\Big\lceil \frac{(i+1)I}{O}\Big\rceil -
+              \Big\lfloor \frac{iI}{O}\Big\rfloor\Big) = I + O - \gcd(I, O)
+
+    Proof: :math:`\lceil jI/O\rceil = \lfloor jI/O\rfloor + [O \nmid jI]`; the floors
+    telescope to :math:`I`, and :math:`O \mid jI` for exactly :math:`\gcd(I, O)` of
+    :math:`j = 1, \dots, O`. So :math:`I` when :math:`O \mid I`, more when windows overlap
+    or repeat (also :math:`O > I`). No enumeration: any size.
+
+    >>> adaptive_read_count(5, 3), adaptive_read_count(6, 3), adaptive_read_count(4, 6)
+    (7, 6, 8)
+    """
+    i_ = int_dim(input_size, "input_size")
+    o = int_dim(output_size, "output_size")
+    return i_ + o - gcd(i_, o)
 
 
 def document_windows(input_size: int, output_size: int) -> list[tuple[int, int]]:
-    r"""Windows of a pooling with :math:`k = \lceil I/O\rceil`, :math:`s = \lfloor I/O\rfloor`."""
+    r"""Windows of a pooling with :math:`k = \lceil I/O\rceil`, :math:`s = \lfloor I/O\rfloor`.
+
+    Needs :math:`O \le I` (else :math:`s = 0`) and :math:`O \le` ``MAX_ITEMS``; there are
+    :math:`O + \lfloor (r-1)/q \rfloor < 2O` windows (:func:`derive_adaptive_rule`).
+
+    >>> document_windows(8, 3)
+    [(0, 3), (2, 5), (4, 7)]
+    """
     i_, o = _sizes(input_size, output_size)
     k, s = -(-i_ // o), i_ // o
     return [(j * s, j * s + k) for j in range((i_ - k) // s + 1)]
@@ -75,7 +107,12 @@ def document_windows(input_size: int, output_size: int) -> list[tuple[int, int]]
 
 def rule_agrees(input_size: int, output_size: int) -> bool:
     r"""True iff the document's rule reproduces torch's windows; equivalently (proved in
-    :func:`derive_adaptive_rule`) iff :math:`I \bmod O \in \{0, 1\}`."""
+    :func:`derive_adaptive_rule`) iff :math:`I \bmod O \in \{0, 1\}`. Needs
+    :math:`1 \le O \le I` and :math:`O \le` ``MAX_ITEMS`` (the windows are compared).
+
+    >>> rule_agrees(7, 3), rule_agrees(8, 3)
+    (True, False)
+    """
     return document_windows(input_size, output_size) == adaptive_windows(input_size, output_size)
 
 
@@ -124,12 +161,21 @@ def stride_reduction_exact(size: int, kernel_size: int, stride: int, padding: in
     With :math:`O = \lfloor (I + 2P - K)/S\rfloor + 1`: :math:`OS = I` iff :math:`S \mid I`
     and :math:`K - S \le 2P < K` (for :math:`P = 0`: :math:`K \le S`). Proof: with
     :math:`I = nS`, :math:`O = n` iff :math:`n - 1 \le (nS + 2P - K)/S < n`.
+
+    A configuration torch rejects (window larger than the padded input, :math:`2P > K`)
+    raises ``ValueError``, as :func:`theory.conv.pool_output_size` does.
+
+    >>> stride_reduction_exact(8, 2, 2), stride_reduction_exact(8, 3, 2, 1)
+    (True, True)
+    >>> stride_reduction_exact(8, 3, 2), stride_reduction_exact(5, 2, 2)
+    (False, False)
     """
     i, k, s = (
-        int(dim(v, name))
+        int_dim(v, name)
         for v, name in ((size, "size"), (kernel_size, "kernel_size"), (stride, "stride"))
     )
-    p = int(dim(padding, "padding", minimum=0))
+    p = int_dim(padding, "padding", minimum=0)
+    pool_output_size(i, k, s, p)  # a valid pooling (window fits, padding <= K/2), or raise
     return i % s == 0 and k - s <= 2 * p < k
 
 
@@ -166,7 +212,7 @@ def derive_stride_reduction() -> Derivation:
 # --- Approximate translation invariance, quantified ------------------------------------------
 
 
-def avg_pool_shift_bound(kernel_size, shift):
+def avg_pool_shift_bound(kernel_size: object, shift: object) -> sympy.Expr:
     r"""Largest :math:`\|\operatorname{avg}(T_\delta x) - \operatorname{avg}(x)\|_\infty /
     \|x\|_\infty` for a window :math:`\prod_a K_a` and a shift :math:`\delta_a \le K_a`.
 
@@ -174,25 +220,34 @@ def avg_pool_shift_bound(kernel_size, shift):
     others (as many entering as leaving) change the mean by at most
     :math:`2\,(1 - \prod_a (1 - \delta_a/K_a))\,\|x\|_\infty` — attained by :math:`+1` on
     the entering and :math:`-1` on the leaving entries. For one axis: :math:`2\delta/K`.
+    ``kernel_size`` and ``shift`` are an int each or sequences of equal length.
+
+    >>> avg_pool_shift_bound(4, 1), avg_pool_shift_bound((2, 2), (1, 1))
+    (1/2, 3/2)
     """
     ks = (kernel_size,) if not isinstance(kernel_size, tuple | list) else tuple(kernel_size)
     ds = (shift,) if not isinstance(shift, tuple | list) else tuple(shift)
+    if not ks:
+        raise ValueError("kernel_size must have at least one entry, got an empty sequence")
+    if not ds:
+        raise ValueError("shift must have at least one entry, got an empty sequence")
     if len(ks) != len(ds):
         raise ValueError(f"kernel_size and shift must have the same length, got {ks}, {ds}")
     kept = sympy.Integer(1)
     for a, (k, d) in enumerate(zip(ks, ds, strict=True)):
         k = dim(k, f"kernel_size[{a}]")
         d = dim(d, f"shift[{a}]", minimum=0)
-        if not is_symbolic(k, d) and d > k:
+        if sympy.sympify(d - k).is_positive:
             raise ValueError(f"shift[{a}] must be <= kernel_size[{a}] = {k}, got {d}")
         kept *= 1 - sympy.Rational(1) * d / k
     return sympy.simplify(2 * (1 - kept))
 
 
-def _covering(t: int, kernel_size: int, stride: int) -> frozenset[int]:
-    return frozenset(
-        i for i in range(t // stride + 1) if i * stride <= t < i * stride + kernel_size
-    )
+def _covering(t: int, kernel_size: int, stride: int) -> tuple[int, int]:
+    r"""The windows ``[iS, iS + K)`` (``i >= 0``) that contain ``t``, as the range
+    ``[lo, hi)`` of ``i`` with :math:`t - K < iS \le t` (constant time)."""
+    lo, hi = max(0, (t - kernel_size) // stride + 1), t // stride + 1
+    return (lo, hi) if lo < hi else (0, 0)
 
 
 def spike_invariant_fraction(kernel_size: int, stride: int, shift: int) -> sympy.Rational:
@@ -202,10 +257,15 @@ def spike_invariant_fraction(kernel_size: int, stride: int, shift: int) -> sympy
     :math:`[Si, Si + K)` containing :math:`t`; the output is unchanged by the shift
     :math:`\delta` iff :math:`t` and :math:`t + \delta` lie in the same windows. The pattern
     has period :math:`S`, so the fraction is exact over one period (away from the borders).
-    For :math:`K = S` it is :math:`\max(0, S - \delta)/S`.
+    For :math:`K = S` it is :math:`\max(0, S - \delta)/S`. ``stride`` is at most
+    ``MAX_ITEMS`` (one period is enumerated).
+
+    >>> spike_invariant_fraction(2, 2, 1), spike_invariant_fraction(3, 1, 1)
+    (1/2, 0)
     """
-    k, s = int(dim(kernel_size, "kernel_size")), int(dim(stride, "stride"))
-    d = int(dim(shift, "shift", minimum=0))
+    k, s = int_dim(kernel_size, "kernel_size"), int_dim(stride, "stride")
+    bounded(s, "stride")
+    d = int_dim(shift, "shift", minimum=0)
     base = k + d + s  # interior: every covering set is complete
     same = sum(_covering(t, k, s) == _covering(t + d, k, s) for t in range(base, base + s))
     return sympy.Rational(same, s)
@@ -214,9 +274,20 @@ def spike_invariant_fraction(kernel_size: int, stride: int, shift: int) -> sympy
 # --- Information loss: injectivity -----------------------------------------------------------
 
 
+def _geometry(
+    size: object, kernel_size: object, stride: object, padding: object
+) -> tuple[int, int, int, int, int]:
+    """Concrete 1-D pooling geometry (floor mode, dilation 1), validated, and its output size."""
+    i, k = int_dim(size, "size"), int_dim(kernel_size, "kernel_size")
+    s, p = int_dim(stride, "stride"), int_dim(padding, "padding", minimum=0)
+    o = pool_output_size(i, k, s, p)
+    bounded(i, "size")
+    return i, k, s, p, o
+
+
 def _pool_windows(size: int, kernel_size: int, stride: int, padding: int) -> list[range]:
     """Real (non-padding) input positions of each 1-D window, floor mode, dilation 1."""
-    o = int(pool_output_size(size, kernel_size, stride, padding))
+    o = pool_output_size(size, kernel_size, stride, padding)
     return [
         range(max(0, i * stride - padding), min(size, i * stride - padding + kernel_size))
         for i in range(o)
@@ -226,13 +297,27 @@ def _pool_windows(size: int, kernel_size: int, stride: int, padding: int) -> lis
 def avg_pool_matrix(
     size: int, kernel_size: int, stride: int, padding: int = 0, count_include_pad: bool = True
 ) -> sympy.Matrix:
-    r"""The exact :math:`O \times I` matrix of 1-D average pooling (torch's divisor)."""
-    windows = _pool_windows(size, kernel_size, stride, padding)
+    r"""The exact :math:`O \times I` matrix of 1-D average pooling (torch's divisor; floor mode).
+
+    Row :math:`i` holds :math:`1/n_i` on the real inputs of window :math:`i`, where :math:`n_i`
+    counts the window's positions inside the padded input (``count_include_pad=True``, the
+    default, as in torch) or its real inputs only. At most ``MAX_ITEMS`` entries.
+
+    >>> avg_pool_matrix(3, 2, 1, 1, count_include_pad=False)
+    Matrix([
+    [  1,   0,   0],
+    [1/2, 1/2,   0],
+    [  0, 1/2, 1/2],
+    [  0,   0,   1]])
+    """
+    include = flag(count_include_pad, "count_include_pad")
+    size, kernel_size, stride, padding, o = _geometry(size, kernel_size, stride, padding)
+    bounded(size * o, "size (the matrix has size * output_size entries)", MAX_ITEMS)
     rows = []
-    for i, w in enumerate(windows):
+    for i, w in enumerate(_pool_windows(size, kernel_size, stride, padding)):
         start = i * stride - padding
         full = min(start + kernel_size, size + padding) - start
-        divisor = full if count_include_pad else len(w)
+        divisor = full if include else len(w)
         rows.append([sympy.Rational(1, divisor) if j in w else 0 for j in range(size)])
     return sympy.Matrix(rows)
 
@@ -243,28 +328,68 @@ def pooling_injective(
     r"""Whether 1-D pooling (floor mode) is injective on :math:`\mathbb{R}^I`, i.e. invertible
     on its image.
 
-    * average: iff its matrix (:func:`avg_pool_matrix`) has rank :math:`I`;
+    * average: iff its matrix (:func:`avg_pool_matrix`) has rank :math:`I`. Each row is a
+      positive multiple of the indicator of an interval :math:`[a, b)` of inputs, which is
+      :math:`u_b - u_a` in the prefix basis :math:`u_j = e_0 + \dots + e_{j-1}`; so the rank
+      is that of the graph on :math:`\{0, \dots, I\}` with an edge :math:`\{a, b\}` per
+      window, :math:`I + 1` minus its number of connected components, and the map is
+      injective iff that graph is connected (union-find: no exact matrix, any
+      ``size`` up to ``MAX_ITEMS``).
     * max: iff every input position is the only real entry of some window (then the output
       shows it); otherwise lowering that entry far enough changes no output.
 
     Without padding and with :math:`K \ge 2`, :math:`O \le I - K + 1 < I`, so neither is.
+
+    >>> pooling_injective(3, 3, 1, 1, "avg"), pooling_injective(4, 2, 2, 0, "avg")
+    (True, False)
     """
-    if mode not in ("avg", "max"):
+    if not isinstance(mode, str) or mode not in ("avg", "max"):
         raise ValueError(f"mode must be 'avg' or 'max', got {mode!r}")
+    size, kernel_size, stride, padding, _ = _geometry(size, kernel_size, stride, padding)
+    windows = _pool_windows(size, kernel_size, stride, padding)
     if mode == "avg":
-        return avg_pool_matrix(size, kernel_size, stride, padding).rank() == size
-    alone = {w[0] for w in _pool_windows(size, kernel_size, stride, padding) if len(w) == 1}
+        parent = list(range(size + 1))
+
+        def root(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        components = size + 1
+        for w in windows:
+            a, b = root(w.start), root(w.stop)
+            if a != b:
+                parent[a] = b
+                components -= 1
+        return components == 1
+    alone = {w[0] for w in windows if len(w) == 1}
     return alone == set(range(size))
 
 
 # --- Noise reduction by averaging -------------------------------------------------------------
 
 
-def pooled_noise_variance(n, sigma2, rho=0):
+def pooled_noise_variance(n: object, sigma2: object, rho: object = 0) -> sympy.Expr:
     r"""Variance of the mean of :math:`n` noise values of variance :math:`\sigma^2` with
-    common pairwise correlation :math:`\rho`: :math:`\sigma^2 (1 + (n-1)\rho)/n`."""
+    common pairwise correlation :math:`\rho`: :math:`\sigma^2 (1 + (n-1)\rho)/n`.
+
+    ``sigma2`` :math:`\ge 0`; ``rho`` :math:`\in [-1/(n-1), 1]`, the correlations for which
+    the equicorrelation matrix :math:`(1-\rho)I + \rho\mathbf 1\mathbf 1^\top` is positive
+    semi-definite (:math:`[-1, 1]` for :math:`n = 1`); symbols are accepted unless known to
+    lie outside. Integers and SymPy numbers give exact results, floats ``sympy.Float``.
+
+    >>> pooled_noise_variance(4, 2), pooled_noise_variance(4, 2, sympy.Rational(1, 3))
+    (1/2, 1)
+    """
     n = dim(n, "n")
-    sigma2, rho = sympy.sympify(sigma2), sympy.sympify(rho)
+    sigma2 = real(sigma2, "sigma2", lower=0)
+    rho = real(rho, "rho", lower=-1, upper=1)
+    if (1 + (n - 1) * rho).is_negative:
+        raise ValueError(
+            f"rho must be >= -1/(n-1) (the equicorrelation matrix must be positive "
+            f"semi-definite), got rho={rho} with n={n}"
+        )
     return sympy.simplify(sigma2 * (1 + (n - 1) * rho) / n)
 
 

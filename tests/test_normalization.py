@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from kernels.cpu.norm import batch_norm, group_norm, instance_norm, layer_norm, norm_backward
+from kernels.cpu import norm
+from kernels.cpu.norm import batch_norm, group_norm, instance_norm, layer_norm
 from numerics.gradcheck import assert_grad_close, central_difference
 from numerics.tolerances import assert_close
 from theory import normalization as th
@@ -47,14 +48,28 @@ def norm_case(draw, spatial: bool | None = None, min_batch: int = 1):
     )
 
 
-def _ours(kind, x, g, gamma, beta, eps):
+def bn_train(x, gamma=None, beta=None, eps=1e-5):
+    """Training-mode batch norm without running buffers (torch's argument order)."""
+    return batch_norm(x, None, None, gamma, beta, True, 0.1, eps)
+
+
+def _args(kind, x, g, gamma, beta, eps) -> tuple:
+    """Our (and torch's) positional arguments after the input."""
     if kind == "batch":
-        return batch_norm(x, gamma, beta, eps)
+        return (None, None, gamma, beta, True, 0.1, eps)
     if kind == "layer":
-        return layer_norm(x, x.ndim - 1, gamma, beta, eps)
+        return (x.shape[1:], gamma, beta, eps)
     if kind == "instance":
-        return instance_norm(x, gamma, beta, eps)
-    return group_norm(x, g, gamma, beta, eps)
+        return (None, None, gamma, beta, True, 0.1, eps)
+    return (g, gamma, beta, eps)
+
+
+def _ours(kind, x, g, gamma, beta, eps):
+    return getattr(norm, f"{kind}_norm")(x, *_args(kind, x, g, gamma, beta, eps))
+
+
+def _ours_backward(kind, up, x, g, gamma, beta, eps):
+    return getattr(norm, f"{kind}_norm_backward")(up, x, *_args(kind, x, g, gamma, beta, eps))
 
 
 def _theirs(kind, x, g, gamma, beta, eps):
@@ -92,7 +107,7 @@ def test_forward_matches_torch(case, seed, dtype):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     gamma, beta = _params(kind, shape, affine, rng, dtype)
-    y, _ = _ours(kind, x, g, gamma, beta, eps)
+    y = _ours(kind, x, g, gamma, beta, eps)
     t = [None if a is None else torch.from_numpy(a) for a in (x, gamma, beta)]
     expected = _theirs(kind, t[0], g, t[1], t[2], eps).numpy()
     m = th.statistics_count(kind, shape, g)
@@ -129,8 +144,7 @@ def test_gradients_three_ways(case, seed):
     x = rng.standard_normal(shape) * 2
     gamma, beta = _params(kind, shape, affine, rng, np.float64)
     up = rng.standard_normal(shape)
-    _, cache = _ours(kind, x, g, gamma, beta, eps)
-    dx, dgamma, dbeta = norm_backward(up, cache)
+    dx, dgamma, dbeta = _ours_backward(kind, up, x, g, gamma, beta, eps)
     leaves = [
         torch.from_numpy(a.copy()).requires_grad_() if a is not None else None
         for a in (x, gamma, beta)
@@ -139,14 +153,14 @@ def test_gradients_three_ways(case, seed):
     ctx = f"{kind} {shape} groups={g} affine={affine} eps={eps} seed={seed}"
     assert_close(dx, leaves[0].grad.numpy(), np.float64, context=ctx)
     assert_grad_close(
-        dx, central_difference(lambda v: _ours(kind, v, g, gamma, beta, eps)[0], x.copy(), up), ctx
+        dx, central_difference(lambda v: _ours(kind, v, g, gamma, beta, eps), x.copy(), up), ctx
     )
     if affine:
         assert_close(dgamma, leaves[1].grad.numpy(), np.float64, context=ctx)
         assert_close(dbeta, leaves[2].grad.numpy(), np.float64, context=ctx)
         assert_grad_close(
             dgamma,
-            central_difference(lambda v: _ours(kind, x, g, v, beta, eps)[0], gamma.copy(), up),
+            central_difference(lambda v: _ours(kind, x, g, v, beta, eps), gamma.copy(), up),
             ctx,
         )
 
@@ -164,8 +178,7 @@ def test_sympy_formula_lambdified_against_kernel(m, seed, eps):
     f = sympy.lambdify(symbols, expr, "numpy")
     rng = np.random.default_rng(seed)
     x, up, gamma = rng.standard_normal((m, 1)), rng.standard_normal((m, 1)), rng.standard_normal(1)
-    _, cache = batch_norm(x, gamma, np.zeros(1), eps)
-    dx, _, _ = norm_backward(up, cache)
+    dx, _, _ = norm.batch_norm_backward(up, x, None, None, gamma, np.zeros(1), True, 0.1, eps)
     assert_close(dx[0, 0], f(*x[:, 0], *up[:, 0], gamma[0], eps), np.float64)
 
 
@@ -175,8 +188,7 @@ def test_document_formula_evaluated_numerically(m, seed, eps):
     """The formula as written, evaluated with NumPy on one feature, against the kernel."""
     rng = np.random.default_rng(seed)
     x, up, gamma = rng.standard_normal((m, 1)), rng.standard_normal((m, 1)), rng.standard_normal(1)
-    _, cache = batch_norm(x, gamma, np.zeros(1), eps)
-    dx, _, _ = norm_backward(up, cache)
+    dx, _, _ = norm.batch_norm_backward(up, x, None, None, gamma, np.zeros(1), True, 0.1, eps)
     s = np.sqrt(x.var() + eps)
     xh = (x - x.mean()) / s
     doc = gamma / s * (up - up.sum() / m - xh / m * (up * xh).sum())
@@ -200,13 +212,13 @@ def test_running_statistics_and_eval_mode_match_torch(n, c, hw, momentum, seed):
     rm, rv = np.zeros(c), np.ones(c)
     for _ in range(3):
         x = rng.standard_normal((n, c, hw, hw + 1)) * 2 + 1
-        batch_norm(x, running_mean=rm, running_var=rv, momentum=momentum)
+        batch_norm(x, rm, rv, training=True, momentum=momentum)
         module.train()(torch.from_numpy(x))
     assert_close(rm, module.running_mean.numpy(), np.float64)
     assert_close(rv, module.running_var.numpy(), np.float64)
     x = rng.standard_normal((n, c, hw, hw + 1))
     w, b = module.weight.detach().numpy(), module.bias.detach().numpy()
-    y, _ = batch_norm(x, w, b, training=False, running_mean=rm, running_var=rv)
+    y = batch_norm(x, rm, rv, w, b, training=False)
     assert_close(y, module.eval()(torch.from_numpy(x)).detach().numpy(), np.float64)
 
 
@@ -223,15 +235,15 @@ def test_running_statistics_and_eval_mode_match_torch(n, c, hw, momentum, seed):
 )
 def test_group_norm_limits_are_layer_norm_and_instance_norm(n, c, h, w, seed):
     x = np.random.default_rng(seed).standard_normal((n, c, h, w))
-    gn1, _ = group_norm(x, 1)
-    ln, _ = layer_norm(x, 3)
+    gn1 = group_norm(x, 1)
+    ln = layer_norm(x, x.shape[1:])
     assert_close(gn1, ln, np.float64)
-    gnc, _ = group_norm(x, c)
-    inn, _ = instance_norm(x)
+    gnc = group_norm(x, c)
+    inn = instance_norm(x)
     assert_close(gnc, inn, np.float64)
     # instance norm = batch norm of each sample on its own
     if h * w >= 2:
-        per_sample = np.concatenate([batch_norm(x[i : i + 1])[0] for i in range(n)])
+        per_sample = np.concatenate([bn_train(x[i : i + 1]) for i in range(n)])
         assert_close(inn, per_sample, np.float64)
 
 
@@ -250,15 +262,14 @@ def test_which_schemes_couple_the_samples_of_a_batch(n, c, seed):
     up = np.zeros_like(x)
     up[0] = rng.standard_normal(x.shape[1:])
     for kind in th.KINDS:
-        _, cache = _ours(kind, x, 1, None, None, 1e-5)
-        dx, _, _ = norm_backward(up, cache)
+        dx, _, _ = _ours_backward(kind, up, x, 1, None, None, 1e-5)
         coupled = np.abs(dx[1:]).max() > 1e-12
         assert coupled == (kind == "batch"), kind
         # and directly: changing the other samples changes sample 0 only under BatchNorm
         x2 = x.copy()
         x2[1:] = rng.standard_normal(x2[1:].shape) * 5
         same = np.allclose(
-            _ours(kind, x, 1, None, None, 1e-5)[0][0], _ours(kind, x2, 1, None, None, 1e-5)[0][0]
+            _ours(kind, x, 1, None, None, 1e-5)[0], _ours(kind, x2, 1, None, None, 1e-5)[0]
         )
         assert same == (kind != "batch"), kind
 
@@ -266,10 +277,10 @@ def test_which_schemes_couple_the_samples_of_a_batch(n, c, seed):
 @pytest.mark.claim("d000.norm.layernorm-batch-independence")
 def test_batch_of_one_and_train_eval_consistency():
     x = np.random.default_rng(0).standard_normal((1, 5))
-    y, _ = layer_norm(x, 1)  # batch size 1 is fine for LayerNorm
+    y = layer_norm(x, 5)  # batch size 1 is fine for LayerNorm
     assert np.isfinite(y).all() and abs(y.mean()) < 1e-12
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        batch_norm(x)
+        bn_train(x)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(torch.from_numpy(x), None, None, training=True)  # torch agrees
     ln = torch.nn.LayerNorm(5, dtype=torch.float64)
@@ -292,7 +303,7 @@ def test_batch_of_one_and_train_eval_consistency():
 )
 def test_xhat_mean_zero_and_variance_below_one(m, scale, eps, seed):
     x = np.random.default_rng(seed).standard_normal((m, 1)) * scale + 3
-    y, _ = batch_norm(x, eps=eps)
+    y = bn_train(x, eps=eps)
     var = float(x.var())
     assert abs(float(y.mean())) <= 1e-12 * (1 + scale)
     assert float(y.var()) == pytest.approx(var / (var + eps), rel=1e-9)
@@ -308,8 +319,8 @@ def test_xhat_mean_zero_and_variance_below_one(m, scale, eps, seed):
 def test_xhat_counterexamples():
     eps = 0.25
     x = np.array([[-0.5], [0.5]])  # biased variance 0.25 = eps
-    assert float(batch_norm(x, eps=eps)[0].var()) == pytest.approx(0.5)
-    assert float(batch_norm(np.full((4, 1), 7.0))[0].var()) == 0.0
+    assert float(bn_train(x, eps=eps).var()) == pytest.approx(0.5)
+    assert float(bn_train(np.full((4, 1), 7.0)).var()) == 0.0
 
 
 @pytest.mark.claim("d002.norm.recovery")
@@ -318,16 +329,16 @@ def test_recovery_on_the_same_batch_only(m, eps, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((m, 3)) * 2 + 1
     gamma, beta = np.sqrt(x.var(axis=0) + eps), x.mean(axis=0)
-    assert_close(batch_norm(x, gamma, beta, eps)[0], x, np.float64)
+    assert_close(bn_train(x, gamma, beta, eps), x, np.float64)
     other = x * 2 + 1
-    assert not np.allclose(batch_norm(other, gamma, beta, eps)[0], other)
+    assert not np.allclose(bn_train(other, gamma, beta, eps), other)
     assert th.derive_recovery().agrees()
 
 
 @pytest.mark.claim("d002.norm.recovery")
 def test_recovery_counterexample():
     gamma, beta = np.array([1.0]), np.array([1.0])  # from the batch (0, 2), eps = 0
-    y, _ = batch_norm(np.array([[0.0], [4.0]]), gamma, beta, eps=0.0)
+    y = bn_train(np.array([[0.0], [4.0]]), gamma, beta, eps=0.0)
     assert np.allclose(y[:, 0], [0.0, 2.0])
 
 
@@ -349,7 +360,7 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
     vals, vecs = np.linalg.eigh(cov)
     white = xc @ vecs @ np.diag(vals**-0.5) @ vecs.T  # Sigma^{-1/2}(x - mu)
     assert np.allclose(white.T @ white / m, np.eye(d), atol=1e-9)
-    bn, _ = batch_norm(x, eps=0.0)
+    bn = bn_train(x, eps=0.0)
     bcov = bn.T @ bn / m
     assert np.allclose(np.diag(bcov), 1, atol=1e-12)
     corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
@@ -363,7 +374,7 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
     qcov = qc.T @ qc / m
     assert np.allclose(qcov, np.diag(np.diag(qcov)), atol=1e-9)
     qwhite = qc @ np.diag(np.diag(qcov) ** -0.5)
-    assert np.allclose(batch_norm(q, eps=0.0)[0], qwhite, atol=1e-9)
+    assert np.allclose(bn_train(q, eps=0.0), qwhite, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -372,31 +383,41 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
 @pytest.mark.claim("d000.norm.batchnorm-definition", "d000.norm.groupnorm-definition")
 def test_bad_input():
     x = np.zeros((2, 6, 3, 3))
-    with pytest.raises(ValueError, match="groups must divide"):
+    with pytest.raises(ValueError, match="num_groups must be an int >= 1 dividing"):
         group_norm(x, 4)
-    with pytest.raises(ValueError, match=r"gamma must have shape \(6,\)"):
-        batch_norm(x, np.ones(5))
-    with pytest.raises(ValueError, match=r"beta must have ndim in \(3,\), got shape \(6, 3\)"):
-        layer_norm(x, 3, np.ones((6, 3, 3)), np.ones((6, 3)))
-    with pytest.raises(ValueError, match="eps must be"):
+    with pytest.raises(ValueError, match=r"weight must have shape \(6,\)"):
+        bn_train(x, np.ones(5))
+    with pytest.raises(ValueError, match=r"bias must have shape \(3, 3\), got \(6, 3\)"):
+        layer_norm(x, (3, 3), np.ones((3, 3)), np.ones((6, 3)))
+    with pytest.raises(ValueError, match="eps: instance norm needs variance"):
         instance_norm(x, eps=-1e-5)
-    with pytest.raises(ValueError, match="eval mode needs running_mean"):
+    with pytest.raises(ValueError, match=r"eval mode\) needs running_mean"):
         batch_norm(x, training=False)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        batch_norm(np.zeros((1, 3, 1, 1)))
-    with pytest.raises(ValueError, match="momentum"):
-        batch_norm(x, running_mean=np.zeros(6), running_var=np.ones(6), momentum=1.5)
-    with pytest.raises(ValueError, match="normalized_ndim"):
-        layer_norm(x, 4)
+        bn_train(np.zeros((1, 3, 1, 1)))
+    with pytest.raises(ValueError, match="normalized_shape must equal the trailing axes"):
+        layer_norm(x, (6, 3))
     with pytest.raises(TypeError, match="dtype"):
-        batch_norm(x.astype(np.int32))
+        bn_train(x.astype(np.int32))
     with pytest.raises(ValueError, match="grad_out must have shape"):
-        norm_backward(np.zeros((2, 6, 3, 2)), batch_norm(x)[1])
-    with pytest.raises(ValueError, match="single value"):
-        group_norm(np.zeros((2, 2, 1, 1)), 2)  # torch accepts this and outputs beta
-    with pytest.raises(ValueError, match="single value"):
+        norm.batch_norm_backward(np.zeros((2, 6, 3, 2)), x, training=True)
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
         instance_norm(np.zeros((2, 2, 1, 1)))
     with pytest.raises(ValueError, match="more than 1 spatial element"):
         F.instance_norm(torch.zeros(2, 2, 1, 1))
     with pytest.raises(ValueError, match="groups is required"):
         th.statistics_count("group", (2, 6, 3, 3))
+
+
+@pytest.mark.claim("d000.norm.groupnorm-definition")
+def test_a_set_of_one_value_outputs_bias_as_torch():
+    """Group norm with C/G = 1 and no spatial axes: x - mean = 0 exactly, output = bias, and
+    no gradient reaches x; torch agrees."""
+    rng = np.random.default_rng(0)
+    x, b, w = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal(2)
+    y = group_norm(x, 2, w, b)
+    assert np.array_equal(y, np.broadcast_to(b, x.shape))
+    expected = F.group_norm(torch.from_numpy(x), 2, torch.from_numpy(w), torch.from_numpy(b))
+    assert_close(y, expected.numpy(), np.float64)  # torch's fused x*scale + shift rounds
+    dx, _, db = norm.group_norm_backward(np.ones_like(x), x, 2, w, b)
+    assert np.array_equal(dx, np.zeros_like(x)) and np.array_equal(db, [3.0, 3.0])

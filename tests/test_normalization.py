@@ -48,6 +48,11 @@ def norm_case(draw, spatial: bool | None = None, min_batch: int = 1):
     )
 
 
+TINY = 1e-300
+"""eps for "eps = 0" identities: torch (and we) refuse eps <= 0 in training-mode batch norm;
+1e-300 is far below the float64 resolution of any variance in these tests."""
+
+
 def bn_train(x, gamma=None, beta=None, eps=1e-5):
     """Training-mode batch norm without running buffers (torch's argument order)."""
     return batch_norm(x, None, None, gamma, beta, True, 0.1, eps)
@@ -110,7 +115,7 @@ def test_forward_matches_torch(case, seed, dtype):
     y = _ours(kind, x, g, gamma, beta, eps)
     t = [None if a is None else torch.from_numpy(a) for a in (x, gamma, beta)]
     expected = _theirs(kind, t[0], g, t[1], t[2], eps).numpy()
-    m = th.statistics_count(kind, shape, g)
+    m = th.statistics_count(kind, shape, g if kind == "group" else None)
     # mean and variance are reductions of length m: Higham bound on |x| (and gamma, beta)
     mag = (np.abs(x).max() + 1) * (1 + np.abs(gamma).max() if affine else 1) * 10
     assert_close(
@@ -324,7 +329,7 @@ def test_xhat_counterexamples():
 
 
 @pytest.mark.claim("d002.norm.recovery")
-@given(m=st.integers(2, 20), eps=st.sampled_from([0.0, 1e-5, 0.3]), seed=seeds)
+@given(m=st.integers(2, 20), eps=st.sampled_from([TINY, 1e-5, 0.3]), seed=seeds)
 def test_recovery_on_the_same_batch_only(m, eps, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((m, 3)) * 2 + 1
@@ -338,7 +343,7 @@ def test_recovery_on_the_same_batch_only(m, eps, seed):
 @pytest.mark.claim("d002.norm.recovery")
 def test_recovery_counterexample():
     gamma, beta = np.array([1.0]), np.array([1.0])  # from the batch (0, 2), eps = 0
-    y = bn_train(np.array([[0.0], [4.0]]), gamma, beta, eps=0.0)
+    y = bn_train(np.array([[0.0], [4.0]]), gamma, beta, eps=TINY)
     assert np.allclose(y[:, 0], [0.0, 2.0])
 
 
@@ -360,7 +365,7 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
     vals, vecs = np.linalg.eigh(cov)
     white = xc @ vecs @ np.diag(vals**-0.5) @ vecs.T  # Sigma^{-1/2}(x - mu)
     assert np.allclose(white.T @ white / m, np.eye(d), atol=1e-9)
-    bn = bn_train(x, eps=0.0)
+    bn = bn_train(x, eps=TINY)
     bcov = bn.T @ bn / m
     assert np.allclose(np.diag(bcov), 1, atol=1e-12)
     corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
@@ -374,7 +379,7 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
     qcov = qc.T @ qc / m
     assert np.allclose(qcov, np.diag(np.diag(qcov)), atol=1e-9)
     qwhite = qc @ np.diag(np.diag(qcov) ** -0.5)
-    assert np.allclose(bn_train(q, eps=0.0), qwhite, atol=1e-9)
+    assert np.allclose(bn_train(q, eps=TINY), qwhite, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -421,3 +426,116 @@ def test_a_set_of_one_value_outputs_bias_as_torch():
     assert_close(y, expected.numpy(), np.float64)  # torch's fused x*scale + shift rounds
     dx, _, db = norm.group_norm_backward(np.ones_like(x), x, 2, w, b)
     assert np.array_equal(dx, np.zeros_like(x)) and np.array_equal(db, [3.0, 3.0])
+
+
+# --------------------------------------------------------------------------- the proofs can fail
+
+
+@pytest.fixture
+def fresh_proofs():
+    """Proof results are cached: clear them around a test that patches the formulas."""
+    th._backward_proved.cache_clear()
+    th._affine_proved.cache_clear()
+    yield
+    th._backward_proved.cache_clear()
+    th._affine_proved.cache_clear()
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+def test_proofs_refuse_vacuous_ranges():
+    for proof in (th.batchnorm_backward_proved, th.affine_gradients_proved):
+        for bad in (0, -1, th.MAX_PROVED_M + 1, 10**30):
+            with pytest.raises(ValueError, match=r"max_m must be an int in \[1, 8\]"):
+                proof(bad)
+        for bad in (True, 2.0, "3", None):
+            with pytest.raises(TypeError, match="max_m"):
+                proof(bad)
+        assert proof(np.int64(2)) is True
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+def test_backward_proof_fails_on_a_wrong_formula(monkeypatch, fresh_proofs):
+    right = th._document_gradient
+    # off by a factor 2: identical only at m = 1 (where the gradient is 0)
+    monkeypatch.setattr(th, "_document_gradient", lambda m, i, pe=False: 2 * right(m, i, pe))
+    assert th.batchnorm_backward_proved(1) is True
+    assert th.batchnorm_backward_proved(2) is False
+    assert th.batchnorm_backward_proved(2, per_element_gamma=True) is False
+    th._backward_proved.cache_clear()
+    # wrong already at m = 1: the smallest range checks a case
+    monkeypatch.setattr(th, "_document_gradient", lambda m, i, pe=False: right(m, i, pe) + 1)
+    assert th.batchnorm_backward_proved(1) is False
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+def test_affine_proof_fails_on_a_wrong_formula(monkeypatch, fresh_proofs):
+    right_gamma, right_beta = th._affine_gamma, th._affine_beta
+    monkeypatch.setattr(th, "_affine_gamma", lambda b: right_gamma(b) + b.g[0])
+    assert th.affine_gradients_proved(1) is False
+    monkeypatch.setattr(th, "_affine_gamma", right_gamma)
+    th._affine_proved.cache_clear()
+    monkeypatch.setattr(th, "_affine_beta", lambda b: right_beta(b) - b.g[-1])
+    assert th.affine_gradients_proved(1) is False
+    monkeypatch.setattr(th, "_affine_beta", right_beta)
+    th._affine_proved.cache_clear()
+    assert th.affine_gradients_proved(3) is True
+
+
+# --------------------------------------------------------------------------- the count, from torch
+
+
+@pytest.mark.claim("d000.norm.groupnorm-definition", "d000.norm.batchnorm-definition")
+@given(
+    kind=st.sampled_from(th.KINDS),
+    n=st.integers(1, 4),
+    groups=st.integers(1, 3),
+    per_group=st.integers(1, 3),
+    spatial=st.lists(st.integers(1, 4), min_size=0, max_size=2),
+    data=st.data(),
+)
+def test_statistics_count_is_what_torch_normalizes_over(kind, n, groups, per_group, spatial, data):
+    r"""A one-hot input normalized with eps = 0 has :math:`\hat x = \sqrt{m-1}` at its one
+    (:math:`(1-1/m)/\sqrt{(1/m)(1-1/m)}`), so torch's output reveals the count :math:`m`."""
+    c = groups * per_group
+    shape = (n, c, *spatial)
+    if kind == "instance" and not spatial:
+        spatial, shape = [2], (n, c, 2)
+    m = th.statistics_count(kind, shape, groups if kind == "group" else None)
+    assume(m >= 2)
+    index = tuple(data.draw(st.integers(0, s - 1), label=f"index{i}") for i, s in enumerate(shape))
+    x = torch.zeros(shape, dtype=torch.float64)
+    x[index] = 1.0
+    if kind == "batch":  # torch refuses eps = 0 here; TINY vanishes next to the variance
+        y = F.batch_norm(x, None, None, training=True, eps=TINY)
+    elif kind == "layer":
+        y = F.layer_norm(x, shape[1:], eps=0.0)
+    elif kind == "instance":
+        y = F.instance_norm(x, eps=0.0)
+    else:
+        y = F.group_norm(x, groups, eps=0.0)
+    assert round(float(y[index]) ** 2 + 1) == m, (kind, shape, groups)
+    # and independently: the entries sharing the one's mean/variance set
+    mask = np.zeros(shape, dtype=bool)
+    sel = {
+        "batch": (slice(None), index[1]),
+        "layer": (index[0],),
+        "instance": index[:2],
+        "group": (
+            index[0],
+            slice(index[1] // per_group * per_group, (index[1] // per_group + 1) * per_group),
+        ),
+    }[kind]
+    mask[sel] = True
+    assert int(mask.sum()) == m
+
+
+@pytest.mark.claim("d000.norm.groupnorm-definition")
+def test_statistics_count_bad_input():
+    with pytest.raises(ValueError, match="groups applies to kind='group' only"):
+        th.statistics_count("batch", (2, 4, 3), 2)
+    with pytest.raises(TypeError, match=r"shape\[0\]"):
+        th.statistics_count("batch", (sympy.Symbol("n"), 4))
+    with pytest.raises(ValueError, match="variance and eps are both 0"):
+        th.xhat_variance(0, 0)
+    with pytest.raises(ValueError, match="eps must be a finite real"):
+        th.xhat_variance(1, float("nan"))

@@ -26,8 +26,9 @@ and never touch the buffers.
 
 Domain (each violation is a ``ValueError``/``TypeError`` naming the argument):
 
-* ``eps``: a finite real number (Python or NumPy). torch also accepts ``eps <= 0`` and its
-  OpInfo samples use ``eps = -0.5``; we accept any finite ``eps`` but require
+* ``eps``: a finite real number (Python or NumPy); for batch norm, as torch, ``eps > 0`` in
+  training and ``eps >= 0`` in eval mode. torch's layer/group/instance norm accept any
+  ``eps`` (OpInfo samples use ``eps = -0.5``); we accept any finite ``eps`` but require
   :math:`\sigma^2 + \epsilon > 0` in every normalized set (else ``ValueError`` naming ``eps``):
   torch returns NaN there (``eps = 0`` on a constant input), we never do. ``eps = inf`` is
   refused (it maps every input to 0).
@@ -174,6 +175,11 @@ def _batch_setup(x, running_mean, running_var, weight, bias, training, momentum,
         raise ValueError("running_mean and running_var must be given together (or both None)")
     if not train and rm is None:
         raise ValueError("training=False (eval mode) needs running_mean and running_var")
+    if e <= 0 if train else e < 0:  # torch's rule for batch_norm (not the other three)
+        raise ValueError(
+            f"eps must be > 0 in training-mode batch norm and >= 0 in eval mode (as torch), "
+            f"got eps={eps!r} with training={train}"
+        )
     w = _param("weight", weight, (c,), x.dtype)
     b = _param("bias", bias, (c,), x.dtype)
     axes = (0, *range(2, x.ndim))

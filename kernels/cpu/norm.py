@@ -82,9 +82,13 @@ def _number(value: object, name: str) -> float:
         value, int | float | np.integer | np.floating
     ):
         raise TypeError(f"{name} must be a finite real number, got {type(value).__name__}")
-    if not np.isfinite(value):
+    try:
+        v = float(value)
+    except OverflowError:
+        v = float("inf")
+    if not np.isfinite(v):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return float(value)
+    return v
 
 
 def _flag(value: object, name: str) -> bool:
@@ -101,7 +105,10 @@ def _param(name: str, value: object, expected: tuple[int, ...], dtype) -> np.nda
     if value.dtype != dtype:
         raise TypeError(f"{name} must have the input's dtype ({dtype}), got {value.dtype}")
     if value.shape != expected:
-        raise ValueError(f"{name} must have shape {expected}, got {value.shape}")
+        raise ValueError(
+            f"{name} must have shape {expected} (set by x and the normalized axes), got "
+            f"{value.shape}"
+        )
     return value
 
 
@@ -111,7 +118,7 @@ def _grad(grad_out: object, x: np.ndarray) -> np.ndarray:
     if grad_out.dtype != x.dtype:
         raise TypeError(f"grad_out must have the input's dtype ({x.dtype}), got {grad_out.dtype}")
     if grad_out.shape != x.shape:
-        raise ValueError(f"grad_out must have shape {x.shape}, got {grad_out.shape}")
+        raise ValueError(f"grad_out must have the shape of x {x.shape}, got {grad_out.shape}")
     return grad_out
 
 
@@ -433,7 +440,8 @@ def _group_setup(x, num_groups, weight, bias, eps):
         raise TypeError(f"num_groups must be an int >= 1, got {num_groups!r}")
     if num_groups < 1 or c % num_groups:
         raise ValueError(
-            f"num_groups must be an int >= 1 dividing the channels C={c}, got {num_groups!r}"
+            f"num_groups must be an int >= 1 dividing the channels C={c} of x {x.shape}, "
+            f"got {num_groups!r}"
         )
     w = _param("weight", weight, (c,), x.dtype)
     b = _param("bias", bias, (c,), x.dtype)

@@ -98,6 +98,7 @@ class _Geometry:
     out: tuple[int, ...]
     pos: tuple[np.ndarray, ...]
     real: tuple[np.ndarray, ...]
+    what: str  # the arguments the output shape comes from (for error messages)
     kernel: tuple[int, ...] = ()  # fixed windows only (not adaptive)
     stride: tuple[int, ...] = ()
     padding: tuple[int, ...] = ()
@@ -170,12 +171,13 @@ def _windows(x, nd, kernel_size, stride, padding, dilation, ceil_mode) -> _Geome
         except ValueError as err:
             raise ValueError(f"pooling along spatial axis {axis} of x {x.shape}: {err}") from None
         out.append(int(o))
-    _work(
-        xb.shape,
-        tuple(out),
-        int(np.prod(k, dtype=object)),
-        f"x {x.shape} with kernel_size={k}, stride={s}, padding={p}, dilation={d}",
-    )
+    what = f"x {x.shape} with kernel_size={k}, stride={s}, padding={p}, dilation={d}"
+    _work(xb.shape, tuple(out), int(np.prod(k, dtype=object)), what)
+    what += f", ceil_mode={ceil}"
+    # a stride with one window, or a dilation with one tap, changes nothing: keep the index
+    # arithmetic in int64 (the other sizes are bounded by the input and the work bound)
+    s = tuple(si if o > 1 else 1 for si, o in zip(s, out, strict=True))
+    d = tuple(di if ki > 1 else 1 for di, ki in zip(d, k, strict=True))
     pos, real = [], []
     for axis in range(nd):
         t = np.arange(out[axis])[:, None] * s[axis] + np.arange(k[axis])[None, :] * d[axis]
@@ -183,7 +185,7 @@ def _windows(x, nd, kernel_size, stride, padding, dilation, ceil_mode) -> _Geome
         size = xb.shape[2 + axis]
         real.append((t >= 0) & (t < size))
         pos.append(np.clip(t, 0, size - 1))
-    return _Geometry(batched, xb.shape, tuple(out), tuple(pos), tuple(real), k, s, p)
+    return _Geometry(batched, xb.shape, tuple(out), tuple(pos), tuple(real), what, k, s, p)
 
 
 def _adaptive(x, nd, output_size) -> _Geometry:
@@ -213,7 +215,8 @@ def _adaptive(x, nd, output_size) -> _Geometry:
         t = win[:, :1] + np.arange(length)[None, :]
         real.append(t < win[:, 1:])
         pos.append(np.minimum(t, win[:, 1:] - 1))
-    return _Geometry(batched, xb.shape, tuple(out), tuple(pos), tuple(real))
+    what = f"x {x.shape} with output_size={output_size!r}"
+    return _Geometry(batched, xb.shape, tuple(out), tuple(pos), tuple(real), what)
 
 
 def _broadcast(geo: _Geometry, arrays: tuple[np.ndarray, ...]) -> list[np.ndarray]:
@@ -255,7 +258,9 @@ def _grad(grad_out: object, x: np.ndarray, geo: _Geometry) -> np.ndarray:
             f"grad_out must have the same dtype as the input ({x.dtype}), got {grad_out.dtype}"
         )
     if grad_out.shape != expected:
-        raise ValueError(f"grad_out must have shape {expected}, got {grad_out.shape}")
+        raise ValueError(
+            f"grad_out must have shape {expected} (the output of {geo.what}), got {grad_out.shape}"
+        )
     return grad_out if geo.batched else grad_out[None]
 
 
@@ -646,7 +651,23 @@ def _depthwise(x: np.ndarray, weight: np.ndarray, name: str) -> np.ndarray:
             f"{name} has {weight.shape[0]} channels but x has {c}: {name} must be "
             f"(K_H, K_W) (shared) or ({c}, K_H, K_W)"
         )
+    if any(k > size for k, size in zip(weight.shape[-2:], x.shape[2:], strict=True)):
+        raise ValueError(
+            f"output size < 1: {name}'s window {weight.shape[-2:]} is larger than the spatial "
+            f"size of x {x.shape[2:]}"
+        )
     return np.broadcast_to(weight, (c, *weight.shape[-2:]))[:, None].copy()
+
+
+def _weighted_grad(grad_out, x, weight, stride, name: str) -> None:
+    """``grad_out`` must have the forward's output shape (message names what sets it)."""
+    if isinstance(grad_out, np.ndarray):
+        expected = weighted_pool2d(x, weight, stride).shape
+        if grad_out.shape != expected:
+            raise ValueError(
+                f"grad_out must have shape {expected} (the output of x {x.shape} with {name} "
+                f"{weight.shape}, stride={stride!r}), got {grad_out.shape}"
+            )
 
 
 def weighted_pool2d(
@@ -670,6 +691,7 @@ def weighted_pool2d_backward(
     shape (summed over channels when the weight is shared)."""
     w = _depthwise(x, weight, "weight")
     s = w.shape[-2:] if stride is None else stride
+    _weighted_grad(grad_out, x, weight, stride, "weight")
     dx, dw, _ = conv2d_direct_backward(grad_out, x, w, s, 0, 1, x.shape[1], bias=False)
     dw = dw[:, 0]
     return dx, (dw if weight.ndim == 3 else dw.sum(axis=0))
@@ -696,6 +718,7 @@ def gated_pool2d_backward(
     r"""Gradients ``(dx, dgate)``: :math:`\partial L/\partial g = \partial L/\partial w \cdot
     \sigma(g)(1-\sigma(g))`."""
     _depthwise(x, gate, "gate")
+    _weighted_grad(grad_out, x, gate, stride, "gate")
     sig = _sigmoid(gate)
     dx, dw = weighted_pool2d_backward(grad_out, x, sig, stride)
     return dx, dw * sig * (1 - sig)

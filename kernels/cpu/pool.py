@@ -146,7 +146,9 @@ def _ints(value: object, name: str, nd: int, minimum: int) -> tuple[int, ...]:
 
 def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} ({value!r})")
+        raise TypeError(
+            f"{name} must be a bool (True or False), got {type(value).__name__} ({value!r})"
+        )
     return bool(value)
 
 

@@ -651,8 +651,9 @@ def test_1d_pooling_unbatched_and_indices_equal_torch(size, k, s, data, batched,
     p = data.draw(st.integers(0, k // 2), label="padding")
     ceil = data.draw(st.booleans(), label="ceil_mode")
     cip = data.draw(st.booleans(), label="count_include_pad")
-    assume_size = size + 2 * p >= k
-    if not assume_size:
+    try:  # ceil mode can keep a window longer than the padded input; torch decides
+        F.avg_pool1d(torch.zeros(2, size), k, s, p, ceil)
+    except RuntimeError:
         with pytest.raises(ValueError, match="output size < 1"):
             pool.avg_pool1d(np.zeros((2, size)), k, s, p, ceil)
         return

@@ -392,7 +392,7 @@ def test_bad_input():
         group_norm(x, 4)
     with pytest.raises(ValueError, match=r"weight must have shape \(6,\)"):
         bn_train(x, np.ones(5))
-    with pytest.raises(ValueError, match=r"bias must have shape \(3, 3\), got \(6, 3\)"):
+    with pytest.raises(ValueError, match=r"bias must have shape \(3, 3\) .*got \(6, 3\)"):
         layer_norm(x, (3, 3), np.ones((3, 3)), np.ones((6, 3)))
     with pytest.raises(ValueError, match="eps: instance norm needs variance"):
         instance_norm(x, eps=-1e-5)
@@ -404,7 +404,7 @@ def test_bad_input():
         layer_norm(x, (6, 3))
     with pytest.raises(TypeError, match="dtype"):
         bn_train(x.astype(np.int32))
-    with pytest.raises(ValueError, match="grad_out must have shape"):
+    with pytest.raises(ValueError, match="grad_out must have the shape of x"):
         norm.batch_norm_backward(np.zeros((2, 6, 3, 2)), x, training=True)
     with pytest.raises(ValueError, match="more than 1 spatial element"):
         instance_norm(np.zeros((2, 2, 1, 1)))

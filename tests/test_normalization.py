@@ -539,3 +539,26 @@ def test_statistics_count_bad_input():
         th.xhat_variance(0, 0)
     with pytest.raises(ValueError, match="eps must be a finite real"):
         th.xhat_variance(1, float("nan"))
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition", "d000.norm.groupnorm-definition")
+def test_empty_batch_as_torch():
+    """N = 0: empty outputs, running buffers untouched, zero parameter gradients (torch's)."""
+    x = np.zeros((0, 3, 4))
+    rm, rv = np.arange(3.0), np.ones(3) * 2
+    w, b = np.ones(3), np.zeros(3)
+    y = batch_norm(x, rm, rv, w, b, training=True, momentum=0.5)
+    xt = torch.from_numpy(x).requires_grad_()
+    rmt, rvt = torch.arange(3.0, dtype=torch.float64), torch.ones(3, dtype=torch.float64) * 2
+    yt = F.batch_norm(xt, rmt, rvt, training=True, momentum=0.5)
+    assert y.shape == tuple(yt.shape) == (0, 3, 4)
+    assert np.array_equal(rm, rmt.numpy()) and np.array_equal(rv, rvt.numpy())
+    assert np.array_equal(rm, [0.0, 1.0, 2.0]) and np.array_equal(rv, [2.0, 2.0, 2.0])
+    for backward, args in (
+        (norm.batch_norm_backward, (None, None, w, b, True)),
+        (norm.group_norm_backward, (3, w, b)),
+        (norm.instance_norm_backward, (None, None, w, b, True)),
+    ):
+        dx, dw, db = backward(np.zeros_like(x), x, *args)
+        assert dx.shape == x.shape and np.array_equal(dw, np.zeros(3)) and np.array_equal(db, dw)
+    assert group_norm(x, 3).shape == layer_norm(x, (3, 4)).shape == instance_norm(x).shape

@@ -562,3 +562,20 @@ def test_empty_batch_as_torch():
         dx, dw, db = backward(np.zeros_like(x), x, *args)
         assert dx.shape == x.shape and np.array_equal(dw, np.zeros(3)) and np.array_equal(db, dw)
     assert group_norm(x, 3).shape == layer_norm(x, (3, 4)).shape == instance_norm(x).shape
+
+
+@pytest.mark.claim("d000.norm.layernorm-definition")
+@given(lead=st.lists(st.integers(1, 3), min_size=0, max_size=3), seed=seeds)
+def test_layer_norm_any_number_of_leading_axes(lead, seed):
+    """``normalized_shape`` (4, 5) under 0–3 leading axes: the parameter gradients sum over
+    all of them (torch's OpInfo samples have at most one)."""
+    rng = np.random.default_rng(seed)
+    shape = (*lead, 4, 5)
+    x, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    w, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    leaves = [torch.from_numpy(a).requires_grad_() for a in (x, w, b)]
+    yt = F.layer_norm(leaves[0], (4, 5), leaves[1], leaves[2], 1e-5)
+    assert_close(layer_norm(x, (4, 5), w, b), yt.detach().numpy(), np.float64)
+    yt.backward(torch.from_numpy(g))
+    for ours, leaf in zip(norm.layer_norm_backward(g, x, (4, 5), w, b), leaves, strict=True):
+        assert_close(ours, leaf.grad.numpy(), np.float64)

@@ -37,7 +37,7 @@ from kernels.cpu import norm, pool
 from numerics.tolerances import assert_close
 
 pytest.importorskip("expecttest")
-from torch.testing._internal.common_methods_invocations import op_db  # noqa: E402
+from torch.testing._internal.common_methods_invocations import op_db
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,8 @@ def _run_sample(name: str, op: Op, sample, index: int, stats: Counter) -> None:
     t_kwargs = {k: _leaf(v) for k, v in sample.kwargs.items()}
     theirs = op_torch(name)(t_input, *t_args, **t_kwargs)
 
-    ours_y, ours_idx = (ours if isinstance(ours, tuple) else (ours, None))
-    their_y, their_idx = (theirs if isinstance(theirs, tuple) else (theirs, None))
+    ours_y, ours_idx = ours if isinstance(ours, tuple) else (ours, None)
+    their_y, their_idx = theirs if isinstance(theirs, tuple) else (theirs, None)
     assert (ours_idx is None) == (their_idx is None), f"{where}: indices returned differ"
     if op.family == "max":  # a max is exact, and so are the indices
         assert np.array_equal(ours_y, their_y.detach().numpy()), where

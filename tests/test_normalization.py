@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from kernels.cpu.norm import batch_norm, group_norm, instance_norm, layer_norm, norm_backward
+from kernels.cpu import norm
+from kernels.cpu.norm import batch_norm, group_norm, instance_norm, layer_norm
 from numerics.gradcheck import assert_grad_close, central_difference
 from numerics.tolerances import assert_close
 from theory import normalization as th
@@ -47,14 +48,33 @@ def norm_case(draw, spatial: bool | None = None, min_batch: int = 1):
     )
 
 
-def _ours(kind, x, g, gamma, beta, eps):
+TINY = 1e-300
+"""eps for "eps = 0" identities: torch (and we) refuse eps <= 0 in training-mode batch norm;
+1e-300 is far below the float64 resolution of any variance in these tests."""
+
+
+def bn_train(x, gamma=None, beta=None, eps=1e-5):
+    """Training-mode batch norm without running buffers (torch's argument order)."""
+    return batch_norm(x, None, None, gamma, beta, True, 0.1, eps)
+
+
+def _args(kind, x, g, gamma, beta, eps) -> tuple:
+    """Our (and torch's) positional arguments after the input."""
     if kind == "batch":
-        return batch_norm(x, gamma, beta, eps)
+        return (None, None, gamma, beta, True, 0.1, eps)
     if kind == "layer":
-        return layer_norm(x, x.ndim - 1, gamma, beta, eps)
+        return (x.shape[1:], gamma, beta, eps)
     if kind == "instance":
-        return instance_norm(x, gamma, beta, eps)
-    return group_norm(x, g, gamma, beta, eps)
+        return (None, None, gamma, beta, True, 0.1, eps)
+    return (g, gamma, beta, eps)
+
+
+def _ours(kind, x, g, gamma, beta, eps):
+    return getattr(norm, f"{kind}_norm")(x, *_args(kind, x, g, gamma, beta, eps))
+
+
+def _ours_backward(kind, up, x, g, gamma, beta, eps):
+    return getattr(norm, f"{kind}_norm_backward")(up, x, *_args(kind, x, g, gamma, beta, eps))
 
 
 def _theirs(kind, x, g, gamma, beta, eps):
@@ -92,10 +112,10 @@ def test_forward_matches_torch(case, seed, dtype):
     rng = np.random.default_rng(seed)
     x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
     gamma, beta = _params(kind, shape, affine, rng, dtype)
-    y, _ = _ours(kind, x, g, gamma, beta, eps)
+    y = _ours(kind, x, g, gamma, beta, eps)
     t = [None if a is None else torch.from_numpy(a) for a in (x, gamma, beta)]
     expected = _theirs(kind, t[0], g, t[1], t[2], eps).numpy()
-    m = th.statistics_count(kind, shape, g)
+    m = th.statistics_count(kind, shape, g if kind == "group" else None)
     # mean and variance are reductions of length m: Higham bound on |x| (and gamma, beta)
     mag = (np.abs(x).max() + 1) * (1 + np.abs(gamma).max() if affine else 1) * 10
     assert_close(
@@ -129,8 +149,7 @@ def test_gradients_three_ways(case, seed):
     x = rng.standard_normal(shape) * 2
     gamma, beta = _params(kind, shape, affine, rng, np.float64)
     up = rng.standard_normal(shape)
-    _, cache = _ours(kind, x, g, gamma, beta, eps)
-    dx, dgamma, dbeta = norm_backward(up, cache)
+    dx, dgamma, dbeta = _ours_backward(kind, up, x, g, gamma, beta, eps)
     leaves = [
         torch.from_numpy(a.copy()).requires_grad_() if a is not None else None
         for a in (x, gamma, beta)
@@ -139,14 +158,14 @@ def test_gradients_three_ways(case, seed):
     ctx = f"{kind} {shape} groups={g} affine={affine} eps={eps} seed={seed}"
     assert_close(dx, leaves[0].grad.numpy(), np.float64, context=ctx)
     assert_grad_close(
-        dx, central_difference(lambda v: _ours(kind, v, g, gamma, beta, eps)[0], x.copy(), up), ctx
+        dx, central_difference(lambda v: _ours(kind, v, g, gamma, beta, eps), x.copy(), up), ctx
     )
     if affine:
         assert_close(dgamma, leaves[1].grad.numpy(), np.float64, context=ctx)
         assert_close(dbeta, leaves[2].grad.numpy(), np.float64, context=ctx)
         assert_grad_close(
             dgamma,
-            central_difference(lambda v: _ours(kind, x, g, v, beta, eps)[0], gamma.copy(), up),
+            central_difference(lambda v: _ours(kind, x, g, v, beta, eps), gamma.copy(), up),
             ctx,
         )
 
@@ -164,8 +183,7 @@ def test_sympy_formula_lambdified_against_kernel(m, seed, eps):
     f = sympy.lambdify(symbols, expr, "numpy")
     rng = np.random.default_rng(seed)
     x, up, gamma = rng.standard_normal((m, 1)), rng.standard_normal((m, 1)), rng.standard_normal(1)
-    _, cache = batch_norm(x, gamma, np.zeros(1), eps)
-    dx, _, _ = norm_backward(up, cache)
+    dx, _, _ = norm.batch_norm_backward(up, x, None, None, gamma, np.zeros(1), True, 0.1, eps)
     assert_close(dx[0, 0], f(*x[:, 0], *up[:, 0], gamma[0], eps), np.float64)
 
 
@@ -175,8 +193,7 @@ def test_document_formula_evaluated_numerically(m, seed, eps):
     """The formula as written, evaluated with NumPy on one feature, against the kernel."""
     rng = np.random.default_rng(seed)
     x, up, gamma = rng.standard_normal((m, 1)), rng.standard_normal((m, 1)), rng.standard_normal(1)
-    _, cache = batch_norm(x, gamma, np.zeros(1), eps)
-    dx, _, _ = norm_backward(up, cache)
+    dx, _, _ = norm.batch_norm_backward(up, x, None, None, gamma, np.zeros(1), True, 0.1, eps)
     s = np.sqrt(x.var() + eps)
     xh = (x - x.mean()) / s
     doc = gamma / s * (up - up.sum() / m - xh / m * (up * xh).sum())
@@ -200,13 +217,13 @@ def test_running_statistics_and_eval_mode_match_torch(n, c, hw, momentum, seed):
     rm, rv = np.zeros(c), np.ones(c)
     for _ in range(3):
         x = rng.standard_normal((n, c, hw, hw + 1)) * 2 + 1
-        batch_norm(x, running_mean=rm, running_var=rv, momentum=momentum)
+        batch_norm(x, rm, rv, training=True, momentum=momentum)
         module.train()(torch.from_numpy(x))
     assert_close(rm, module.running_mean.numpy(), np.float64)
     assert_close(rv, module.running_var.numpy(), np.float64)
     x = rng.standard_normal((n, c, hw, hw + 1))
     w, b = module.weight.detach().numpy(), module.bias.detach().numpy()
-    y, _ = batch_norm(x, w, b, training=False, running_mean=rm, running_var=rv)
+    y = batch_norm(x, rm, rv, w, b, training=False)
     assert_close(y, module.eval()(torch.from_numpy(x)).detach().numpy(), np.float64)
 
 
@@ -223,15 +240,15 @@ def test_running_statistics_and_eval_mode_match_torch(n, c, hw, momentum, seed):
 )
 def test_group_norm_limits_are_layer_norm_and_instance_norm(n, c, h, w, seed):
     x = np.random.default_rng(seed).standard_normal((n, c, h, w))
-    gn1, _ = group_norm(x, 1)
-    ln, _ = layer_norm(x, 3)
+    gn1 = group_norm(x, 1)
+    ln = layer_norm(x, x.shape[1:])
     assert_close(gn1, ln, np.float64)
-    gnc, _ = group_norm(x, c)
-    inn, _ = instance_norm(x)
+    gnc = group_norm(x, c)
+    inn = instance_norm(x)
     assert_close(gnc, inn, np.float64)
     # instance norm = batch norm of each sample on its own
     if h * w >= 2:
-        per_sample = np.concatenate([batch_norm(x[i : i + 1])[0] for i in range(n)])
+        per_sample = np.concatenate([bn_train(x[i : i + 1]) for i in range(n)])
         assert_close(inn, per_sample, np.float64)
 
 
@@ -250,15 +267,14 @@ def test_which_schemes_couple_the_samples_of_a_batch(n, c, seed):
     up = np.zeros_like(x)
     up[0] = rng.standard_normal(x.shape[1:])
     for kind in th.KINDS:
-        _, cache = _ours(kind, x, 1, None, None, 1e-5)
-        dx, _, _ = norm_backward(up, cache)
+        dx, _, _ = _ours_backward(kind, up, x, 1, None, None, 1e-5)
         coupled = np.abs(dx[1:]).max() > 1e-12
         assert coupled == (kind == "batch"), kind
         # and directly: changing the other samples changes sample 0 only under BatchNorm
         x2 = x.copy()
         x2[1:] = rng.standard_normal(x2[1:].shape) * 5
         same = np.allclose(
-            _ours(kind, x, 1, None, None, 1e-5)[0][0], _ours(kind, x2, 1, None, None, 1e-5)[0][0]
+            _ours(kind, x, 1, None, None, 1e-5)[0], _ours(kind, x2, 1, None, None, 1e-5)[0]
         )
         assert same == (kind != "batch"), kind
 
@@ -266,10 +282,10 @@ def test_which_schemes_couple_the_samples_of_a_batch(n, c, seed):
 @pytest.mark.claim("d000.norm.layernorm-batch-independence")
 def test_batch_of_one_and_train_eval_consistency():
     x = np.random.default_rng(0).standard_normal((1, 5))
-    y, _ = layer_norm(x, 1)  # batch size 1 is fine for LayerNorm
+    y = layer_norm(x, 5)  # batch size 1 is fine for LayerNorm
     assert np.isfinite(y).all() and abs(y.mean()) < 1e-12
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        batch_norm(x)
+        bn_train(x)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         F.batch_norm(torch.from_numpy(x), None, None, training=True)  # torch agrees
     ln = torch.nn.LayerNorm(5, dtype=torch.float64)
@@ -292,7 +308,7 @@ def test_batch_of_one_and_train_eval_consistency():
 )
 def test_xhat_mean_zero_and_variance_below_one(m, scale, eps, seed):
     x = np.random.default_rng(seed).standard_normal((m, 1)) * scale + 3
-    y, _ = batch_norm(x, eps=eps)
+    y = bn_train(x, eps=eps)
     var = float(x.var())
     assert abs(float(y.mean())) <= 1e-12 * (1 + scale)
     assert float(y.var()) == pytest.approx(var / (var + eps), rel=1e-9)
@@ -308,26 +324,26 @@ def test_xhat_mean_zero_and_variance_below_one(m, scale, eps, seed):
 def test_xhat_counterexamples():
     eps = 0.25
     x = np.array([[-0.5], [0.5]])  # biased variance 0.25 = eps
-    assert float(batch_norm(x, eps=eps)[0].var()) == pytest.approx(0.5)
-    assert float(batch_norm(np.full((4, 1), 7.0))[0].var()) == 0.0
+    assert float(bn_train(x, eps=eps).var()) == pytest.approx(0.5)
+    assert float(bn_train(np.full((4, 1), 7.0)).var()) == 0.0
 
 
 @pytest.mark.claim("d002.norm.recovery")
-@given(m=st.integers(2, 20), eps=st.sampled_from([0.0, 1e-5, 0.3]), seed=seeds)
+@given(m=st.integers(2, 20), eps=st.sampled_from([TINY, 1e-5, 0.3]), seed=seeds)
 def test_recovery_on_the_same_batch_only(m, eps, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((m, 3)) * 2 + 1
     gamma, beta = np.sqrt(x.var(axis=0) + eps), x.mean(axis=0)
-    assert_close(batch_norm(x, gamma, beta, eps)[0], x, np.float64)
+    assert_close(bn_train(x, gamma, beta, eps), x, np.float64)
     other = x * 2 + 1
-    assert not np.allclose(batch_norm(other, gamma, beta, eps)[0], other)
+    assert not np.allclose(bn_train(other, gamma, beta, eps), other)
     assert th.derive_recovery().agrees()
 
 
 @pytest.mark.claim("d002.norm.recovery")
 def test_recovery_counterexample():
     gamma, beta = np.array([1.0]), np.array([1.0])  # from the batch (0, 2), eps = 0
-    y, _ = batch_norm(np.array([[0.0], [4.0]]), gamma, beta, eps=0.0)
+    y = bn_train(np.array([[0.0], [4.0]]), gamma, beta, eps=TINY)
     assert np.allclose(y[:, 0], [0.0, 2.0])
 
 
@@ -349,7 +365,7 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
     vals, vecs = np.linalg.eigh(cov)
     white = xc @ vecs @ np.diag(vals**-0.5) @ vecs.T  # Sigma^{-1/2}(x - mu)
     assert np.allclose(white.T @ white / m, np.eye(d), atol=1e-9)
-    bn, _ = batch_norm(x, eps=0.0)
+    bn = bn_train(x, eps=TINY)
     bcov = bn.T @ bn / m
     assert np.allclose(np.diag(bcov), 1, atol=1e-12)
     corr = cov / np.sqrt(np.outer(np.diag(cov), np.diag(cov)))
@@ -363,7 +379,7 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
     qcov = qc.T @ qc / m
     assert np.allclose(qcov, np.diag(np.diag(qcov)), atol=1e-9)
     qwhite = qc @ np.diag(np.diag(qcov) ** -0.5)
-    assert np.allclose(batch_norm(q, eps=0.0)[0], qwhite, atol=1e-9)
+    assert np.allclose(bn_train(q, eps=TINY), qwhite, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- bad input
@@ -372,34 +388,197 @@ def test_batchnorm_is_diagonal_whitening(d, seed):
 @pytest.mark.claim("d000.norm.batchnorm-definition", "d000.norm.groupnorm-definition")
 def test_bad_input():
     x = np.zeros((2, 6, 3, 3))
-    with pytest.raises(ValueError, match="groups must divide"):
+    with pytest.raises(ValueError, match="num_groups must be an int >= 1 dividing"):
         group_norm(x, 4)
-    with pytest.raises(ValueError, match=r"gamma must have shape \(6,\)"):
-        batch_norm(x, np.ones(5))
-    with pytest.raises(ValueError, match=r"beta must have ndim in \(3,\), got shape \(6, 3\)"):
-        layer_norm(x, 3, np.ones((6, 3, 3)), np.ones((6, 3)))
-    with pytest.raises(ValueError, match="eps must be"):
+    with pytest.raises(ValueError, match=r"weight must have shape \(6,\)"):
+        bn_train(x, np.ones(5))
+    with pytest.raises(ValueError, match=r"bias must have shape \(3, 3\) .*got \(6, 3\)"):
+        layer_norm(x, (3, 3), np.ones((3, 3)), np.ones((6, 3)))
+    with pytest.raises(ValueError, match="eps: instance norm needs variance"):
         instance_norm(x, eps=-1e-5)
-    with pytest.raises(ValueError, match="eval mode needs running_mean"):
+    with pytest.raises(ValueError, match=r"eval mode\) needs running_mean"):
         batch_norm(x, training=False)
     with pytest.raises(ValueError, match="more than 1 value per channel"):
-        batch_norm(np.zeros((1, 3, 1, 1)))
-    with pytest.raises(ValueError, match="momentum"):
-        batch_norm(x, running_mean=np.zeros(6), running_var=np.ones(6), momentum=1.5)
-    with pytest.raises(ValueError, match="normalized_ndim"):
-        layer_norm(x, 4)
+        bn_train(np.zeros((1, 3, 1, 1)))
+    with pytest.raises(ValueError, match="normalized_shape must equal the trailing axes"):
+        layer_norm(x, (6, 3))
     with pytest.raises(TypeError, match="dtype"):
-        batch_norm(x.astype(np.int32))
-    with pytest.raises(ValueError, match="grad_out must have shape"):
-        norm_backward(np.zeros((2, 6, 3, 2)), batch_norm(x)[1])
-    with pytest.raises(ValueError, match="single value"):
-        group_norm(np.zeros((2, 2, 1, 1)), 2)  # torch accepts this and outputs beta
-    with pytest.raises(ValueError, match="single value"):
+        bn_train(x.astype(np.int32))
+    with pytest.raises(ValueError, match="grad_out must have the shape of x"):
+        norm.batch_norm_backward(np.zeros((2, 6, 3, 2)), x, training=True)
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
         instance_norm(np.zeros((2, 2, 1, 1)))
     with pytest.raises(ValueError, match="more than 1 spatial element"):
         F.instance_norm(torch.zeros(2, 2, 1, 1))
     with pytest.raises(ValueError, match="groups is required"):
         th.statistics_count("group", (2, 6, 3, 3))
+
+
+@pytest.mark.claim("d000.norm.groupnorm-definition")
+def test_a_set_of_one_value_outputs_bias_as_torch():
+    """Group norm with C/G = 1 and no spatial axes: x - mean = 0 exactly, output = bias, and
+    no gradient reaches x; torch agrees."""
+    rng = np.random.default_rng(0)
+    x, b, w = rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal(2)
+    y = group_norm(x, 2, w, b)
+    assert np.array_equal(y, np.broadcast_to(b, x.shape))
+    expected = F.group_norm(torch.from_numpy(x), 2, torch.from_numpy(w), torch.from_numpy(b))
+    assert_close(y, expected.numpy(), np.float64)  # torch's fused x*scale + shift rounds
+    dx, _, db = norm.group_norm_backward(np.ones_like(x), x, 2, w, b)
+    assert np.array_equal(dx, np.zeros_like(x)) and np.array_equal(db, [3.0, 3.0])
+
+
+# --------------------------------------------------------------------------- the proofs can fail
+
+
+@pytest.fixture
+def fresh_proofs():
+    """Proof results are cached: clear them around a test that patches the formulas."""
+    th._backward_proved.cache_clear()
+    th._affine_proved.cache_clear()
+    yield
+    th._backward_proved.cache_clear()
+    th._affine_proved.cache_clear()
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+def test_proofs_refuse_vacuous_ranges():
+    for proof in (th.batchnorm_backward_proved, th.affine_gradients_proved):
+        for bad in (0, -1, th.MAX_PROVED_M + 1, 10**30):
+            with pytest.raises(ValueError, match=r"max_m must be an int in \[1, 8\]"):
+                proof(bad)
+        for bad in (True, 2.0, "3", None):
+            with pytest.raises(TypeError, match="max_m"):
+                proof(bad)
+        assert proof(np.int64(2)) is True
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+def test_backward_proof_fails_on_a_wrong_formula(monkeypatch, fresh_proofs):
+    right = th._document_gradient
+    # off by a factor 2: identical only at m = 1 (where the gradient is 0)
+    monkeypatch.setattr(th, "_document_gradient", lambda m, i, pe=False: 2 * right(m, i, pe))
+    assert th.batchnorm_backward_proved(1) is True
+    assert th.batchnorm_backward_proved(2) is False
+    assert th.batchnorm_backward_proved(2, per_element_gamma=True) is False
+    th._backward_proved.cache_clear()
+    # wrong already at m = 1: the smallest range checks a case
+    monkeypatch.setattr(th, "_document_gradient", lambda m, i, pe=False: right(m, i, pe) + 1)
+    assert th.batchnorm_backward_proved(1) is False
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+def test_affine_proof_fails_on_a_wrong_formula(monkeypatch, fresh_proofs):
+    right_gamma, right_beta = th._affine_gamma, th._affine_beta
+    monkeypatch.setattr(th, "_affine_gamma", lambda b: right_gamma(b) + b.g[0])
+    assert th.affine_gradients_proved(1) is False
+    monkeypatch.setattr(th, "_affine_gamma", right_gamma)
+    th._affine_proved.cache_clear()
+    monkeypatch.setattr(th, "_affine_beta", lambda b: right_beta(b) - b.g[-1])
+    assert th.affine_gradients_proved(1) is False
+    monkeypatch.setattr(th, "_affine_beta", right_beta)
+    th._affine_proved.cache_clear()
+    assert th.affine_gradients_proved(3) is True
+
+
+# --------------------------------------------------------------------------- the count, from torch
+
+
+@pytest.mark.claim("d000.norm.groupnorm-definition", "d000.norm.batchnorm-definition")
+@given(
+    kind=st.sampled_from(th.KINDS),
+    n=st.integers(1, 4),
+    groups=st.integers(1, 3),
+    per_group=st.integers(1, 3),
+    spatial=st.lists(st.integers(1, 4), min_size=0, max_size=2),
+    data=st.data(),
+)
+def test_statistics_count_is_what_torch_normalizes_over(kind, n, groups, per_group, spatial, data):
+    r"""A one-hot input normalized with eps = 0 has :math:`\hat x = \sqrt{m-1}` at its one
+    (:math:`(1-1/m)/\sqrt{(1/m)(1-1/m)}`), so torch's output reveals the count :math:`m`."""
+    c = groups * per_group
+    shape = (n, c, *spatial)
+    if kind == "instance" and not spatial:
+        spatial, shape = [2], (n, c, 2)
+    m = th.statistics_count(kind, shape, groups if kind == "group" else None)
+    assume(m >= 2)
+    index = tuple(data.draw(st.integers(0, s - 1), label=f"index{i}") for i, s in enumerate(shape))
+    x = torch.zeros(shape, dtype=torch.float64)
+    x[index] = 1.0
+    if kind == "batch":  # torch refuses eps = 0 here; TINY vanishes next to the variance
+        y = F.batch_norm(x, None, None, training=True, eps=TINY)
+    elif kind == "layer":
+        y = F.layer_norm(x, shape[1:], eps=0.0)
+    elif kind == "instance":
+        y = F.instance_norm(x, eps=0.0)
+    else:
+        y = F.group_norm(x, groups, eps=0.0)
+    assert round(float(y[index]) ** 2 + 1) == m, (kind, shape, groups)
+    # and independently: the entries sharing the one's mean/variance set
+    mask = np.zeros(shape, dtype=bool)
+    sel = {
+        "batch": (slice(None), index[1]),
+        "layer": (index[0],),
+        "instance": index[:2],
+        "group": (
+            index[0],
+            slice(index[1] // per_group * per_group, (index[1] // per_group + 1) * per_group),
+        ),
+    }[kind]
+    mask[sel] = True
+    assert int(mask.sum()) == m
+
+
+@pytest.mark.claim("d000.norm.groupnorm-definition")
+def test_statistics_count_bad_input():
+    with pytest.raises(ValueError, match="groups applies to kind='group' only"):
+        th.statistics_count("batch", (2, 4, 3), 2)
+    with pytest.raises(TypeError, match=r"shape\[0\]"):
+        th.statistics_count("batch", (sympy.Symbol("n"), 4))
+    with pytest.raises(ValueError, match="variance and eps are both 0"):
+        th.xhat_variance(0, 0)
+    with pytest.raises(ValueError, match="eps must be a finite real"):
+        th.xhat_variance(1, float("nan"))
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition", "d000.norm.groupnorm-definition")
+def test_empty_batch_as_torch():
+    """N = 0: empty outputs, running buffers untouched, zero parameter gradients (torch's)."""
+    x = np.zeros((0, 3, 4))
+    rm, rv = np.arange(3.0), np.ones(3) * 2
+    w, b = np.ones(3), np.zeros(3)
+    y = batch_norm(x, rm, rv, w, b, training=True, momentum=0.5)
+    xt = torch.from_numpy(x).requires_grad_()
+    rmt, rvt = torch.arange(3.0, dtype=torch.float64), torch.ones(3, dtype=torch.float64) * 2
+    yt = F.batch_norm(xt, rmt, rvt, training=True, momentum=0.5)
+    assert y.shape == tuple(yt.shape) == (0, 3, 4)
+    assert np.array_equal(rm, rmt.numpy()) and np.array_equal(rv, rvt.numpy())
+    assert np.array_equal(rm, [0.0, 1.0, 2.0]) and np.array_equal(rv, [2.0, 2.0, 2.0])
+    for backward, args in (
+        (norm.batch_norm_backward, (None, None, w, b, True)),
+        (norm.group_norm_backward, (3, w, b)),
+        (norm.instance_norm_backward, (None, None, w, b, True)),
+    ):
+        dx, dw, db = backward(np.zeros_like(x), x, *args)
+        assert dx.shape == x.shape and np.array_equal(dw, np.zeros(3)) and np.array_equal(db, dw)
+    assert group_norm(x, 3).shape == layer_norm(x, (3, 4)).shape == instance_norm(x).shape
+
+
+@pytest.mark.claim("d000.norm.layernorm-definition")
+@given(lead=st.lists(st.integers(1, 3), min_size=0, max_size=3), seed=seeds)
+def test_layer_norm_any_number_of_leading_axes(lead, seed):
+    """``normalized_shape`` (4, 5) under 0–3 leading axes: the parameter gradients sum over
+    all of them (torch's OpInfo samples have at most one)."""
+    rng = np.random.default_rng(seed)
+    shape = (*lead, 4, 5)
+    x, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    w, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    leaves = [torch.from_numpy(a).requires_grad_() for a in (x, w, b)]
+    yt = F.layer_norm(leaves[0], (4, 5), leaves[1], leaves[2], 1e-5)
+    assert_close(layer_norm(x, (4, 5), w, b), yt.detach().numpy(), np.float64)
+    yt.backward(torch.from_numpy(g))
+    for ours, leaf in zip(norm.layer_norm_backward(g, x, (4, 5), w, b), leaves, strict=True):
+        assert_close(ours, leaf.grad.numpy(), np.float64)
 
 
 # --------------------------------------------------------------------------- review (issue 10 §5)
@@ -426,10 +605,16 @@ def test_batchnorm_and_layernorm_ignore_the_scale_of_the_weights(n, c_in, c_out,
     per_channel = a * np.exp(rng.uniform(-1, 1, c_out))[:, None]
     z, z_scaled = x @ w.T, x @ (per_channel * w).T
     assume(np.all(z.var(axis=0) > 1e-6))  # a channel that is (nearly) constant on the batch
-    assert_close(batch_norm(z_scaled, eps=0.0)[0], batch_norm(z, eps=0.0)[0], np.float64)
+    assert_close(
+        batch_norm(z_scaled, training=True, eps=1e-300),
+        batch_norm(z, training=True, eps=1e-300),
+        np.float64,
+    )
     if c_out >= 2:
         assert_close(
-            layer_norm(x @ (a * w).T, 1, eps=0.0)[0], layer_norm(z, 1, eps=0.0)[0], np.float64
+            layer_norm(x @ (a * w).T, (c_out,), eps=0.0),
+            layer_norm(z, (c_out,), eps=0.0),
+            np.float64,
         )
     up = rng.standard_normal(z.shape)
     grads = []
@@ -445,13 +630,13 @@ def test_batchnorm_and_layernorm_ignore_the_scale_of_the_weights(n, c_in, c_out,
 @pytest.mark.claim("d000.norm.batchnorm-init-insensitivity", "d002.norm.review-init-dependence")
 def test_weight_scale_invariance_counterexamples():
     z = np.array([[-1.0], [1.0]])  # unit biased variance
-    y, _ = batch_norm(z, eps=0.0)
-    small, _ = batch_norm(1e-3 * z, eps=1e-5)
+    y = batch_norm(z, training=True, eps=1e-300)
+    small = batch_norm(1e-3 * z, training=True, eps=1e-5)
     assert small[1, 0] / y[1, 0] == pytest.approx(1e-3 / np.sqrt(1e-6 + 1e-5))
     assert round(float(small[1, 0] / y[1, 0]), 2) == 0.30
-    assert_close(batch_norm(-z, eps=0.0)[0], -y, np.float64)  # a = -1 flips the sign
-    ln, _ = layer_norm(np.array([[1.0, 2.0, 4.0]]), 1, eps=0.0)
-    per_feature, _ = layer_norm(np.array([[1.0, 2.0, 8.0]]), 1, eps=0.0)  # not a common scale
+    assert_close(batch_norm(-z, training=True, eps=1e-300), -y, np.float64)  # a = -1 flips the sign
+    ln = layer_norm(np.array([[1.0, 2.0, 4.0]]), 3, eps=0.0)
+    per_feature = layer_norm(np.array([[1.0, 2.0, 8.0]]), 3, eps=0.0)  # not a common scale
     assert not np.allclose(ln, per_feature)
 
 
@@ -475,7 +660,7 @@ def test_layernorm_token_outputs_ignore_length_and_padding_batchnorm_does_not(
     ln = F.layer_norm(t.transpose(1, 2), (h,)).transpose(1, 2)
     ln_p = F.layer_norm(tp.transpose(1, 2), (h,)).transpose(1, 2)
     assert torch.equal(ln, ln_p[..., :length])
-    ours = layer_norm(np.ascontiguousarray(padded.transpose(0, 2, 1)), 1)[0].transpose(0, 2, 1)
+    ours = layer_norm(np.ascontiguousarray(padded.transpose(0, 2, 1)), (h,)).transpose(0, 2, 1)
     assert_close(ours[..., :length], ln.numpy(), np.float64)
     bn = F.batch_norm(t, None, None, training=True)
     bn_p = F.batch_norm(tp, None, None, training=True)
@@ -497,21 +682,24 @@ def test_instance_norm_removes_per_instance_channel_statistics(n, c, hw, seed):
     a = np.exp(rng.uniform(-3, 3, (n, c, 1, 1)))
     b = rng.uniform(-5, 5, (n, c, 1, 1))
     styled = a * x + b
-    assert_close(instance_norm(styled, eps=0.0)[0], instance_norm(x, eps=0.0)[0], np.float64)
+    assert_close(instance_norm(styled, eps=0.0), instance_norm(x, eps=0.0), np.float64)
     theirs = F.instance_norm(torch.from_numpy(styled), eps=0.0).numpy()
-    assert_close(theirs, instance_norm(x, eps=0.0)[0], np.float64)
+    assert_close(theirs, instance_norm(x, eps=0.0), np.float64)
     if n >= 2:
         restyled = x.copy()
         restyled[1] = 3.0 * x[1] + 2.0
-        assert not np.allclose(batch_norm(restyled, eps=0.0)[0][0], batch_norm(x, eps=0.0)[0][0])
+        assert not np.allclose(
+            batch_norm(restyled, training=True, eps=1e-300)[0],
+            batch_norm(x, training=True, eps=1e-300)[0],
+        )
 
 
 @pytest.mark.claim("d000.norm.instancenorm-style")
 def test_instance_norm_style_counterexamples():
     x = np.array([[[[-1.0, 1.0]]]])
-    y, _ = instance_norm(x, eps=0.0)
-    assert_close(instance_norm(-x, eps=0.0)[0], -y, np.float64)  # a < 0 flips
-    small, _ = instance_norm(1e-3 * x, eps=1e-5)
+    y = instance_norm(x, eps=0.0)
+    assert_close(instance_norm(-x, eps=0.0), -y, np.float64)  # a < 0 flips
+    small = instance_norm(1e-3 * x, eps=1e-5)
     assert round(float(small[0, 0, 0, 1] / y[0, 0, 0, 1]), 2) == 0.30
 
 
@@ -523,14 +711,14 @@ def test_instance_norm_slices_are_normalized_independently(n, c, h, w, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, h, w)) * 3 + 1
     eps = 1e-5
-    y, _ = instance_norm(x, eps=eps)
+    y = instance_norm(x, eps=eps)
     assert_close(y, F.instance_norm(torch.from_numpy(x), eps=eps).numpy(), np.float64)
     var = x.var(axis=(2, 3))
     assert np.abs(y.mean(axis=(2, 3))).max() < 1e-12
     assert_close(y.var(axis=(2, 3)), var / (var + eps), np.float64)
     other = x.copy()
     other[0, 0] = rng.standard_normal((h, w)) * 7  # change one slice
-    y2, _ = instance_norm(other, eps=eps)
+    y2 = instance_norm(other, eps=eps)
     mask = np.ones((n, c), bool)
     mask[0, 0] = False
     assert np.array_equal(y2[mask], y[mask])
@@ -564,9 +752,9 @@ def test_rmsnorm_and_local_response_norm_are_not_mean_std_normalizations(n, h, s
     # the four documented schemes are of the form (one set of axes each)
     x4 = rng.standard_normal((n + 1, 2, 3, 2))
     for y in (
-        batch_norm(x4, eps=eps)[0],
-        layer_norm(x4, 3, eps=eps)[0],
-        instance_norm(x4, eps=eps)[0],
+        batch_norm(x4, training=True, eps=eps),
+        layer_norm(x4, x4.shape[1:], eps=eps),
+        instance_norm(x4, eps=eps),
     ):
         assert any(np.allclose(y, cand, atol=1e-12) for cand in _mean_std_normalizations(x4, eps))
 
@@ -576,7 +764,7 @@ def test_rmsnorm_counterexample():
     x = torch.tensor([[1.0, 3.0]], dtype=torch.float64)
     rms = F.rms_norm(x, (2,), eps=0.0).numpy()
     assert_close(rms, np.array([[1.0, 3.0]]) / np.sqrt(5.0), np.float64)
-    assert_close(layer_norm(x.numpy(), 1, eps=0.0)[0], np.array([[-1.0, 1.0]]), np.float64)
+    assert_close(layer_norm(x.numpy(), 2, eps=0.0), np.array([[-1.0, 1.0]]), np.float64)
 
 
 @pytest.mark.claim("d002.norm.recovery")
@@ -596,9 +784,9 @@ def test_running_statistics_recover_every_input_in_eval_mode(n, c, momentum, see
     assert_close(module.eval()(torch.from_numpy(x)).detach().numpy(), x, np.float64)
     rm, rv = module.running_mean.numpy(), module.running_var.numpy()
     gamma, beta = np.sqrt(rv + module.eps), rm
-    y, _ = batch_norm(x, gamma, beta, module.eps, training=False, running_mean=rm, running_var=rv)
+    y = batch_norm(x, rm, rv, gamma, beta, training=False, eps=module.eps)
     assert_close(y, x, np.float64)
-    y_train, _ = batch_norm(x, gamma, beta, module.eps)
+    y_train = batch_norm(x, None, None, gamma, beta, training=True, eps=module.eps)
     assert not np.allclose(y_train, x)
 
 
@@ -617,7 +805,7 @@ def test_group_norm_keeps_relative_offsets_and_scales_within_a_group(
     c = groups * per_group
     scales = np.exp(rng.uniform(-2, 2, (1, c, 1, 1)))
     x = rng.standard_normal((n, c, 3, 4)) * scales + rng.uniform(-3, 3, (1, c, 1, 1))
-    y, _ = group_norm(x, groups, eps=eps)
+    y = group_norm(x, groups, eps=eps)
     assert_close(y, F.group_norm(torch.from_numpy(x), groups, eps=eps).numpy(), np.float64)
     xg = x.reshape(n, groups, -1)
     denom = np.sqrt(xg.var(axis=2) + eps)  # one per (sample, group)
@@ -629,6 +817,6 @@ def test_group_norm_keeps_relative_offsets_and_scales_within_a_group(
         ratio_out = y[:, c1].std(axis=(1, 2)) / y[:, c2].std(axis=(1, 2))
         assert_close(ratio_out, ratio_in, np.float64)
     # across groups the relation is lost: channel scales are equalized per group
-    inn, _ = instance_norm(x, eps=0.0)
+    inn = instance_norm(x, eps=0.0)
     assert_close(inn.std(axis=(2, 3)), np.ones((n, c)), np.float64)
     assert not np.allclose(y.std(axis=(2, 3)), 1.0)

@@ -91,7 +91,9 @@ def test_adaptive_kernel_matches_torch(n, c, h, w, oh, ow, mode, seed):
     expected1 = (F.adaptive_avg_pool1d if mode == "avg" else F.adaptive_max_pool1d)(
         torch.from_numpy(x[:, :, 0]), ow
     ).numpy()
-    assert_close(adaptive_pool(x[:, :, 0], ow, mode), expected1, np.float64)
+    ours1 = pool.adaptive_avg_pool1d if mode == "avg" else pool.adaptive_max_pool1d
+    assert_close(ours1(x[:, :, 0], ow), expected1, np.float64)
+    assert_close(adaptive_pool(x[:, :, 0], (ow,), mode), expected1, np.float64)
 
 
 @pytest.mark.claim("d000.pool.adaptive-output-size")
@@ -102,8 +104,12 @@ def test_bad_input():
         th.adaptive_windows(4, 0)
     with pytest.raises(ValueError, match="mode"):
         adaptive_pool(np.zeros((1, 1, 4)), 2, "median")
-    with pytest.raises(ValueError, match="output_size must be 2"):
+    with pytest.raises(ValueError, match="output_size must be a tuple of 1 or 2"):
         adaptive_pool(np.zeros((1, 1, 4, 4)), (2, 2, 2))
+    with pytest.raises(ValueError, match="an int is ambiguous"):
+        adaptive_pool(np.zeros((8, 4, 3)), 5)
+    with pytest.raises(ValueError, match="output_size must be an int >= 1"):
+        pool.adaptive_avg_pool2d(np.zeros((1, 1, 4, 4)), (2, 2, 2))
 
 
 # --------------------------------------------------------------------------- max / avg / global
@@ -560,6 +566,193 @@ def test_stochastic_pool_needs_non_negative_input():
             pool.stochastic_pool2d(np.array([[[window]]]), (1, 2), rng=np.random.default_rng(0))
     with pytest.raises(TypeError, match="rng"):
         pool.stochastic_pool2d(np.ones((1, 1, 2, 2)), 2)
+
+
+# --------------------------------------------------------------------------- torch's argmax rule
+
+
+def _torch_max_pool(x: np.ndarray, nd: int, *args):
+    """torch's values, indices and input gradient for an upstream gradient of ones."""
+    xt = torch.from_numpy(x).requires_grad_()
+    y, idx = (F.max_pool1d if nd == 1 else F.max_pool2d)(xt, *args, return_indices=True)
+    y.backward(torch.ones_like(y))
+    return y.detach().numpy(), idx.numpy(), xt.grad.numpy()
+
+
+@pytest.mark.claim("d000.pool.max-definition")
+@pytest.mark.parametrize(
+    ("row", "args"),
+    [
+        ([1.0, np.nan, 2.0, np.nan], (4,)),  # two NaNs: the last one
+        ([np.nan, 1.0, np.nan, 2.0], (4,)),
+        ([np.nan, np.nan], (2,)),
+        ([2.0, 2.0, 1.0], (3,)),  # tie: the first maximum
+        ([-np.inf, -np.inf, 3.0], (3, 1, 1)),  # padded window of -inf: its first real input
+        ([-np.inf, -np.inf], (3, 1, 1)),
+        ([-np.inf, 5.0, -np.inf, -np.inf], (3, 2, 1, 1, True)),
+    ],
+)
+def test_max_pool_argmax_rule_is_torchs(row, args):
+    """torch 2.13 CPU: scan real taps from (first real tap, -inf), move on v > best or NaN."""
+    x = np.array([[row]])
+    y, idx, grad = _torch_max_pool(x, 1, *args)
+    ours, ours_idx = pool.max_pool1d(x, *args, return_indices=True)
+    assert np.array_equal(ours, y, equal_nan=True) and np.array_equal(ours_idx, idx)
+    assert np.array_equal(pool.max_pool1d_backward(np.ones_like(y), x, *args), grad)
+    # the same rule in 2-D (row-major scan) and in adaptive max pooling
+    x2 = x[:, :, None, :].repeat(2, axis=2)  # two equal rows, windows of one row
+    first = (1, 1, 0, 1)  # kernel, stride, padding, dilation along the rows
+    args = tuple((first[i], a) if i < 4 else a for i, a in enumerate(args))
+    y2, idx2, grad2 = _torch_max_pool(x2, 2, *args)
+    ours2, ours_idx2 = pool.max_pool2d(x2, *args, return_indices=True)
+    assert np.array_equal(ours2, y2, equal_nan=True) and np.array_equal(ours_idx2, idx2)
+    assert np.array_equal(pool.max_pool2d_backward(np.ones_like(y2), x2, *args), grad2)
+    xt = torch.from_numpy(x).requires_grad_()
+    ya, ia = F.adaptive_max_pool1d(xt, 1, return_indices=True)
+    ya.backward(torch.ones_like(ya))
+    oa, oi = pool.adaptive_max_pool1d(x, 1, return_indices=True)
+    assert np.array_equal(oa, ya.detach().numpy(), equal_nan=True)
+    assert np.array_equal(oi, ia.numpy())
+    assert np.array_equal(pool.adaptive_max_pool1d_backward(np.ones((1, 1, 1)), x, 1), xt.grad)
+
+
+@pytest.mark.claim("d000.pool.max-definition")
+@given(cfg=pool_config(), seed=seeds, data=st.data())
+def test_max_pool_with_nan_and_minus_inf_equals_torch(cfg, seed, data):
+    """Inputs drawn from {-inf, NaN, 0, 1}: ties, NaNs and -inf windows everywhere."""
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([-np.inf, np.nan, 0.0, 1.0]), size=(2, 2, *cfg["size"]))
+    args = (cfg["k"], cfg["s"], cfg["p"], cfg["d"], cfg["ceil"])
+    with torch.no_grad():
+        probe = F.max_pool2d(torch.ones(1, 1, *cfg["size"]), *args)
+    if torch.isinf(probe).any():  # a window of padding only: never run torch's backward
+        with pytest.raises(ValueError, match="only padding"):
+            pool.max_pool2d(x, *args)
+        return
+    y, idx, grad = _torch_max_pool(x, 2, *args)
+    ours, ours_idx = pool.max_pool2d(x, *args, return_indices=True)
+    assert np.array_equal(ours, y, equal_nan=True) and np.array_equal(ours_idx, idx)
+    assert np.array_equal(pool.max_pool2d_backward(np.ones_like(y), x, *args), grad)
+
+
+# --------------------------------------------------------------------------- torch's conventions
+
+
+@pytest.mark.claim("d000.pool.max-definition", "d000.pool.avg-definition")
+@given(
+    size=st.integers(1, 9),
+    k=st.integers(1, 4),
+    s=st.integers(1, 3),
+    data=st.data(),
+    batched=st.booleans(),
+    seed=seeds,
+)
+def test_1d_pooling_unbatched_and_indices_equal_torch(size, k, s, data, batched, seed):
+    p = data.draw(st.integers(0, k // 2), label="padding")
+    ceil = data.draw(st.booleans(), label="ceil_mode")
+    cip = data.draw(st.booleans(), label="count_include_pad")
+    try:  # ceil mode can keep a window longer than the padded input; torch decides
+        F.avg_pool1d(torch.zeros(2, size), k, s, p, ceil)
+    except RuntimeError:
+        with pytest.raises(ValueError, match="output size < 1"):
+            pool.avg_pool1d(np.zeros((2, size)), k, s, p, ceil)
+        return
+    rng = np.random.default_rng(seed)
+    shape = (2, 3, size) if batched else (3, size)
+    x = rng.standard_normal(shape)
+    xt = torch.from_numpy(x).requires_grad_()
+    y, idx = F.max_pool1d(xt, k, s, p, 1, ceil, return_indices=True)
+    ours, ours_idx = pool.max_pool1d(x, k, s, p, 1, ceil, True)
+    assert np.array_equal(ours, y.detach().numpy()) and np.array_equal(ours_idx, idx.numpy())
+    g = rng.standard_normal(y.shape)
+    y.backward(torch.from_numpy(g))
+    assert np.array_equal(pool.max_pool1d_backward(g, x, k, s, p, 1, ceil), xt.grad.numpy())
+    xt.grad = None
+    ya = F.avg_pool1d(xt, k, s, p, ceil, cip)
+    assert_close(pool.avg_pool1d(x, k, s, p, ceil, cip), ya.detach().numpy(), np.float64)
+    ga = rng.standard_normal(ya.shape)
+    ya.backward(torch.from_numpy(ga))
+    ours_grad = pool.avg_pool1d_backward(ga, x, k, s, p, ceil, cip)
+    assert_grad_close(ours_grad, xt.grad.numpy())
+    assert_grad_close(
+        ours_grad, central_difference(lambda v: pool.avg_pool1d(v, k, s, p, ceil, cip), x, ga)
+    )
+
+
+@pytest.mark.claim("d000.pool.avg-definition")
+@given(divisor=st.integers(-5, 5).filter(bool), cfg=pool_config(dilation=False), seed=seeds)
+def test_avg_pool_divisor_override_equals_torch(divisor, cfg, seed):
+    x = _input(seed, cfg["size"], False)
+    args = (cfg["k"], cfg["s"], cfg["p"], cfg["ceil"], True, divisor)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = F.avg_pool2d(xt, *args)
+    y = pool.avg_pool2d(x, *args)
+    assert_close(y, yt.detach().numpy(), np.float64)
+    # the window sum over the divisor, whatever the padding convention
+    total = pool.avg_pool2d(x, *args[:4], True, 1)
+    assert_close(y * divisor, total, np.float64)
+    g = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    yt.backward(torch.from_numpy(g))
+    assert_grad_close(pool.avg_pool2d_backward(g, x, *args), xt.grad.numpy())
+    with pytest.raises(ValueError, match="divisor_override"):
+        pool.avg_pool2d(x, *args[:5], 0)
+
+
+@pytest.mark.claim("d000.pool.adaptive-output-size")
+@given(
+    c=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    oh=st.one_of(st.none(), st.integers(1, 12)),
+    ow=st.one_of(st.none(), st.integers(1, 12)),
+    mode=st.sampled_from(["avg", "max"]),
+    batched=st.booleans(),
+    seed=seeds,
+)
+def test_adaptive_2d_unbatched_none_and_backward_equal_torch(c, h, w, oh, ow, mode, batched, seed):
+    """Unbatched (C, H, W) with an int size is 2-D pooling (the old kernel pooled it in 1-D);
+    None keeps an axis; the backward (overlapping windows add) equals autograd."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, c, h, w) if batched else (c, h, w))
+    fn = F.adaptive_avg_pool2d if mode == "avg" else F.adaptive_max_pool2d
+    ours_fn = pool.adaptive_avg_pool2d if mode == "avg" else pool.adaptive_max_pool2d
+    back = pool.adaptive_avg_pool2d_backward if mode == "avg" else pool.adaptive_max_pool2d_backward
+    for size in ((oh, ow), oh if oh is not None else 3):
+        xt = torch.from_numpy(x).requires_grad_()
+        yt = fn(xt, size)
+        y = ours_fn(x, size)
+        assert y.shape == tuple(yt.shape)
+        assert_close(y, yt.detach().numpy(), np.float64)
+        g = rng.standard_normal(y.shape)
+        yt.backward(torch.from_numpy(g))
+        assert_grad_close(back(g, x, size), xt.grad.numpy())
+    assert pool.adaptive_avg_pool2d(np.zeros((8, 4, 3)), 5).shape == (8, 5, 5)  # issue 10 § 3
+
+
+@pytest.mark.claim("d000.pool.max-definition", "d000.pool.avg-definition")
+def test_empty_batch_gives_empty_results_as_torch():
+    x = np.zeros((0, 3, 5, 5))
+    for ours, theirs, arg in (
+        (pool.max_pool2d, F.max_pool2d, 2),
+        (pool.avg_pool2d, F.avg_pool2d, 2),
+        (pool.adaptive_avg_pool2d, F.adaptive_avg_pool2d, 3),
+        (pool.adaptive_max_pool2d, F.adaptive_max_pool2d, 3),
+    ):
+        assert ours(x, arg).shape == tuple(theirs(torch.from_numpy(x), arg).shape)
+    assert pool.max_pool2d_backward(np.zeros((0, 3, 2, 2)), x, 2).shape == x.shape
+    with pytest.raises(ValueError, match="empty batch but no other zero-size axis"):
+        pool.max_pool1d(np.zeros((0, 10)), 1)  # unbatched with no channels: torch refuses too
+
+
+@pytest.mark.claim("d000.pool.adaptive-output-size")
+def test_pooling_work_is_bounded():
+    x = np.zeros((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=r"output_size.*MAX_ELEMENTS"):
+        pool.adaptive_avg_pool2d(x, 10**30)
+    with pytest.raises(ValueError, match=r"output_size.*MAX_ELEMENTS"):
+        pool.adaptive_max_pool1d(np.zeros((1, 1, 4)), 2**40)
+    with pytest.raises(ValueError, match=r"kernel_size.*MAX_ELEMENTS"):
+        pool.max_pool1d(np.zeros((1, 1, 4)), 10**12, 1, 5 * 10**11)
 
 
 # --------------------------------------------------------------------------- review (issue 10 §5)

@@ -30,6 +30,7 @@ sigma2/(epsilon + sigma2)
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from functools import cache
 from typing import NamedTuple
@@ -55,43 +56,64 @@ __all__ = [
 KINDS = ("batch", "layer", "instance", "group")
 MAX_PROVED_M = 8
 """The backward formula is proved exactly for every batch size m = 1 … MAX_PROVED_M."""
+MAX_GRADIENT_M = 64
+"""Largest batch size :func:`document_gradient` builds symbols for (beyond it SymPy is slow)."""
+
+
+def _int(value: object, name: str) -> int:
+    v = dim(value, name)
+    if not isinstance(v, int):
+        raise TypeError(f"{name} must be an integer >= 1 (not symbolic here), got {value!r}")
+    return v
 
 
 def statistics_count(kind: str, shape: Sequence[int], groups: int | None = None) -> int:
-    r"""Number :math:`m` of entries each mean/variance is taken over, for an NCHW (or NC) shape.
+    r"""Number :math:`m` of entries each mean/variance is taken over, for an NCHW (or NC) shape:
+    :math:`NHW` (batch), :math:`CHW` (layer), :math:`HW` (instance), :math:`(C/G)HW` (group;
+    ``groups`` is required there and refused for the other kinds).
 
     >>> statistics_count("batch", (8, 32, 7, 7)), statistics_count("instance", (8, 32, 7, 7))
     (392, 49)
     """
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if isinstance(shape, int) or not isinstance(shape, Sequence) or len(shape) < 2:
-        raise ValueError(f"shape must be (N, C, *spatial), got {shape!r}")
-    n, c, *spatial = (int(dim(s, f"shape[{i}]")) for i, s in enumerate(shape))
+    if isinstance(shape, str) or not isinstance(shape, Sequence) or len(shape) < 2:
+        raise ValueError(f"shape must be a sequence (N, C, *spatial) of ints, got {shape!r}")
+    n, c, *spatial = (_int(s, f"shape[{i}]") for i, s in enumerate(shape))
     hw = math.prod(spatial)
-    if kind == "batch":
-        return n * hw
-    if kind == "layer":
-        return c * hw
-    if kind == "instance":
-        return hw
-    g = int(dim(groups, "groups")) if groups is not None else None
-    if g is None:
+    if kind != "group":
+        if groups is not None:
+            raise ValueError(f"groups applies to kind='group' only, got groups={groups!r}")
+        return {"batch": n * hw, "layer": c * hw, "instance": hw}[kind]
+    if groups is None:
         raise ValueError("groups is required for kind='group'")
+    g = _int(groups, "groups")
     if c % g:
         raise ValueError(f"groups must divide the channels: C={c}, groups={g}")
     return (c // g) * hw
 
 
+def _nonnegative(value: object, name: str) -> sympy.Expr:
+    if isinstance(value, str | bool) or not isinstance(value, numbers.Real | sympy.Expr):
+        raise TypeError(f"{name} must be a real number >= 0 or a SymPy expression, got {value!r}")
+    v = sympy.sympify(value)
+    if v.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or v.is_real is False:
+        raise ValueError(f"{name} must be a finite real number >= 0, got {value!r}")
+    if v.is_negative:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    return v
+
+
 def xhat_variance(variance: object, eps: object) -> sympy.Expr:
-    r"""Variance of :math:`\hat x` over its normalized set: :math:`\sigma^2/(\sigma^2+\epsilon)`.
+    r"""Variance of :math:`\hat x` over its normalized set: :math:`\sigma^2/(\sigma^2+\epsilon)`
+    (``variance`` and ``eps`` real and :math:`\ge 0`, not both zero).
 
     >>> xhat_variance(1, sympy.Rational(1, 1000))
     1000/1001
     """
-    v, e = sympy.sympify(variance), sympy.sympify(eps)
-    if v.is_negative or e.is_negative:
-        raise ValueError(f"variance and eps must be >= 0, got {variance!r}, {eps!r}")
+    v, e = _nonnegative(variance, "variance"), _nonnegative(eps, "eps")
+    if (v + e).is_zero:
+        raise ValueError("variance and eps are both 0: the ratio variance/(variance+eps) is 0/0")
     return sympy.simplify(v / (v + e))
 
 
@@ -147,41 +169,89 @@ def _document_gradient(m: int, i: int, per_element_gamma: bool = False) -> sympy
     return (gp[i] - sum(gp) / m - b.xhat[i] / m * dot) / b.s
 
 
-@cache
+def _proof_range(max_m: object) -> int:
+    """``max_m`` as an int in ``[1, MAX_PROVED_M]``: a proof over no batch size is vacuous, and
+    beyond :data:`MAX_PROVED_M` the symbolic cost grows quickly (m = 8 takes seconds)."""
+    if isinstance(max_m, bool) or not isinstance(max_m, numbers.Integral):
+        raise TypeError(
+            f"max_m must be an int in [1, {MAX_PROVED_M}], got {type(max_m).__name__} ({max_m!r})"
+        )
+    if not 1 <= int(max_m) <= MAX_PROVED_M:
+        raise ValueError(
+            f"max_m must be an int in [1, {MAX_PROVED_M}] (a proof over no batch size is "
+            f"vacuous; larger m costs too much), got {max_m!r}"
+        )
+    return int(max_m)
+
+
 def batchnorm_backward_proved(max_m: int = MAX_PROVED_M, per_element_gamma: bool = False) -> bool:
     r"""True when :math:`\partial L/\partial x_i` (by ``sympy.diff`` of the forward pass) equals
-    the documents' formula identically, for every batch size :math:`m \le` ``max_m`` and every
-    :math:`i` — an exact symbolic identity in :math:`x, g, \gamma, \epsilon` for each :math:`m`.
+    the documents' formula identically, for every batch size :math:`1 \le m \le` ``max_m``
+    and every :math:`i` — an exact symbolic identity in :math:`x, g, \gamma, \epsilon` for
+    each :math:`m`. ``max_m`` must be in ``[1, MAX_PROVED_M]`` (at least one case is checked);
+    False as soon as one identity fails.
     """
+    m_max = _proof_range(max_m)
+    if not isinstance(per_element_gamma, bool):
+        raise TypeError(
+            f"per_element_gamma must be True or False, got {type(per_element_gamma).__name__}"
+        )
+    return _backward_proved(m_max, per_element_gamma)
+
+
+@cache
+def _backward_proved(max_m: int, per_element_gamma: bool) -> bool:
+    checked = 0
     for m in range(1, max_m + 1):
         b = _batch(m, per_element_gamma)
         for i in range(m):
             derived = sympy.diff(b.loss, b.x[i])
             if not _identical(derived, _document_gradient(m, i, per_element_gamma), b.s):
                 return False
-    return True
+            checked += 1
+    return checked > 0
+
+
+def affine_gradients_proved(max_m: int = MAX_PROVED_M) -> bool:
+    r"""True when :math:`\partial L/\partial\gamma = \sum_j g_j\hat x_j` and
+    :math:`\partial L/\partial\beta = \sum_j g_j` identically, for every
+    :math:`1 \le m \le` ``max_m`` (in ``[1, MAX_PROVED_M]``; False as soon as one fails)."""
+    return _affine_proved(_proof_range(max_m))
+
+
+def _affine_gamma(b: _Batch) -> sympy.Expr:
+    r"""The claimed :math:`\partial L/\partial\gamma = \sum_j g_j \hat x_j`."""
+    return sum(gi * h for gi, h in zip(b.g, b.xhat, strict=True))
+
+
+def _affine_beta(b: _Batch) -> sympy.Expr:
+    r"""The claimed :math:`\partial L/\partial\beta = \sum_j g_j`."""
+    return sum(b.g)
 
 
 @cache
-def affine_gradients_proved(max_m: int = MAX_PROVED_M) -> bool:
-    r"""True when :math:`\partial L/\partial\gamma = \sum_j g_j\hat x_j` and
-    :math:`\partial L/\partial\beta = \sum_j g_j` identically, for every :math:`m \le` ``max_m``."""
+def _affine_proved(max_m: int) -> bool:
     beta = sympy.Symbol("beta", real=True)
+    checked = 0
     for m in range(1, max_m + 1):
         b = _batch(m)
         dgamma = sympy.diff(b.loss, b.gamma[0])
-        if not _identical(dgamma, sum(gi * h for gi, h in zip(b.g, b.xhat, strict=True)), b.s):
+        if not _identical(dgamma, _affine_gamma(b), b.s):
             return False
-        if sympy.expand(sympy.diff(b.loss, beta) - sum(b.g)) != 0:
+        if sympy.expand(sympy.diff(b.loss, beta) - _affine_beta(b)) != 0:
             return False
-    return True
+        checked += 1
+    return checked > 0
 
 
 def document_gradient(m: int) -> tuple[sympy.Expr, tuple[sympy.Symbol, ...]]:
     r"""The documents' :math:`\partial L/\partial x_1` for a batch of ``m`` as a SymPy expression,
     with its free symbols ``(x_1..x_m, g_1..g_m, gamma, epsilon)`` for ``lambdify``."""
-    b = _batch(int(dim(m, "m")))
-    return _document_gradient(m, 0), (*b.x, *b.g, b.gamma[0], b.eps)
+    size = _int(m, "m")
+    if size > MAX_GRADIENT_M:
+        raise ValueError(f"m must be an int in [1, {MAX_GRADIENT_M}], got {m!r}")
+    b = _batch(size)
+    return _document_gradient(size, 0), (*b.x, *b.g, b.gamma[0], b.eps)
 
 
 def derive_batchnorm_backward() -> Derivation:

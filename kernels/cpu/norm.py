@@ -1,215 +1,494 @@
-r"""Batch, layer, instance and group normalization in NumPy, forward and hand-written backward.
+r"""Batch, layer, instance and group normalization in NumPy, forward and hand-written backward,
+with torch's ``torch.nn.functional`` signatures (a float64 drop-in reference).
 
-All four share one core: normalize over a set of axes with the biased variance,
+All four share one core: normalize over a set :math:`S` of :math:`m` entries with the biased
+variance,
 
 .. math:: \hat x = \frac{x - \mu}{s},\quad s = \sqrt{\sigma^2 + \epsilon},\qquad
           \frac{\partial L}{\partial x}
           = \frac1s\Big(g' - \overline{g'} - \hat x\,\overline{g'\hat x}\Big)
 
 where :math:`g' = \partial L/\partial\hat x = \gamma\odot\partial L/\partial y` and the bars are
-means over the normalized axes (derived and proved in :mod:`theory.normalization`). Affine
-parameters: per channel for batch/instance/group norm, elementwise over
-``normalized_shape`` for layer norm. Inputs are ``(N, C)`` or ``(N, C, *spatial)``.
+means over :math:`S` (derived and proved in :mod:`theory.normalization`); then
+:math:`y = \gamma\hat x + \beta` with ``weight`` :math:`\gamma` and ``bias`` :math:`\beta` (per
+channel for batch/instance/group norm, elementwise over ``normalized_shape`` for layer norm),
+and :math:`\partial L/\partial\gamma = \sum g\,\hat x`, :math:`\partial L/\partial\beta = \sum g`
+over everything but the parameter's axes. Eval-mode batch norm (and instance norm with
+``use_input_stats=False``) normalizes with the running statistics instead: :math:`\hat x =
+(x - \mu_r)/\sqrt{\sigma_r^2 + \epsilon}` is then affine in :math:`x`, so
+:math:`\partial L/\partial x = \gamma g/\sqrt{\sigma_r^2+\epsilon}`.
+
+Training-mode batch norm updates the running buffers **in place** as torch does,
+``running = (1 - momentum) * running + momentum * batch`` with the *unbiased* batch variance
+:math:`\frac{m}{m-1}\sigma^2`; instance norm updates them with the batch mean of the
+per-instance statistics (torch's rule). The backward functions take the forward's arguments
+and never touch the buffers.
+
+Domain (each violation is a ``ValueError``/``TypeError`` naming the argument):
+
+* ``eps``: a finite real number (Python or NumPy); for batch norm, as torch, ``eps > 0`` in
+  training and ``eps >= 0`` in eval mode. torch's layer/group/instance norm accept any
+  ``eps`` (OpInfo samples use ``eps = -0.5``); we accept any finite ``eps`` but require
+  :math:`\sigma^2 + \epsilon > 0` in every normalized set (else ``ValueError`` naming ``eps``):
+  torch returns NaN there (``eps = 0`` on a constant input), we never do. ``eps = inf`` is
+  refused (it maps every input to 0).
+* ``momentum``: a finite real number (torch accepts any float; OpInfo uses −1.2).
+* flags (``training``, ``use_input_stats``): real bools.
+* a normalized set of one entry: layer and group norm output ``bias`` there (as torch);
+  training-mode batch norm and instance norm refuse it (as torch).
+* ``x``: float32/float64, ``(N, C, *)``; an empty batch ``N = 0`` is allowed (empty output,
+  buffers untouched, as torch), no other empty axis.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 
-from kernels.cpu._check import array
+from kernels.cpu._check import FLOAT_DTYPES
+
+__all__ = [
+    "batch_norm",
+    "batch_norm_backward",
+    "group_norm",
+    "group_norm_backward",
+    "instance_norm",
+    "instance_norm_backward",
+    "layer_norm",
+    "layer_norm_backward",
+]
+
+Grads = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
+
+# --------------------------------------------------------------------------- argument checks
 
 
-@dataclass
-class Cache:
-    """What the backward pass needs from the forward pass."""
-
-    xhat: np.ndarray
-    inv_std: np.ndarray
-    axes: tuple[int, ...]
-    gamma_view: np.ndarray | None
-    shape: tuple[int, ...]
-    param_axes: tuple[int, ...]  # axes gamma/beta gradients are summed over
-
-
-def _eps(eps: float) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
-    return float(eps)
+def _input(x: object, min_ndim: int) -> np.ndarray:
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"x must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"x must have dtype float32 or float64, got {x.dtype}")
+    if x.ndim < min_ndim:
+        raise ValueError(f"x must have ndim >= {min_ndim} ((N, C, *)), got shape {x.shape}")
+    if 0 in x.shape[1:]:
+        raise ValueError(f"x may have an empty batch but no other empty axis, got {x.shape}")
+    return x
 
 
-def _normalize(x: np.ndarray, axes: tuple[int, ...], eps: float):
-    mean = x.mean(axis=axes, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=axes, keepdims=True)  # biased
-    inv_std = 1.0 / np.sqrt(var + eps)
-    return (x - mean) * inv_std, mean, var, inv_std
+def _number(value: object, name: str) -> float:
+    """A finite real number: Python or NumPy int/float (bools refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise TypeError(f"{name} must be a finite real number, got {type(value).__name__}")
+    try:
+        v = float(value)
+    except OverflowError:
+        v = float("inf")
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return v
 
 
-def _affine(name: str, value: np.ndarray | None, expected: tuple[int, ...], dtype) -> None:
-    if value is not None:
-        array(value, name, len(expected), dtype)
-        if value.shape != expected:
-            raise ValueError(f"{name} must have shape {expected}, got {value.shape}")
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} ({value!r})")
+    return bool(value)
 
 
-def _channel_view(p: np.ndarray | None, ndim: int) -> np.ndarray | None:
+def _param(name: str, value: object, expected: tuple[int, ...], dtype) -> np.ndarray | None:
+    if value is None:
+        return None
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be None or a numpy.ndarray, got {type(value).__name__}")
+    if value.dtype != dtype:
+        raise TypeError(f"{name} must have the input's dtype ({dtype}), got {value.dtype}")
+    if value.shape != expected:
+        raise ValueError(
+            f"{name} must have shape {expected} (set by x and the normalized axes), got "
+            f"{value.shape}"
+        )
+    return value
+
+
+def _grad(grad_out: object, x: np.ndarray) -> np.ndarray:
+    if not isinstance(grad_out, np.ndarray):
+        raise TypeError(f"grad_out must be a numpy.ndarray, got {type(grad_out).__name__}")
+    if grad_out.dtype != x.dtype:
+        raise TypeError(f"grad_out must have the input's dtype ({x.dtype}), got {grad_out.dtype}")
+    if grad_out.shape != x.shape:
+        raise ValueError(f"grad_out must have the shape of x {x.shape}, got {grad_out.shape}")
+    return grad_out
+
+
+def _channel(p: np.ndarray | None, ndim: int) -> np.ndarray | None:
     return None if p is None else p.reshape((1, -1) + (1,) * (ndim - 2))
 
 
-def _finish(xhat, gamma_view, beta_view):
-    y = xhat if gamma_view is None else xhat * gamma_view
-    return y if beta_view is None else y + beta_view
+# --------------------------------------------------------------------------- the shared core
+
+
+def _statistics(xs: np.ndarray, axes: tuple[int, ...], eps: float, what: str):
+    """``(xhat, inv_std, mean, biased var)`` over ``axes``; refuses ``var + eps <= 0``."""
+    mean = xs.mean(axis=axes, keepdims=True)
+    var = ((xs - mean) ** 2).mean(axis=axes, keepdims=True)  # biased
+    denom = var + eps
+    if (denom <= 0).any():  # NaN (from a NaN input) propagates, as in torch
+        raise ValueError(
+            f"eps: {what} needs variance + eps > 0 in every normalized set, got eps = {eps!r} "
+            f"and a variance of {float(var.min())!r} (a constant set needs eps > 0)"
+        )
+    inv_std = 1.0 / np.sqrt(denom)
+    return (xs - mean) * inv_std, inv_std, mean, var
+
+
+def _affine(xhat: np.ndarray, w: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:
+    y = xhat if w is None else xhat * w
+    return y if b is None else y + b
+
+
+def _input_grad(gprime: np.ndarray, xhat: np.ndarray, inv_std, axes: tuple[int, ...]):
+    r""":math:`\frac1s(g' - \overline{g'} - \hat x\,\overline{g'\hat x})` over ``axes``."""
+    mean_g = gprime.mean(axis=axes, keepdims=True)
+    mean_gx = (gprime * xhat).mean(axis=axes, keepdims=True)
+    return inv_std * (gprime - mean_g - xhat * mean_gx)
+
+
+def _param_grads(g, xhat, weight, bias, axes) -> tuple[np.ndarray | None, np.ndarray | None]:
+    dw = None if weight is None else (g * xhat).sum(axis=axes).reshape(weight.shape)
+    db = None if bias is None else g.sum(axis=axes).reshape(bias.shape)
+    return dw, db
+
+
+def _running(name: str, buf: np.ndarray | None, c: int, dtype, writable: bool) -> np.ndarray | None:
+    buf = _param(name, buf, (c,), dtype)
+    if buf is not None and writable and not buf.flags.writeable:
+        raise ValueError(f"{name} must be writable: training updates it in place")
+    return buf
+
+
+# --------------------------------------------------------------------------- batch norm
+
+
+def _batch_setup(x, running_mean, running_var, weight, bias, training, momentum, eps):
+    x = _input(x, 2)
+    c = x.shape[1]
+    train = _flag(training, "training")
+    mom, e = _number(momentum, "momentum"), _number(eps, "eps")
+    rm = _running("running_mean", running_mean, c, x.dtype, train)
+    rv = _running("running_var", running_var, c, x.dtype, train)
+    if (rm is None) != (rv is None):
+        raise ValueError("running_mean and running_var must be given together (or both None)")
+    if not train and rm is None:
+        raise ValueError("training=False (eval mode) needs running_mean and running_var")
+    if e <= 0 if train else e < 0:  # torch's rule for batch_norm (not the other three)
+        raise ValueError(
+            f"eps must be > 0 in training-mode batch norm and >= 0 in eval mode (as torch), "
+            f"got eps={eps!r} with training={train}"
+        )
+    w = _param("weight", weight, (c,), x.dtype)
+    b = _param("bias", bias, (c,), x.dtype)
+    axes = (0, *range(2, x.ndim))
+    m = x.size // c
+    if train and x.size and m < 2:
+        raise ValueError(
+            f"x: training-mode batch norm needs more than 1 value per channel, got input shape "
+            f"{x.shape} ({m} value per channel)"
+        )
+    return x, c, train, mom, e, rm, rv, w, b, axes, m
+
+
+def _eval_stats(x, rm, rv, eps, what):
+    denom = _channel(rv, x.ndim) + eps
+    if (denom <= 0).any():
+        raise ValueError(
+            f"eps: {what} needs running_var + eps > 0, got eps = {eps!r} and running_var "
+            f"min {float(rv.min())!r}"
+        )
+    inv_std = 1.0 / np.sqrt(denom)
+    return (x - _channel(rm, x.ndim)) * inv_std, inv_std
 
 
 def batch_norm(
     x: np.ndarray,
-    gamma: np.ndarray | None = None,
-    beta: np.ndarray | None = None,
-    eps: float = 1e-5,
-    training: bool = True,
     running_mean: np.ndarray | None = None,
     running_var: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    training: bool = False,
     momentum: float = 0.1,
-) -> tuple[np.ndarray, Cache | None]:
-    r"""BatchNorm over ``(N, *spatial)`` per channel.
-
-    Training: batch statistics (biased variance); if running buffers are given they are
-    updated **in place** as torch does: ``running = (1 - momentum) * running + momentum *
-    batch``, with the *unbiased* batch variance. Eval: the running statistics normalize.
-    Returns ``(y, cache)`` (cache ``None`` in eval mode).
-    """
-    array(x, "x", (2, 3, 4, 5))
-    c = x.shape[1]
-    eps = _eps(eps)
-    _affine("gamma", gamma, (c,), x.dtype)
-    _affine("beta", beta, (c,), x.dtype)
-    axes = (0, *range(2, x.ndim))
-    m = x.size // c
-    gv, bv = _channel_view(gamma, x.ndim), _channel_view(beta, x.ndim)
-    if not training:
-        if running_mean is None or running_var is None:
-            raise ValueError("eval mode needs running_mean and running_var")
-        _affine("running_mean", running_mean, (c,), x.dtype)
-        _affine("running_var", running_var, (c,), x.dtype)
-        xhat = (x - _channel_view(running_mean, x.ndim)) / np.sqrt(
-            _channel_view(running_var, x.ndim) + eps
-        )
-        return _finish(xhat, gv, bv), None
-    if m < 2:
-        raise ValueError(
-            f"training-mode batch norm needs more than 1 value per channel, got input shape "
-            f"{x.shape} ({m} value per channel)"
-        )
-    if not 0 <= momentum <= 1:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-    xhat, mean, var, inv_std = _normalize(x, axes, eps)
-    for name, buf, stat in (
-        ("running_mean", running_mean, mean),
-        ("running_var", running_var, var * m / (m - 1)),
-    ):
-        if buf is not None:
-            _affine(name, buf, (c,), x.dtype)
-            buf *= 1 - momentum
-            buf += momentum * stat.reshape(c)
-    return _finish(xhat, gv, bv), Cache(xhat, inv_std, axes, gv, x.shape, _not_channel(x.ndim))
-
-
-def _not_channel(ndim: int) -> tuple[int, ...]:
-    return (0, *range(2, ndim))
-
-
-def _need_two(m: int, what: str, shape: tuple[int, ...]) -> None:
-    if m < 2:
-        raise ValueError(
-            f"{what} normalizes over a single value for input shape {shape}: every output would "
-            f"be 0 (beta); need more than 1 value per normalized set"
-        )
-
-
-def layer_norm(
-    x: np.ndarray,
-    normalized_ndim: int,
-    gamma: np.ndarray | None = None,
-    beta: np.ndarray | None = None,
     eps: float = 1e-5,
-) -> tuple[np.ndarray, Cache]:
-    """LayerNorm over the last ``normalized_ndim`` axes; gamma/beta have that trailing shape."""
-    array(x, "x", (2, 3, 4, 5))
-    if (
-        isinstance(normalized_ndim, bool)
-        or not isinstance(normalized_ndim, int)
-        or not (1 <= normalized_ndim < x.ndim)
-    ):
+) -> np.ndarray:
+    r"""BatchNorm of ``(N, C, *)`` per channel over :math:`(N, *)`: ``F.batch_norm``.
+
+    Training: batch statistics (biased variance); given running buffers are updated in
+    place, ``running = (1 - momentum) * running + momentum * batch`` with the unbiased batch
+    variance. Eval (``training=False``, torch's default): the running statistics normalize.
+    """
+    x, c, train, mom, e, rm, rv, w, b, axes, m = _batch_setup(
+        x, running_mean, running_var, weight, bias, training, momentum, eps
+    )
+    if not train:
+        xhat, _ = _eval_stats(x, rm, rv, e, "eval-mode batch norm")
+        return _affine(xhat, _channel(w, x.ndim), _channel(b, x.ndim))
+    if x.size == 0:
+        return x.copy()
+    xhat, _, mean, var = _statistics(x, axes, e, "batch norm")
+    if rm is not None:
+        unbiased = var.reshape(c) * m / (m - 1)
+        rm[...] = (1 - mom) * rm + mom * mean.reshape(c)
+        rv[...] = (1 - mom) * rv + mom * unbiased
+    return _affine(xhat, _channel(w, x.ndim), _channel(b, x.ndim))
+
+
+def batch_norm_backward(
+    grad_out: np.ndarray,
+    x: np.ndarray,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Grads:
+    r"""``(dx, dweight, dbias)`` of :func:`batch_norm` (``None`` for an absent parameter), same
+    arguments; the buffers are read (eval mode) but never updated. Training: the core formula
+    over :math:`(N, *)`; eval: :math:`\partial L/\partial x = \gamma g/\sqrt{\sigma_r^2+\epsilon}`.
+    """
+    x, _c, train, _, e, rm, rv, w, b, axes, _ = _batch_setup(
+        x, running_mean, running_var, weight, bias, training, momentum, eps
+    )
+    g = _grad(grad_out, x)
+    wv = _channel(w, x.ndim)
+    gprime = g if wv is None else g * wv
+    if not train:
+        xhat, inv_std = _eval_stats(x, rm, rv, e, "eval-mode batch norm")
+        dx = gprime * inv_std
+    elif x.size == 0:
+        xhat, dx = x.copy(), np.zeros_like(x)
+    else:
+        xhat, inv_std, _, _ = _statistics(x, axes, e, "batch norm")
+        dx = _input_grad(gprime, xhat, inv_std, axes)
+    return (dx.astype(x.dtype), *_param_grads(g, xhat, w, b, axes))
+
+
+# --------------------------------------------------------------------------- instance norm
+
+
+def _instance_setup(x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps):
+    x = _input(x, 3)
+    c = x.shape[1]
+    use = _flag(use_input_stats, "use_input_stats")
+    mom, e = _number(momentum, "momentum"), _number(eps, "eps")
+    rm = _running("running_mean", running_mean, c, x.dtype, use)
+    rv = _running("running_var", running_var, c, x.dtype, use)
+    if (rm is None) != (rv is None):
+        raise ValueError("running_mean and running_var must be given together (or both None)")
+    if not use and rm is None:
+        raise ValueError("use_input_stats=False needs running_mean and running_var")
+    w = _param("weight", weight, (c,), x.dtype)
+    b = _param("bias", bias, (c,), x.dtype)
+    m = int(np.prod(x.shape[2:]))
+    if use and m < 2:
         raise ValueError(
-            f"normalized_ndim must be an int in [1, {x.ndim - 1}], got {normalized_ndim!r}"
+            f"x: instance norm with use_input_stats needs more than 1 spatial element, got "
+            f"input shape {x.shape}"
         )
-    tail = x.shape[x.ndim - normalized_ndim :]
-    _affine("gamma", gamma, tail, x.dtype)
-    _affine("beta", beta, tail, x.dtype)
-    axes = tuple(range(x.ndim - normalized_ndim, x.ndim))
-    xhat, _, _, inv_std = _normalize(x, axes, _eps(eps))
-    leading = tuple(range(x.ndim - normalized_ndim))
-    return _finish(xhat, gamma, beta), Cache(xhat, inv_std, axes, gamma, x.shape, leading)
+    return x, c, use, mom, e, rm, rv, w, b, m
 
 
 def instance_norm(
     x: np.ndarray,
-    gamma: np.ndarray | None = None,
-    beta: np.ndarray | None = None,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
     eps: float = 1e-5,
-) -> tuple[np.ndarray, Cache]:
-    """InstanceNorm: per sample and channel over the spatial axes (input ``(N, C, *spatial)``)."""
-    array(x, "x", (3, 4, 5))
-    c = x.shape[1]
-    _affine("gamma", gamma, (c,), x.dtype)
-    _affine("beta", beta, (c,), x.dtype)
+) -> np.ndarray:
+    r"""InstanceNorm of ``(N, C, *spatial)``: per sample and channel over the spatial axes
+    (``F.instance_norm``). With ``use_input_stats`` and running buffers, each buffer becomes
+    ``(1 - momentum) * running + momentum * batch-mean of the per-instance statistic``
+    (unbiased variance), in place; ``use_input_stats=False`` normalizes with the buffers."""
+    x, c, use, mom, e, rm, rv, w, b, m = _instance_setup(
+        x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
+    )
+    if not use:
+        xhat, _ = _eval_stats(x, rm, rv, e, "instance norm with use_input_stats=False")
+        return _affine(xhat, _channel(w, x.ndim), _channel(b, x.ndim))
+    if x.shape[0] == 0:
+        return x.copy()
     axes = tuple(range(2, x.ndim))
-    _need_two(int(np.prod(x.shape[2:])), "instance norm", x.shape)
-    xhat, _, _, inv_std = _normalize(x, axes, _eps(eps))
-    gv, bv = _channel_view(gamma, x.ndim), _channel_view(beta, x.ndim)
-    return _finish(xhat, gv, bv), Cache(xhat, inv_std, axes, gv, x.shape, _not_channel(x.ndim))
+    xhat, _, mean, var = _statistics(x, axes, e, "instance norm")
+    if rm is not None:
+        n = x.shape[0]
+        rm[...] = (1 - mom) * rm + mom * mean.reshape(n, c).mean(axis=0)
+        rv[...] = (1 - mom) * rv + mom * (var.reshape(n, c) * m / (m - 1)).mean(axis=0)
+    return _affine(xhat, _channel(w, x.ndim), _channel(b, x.ndim))
+
+
+def instance_norm_backward(
+    grad_out: np.ndarray,
+    x: np.ndarray,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Grads:
+    """``(dx, dweight, dbias)`` of :func:`instance_norm` (same arguments; buffers untouched)."""
+    x, _c, use, _, e, rm, rv, w, b, _ = _instance_setup(
+        x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
+    )
+    g = _grad(grad_out, x)
+    wv = _channel(w, x.ndim)
+    gprime = g if wv is None else g * wv
+    params = (0, *range(2, x.ndim))
+    if not use:
+        xhat, inv_std = _eval_stats(x, rm, rv, e, "instance norm with use_input_stats=False")
+        dx = gprime * inv_std
+    elif x.shape[0] == 0:
+        xhat, dx = x.copy(), np.zeros_like(x)
+    else:
+        axes = tuple(range(2, x.ndim))
+        xhat, inv_std, _, _ = _statistics(x, axes, e, "instance norm")
+        dx = _input_grad(gprime, xhat, inv_std, axes)
+    return (dx.astype(x.dtype), *_param_grads(g, xhat, w, b, params))
+
+
+# --------------------------------------------------------------------------- layer norm
+
+
+def _layer_setup(x, normalized_shape, weight, bias, eps):
+    x = _input(x, 1)
+    if isinstance(normalized_shape, int | np.integer) and not isinstance(
+        normalized_shape, bool | np.bool_
+    ):
+        shape: tuple = (normalized_shape,)
+    elif isinstance(normalized_shape, Sequence) and not isinstance(normalized_shape, str):
+        shape = tuple(normalized_shape)
+    else:
+        raise TypeError(
+            f"normalized_shape must be an int or a sequence of ints, got {normalized_shape!r}"
+        )
+    if not shape or any(
+        isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer) for v in shape
+    ):
+        raise ValueError(
+            "normalized_shape must be a non-empty sequence of ints equal to the trailing axes "
+            f"of x {x.shape}, got {normalized_shape!r}"
+        )
+    shape = tuple(int(v) for v in shape)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape) :] != shape:
+        raise ValueError(
+            f"normalized_shape must equal the trailing axes of x {x.shape}, got {shape}"
+        )
+    w = _param("weight", weight, shape, x.dtype)
+    b = _param("bias", bias, shape, x.dtype)
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    return x, w, b, axes, _number(eps, "eps")
+
+
+def layer_norm(
+    x: np.ndarray,
+    normalized_shape: int | Sequence[int],
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """LayerNorm over the trailing ``normalized_shape`` axes (``F.layer_norm``); ``weight`` and
+    ``bias`` have that shape. A normalized set of one entry outputs ``bias`` (as torch)."""
+    x, w, b, axes, e = _layer_setup(x, normalized_shape, weight, bias, eps)
+    if x.size == 0:
+        return x.copy()
+    xhat = _statistics(x, axes, e, "layer norm")[0]
+    return _affine(xhat, w, b)
+
+
+def layer_norm_backward(
+    grad_out: np.ndarray,
+    x: np.ndarray,
+    normalized_shape: int | Sequence[int],
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> Grads:
+    """``(dx, dweight, dbias)`` of :func:`layer_norm` (``weight`` varies inside the set:
+    :math:`g' = \\gamma \\odot g`)."""
+    x, w, b, axes, e = _layer_setup(x, normalized_shape, weight, bias, eps)
+    g = _grad(grad_out, x)
+    leading = tuple(range(x.ndim - len(axes)))
+    if x.size == 0:
+        return (np.zeros_like(x), *_param_grads(g, x, w, b, leading))
+    xhat, inv_std, _, _ = _statistics(x, axes, e, "layer norm")
+    gprime = g if w is None else g * w
+    return (_input_grad(gprime, xhat, inv_std, axes), *_param_grads(g, xhat, w, b, leading))
+
+
+# --------------------------------------------------------------------------- group norm
+
+
+def _group_setup(x, num_groups, weight, bias, eps):
+    x = _input(x, 2)
+    c = x.shape[1]
+    if isinstance(num_groups, bool | np.bool_) or not isinstance(num_groups, int | np.integer):
+        raise TypeError(f"num_groups must be an int >= 1, got {num_groups!r}")
+    if num_groups < 1 or c % num_groups:
+        raise ValueError(
+            f"num_groups must be an int >= 1 dividing the channels C={c} of x {x.shape}, "
+            f"got {num_groups!r}"
+        )
+    w = _param("weight", weight, (c,), x.dtype)
+    b = _param("bias", bias, (c,), x.dtype)
+    return x, int(num_groups), w, b, _number(eps, "eps")
+
+
+def _grouped(x: np.ndarray, groups: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """``(N, G, C/G, *)`` view and the axes of one group's set."""
+    xg = x.reshape(x.shape[0], groups, x.shape[1] // groups, *x.shape[2:])
+    return xg, tuple(range(2, xg.ndim))
 
 
 def group_norm(
     x: np.ndarray,
-    groups: int,
-    gamma: np.ndarray | None = None,
-    beta: np.ndarray | None = None,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
     eps: float = 1e-5,
-) -> tuple[np.ndarray, Cache]:
-    """GroupNorm: per sample over groups of ``C/groups`` channels and the spatial axes."""
-    array(x, "x", (2, 3, 4, 5))
-    n, c = x.shape[:2]
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"groups must be an integer >= 1, got {groups!r}")
-    if c % groups:
-        raise ValueError(f"groups must divide the number of channels: C={c}, groups={groups}")
-    _affine("gamma", gamma, (c,), x.dtype)
-    _affine("beta", beta, (c,), x.dtype)
-    _need_two((c // groups) * int(np.prod(x.shape[2:])), "group norm", x.shape)
-    xg = x.reshape(n, groups, c // groups, *x.shape[2:])
-    axes = tuple(range(2, xg.ndim))
-    xhat_g, _, _, inv_std = _normalize(xg, axes, _eps(eps))
-    xhat = xhat_g.reshape(x.shape)
-    gv, bv = _channel_view(gamma, x.ndim), _channel_view(beta, x.ndim)
-    return _finish(xhat, gv, bv), Cache(xhat_g, inv_std, axes, gv, x.shape, _not_channel(x.ndim))
+) -> np.ndarray:
+    """GroupNorm of ``(N, C, *)``: per sample over groups of ``C/num_groups`` channels and the
+    spatial axes (``F.group_norm``); per-channel ``weight``/``bias``."""
+    x, groups, w, b, e = _group_setup(x, num_groups, weight, bias, eps)
+    if x.size == 0:
+        return x.copy()
+    xg, axes = _grouped(x, groups)
+    xhat = _statistics(xg, axes, e, "group norm")[0].reshape(x.shape)
+    return _affine(xhat, _channel(w, x.ndim), _channel(b, x.ndim))
 
 
-def norm_backward(grad_out: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(dx, dgamma, dbeta)`` for any of the four layers, from the forward ``cache``.
-
-    ``dgamma``/``dbeta`` have the shape of gamma (per channel, or ``normalized_shape``).
-    """
-    array(grad_out, "grad_out", len(cache.shape))
-    if grad_out.shape != cache.shape:
-        raise ValueError(f"grad_out must have shape {cache.shape}, got {grad_out.shape}")
-    xhat_flat = cache.xhat.reshape(cache.shape)
-    gprime = grad_out if cache.gamma_view is None else grad_out * cache.gamma_view
-    gp = gprime.reshape(cache.xhat.shape)  # group layout for group norm
-    mean_g = gp.mean(axis=cache.axes, keepdims=True)
-    mean_gx = (gp * cache.xhat).mean(axis=cache.axes, keepdims=True)
-    dx = (cache.inv_std * (gp - mean_g - cache.xhat * mean_gx)).reshape(cache.shape)
-    dgamma = (grad_out * xhat_flat).sum(axis=cache.param_axes)
-    dbeta = grad_out.sum(axis=cache.param_axes)
-    return dx, dgamma, dbeta
+def group_norm_backward(
+    grad_out: np.ndarray,
+    x: np.ndarray,
+    num_groups: int,
+    weight: np.ndarray | None = None,
+    bias: np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> Grads:
+    r"""``(dx, dweight, dbias)`` of :func:`group_norm` (:math:`g' = \gamma_c g` varies across the
+    channels of a group)."""
+    x, groups, w, b, e = _group_setup(x, num_groups, weight, bias, eps)
+    g = _grad(grad_out, x)
+    params = (0, *range(2, x.ndim))
+    if x.size == 0:
+        return (np.zeros_like(x), *_param_grads(g, x, w, b, params))
+    xg, axes = _grouped(x, groups)
+    xhat_g, inv_std, _, _ = _statistics(xg, axes, e, "group norm")
+    wv = _channel(w, x.ndim)
+    gprime = (g if wv is None else g * wv).reshape(xg.shape)
+    dx = _input_grad(gprime, xhat_g, inv_std, axes).reshape(x.shape)
+    return (dx, *_param_grads(g, xhat_g.reshape(x.shape), w, b, params))

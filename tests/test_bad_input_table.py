@@ -201,7 +201,10 @@ def _check_sample(entry: Entry, sample: Sample, result: Any) -> None:
     why = insane(result, entry.result)
     assert why is None, f"{entry.target}({sample.kwargs!r}): {why}"
     if sample.check is not None:
-        sample.check(result)
+        verdict = sample.check(result)  # raises, or returns None/True; False fails
+        assert (
+            verdict is None or verdict is True or (not isinstance(verdict, bool) and bool(verdict))
+        ), f"{entry.target}({sample.kwargs!r}): the sample's check returned {verdict!r}"
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=_ids)
@@ -269,11 +272,14 @@ def equivalents(value: Any) -> list[Any]:
     if isinstance(value, bool | np.bool_):
         return [bool(value)]
     if isinstance(value, int | np.integer):
-        return [np.int64(value), int(value)]
+        fits = -(2**63) <= int(value) < 2**63
+        return [np.int64(value), int(value)] if fits else [int(value)]
     if isinstance(value, float | np.floating):
         return [np.float64(value)]
     if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
-        return [list(value), tuple(np.int64(v) for v in value)]
+        if all(-(2**63) <= v < 2**63 for v in value):
+            return [list(value), tuple(np.int64(v) for v in value)]
+        return [list(value)]
     if isinstance(value, np.ndarray) and value.ndim >= 1 and value.size:
         fortran = np.asfortranarray(value)
         bigger = np.zeros(tuple(2 * s for s in value.shape), value.dtype)

@@ -21,6 +21,7 @@ collects them. ``tests/test_bad_input_table.py`` then
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,23 +104,19 @@ def boolean(v: Any) -> bool:
     return isinstance(v, bool)
 
 
+def finite_float(v: Any) -> bool:
+    """A finite real number (bools excluded; Python ints of any size count)."""
+    if not isinstance(v, int | float | np.integer | np.floating) or isinstance(v, bool | np.bool_):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:  # an int too large for a float is still a finite number
+        return True
+
+
 def positive_float(v: Any) -> bool:
     """A finite real number > 0 (bools excluded)."""
-    return (
-        isinstance(v, int | float | np.integer | np.floating)
-        and not isinstance(v, bool | np.bool_)
-        and bool(np.isfinite(v))
-        and v > 0
-    )
-
-
-def finite_float(v: Any) -> bool:
-    """A finite real number (bools excluded)."""
-    return (
-        isinstance(v, int | float | np.integer | np.floating)
-        and not isinstance(v, bool | np.bool_)
-        and bool(np.isfinite(v))
-    )
+    return finite_float(v) and v > 0
 
 
 def one_of(*allowed: Any) -> Callable[[Any], bool]:

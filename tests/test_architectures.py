@@ -326,12 +326,14 @@ def test_bad_specs_name_the_layer_and_the_mismatch():
         s.maxpool(s.conv(x, 2, 8, name="tiny"), 3, name="pool")
     with pytest.raises(SpecError, match="heads=5 must divide d=8"):
         s.attention(s.input(4, 8), 5, name="attn")
-    with pytest.raises(SpecError, match=r"layer 'fc' \(linear\) needs"):
+    with pytest.raises(SpecError, match=r"layer 'fc' \(linear\): x must be a node of shape"):
         s.linear(x, 3, name="fc")
     with pytest.raises(SpecError, match=r"layer 'se' \(scale\): gate"):
         s.scale(a, s.adaptive_avgpool(b), name="se")
-    with pytest.raises(TypeError, match="node index"):
+    with pytest.raises(ValueError, match="b must be a node index"):
         s.add(a, 99)
+    with pytest.raises(TypeError, match="b must be a node index"):
+        s.add(a, "1")
     with pytest.raises(ValueError, match="kind"):
         s.act(a, "swish")
     with pytest.raises(ValueError, match="groups"):

@@ -462,7 +462,7 @@ def test_bad_input():
         th.he_variance(3, gain=-1)
     with pytest.raises(ValueError, match="unknown activation"):
         th.activation_second_moment("swishy")
-    with pytest.raises(TypeError, match="activation must be a string"):
+    with pytest.raises(TypeError, match="activation name must be a string"):
         th.derived_gain(3)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         kinit.orthogonal((5,), rng)

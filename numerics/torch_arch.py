@@ -35,6 +35,10 @@ from theory.pooling import adaptive_read_count
 
 __all__ = ["SpecNet", "count_module", "flop_counter_flops", "to_module"]
 
+MAX_PARAMS = 2**30
+"""Most parameters :func:`to_module` allocates off the ``meta`` device (4 GiB of float32);
+on ``meta`` any size torch can index is fine."""
+
 
 def _int(value: object, name: str) -> int:
     """A Python or NumPy integer >= 1 (bools refused) as an int."""
@@ -165,6 +169,15 @@ class SpecNet(nn.Module):
                     raise ValueError(
                         f"layer {n.name!r}: {v!r} is symbolic; substitute integers first"
                     )
+        big = [n.name for n in spec.nodes for v in (*n.shape, *n.attrs.values())
+               if isinstance(v, int) and not isinstance(v, bool) and v >= 2**62]  # fmt: skip
+        if big:
+            raise ValueError(f"spec has sizes beyond torch's int64 range (layer {big[0]!r})")
+        if torch.empty(0).device.type != "meta" and spec.params() > MAX_PARAMS:
+            raise ValueError(
+                f"spec has {spec.params()} parameters, more than MAX_PARAMS = {MAX_PARAMS} "
+                "off the meta device; build it under `with torch.device('meta')`"
+            )
         if not spec.nodes or spec.nodes[0].op != "input":
             raise ValueError(f"spec must start with an input node, got {spec.nodes[:1]!r}")
         self.input_shape = tuple(spec.nodes[0].shape)
@@ -234,7 +247,8 @@ class SpecNet(nn.Module):
 
 
 def to_module(spec: Spec) -> SpecNet:
-    """The torch network of an integer spec (initialised by torch's defaults)."""
+    """The torch network of an integer spec (initialised by torch's defaults); at most
+    :data:`MAX_PARAMS` parameters unless built on the ``meta`` device."""
     return SpecNet(spec)
 
 

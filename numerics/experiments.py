@@ -122,7 +122,10 @@ class Profile:
 def _run_sizes(depth: object, width: object, batch: object, seed: object):
     depth, width = _int(depth, "depth"), _int(width, "width")
     batch, seed = _int(batch, "batch", 2), _int(seed, "seed", 0)
-    bounded(depth * width * (width + 2 * batch), "the weights and activations", "depth")
+    bounded(
+        depth * width * (width + 2 * batch), "the weights and activations",
+        "depth, width and batch",
+    )  # fmt: skip
     return depth, width, batch, seed
 
 

@@ -184,9 +184,8 @@ def lsuv(
     for i, w in enumerate(weights):
         array(w, f"weights[{i}]", 2, x.dtype)
         if w.shape[1] != cols:
-            raise ValueError(
-                f"weights[{i}] expects {w.shape[1]} inputs, the layer below gives {cols}"
-            )
+            below = "x has" if i == 0 else f"weights[{i - 1}] gives"
+            raise ValueError(f"weights[{i}] expects {w.shape[1]} inputs, {below} {cols}")
         if not np.isfinite(w).all():
             raise ValueError(f"weights[{i}] must be finite (no NaN or infinity)")
         bounded(x.shape[0] * w.shape[0], "the output of a layer", f"weights[{i}]")

@@ -49,6 +49,15 @@ def _int(value: object, name: str) -> int:
     return int(value)
 
 
+def _alloc(elements: int, name: str) -> None:
+    """Refuse a parameter of more than MAX_PARAMS elements off the meta device."""
+    if elements >= 2**62 or (elements > MAX_PARAMS and torch.empty(0).device.type != "meta"):
+        raise ValueError(
+            f"{name}: {elements} parameters, more than MAX_PARAMS = {MAX_PARAMS} (or torch's "
+            "int64 range on the meta device)"
+        )
+
+
 def _tokens(x: object, d: int, name: str = "x") -> torch.Tensor:
     """A floating ``(N, L, d)`` tensor."""
     if not isinstance(x, torch.Tensor):
@@ -73,7 +82,9 @@ class ClsToken(nn.Module):
 
     def __init__(self, d: int) -> None:
         super().__init__()
-        self.token = nn.Parameter(torch.zeros(1, 1, _int(d, "d")))
+        d = _int(d, "d")
+        _alloc(d, "d")
+        self.token = nn.Parameter(torch.zeros(1, 1, d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, L, d)`` to ``(N, L+1, d)``."""
@@ -91,6 +102,7 @@ class TableAdd(nn.Module):
             raise TypeError(f"index must be 'position' or 'zero', got {index!r}")
         if index not in ("position", "zero"):
             raise ValueError(f"index must be 'position' or 'zero', got {index!r}")
+        _alloc(rows * d, "rows * d")
         self.table = nn.Parameter(torch.zeros(rows, d))
         self.index = index
 
@@ -112,6 +124,7 @@ class SelfAttention(nn.Module):
         d, heads = _int(d, "d"), _int(heads, "heads")
         if d % heads:
             raise ValueError(f"heads must divide d: d={d} is not a multiple of heads={heads}")
+        _alloc(4 * d * d + 4 * d, "d")
         self.mha = nn.MultiheadAttention(d, heads, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ drawn by hypothesis, so a failure is reproducible from the printed example.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ import sympy
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sympy.stats import Normal, variance
 
 from kernels.cpu import init as kinit
 from kernels.cpu.linear import linear, linear_backward
@@ -65,6 +67,76 @@ def test_linear_output_variance_derivation_and_counterexample():
     relu = th.relu_moments(1)
     general = th.linear_output_variance(n, vw, relu["variance"], mean_x=relu["mean"])
     assert sympy.simplify(general - n * vw * relu["second_moment"]) == 0
+
+
+rationals = st.fractions(min_value=-3, max_value=3, max_denominator=7).map(
+    lambda f: sympy.Rational(f.numerator, f.denominator)
+)
+spreads = st.fractions(min_value=0, max_value=2, max_denominator=5).map(
+    lambda f: sympy.Rational(f.numerator, f.denominator)
+)
+
+
+@pytest.mark.claim("d002.init.linear-output-variance")
+@given(n=st.integers(1, 3), mw=rationals, mx=rationals, s=spreads, t=spreads)
+def test_general_linear_output_variance_exactly_by_enumeration(n, mw, mx, s, t):
+    """Var[sum_j w_j x_j] with every w_j = mw +- s and x_j = mx +- t (independent fair signs):
+    the 4^n outcomes enumerated in exact rationals give the variance, which must equal the
+    general formula n (s^2 t^2 + s^2 mx^2 + mw^2 t^2) for any means (the mean terms
+    included: the zero-mean document formula is only the first term)."""
+    outcomes = [
+        sum((mw + a * s) * (mx + b * t) for a, b in zip(signs[:n], signs[n:], strict=True))
+        for signs in itertools.product((-1, 1), repeat=2 * n)
+    ]
+    mean = sympy.Rational(sum(outcomes), len(outcomes))
+    var = sympy.Rational(sum((y - mean) ** 2 for y in outcomes), len(outcomes))
+    assert th.linear_output_variance(n, s**2, t**2, mw, mx) == var
+
+
+@pytest.mark.claim("d002.init.linear-output-variance")
+def test_general_linear_output_variance_against_sympy_stats():
+    """One product of independent Normal random symbols with symbolic means and standard
+    deviations: ``sympy.stats.variance`` equals the formula with n = 1 (the n terms of the
+    sum are independent, so n of them give n times; the enumeration test checks n > 1)."""
+    mw_, mx_ = sympy.symbols("m_w m_x", real=True)
+    sw_, sx_ = sympy.symbols("s_w s_x", positive=True)
+    exact = variance(Normal("w", mw_, sw_) * Normal("x", mx_, sx_))
+    formula = th.linear_output_variance(1, sw_**2, sx_**2, mw_, mx_)
+    assert sympy.expand(exact - formula) == 0
+    n = sympy.Symbol("n", integer=True, positive=True)
+    assert sympy.expand(th.linear_output_variance(n, sw_**2, sx_**2, mw_, mx_) - n * formula) == 0
+
+
+@pytest.mark.claim("d002.init.linear-output-variance")
+@few
+@given(seed=seeds, mw=st.sampled_from([1.0, 2.0, 3.0]), mx=st.sampled_from([1.5, 2.0]))
+def test_general_linear_output_variance_monte_carlo(seed, mw, mx):
+    """y = w_1 x_1 + w_2 x_2, w ~ U(mw +- 1), x ~ U(mx +- 1) independent (variances 1/3),
+    M = 4e6 draws. y and y^2 are bounded, so Hoeffding intervals (false alarm 5e-7 each, 1e-6
+    together) bound E[y] and E[y^2], hence Var[y]; the formula lies inside and the formulas
+    without the mean terms (or with mw instead of mw^2) lie outside."""
+    rng = np.random.default_rng(seed)
+    m, n = 4_000_000, 2
+    w = rng.uniform(mw - 1, mw + 1, (m, n))
+    x = rng.uniform(mx - 1, mx + 1, (m, n))
+    y = np.einsum("ij,ij->i", w, x)
+    lo, hi = n * (mw - 1) * (mx - 1), n * (mw + 1) * (mx + 1)  # w, x >= 0 here
+    t1 = hoeffding_halfwidth(m, hi - lo, FALSE_ALARM / 2)
+    t2 = hoeffding_halfwidth(m, hi**2 - lo**2, FALSE_ALARM / 2)
+    m1, m2 = float(y.mean()), float(np.mean(y * y))
+    var_lo = (m2 - t2) - (m1 + t1) ** 2
+    var_hi = (m2 + t2) - max(m1 - t1, 0.0) ** 2
+    v = 1 / 3
+    formula = float(th.linear_output_variance(n, v, v, mw, mx))
+    assert math.isclose(formula, n * (v * v + v * mx**2 + mw**2 * v), rel_tol=1e-12)
+    assert var_lo <= formula <= var_hi
+    for wrong in (
+        n * v * v,  # the document's zero-mean formula
+        n * (v * v + v * mx**2),  # mean of w dropped
+        n * (v * v + mw**2 * v),  # mean of x dropped
+        n * (v * v + v * mx + mw * v),  # means not squared
+    ):
+        assert not var_lo <= wrong <= var_hi, wrong
 
 
 @pytest.mark.claim("d002.init.linear-output-variance", "d002.init.relu-reduction-half")
@@ -291,6 +363,90 @@ def test_he_uniform_and_normal_variance(f, seed, source):
         wu.size, a * a
     )
     assert _chi2_ok(float(np.sum(wn**2)) / float(th.he_variance(fi)), wn.size)
+
+
+# --------------------------------------------------------------------------- fans (conv)
+
+
+def _torch_fans(shape) -> tuple[int, int]:
+    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(*shape, device="meta"))
+
+
+weight_shapes = st.lists(st.integers(1, 7), min_size=2, max_size=5).map(tuple)
+
+
+@pytest.mark.claim("d002.init.xavier-compromise", "d002.init.he")
+@given(shape=weight_shapes)
+def test_fans_equal_torchs_for_linear_and_conv_weights(shape):
+    """(out, in, *kernel): fan_in = in * prod(kernel), fan_out = out * prod(kernel), as
+    torch.nn.init._calculate_fan_in_and_fan_out, for 2-D to 5-D weights."""
+    assert kinit.fans(shape) == _torch_fans(shape)
+    assert kinit.fans(list(shape)) == kinit.fans(tuple(np.int64(v) for v in shape))
+
+
+@pytest.mark.claim("d002.init.xavier-compromise", "d002.init.he")
+@given(
+    shape=weight_shapes,
+    seed=seeds,
+    slope=st.sampled_from([0.0, 0.01, 0.2, 1.0, 3.0]),
+    gain=st.sampled_from([1.0, 5 / 3, 0.5]),
+    mode=st.sampled_from(["fan_in", "fan_out"]),
+)
+def test_initializers_scale_by_torchs_fans_and_gains(shape, seed, slope, gain, mode):
+    """Each initializer draws the same NumPy stream as rng.uniform / rng.standard_normal and
+    scales it by the bound or std built from torch's fans and ``calculate_gain``."""
+    fi, fo = _torch_fans(shape)
+    fan = fi if mode == "fan_in" else fo
+    std = torch.nn.init.calculate_gain("leaky_relu", slope) / math.sqrt(fan)
+
+    def rng():
+        return np.random.default_rng(seed)
+
+    expected = {
+        "he_normal": std * rng().standard_normal(shape),
+        "he_uniform": rng().uniform(-math.sqrt(3) * std, math.sqrt(3) * std, shape),
+        "xavier_normal": gain * math.sqrt(2 / (fi + fo)) * rng().standard_normal(shape),
+        "xavier_uniform": rng().uniform(-(a := gain * math.sqrt(6 / (fi + fo))), a, shape),
+    }
+    got = {
+        "he_normal": kinit.he_normal(shape, rng(), negative_slope=slope, mode=mode),
+        "he_uniform": kinit.he_uniform(shape, rng(), negative_slope=slope, mode=mode),
+        "xavier_normal": kinit.xavier_normal(shape, rng(), gain=gain),
+        "xavier_uniform": kinit.xavier_uniform(shape, rng(), gain=gain),
+    }
+    for name, value in got.items():
+        assert value.shape == shape and value.dtype == np.float64
+        assert np.allclose(value, expected[name], rtol=1e-13, atol=0), name
+    assert kinit.he_normal(shape, rng(), dtype=np.float32).dtype == np.float32
+
+
+@pytest.mark.claim("d002.init.he", "d002.init.xavier-uniform")
+@few
+@given(
+    seed=seeds,
+    out=st.integers(32, 64),
+    cin=st.integers(8, 32),
+    kernel=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    mode=st.sampled_from(["fan_in", "fan_out"]),
+)
+def test_conv_weight_variance_agrees_with_torch(seed, out, cin, kernel, mode):
+    """Conv weights (out, in, *kernel), ours and torch's: He-normal sum w^2 / (2/fan) ~
+    chi2_N for both (false alarm 1e-6 each); Xavier-uniform never beyond the bound
+    a = sqrt(6/(fan_in + fan_out)) and max |w| >= a (1 - eps) (false alarm 1e-6 each)."""
+    shape = (out, cin, *kernel)
+    fi, fo = _torch_fans(shape)
+    var = 2 / (fi if mode == "fan_in" else fo)
+    ours = kinit.he_normal(shape, np.random.default_rng(seed), mode=mode)
+    theirs = _torch_sample(torch.nn.init.kaiming_normal_, shape, seed, mode=mode)
+    for w in (ours, theirs):
+        assert _chi2_ok(float(np.sum(w**2)) / var, w.size)
+    a = math.sqrt(6 / (fi + fo))
+    eps = 1 - FALSE_ALARM ** (1 / math.prod(shape))
+    for w in (
+        kinit.xavier_uniform(shape, np.random.default_rng(seed)),
+        _torch_sample(torch.nn.init.xavier_uniform_, shape, seed),
+    ):
+        assert a * (1 - eps) <= np.abs(w).max() <= a
 
 
 # --------------------------------------------------------------------------- gains

@@ -239,7 +239,7 @@ def activation_second_moment(name: str, negative_slope: float = 0.01) -> sympy.E
     slope = _check_activation(name, negative_slope)
     if isinstance(slope, numbers.Integral):
         slope = int(slope)
-    return _second_moment(name, slope)
+    return _second_moment(name, slope if name == "leaky_relu" else 0)  # slope: leaky only
 
 
 @cache

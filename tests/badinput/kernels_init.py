@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean, one_of
+from tests.badinput.theory_arch import asserting
 
 SEED = 5
 DTYPE_BAD = {"dtype": (np.int64, "int32", np.float16, np.complex128, object, "float77", None)}
@@ -258,3 +259,4 @@ ENTRIES.append(
         },
     )
 )
+ENTRIES = asserting(ENTRIES)

@@ -107,7 +107,15 @@ def test_random_vggs(config, resolution, hidden, pool):
     last=st.integers(1, 32),
 )
 def test_random_mobilenets(settings_, resolution, stem, last):
-    _check_spec_against_torch(A.mobilenet_v2(settings_, resolution, 10, stem, last))
+    spec = A.mobilenet_v2(settings_, resolution, 10, stem, last)
+    _check_spec_against_torch(spec)
+    # torchvision's InvertedResidual: use_res_connect = stride == 1 and inp == oup
+    residual, c = 0, stem
+    for _t, out, n, first_stride in settings_:
+        for i in range(n):
+            residual += (first_stride if i == 0 else 1) == 1 and c == out
+            c = out
+    assert sum(node.op == "add" for node in spec.nodes) == residual
 
 
 @pytest.mark.claim("d002.arch.densenet-growth")
@@ -154,7 +162,15 @@ def test_random_efficientnets(settings_, resolution):
     for i, (e, k, s, _cin, cout, n) in enumerate(settings_):  # inputs chain to outputs
         cin = settings_[0][3] if i == 0 else chained[-1][4]
         chained.append((e, k, s, cin, cout, n))
-    _check_spec_against_torch(A.efficientnet_b0(chained, resolution, 10, 16))
+    spec = A.efficientnet_b0(chained, resolution, 10, 16)
+    _check_spec_against_torch(spec)
+    # torchvision's MBConv: use_res_connect = stride == 1 and input_channels == out_channels
+    residual = sum(
+        (s if i == 0 else 1) == 1 and (cin if i == 0 else cout) == cout
+        for _e, _k, s, cin, cout, n in chained
+        for i in range(n)
+    )
+    assert sum(node.op == "add" for node in spec.nodes) == residual
 
 
 @small
@@ -281,6 +297,18 @@ def test_attention_costs_against_torch(length, heads, head_dim):
     multi = torch.nn.MultiheadAttention(d, heads)
     numel = [sum(p.numel() for p in m.parameters()) for m in (single, multi)]
     assert numel[0] == numel[1] == node.params == 4 * d * d + 4 * d
+    # each cost from torch's own tensors: every token goes through the Q, K, V and output
+    # projections (one MAC per weight, one addition per bias entry); softmax over the
+    # attention weights, h L^2 of them
+    weights = multi.in_proj_weight.numel() + multi.out_proj.weight.numel()
+    biases = multi.in_proj_bias.numel() + multi.out_proj.bias.numel()
+    x = torch.randn(1, length, d)
+    _, attn = torch.nn.MultiheadAttention(d, heads, batch_first=True)(
+        x, x, x, need_weights=True, average_attn_weights=False
+    )
+    assert node.cost["macs"] == length * weights
+    assert node.cost["bias"] == length * biases
+    assert node.cost["activation"] == attn.numel()
 
 
 @pytest.mark.claim("d002.arch.attention-space")
@@ -338,6 +366,30 @@ def test_bad_specs_name_the_layer_and_the_mismatch():
         s.act(a, "swish")
     with pytest.raises(ValueError, match="groups"):
         s.conv(x, 4, 3, groups=2, name="grouped")
+    tokens = s.input(5, 8, name="tokens")  # a position table needs a row per token
+    with pytest.raises(SpecError, match="rows=4 must be at least the number of tokens 5"):
+        s.table_add(tokens, 4, name="pos")
+    assert s.nodes[s.table_add(tokens, 5, name="pos")].params == 5 * 8
+    assert s.nodes[s.table_add(tokens, 1, "zero", name="type")].params == 8
+    for bad in ("False", 1, None):  # flags are real bools
+        with pytest.raises(TypeError, match="bias must be True or False"):
+            s.conv(x, 4, 3, bias=bad)
+        with pytest.raises(TypeError, match="bottleneck must be True or False"):
+            A.resnet((1,), bottleneck=bad)
+        with pytest.raises(TypeError, match="backward must be True or False"):
+            Convention(backward=bad)
+    with pytest.raises(ValueError, match=r"blocks .* must be at most 1000"):
+        A.resnet((10**30,))
+    with pytest.raises(ValueError, match=r"layers .* must be at most 1000"):
+        A.vit(layers=10**30)
+    with pytest.raises(ValueError, match=r"layers .* must be at most 1000"):
+        A.bert(layers=10**30)
+    with pytest.raises(ValueError, match="heads must divide d"):
+        A.bert(d=768, heads=7)
+    with pytest.raises(ValueError, match="vocab must be"):
+        s.embedding(s.input(3, name="ids"), -1, 16)
+    with pytest.raises(ValueError, match="layers must be"):
+        A.densenet_block_params(-1, 32, 64)
     sym = A.resnet((1,), width=sympy.Symbol("w", positive=True, integer=True))
     with pytest.raises(ValueError, match="symbolic; substitute integers"):
         to_module(sym)

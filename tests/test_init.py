@@ -650,8 +650,33 @@ def test_depth_experiment_code():
     he = depth_profile("relu", "he", depth=20, width=128, batch=128, seed=3)
     layers = np.arange(1, 21)
     assert np.allclose(he.forward / xavier.forward, 2.0**layers, rtol=1e-9)
+    # backward[l-1] is the gradient at layer l's input: it crosses layers l..L, each scaled
+    # by sqrt(2) in He, so its variance ratio is 2^(L - l + 1)
+    assert np.allclose(he.backward / xavier.backward, 2.0 ** layers[::-1], rtol=1e-9)
     lsuv = depth_profile("tanh", "lsuv", depth=20, width=128, batch=128, seed=3)
     assert np.allclose(lsuv.forward, 1.0, atol=1e-2)
     tanh = depth_profile("tanh", "xavier", depth=20, width=256, batch=256, seed=0)
     predicted = depth_prediction("tanh", "xavier", depth=20, width=256)
     assert np.all(np.abs(np.log(tanh.forward / predicted.forward)) < np.log(1.25))
+
+
+@pytest.mark.claim("d002.init.he", "d002.init.review-depth")
+def test_depth_prediction_starts_at_the_first_layer_and_multiplies_backwards():
+    """The prediction's first pre-activation variance is n sigma_w^2 (unit input): 2 for He,
+    1/3 for torch's default, 1 for Xavier; the gradient reaching layer l's input has variance
+    prod_{k=l}^{L} chi_k (the product runs from the output back to layer l)."""
+    from numerics.experiments import depth_prediction
+
+    depth = 4
+    he = depth_prediction("relu", "he", depth=depth, width=16)
+    assert he.forward.tolist() == [2.0] * depth and he.backward.tolist() == [1.0] * depth
+    default = depth_prediction("relu", "torch default", depth=depth, width=12)
+    assert np.allclose(default.forward, [1 / 3 * 6.0**-k for k in range(depth)], rtol=1e-12)
+    xavier = depth_prediction("relu", "xavier", depth=depth, width=16)
+    assert xavier.forward.tolist() == [1.0, 0.5, 0.25, 0.125]
+    assert np.allclose(default.backward, [(1 / 6) ** (depth - k) for k in range(depth)])
+    tanh = depth_prediction("tanh", "xavier", depth=3, width=8)
+    q, chi = th.mean_field_variances(2, 8, 1 / 8, "tanh", q0=1.0)
+    assert np.allclose(tanh.forward, q, rtol=1e-12)
+    assert np.allclose(tanh.backward, [chi[0] * chi[1] * chi[2], chi[1] * chi[2], chi[2]])
+    assert len(set(np.round(chi, 6))) == 3  # the chis differ: the order matters

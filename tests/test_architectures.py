@@ -395,3 +395,72 @@ def test_bad_specs_name_the_layer_and_the_mismatch():
         to_module(sym)
     with pytest.raises(ValueError, match="no counting rule"):
         count_module(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 1)), torch.zeros(1, 1, 4))
+
+
+# --------------------------------------------------------------------------- to_module numerics
+
+
+def _layer(module, spec: Spec, name: str) -> torch.nn.Module:
+    index = next(i for i, n in enumerate(spec.nodes) if n.name == name)
+    return module.layers[module.keys[index]]
+
+
+def test_to_module_computes_what_the_spec_says():
+    """Every op of a spec, replayed by SpecNet, equals the same network written out with
+    torch.nn.functional on the module's own (random, float64) parameters: activation kinds,
+    pooling geometry, gating, concatenation order, token layout, class token first,
+    position rows added by index, the selected token."""
+    import torch.nn.functional as F
+
+    s = Spec("all-ops")
+    x = s.input(2, 6, 6)
+    c = s.conv(x, 4, 3, padding=1, bias=True, name="c")
+    r = s.act(s.batchnorm(c, name="bn"), "relu6", name="r")
+    p = s.maxpool(r, 2, name="mp")
+    a = s.avgpool(r, 3, 1, 1, name="ap")
+    gate = s.act(s.adaptive_avgpool(p, name="g"), "sigmoid", name="sg")
+    y = s.concat([s.scale(p, gate, name="se"), p], name="cat")
+    t = s.table_add(s.cls_token(s.to_tokens(y, name="tt"), name="cls"), 12, name="pos")
+    t = s.add(t, s.attention(s.layernorm(t, 1e-6, name="ln"), 2, name="at"), name="res")
+    s.linear(s.select(t, 3, name="sel"), 5, name="fc")
+    torch.manual_seed(0)
+    m = to_module(s).eval().double()
+    with torch.no_grad():
+        for prm in m.parameters():
+            prm.normal_()
+        bn = _layer(m, s, "bn")
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2)
+        inp = 4 * torch.randn(3, 2, 6, 6, dtype=torch.float64)
+        conv = _layer(m, s, "c")
+        h = F.conv2d(inp, conv.weight, conv.bias, padding=1)
+        h = F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0, bn.eps)
+        h = h.clamp(0, 6)
+        pooled = F.max_pool2d(h, 2)
+        gated = pooled * torch.sigmoid(pooled.mean((2, 3), keepdim=True))
+        tokens = torch.cat([gated, pooled], 1).flatten(2).transpose(1, 2)  # (N, 9, 8)
+        cls = _layer(m, s, "cls").token.expand(3, -1, -1)
+        tokens = torch.cat([cls, tokens], 1) + _layer(m, s, "pos").table[:10]
+        ln = _layer(m, s, "ln")
+        normed = F.layer_norm(tokens, (8,), ln.weight, ln.bias, 1e-6)
+        mha = _layer(m, s, "at").mha
+        tokens = tokens + mha(normed, normed, normed, need_weights=False)[0]
+        fc = _layer(m, s, "fc")
+        expected = F.linear(tokens[:, 3], fc.weight, fc.bias)
+        assert torch.allclose(m(inp), expected, rtol=1e-12, atol=1e-12)
+        assert h.max() == 6 and h.min() == 0  # relu6 clipped on both sides here
+        # the average pool (a side branch) with torch's geometry
+        assert s.shape(a) == (4, 6, 6) == F.avg_pool2d(h, 3, 1, 1).shape[1:]
+
+    ids_spec = Spec("tokens")
+    e = ids_spec.embedding(ids_spec.input(4), 10, 6, name="emb")
+    e = ids_spec.table_add(e, 3, "zero", name="type")
+    ids_spec.select(e, 2, name="sel")
+    m = to_module(ids_spec).double()
+    with torch.no_grad():
+        for prm in m.parameters():
+            prm.normal_()
+        ids = torch.tensor([[1, 2, 3, 4], [9, 0, 9, 5]])
+        emb = _layer(m, ids_spec, "emb").weight
+        expected = emb[ids[:, 2]] + _layer(m, ids_spec, "type").table[0]
+        assert torch.allclose(m(ids), expected, rtol=1e-12, atol=1e-12)

@@ -332,7 +332,7 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
         if isinstance(m, TableAdd):
             cost["elementwise"] = _numel(out.shape)
     else:
-        raise ValueError(f"count_module: no counting rule for layer {type(m).__name__}")
+        raise ValueError(f"module: count_module has no counting rule for layer {type(m).__name__}")
     return int(params), cost
 
 
@@ -376,7 +376,7 @@ def count_module(
         has_own = any(True for _ in m.parameters(recurse=False))
         if has_own or not any(True for _ in m.children()):
             raise ValueError(
-                f"count_module: no counting rule for layer {name or '<root>'!r} "
+                f"module: count_module has no counting rule for layer {name or '<root>'!r} "
                 f"({type(m).__name__}); known: {sorted(c.__name__ for c in _LEAVES)}"
             )
     leaves = [m for m in module.modules() if isinstance(m, _LEAVES) and id(m) not in inner]

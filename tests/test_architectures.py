@@ -348,7 +348,7 @@ def test_bad_specs_name_the_layer_and_the_mismatch():
     c = s.conv(x, 4, 3, name="small")
     with pytest.raises(SpecError, match=r"layer 'cat' \(concat\): spatial sizes differ"):
         s.concat([a, c], name="cat")
-    with pytest.raises(SpecError, match=r"layer 'huge' \(conv, input \(3, 8, 8\)\)"):
+    with pytest.raises(SpecError, match=r"layer 'huge' \(conv, input x = 'input' \(3, 8, 8\)\)"):
         s.conv(x, 4, 9, name="huge")
     with pytest.raises(SpecError, match=r"layer 'pool'"):
         s.maxpool(s.conv(x, 2, 8, name="tiny"), 3, name="pool")

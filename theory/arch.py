@@ -325,7 +325,9 @@ class Spec:
             params = conv_params(c, out_channels, kernel_size, groups=groups, bias=bias)
             macs = conv_macs(c, out_channels, (kernel_size, kernel_size), (out_h, out_w), groups)
         except ValueError as err:
-            raise SpecError(f"layer {label!r} (conv, input {node.shape}): {err}") from None
+            raise SpecError(
+                f"layer {label!r} (conv, input x = {node.name!r} {node.shape}): {err}"
+            ) from None
         attrs = dict(
             in_channels=c, out_channels=out_channels, kernel_size=kernel_size, stride=stride,
             padding=padding, groups=groups, bias=bias, dilation=dilation,
@@ -391,7 +393,9 @@ class Spec:
         try:
             out = [pool_output_size(v, k, s, p) for v in (h, w)]
         except ValueError as err:
-            raise SpecError(f"layer {label!r} ({op}, input {node.shape}): {err}") from None
+            raise SpecError(
+                f"layer {label!r} ({op}, input x = {node.name!r} {node.shape}): {err}"
+            ) from None
         attrs = dict(kernel_size=k, stride=s, padding=p)
         reads = c * out[0] * out[1] * k**2
         return self._add(op, (x,), label, (c, *out), 0, attrs, pool=reads)

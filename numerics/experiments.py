@@ -5,18 +5,46 @@ square layers (NumPy kernels) and records, per layer, the variance of the pre-ac
 (forward) and of the gradient with respect to each layer's input (backward, upstream
 gradient :math:`\mathcal{N}(0, 1)`). :func:`depth_prediction` gives the mean-field prediction
 of :func:`theory.init.mean_field_variances` for the same configuration.
+
+Arguments are checked before any work: sizes are integers >= 1 (``batch`` >= 2), seeds
+integers >= 0; the weights and activations of one run must fit in
+:data:`kernels.cpu._check.MAX_ELEMENTS`; figures of adaptive windows take at most
+:data:`MAX_FIGURE_SIZE` positions.
 """
 
 from __future__ import annotations
 
 import io
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from kernels.cpu import init as kinit
+from kernels.cpu._check import bounded
+from kernels.cpu.mlp import ACTIVATIONS as MLP_ACTIVATIONS
 from kernels.cpu.mlp import activation, mlp_backward, mlp_forward
-from theory.init import mean_field_variances
+from theory.init import MAX_DEPTH, mean_field_variances
+
+MAX_FIGURE_SIZE = 200
+"""Most input positions :func:`adaptive_windows_figure` draws (one tick each)."""
+
+
+def _int(value: object, name: str, minimum: int = 1) -> int:
+    """A Python or NumPy integer >= ``minimum`` (bools refused) as an int."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {allowed}, got {value!r}")
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
 
 
 def _pyplot():
@@ -42,7 +70,9 @@ ACTS = ("tanh", "relu")
 
 
 def weight_variance(init: str, width: int) -> float | None:
-    """Per-entry weight variance of each scheme for a square layer (None for LSUV)."""
+    """Per-entry weight variance of each scheme (one of :data:`INITS`) for a square layer of
+    ``width`` units (None for LSUV)."""
+    init, width = _choice(init, "init", INITS), _int(width, "width")
     return {
         "torch default": 1 / (3 * width),  # nn.Linear: kaiming_uniform(a=sqrt(5)) = U(±1/sqrt(n))
         "xavier": 1 / width,
@@ -69,22 +99,57 @@ def _weights(init: str, width: int, depth: int, act: str, rng: np.random.Generat
 
 @dataclass(frozen=True)
 class Profile:
+    """Per-layer variances: ``forward[l-1]`` = Var[h_l], ``backward[l-1]`` =
+    Var[dL/dx_{l-1}], l = 1..depth (1-D float arrays of equal length, finite, >= 0)."""
+
     forward: np.ndarray  # Var[h_l], l = 1..depth
     backward: np.ndarray  # Var[dL/dx_{l-1}], l = 1..depth
+
+    def __post_init__(self) -> None:
+        for name in ("forward", "backward"):
+            v = getattr(self, name)
+            if not isinstance(v, np.ndarray) or v.dtype.kind != "f" or v.ndim != 1 or not v.size:
+                raise TypeError(f"{name} must be a non-empty 1-D float numpy array, got {v!r}")
+            if not (np.isfinite(v).all() and (v >= 0).all()):
+                raise ValueError(f"{name} must hold finite variances >= 0, got {v!r}")
+        if self.forward.shape != self.backward.shape:
+            raise ValueError(
+                f"forward and backward must have one entry per layer each, got "
+                f"{self.forward.shape} and {self.backward.shape}"
+            )
+
+
+def _run_sizes(depth: object, width: object, batch: object, seed: object):
+    depth, width = _int(depth, "depth"), _int(width, "width")
+    batch, seed = _int(batch, "batch", 2), _int(seed, "seed", 0)
+    bounded(
+        depth * width * (width + 2 * batch), "the weights and activations",
+        "depth, width and batch",
+    )  # fmt: skip
+    return depth, width, batch, seed
 
 
 def depth_profile(
     act: str, init: str, depth: int = 50, width: int = 256, batch: int = 256, seed: int = 0
 ) -> Profile:
-    """Measured per-layer variances for one activation and initialization (seeded)."""
-    if init not in INITS:
-        raise ValueError(f"init must be one of {INITS}, got {init!r}")
+    """Measured per-layer variances for one activation (``linear``, ``relu``, ``tanh``) and
+    initialization (one of :data:`INITS`), seeded. A signal that leaves the float64 range
+    (very deep ReLU nets) is refused with ``ValueError`` naming ``depth``."""
+    act, init = _choice(act, "act", tuple(MLP_ACTIVATIONS)), _choice(init, "init", INITS)
+    depth, width, batch, seed = _run_sizes(depth, width, batch, seed)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, width))
     ws = _weights(init, width, depth, act, rng, x)
-    hs = mlp_forward(x, ws, act)
-    grads = mlp_backward(rng.standard_normal((batch, width)), hs, ws, act)
-    return Profile(np.array([h.var() for h in hs]), np.array([g.var() for g in grads]))
+    with np.errstate(all="ignore"):
+        hs = mlp_forward(x, ws, act)
+        grads = mlp_backward(rng.standard_normal((batch, width)), hs, ws, act)
+        forward = np.array([h.var() for h in hs])
+        backward = np.array([g.var() for g in grads])
+    if not (np.isfinite(forward).all() and np.isfinite(backward).all()):
+        raise ValueError(
+            f"the signal left the float64 range within depth={depth} layers; use fewer layers"
+        )
+    return Profile(forward, backward)
 
 
 def depth_prediction(act: str, init: str, depth: int = 50, width: int = 256) -> Profile | None:
@@ -93,17 +158,32 @@ def depth_prediction(act: str, init: str, depth: int = 50, width: int = 256) -> 
     The first pre-activation has :math:`q_1 = n\sigma_w^2` (unit-variance input); then the
     recursion of :func:`theory.init.mean_field_variances`. The gradient with respect to the
     input of layer :math:`l` has variance :math:`\prod_{k=l}^{L}\chi_k` (unit upstream).
+    ``act``: ``linear``, ``relu`` or ``tanh``; ``depth`` at most
+    :data:`theory.init.MAX_DEPTH`.
     """
+    act = _choice(act, "act", ("linear", "relu", "tanh"))
+    init, depth, width = _choice(init, "init", INITS), _int(depth, "depth"), _int(width, "width")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"depth must be at most {MAX_DEPTH}, got {depth}")
     var_w = weight_variance(init, width)
     if var_w is None:
         return None
-    q, chi = mean_field_variances(depth - 1, width, var_w, act, q0=width * var_w)
-    backward = np.cumprod(np.array(chi)[::-1])[::-1]
+    try:
+        q, chi = mean_field_variances(depth - 1, width, var_w, act, q0=width * var_w)
+    except ValueError as err:
+        raise ValueError(f"depth={depth}, width={width}: {err}") from None
+    with np.errstate(all="ignore"):
+        backward = np.cumprod(np.array(chi)[::-1])[::-1]
+    if not np.isfinite(backward).all():
+        raise ValueError(f"the backward variance leaves float64 within depth={depth} layers")
     return Profile(np.array(q), backward)
 
 
 def depth_figure(depth: int = 50, width: int = 256, batch: int = 256, seed: int = 0) -> bytes:
     """PNG: forward and backward variance per layer, measured (solid) vs predicted (dashed)."""
+    depth, width, batch, seed = _run_sizes(depth, width, batch, seed)
+    if depth > MAX_DEPTH:
+        raise ValueError(f"depth must be at most {MAX_DEPTH}, got {depth}")
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
     colors = dict(zip(INITS, ("#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"), strict=True))
@@ -133,7 +213,9 @@ def xhat_variance_figure(seed: int = 0) -> bytes:
 
     The curve is :func:`theory.normalization.xhat_variance`; the dots are the batch variance
     of the BatchNorm kernel's output for batches of 64 values scaled to each ratio.
+    ``seed``: an integer >= 0.
     """
+    seed = _int(seed, "seed", 0)
     plt = _pyplot()
     from kernels.cpu.norm import batch_norm
 
@@ -149,7 +231,7 @@ def xhat_variance_figure(seed: int = 0) -> bytes:
         for r in pts:
             z = rng.standard_normal((64, 1))
             z = (z - z.mean()) / z.std() * np.sqrt(r * eps)  # batch variance exactly r * eps
-            measured.append(float(batch_norm(z, eps=eps)[0].var()))
+            measured.append(float(batch_norm(z, None, None, training=True, eps=eps).var()))
         style = {"mfc": "none", "ms": 11} if marker == "o" else {"ms": 5}
         ax.semilogx(pts, measured, marker, ls="none", label=f"kernel, eps={eps:g}", **style)
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
@@ -161,7 +243,14 @@ def xhat_variance_figure(seed: int = 0) -> bytes:
 
 
 def adaptive_windows_figure(input_size: int = 10, output_size: int = 4) -> bytes:
-    """PNG: torch's adaptive-pooling windows next to the document's fixed kernel/stride rule."""
+    """PNG: torch's adaptive-pooling windows next to the document's fixed kernel/stride rule.
+    ``1 <= output_size <= input_size <= MAX_FIGURE_SIZE`` (the document's rule needs
+    ``output_size <= input_size``)."""
+    input_size, output_size = _int(input_size, "input_size"), _int(output_size, "output_size")
+    if input_size > MAX_FIGURE_SIZE:
+        raise ValueError(f"input_size must be at most {MAX_FIGURE_SIZE}, got {input_size}")
+    if output_size > input_size:
+        raise ValueError(f"output_size must be at most input_size={input_size}, got {output_size}")
     plt = _pyplot()
     from theory.pooling import adaptive_windows, document_windows
 
@@ -190,7 +279,9 @@ def pooling_shift_figure(seed: int = 0) -> bytes:
     Left: average pooling's worst case :math:`2\delta/K` (lines, :mod:`theory.pooling`) and the
     largest change measured by the NumPy kernel on 200 random :math:`\pm1` signals (dots).
     Right: fraction of single-spike positions whose max-pooled output is unchanged.
+    ``seed``: an integer >= 0.
     """
+    seed = _int(seed, "seed", 0)
     plt = _pyplot()
     from kernels.cpu.pool import avg_pool2d
     from theory.pooling import avg_pool_shift_bound, spike_invariant_fraction

@@ -14,6 +14,9 @@ r"""A ``torch.nn.Module`` from a layer spec, and counts taken from a module's ow
 
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -32,6 +35,42 @@ from theory.pooling import adaptive_read_count
 
 __all__ = ["SpecNet", "count_module", "flop_counter_flops", "to_module"]
 
+MAX_PARAMS = 2**30
+"""Most parameters :func:`to_module` allocates off the ``meta`` device (4 GiB of float32);
+on ``meta`` any size torch can index is fine."""
+
+
+def _int(value: object, name: str) -> int:
+    """A Python or NumPy integer >= 1 (bools refused) as an int."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _alloc(elements: int, name: str) -> None:
+    """Refuse a parameter of more than MAX_PARAMS elements off the meta device."""
+    if elements >= 2**62 or (elements > MAX_PARAMS and torch.empty(0).device.type != "meta"):
+        raise ValueError(
+            f"{name}: {elements} parameters, more than MAX_PARAMS = {MAX_PARAMS} (or torch's "
+            "int64 range on the meta device)"
+        )
+
+
+def _tokens(x: object, d: int, name: str = "x") -> torch.Tensor:
+    """A floating ``(N, L, d)`` tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (N, L, {d}), got {type(x).__name__}"
+        )
+    if not x.is_floating_point() or x.dim() != 3 or x.shape[-1] != d:
+        raise ValueError(
+            f"{name} must be a floating tensor of shape (N, L, {d}), got {x.dtype} {tuple(x.shape)}"
+        )
+    return x
+
+
 _ACTS = {
     "relu": nn.ReLU, "relu6": nn.ReLU6, "gelu": nn.GELU, "silu": nn.SiLU,
     "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "hardswish": nn.Hardswish,
@@ -43,10 +82,14 @@ class ClsToken(nn.Module):
 
     def __init__(self, d: int) -> None:
         super().__init__()
+        d = _int(d, "d")
+        _alloc(d, "d")
         self.token = nn.Parameter(torch.zeros(1, 1, d))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+        """``(N, L, d)`` to ``(N, L+1, d)``."""
+        x = _tokens(x, self.token.shape[-1])
+        return torch.cat([self.token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
 
 
 class TableAdd(nn.Module):
@@ -54,12 +97,23 @@ class TableAdd(nn.Module):
 
     def __init__(self, rows: int, d: int, index: str) -> None:
         super().__init__()
+        rows, d = _int(rows, "rows"), _int(d, "d")
+        if not isinstance(index, str):
+            raise TypeError(f"index must be 'position' or 'zero', got {index!r}")
+        if index not in ("position", "zero"):
+            raise ValueError(f"index must be 'position' or 'zero', got {index!r}")
+        _alloc(rows * d, "rows * d")
         self.table = nn.Parameter(torch.zeros(rows, d))
         self.index = index
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = self.table[: x.shape[1]] if self.index == "position" else self.table[:1]
-        return x + rows
+        """``x + table[:L]`` (``position``, needs L <= rows) or ``x + table[0]``."""
+        rows, d = self.table.shape
+        x = _tokens(x, d)
+        if self.index == "position" and x.shape[1] > rows:
+            raise ValueError(f"x has {x.shape[1]} tokens, more than the table's {rows} rows")
+        table = self.table[: x.shape[1]] if self.index == "position" else self.table[:1]
+        return x + table
 
 
 class SelfAttention(nn.Module):
@@ -67,9 +121,19 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d: int, heads: int) -> None:
         super().__init__()
+        d, heads = _int(d, "d"), _int(heads, "heads")
+        if d % heads:
+            raise ValueError(f"heads must divide d: d={d} is not a multiple of heads={heads}")
+        _alloc(4 * d * d + 4 * d, "d")
         self.mha = nn.MultiheadAttention(d, heads, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Self-attention of ``x`` ``(N, L, d)`` with itself (same shape out)."""
+        x = _tokens(x, self.mha.embed_dim)
+        if x.dtype != self.mha.in_proj_weight.dtype:
+            raise TypeError(
+                f"x must have the module's dtype {self.mha.in_proj_weight.dtype}, got {x.dtype}"
+            )
         return self.mha(x, x, x, need_weights=False)[0]
 
 
@@ -118,6 +182,18 @@ class SpecNet(nn.Module):
                     raise ValueError(
                         f"layer {n.name!r}: {v!r} is symbolic; substitute integers first"
                     )
+        big = [n.name for n in spec.nodes for v in (*n.shape, *n.attrs.values())
+               if isinstance(v, int) and not isinstance(v, bool) and v >= 2**62]  # fmt: skip
+        if big:
+            raise ValueError(f"spec has sizes beyond torch's int64 range (layer {big[0]!r})")
+        if torch.empty(0).device.type != "meta" and spec.params() > MAX_PARAMS:
+            raise ValueError(
+                f"spec has {spec.params()} parameters, more than MAX_PARAMS = {MAX_PARAMS} "
+                "off the meta device; build it under `with torch.device('meta')`"
+            )
+        if not spec.nodes or spec.nodes[0].op != "input":
+            raise ValueError(f"spec must start with an input node, got {spec.nodes[:1]!r}")
+        self.input_shape = tuple(spec.nodes[0].shape)
         self.nodes = [(n.op, n.inputs, n.attrs) for n in spec.nodes]
         self.layers = nn.ModuleDict()
         self.keys: list[str | None] = []
@@ -128,7 +204,36 @@ class SpecNet(nn.Module):
                 self.layers[key] = m
             self.keys.append(key)
 
+    def _check_input(self, x: object, name: str) -> None:
+        """Refuse an input the network cannot take, naming the argument."""
+        shape = tuple(self.input_shape)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of shape (N, *{shape}), got {x!r}")
+        if tuple(x.shape[1:]) != shape or x.dim() != len(shape) + 1 or x.shape[0] < 1:
+            raise ValueError(f"{name} must have shape (N >= 1, *{shape}), got {tuple(x.shape)}")
+        if len(shape) == 1 and x.dtype != torch.long:
+            raise TypeError(f"{name} must hold token ids of dtype torch.int64, got {x.dtype}")
+        if len(shape) > 1 and not x.is_floating_point():
+            raise TypeError(f"{name} must be a floating point tensor, got {x.dtype}")
+        weights = [p for p in self.parameters() if p.is_floating_point()]
+        if weights and x.device != weights[0].device:
+            raise ValueError(
+                f"{name} must be on the module's device {weights[0].device}, got {x.device}"
+            )
+        if x.is_floating_point() and weights and x.dtype != weights[0].dtype:
+            raise TypeError(
+                f"{name} must have the module's dtype {weights[0].dtype}, got {x.dtype}"
+            )
+        if len(shape) == 1 and x.device.type != "meta" and x.numel():
+            vocab = min((m.num_embeddings for m in self.modules() if isinstance(m, nn.Embedding)),
+                        default=None)  # fmt: skip
+            if vocab is not None and not (0 <= int(x.min()) and int(x.max()) < vocab):
+                raise ValueError(f"{name} must hold token ids in [0, {vocab}), got values outside")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the network on a batch ``x``: ``(N, *input shape)``, integer token ids
+        (``int64``) for a ``(L,)`` input, floating point otherwise."""
+        self._check_input(x, "x")
         values: list[torch.Tensor] = []
         for (op, inputs, attrs), key in zip(self.nodes, self.keys, strict=True):
             args = [values[i] for i in inputs]
@@ -155,14 +260,25 @@ class SpecNet(nn.Module):
 
 
 def to_module(spec: Spec) -> SpecNet:
-    """The torch network of an integer spec (initialised by torch's defaults)."""
+    """The torch network of an integer spec (initialised by torch's defaults); at most
+    :data:`MAX_PARAMS` parameters unless built on the ``meta`` device."""
     return SpecNet(spec)
 
 
 def flop_counter_flops(module: nn.Module, example: torch.Tensor) -> int:
-    """Total FLOPs ``FlopCounterMode`` records for one forward pass (works on ``meta``)."""
+    """Total FLOPs ``FlopCounterMode`` records for one forward pass (works on ``meta``).
+    ``example`` must be a tensor the module accepts."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(example, torch.Tensor):
+        raise TypeError(f"example must be a torch.Tensor, got {type(example).__name__}")
+    if isinstance(module, SpecNet):
+        module._check_input(example, "example")
     with FlopCounterMode(display=False) as counter:
-        module(example)
+        try:
+            module(example)
+        except (RuntimeError, IndexError, AssertionError) as err:
+            raise ValueError(f"example does not fit the module: {err}") from None
     return int(counter.get_total_flops())
 
 
@@ -216,7 +332,7 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
         if isinstance(m, TableAdd):
             cost["elementwise"] = _numel(out.shape)
     else:
-        raise ValueError(f"count_module: no counting rule for layer {type(m).__name__}")
+        raise ValueError(f"module: count_module has no counting rule for layer {type(m).__name__}")
     return int(params), cost
 
 
@@ -236,6 +352,12 @@ def count_module(
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(convention, Convention):
         raise TypeError(f"convention must be a Convention, got {type(convention).__name__}")
+    if not isinstance(example, torch.Tensor):
+        raise TypeError(f"example must be a torch.Tensor, got {type(example).__name__}")
+    if example.dim() < 1 or example.shape[0] < 1:
+        raise ValueError(f"example must have a batch axis of size >= 1, got {tuple(example.shape)}")
+    if isinstance(module, SpecNet):
+        module._check_input(example, "example")
     records: dict[int, int] = {}  # id(layer) -> parameters by formula (a reused layer once)
     breakdown = dict.fromkeys(CATEGORIES, 0)
 
@@ -254,7 +376,7 @@ def count_module(
         has_own = any(True for _ in m.parameters(recurse=False))
         if has_own or not any(True for _ in m.children()):
             raise ValueError(
-                f"count_module: no counting rule for layer {name or '<root>'!r} "
+                f"module: count_module has no counting rule for layer {name or '<root>'!r} "
                 f"({type(m).__name__}); known: {sorted(c.__name__ for c in _LEAVES)}"
             )
     leaves = [m for m in module.modules() if isinstance(m, _LEAVES) and id(m) not in inner]
@@ -262,6 +384,8 @@ def count_module(
     try:
         with torch.no_grad():
             module(example)
+    except (RuntimeError, IndexError, AssertionError) as err:
+        raise ValueError(f"example does not fit the module: {err}") from None
     finally:
         for h in handles:
             h.remove()

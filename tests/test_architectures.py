@@ -107,7 +107,15 @@ def test_random_vggs(config, resolution, hidden, pool):
     last=st.integers(1, 32),
 )
 def test_random_mobilenets(settings_, resolution, stem, last):
-    _check_spec_against_torch(A.mobilenet_v2(settings_, resolution, 10, stem, last))
+    spec = A.mobilenet_v2(settings_, resolution, 10, stem, last)
+    _check_spec_against_torch(spec)
+    # torchvision's InvertedResidual: use_res_connect = stride == 1 and inp == oup
+    residual, c = 0, stem
+    for _t, out, n, first_stride in settings_:
+        for i in range(n):
+            residual += (first_stride if i == 0 else 1) == 1 and c == out
+            c = out
+    assert sum(node.op == "add" for node in spec.nodes) == residual
 
 
 @pytest.mark.claim("d002.arch.densenet-growth")
@@ -154,7 +162,15 @@ def test_random_efficientnets(settings_, resolution):
     for i, (e, k, s, _cin, cout, n) in enumerate(settings_):  # inputs chain to outputs
         cin = settings_[0][3] if i == 0 else chained[-1][4]
         chained.append((e, k, s, cin, cout, n))
-    _check_spec_against_torch(A.efficientnet_b0(chained, resolution, 10, 16))
+    spec = A.efficientnet_b0(chained, resolution, 10, 16)
+    _check_spec_against_torch(spec)
+    # torchvision's MBConv: use_res_connect = stride == 1 and input_channels == out_channels
+    residual = sum(
+        (s if i == 0 else 1) == 1 and (cin if i == 0 else cout) == cout
+        for _e, _k, s, cin, cout, n in chained
+        for i in range(n)
+    )
+    assert sum(node.op == "add" for node in spec.nodes) == residual
 
 
 @small
@@ -281,6 +297,18 @@ def test_attention_costs_against_torch(length, heads, head_dim):
     multi = torch.nn.MultiheadAttention(d, heads)
     numel = [sum(p.numel() for p in m.parameters()) for m in (single, multi)]
     assert numel[0] == numel[1] == node.params == 4 * d * d + 4 * d
+    # each cost from torch's own tensors: every token goes through the Q, K, V and output
+    # projections (one MAC per weight, one addition per bias entry); softmax over the
+    # attention weights, h L^2 of them
+    weights = multi.in_proj_weight.numel() + multi.out_proj.weight.numel()
+    biases = multi.in_proj_bias.numel() + multi.out_proj.bias.numel()
+    x = torch.randn(1, length, d)
+    _, attn = torch.nn.MultiheadAttention(d, heads, batch_first=True)(
+        x, x, x, need_weights=True, average_attn_weights=False
+    )
+    assert node.cost["macs"] == length * weights
+    assert node.cost["bias"] == length * biases
+    assert node.cost["activation"] == attn.numel()
 
 
 @pytest.mark.claim("d002.arch.attention-space")
@@ -320,27 +348,122 @@ def test_bad_specs_name_the_layer_and_the_mismatch():
     c = s.conv(x, 4, 3, name="small")
     with pytest.raises(SpecError, match=r"layer 'cat' \(concat\): spatial sizes differ"):
         s.concat([a, c], name="cat")
-    with pytest.raises(SpecError, match=r"layer 'huge' \(conv, input \(3, 8, 8\)\)"):
+    with pytest.raises(SpecError, match=r"layer 'huge' \(conv, input x = 'input' \(3, 8, 8\)\)"):
         s.conv(x, 4, 9, name="huge")
     with pytest.raises(SpecError, match=r"layer 'pool'"):
         s.maxpool(s.conv(x, 2, 8, name="tiny"), 3, name="pool")
     with pytest.raises(SpecError, match="heads=5 must divide d=8"):
         s.attention(s.input(4, 8), 5, name="attn")
-    with pytest.raises(SpecError, match=r"layer 'fc' \(linear\) needs"):
+    with pytest.raises(SpecError, match=r"layer 'fc' \(linear\): x must be a node of shape"):
         s.linear(x, 3, name="fc")
     with pytest.raises(SpecError, match=r"layer 'se' \(scale\): gate"):
         s.scale(a, s.adaptive_avgpool(b), name="se")
-    with pytest.raises(TypeError, match="node index"):
+    with pytest.raises(ValueError, match="b must be a node index"):
         s.add(a, 99)
+    with pytest.raises(TypeError, match="b must be a node index"):
+        s.add(a, "1")
     with pytest.raises(ValueError, match="kind"):
         s.act(a, "swish")
     with pytest.raises(ValueError, match="groups"):
         s.conv(x, 4, 3, groups=2, name="grouped")
+    tokens = s.input(5, 8, name="tokens")  # a position table needs a row per token
+    with pytest.raises(SpecError, match="rows=4 must be at least the number of tokens 5"):
+        s.table_add(tokens, 4, name="pos")
+    assert s.nodes[s.table_add(tokens, 5, name="pos")].params == 5 * 8
+    assert s.nodes[s.table_add(tokens, 1, "zero", name="type")].params == 8
+    for bad in ("False", 1, None):  # flags are real bools
+        with pytest.raises(TypeError, match="bias must be True or False"):
+            s.conv(x, 4, 3, bias=bad)
+        with pytest.raises(TypeError, match="bottleneck must be True or False"):
+            A.resnet((1,), bottleneck=bad)
+        with pytest.raises(TypeError, match="backward must be True or False"):
+            Convention(backward=bad)
+    with pytest.raises(ValueError, match=r"blocks .* must be at most 1000"):
+        A.resnet((10**30,))
+    with pytest.raises(ValueError, match=r"layers .* must be at most 1000"):
+        A.vit(layers=10**30)
+    with pytest.raises(ValueError, match=r"layers .* must be at most 1000"):
+        A.bert(layers=10**30)
+    with pytest.raises(ValueError, match="heads must divide d"):
+        A.bert(d=768, heads=7)
+    with pytest.raises(ValueError, match="vocab must be"):
+        s.embedding(s.input(3, name="ids"), -1, 16)
+    with pytest.raises(ValueError, match="layers must be"):
+        A.densenet_block_params(-1, 32, 64)
     sym = A.resnet((1,), width=sympy.Symbol("w", positive=True, integer=True))
     with pytest.raises(ValueError, match="symbolic; substitute integers"):
         to_module(sym)
     with pytest.raises(ValueError, match="no counting rule"):
         count_module(torch.nn.Sequential(torch.nn.Conv1d(1, 1, 1)), torch.zeros(1, 1, 4))
+
+
+# --------------------------------------------------------------------------- to_module numerics
+
+
+def _layer(module, spec: Spec, name: str) -> torch.nn.Module:
+    index = next(i for i, n in enumerate(spec.nodes) if n.name == name)
+    return module.layers[module.keys[index]]
+
+
+def test_to_module_computes_what_the_spec_says():
+    """Every op of a spec, replayed by SpecNet, equals the same network written out with
+    torch.nn.functional on the module's own (random, float64) parameters: activation kinds,
+    pooling geometry, gating, concatenation order, token layout, class token first,
+    position rows added by index, the selected token."""
+    import torch.nn.functional as F
+
+    s = Spec("all-ops")
+    x = s.input(2, 6, 6)
+    c = s.conv(x, 4, 3, padding=1, bias=True, name="c")
+    r = s.act(s.batchnorm(c, name="bn"), "relu6", name="r")
+    p = s.maxpool(r, 2, name="mp")
+    a = s.avgpool(r, 3, 1, 1, name="ap")
+    gate = s.act(s.adaptive_avgpool(p, name="g"), "sigmoid", name="sg")
+    y = s.concat([s.scale(p, gate, name="se"), p], name="cat")
+    t = s.table_add(s.cls_token(s.to_tokens(y, name="tt"), name="cls"), 12, name="pos")
+    t = s.add(t, s.attention(s.layernorm(t, 1e-6, name="ln"), 2, name="at"), name="res")
+    s.linear(s.select(t, 3, name="sel"), 5, name="fc")
+    torch.manual_seed(0)
+    m = to_module(s).eval().double()
+    with torch.no_grad():
+        for prm in m.parameters():
+            prm.normal_()
+        bn = _layer(m, s, "bn")
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2)
+        inp = 4 * torch.randn(3, 2, 6, 6, dtype=torch.float64)
+        conv = _layer(m, s, "c")
+        h = F.conv2d(inp, conv.weight, conv.bias, padding=1)
+        h = F.batch_norm(h, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0, bn.eps)
+        h = h.clamp(0, 6)
+        pooled = F.max_pool2d(h, 2)
+        gated = pooled * torch.sigmoid(pooled.mean((2, 3), keepdim=True))
+        tokens = torch.cat([gated, pooled], 1).flatten(2).transpose(1, 2)  # (N, 9, 8)
+        cls = _layer(m, s, "cls").token.expand(3, -1, -1)
+        tokens = torch.cat([cls, tokens], 1) + _layer(m, s, "pos").table[:10]
+        ln = _layer(m, s, "ln")
+        normed = F.layer_norm(tokens, (8,), ln.weight, ln.bias, 1e-6)
+        mha = _layer(m, s, "at").mha
+        tokens = tokens + mha(normed, normed, normed, need_weights=False)[0]
+        fc = _layer(m, s, "fc")
+        expected = F.linear(tokens[:, 3], fc.weight, fc.bias)
+        assert torch.allclose(m(inp), expected, rtol=1e-12, atol=1e-12)
+        assert h.max() == 6 and h.min() == 0  # relu6 clipped on both sides here
+        # the average pool (a side branch) with torch's geometry
+        assert s.shape(a) == (4, 6, 6) == F.avg_pool2d(h, 3, 1, 1).shape[1:]
+
+    ids_spec = Spec("tokens")
+    e = ids_spec.embedding(ids_spec.input(4), 10, 6, name="emb")
+    e = ids_spec.table_add(e, 3, "zero", name="type")
+    ids_spec.select(e, 2, name="sel")
+    m = to_module(ids_spec).double()
+    with torch.no_grad():
+        for prm in m.parameters():
+            prm.normal_()
+        ids = torch.tensor([[1, 2, 3, 4], [9, 0, 9, 5]])
+        emb = _layer(m, ids_spec, "emb").weight
+        expected = emb[ids[:, 2]] + _layer(m, ids_spec, "type").table[0]
+        assert torch.allclose(m(ids), expected, rtol=1e-12, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- review (issue 10 §5)

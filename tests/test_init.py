@@ -9,6 +9,7 @@ drawn by hypothesis, so a failure is reproducible from the printed example.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ import sympy
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sympy.stats import Normal, variance
 
 from kernels.cpu import init as kinit
 from kernels.cpu.linear import linear, linear_backward
@@ -65,6 +67,76 @@ def test_linear_output_variance_derivation_and_counterexample():
     relu = th.relu_moments(1)
     general = th.linear_output_variance(n, vw, relu["variance"], mean_x=relu["mean"])
     assert sympy.simplify(general - n * vw * relu["second_moment"]) == 0
+
+
+rationals = st.fractions(min_value=-3, max_value=3, max_denominator=7).map(
+    lambda f: sympy.Rational(f.numerator, f.denominator)
+)
+spreads = st.fractions(min_value=0, max_value=2, max_denominator=5).map(
+    lambda f: sympy.Rational(f.numerator, f.denominator)
+)
+
+
+@pytest.mark.claim("d002.init.linear-output-variance")
+@given(n=st.integers(1, 3), mw=rationals, mx=rationals, s=spreads, t=spreads)
+def test_general_linear_output_variance_exactly_by_enumeration(n, mw, mx, s, t):
+    """Var[sum_j w_j x_j] with every w_j = mw +- s and x_j = mx +- t (independent fair signs):
+    the 4^n outcomes enumerated in exact rationals give the variance, which must equal the
+    general formula n (s^2 t^2 + s^2 mx^2 + mw^2 t^2) for any means (the mean terms
+    included: the zero-mean document formula is only the first term)."""
+    outcomes = [
+        sum((mw + a * s) * (mx + b * t) for a, b in zip(signs[:n], signs[n:], strict=True))
+        for signs in itertools.product((-1, 1), repeat=2 * n)
+    ]
+    mean = sympy.Rational(sum(outcomes), len(outcomes))
+    var = sympy.Rational(sum((y - mean) ** 2 for y in outcomes), len(outcomes))
+    assert th.linear_output_variance(n, s**2, t**2, mw, mx) == var
+
+
+@pytest.mark.claim("d002.init.linear-output-variance")
+def test_general_linear_output_variance_against_sympy_stats():
+    """One product of independent Normal random symbols with symbolic means and standard
+    deviations: ``sympy.stats.variance`` equals the formula with n = 1 (the n terms of the
+    sum are independent, so n of them give n times; the enumeration test checks n > 1)."""
+    mw_, mx_ = sympy.symbols("m_w m_x", real=True)
+    sw_, sx_ = sympy.symbols("s_w s_x", positive=True)
+    exact = variance(Normal("w", mw_, sw_) * Normal("x", mx_, sx_))
+    formula = th.linear_output_variance(1, sw_**2, sx_**2, mw_, mx_)
+    assert sympy.expand(exact - formula) == 0
+    n = sympy.Symbol("n", integer=True, positive=True)
+    assert sympy.expand(th.linear_output_variance(n, sw_**2, sx_**2, mw_, mx_) - n * formula) == 0
+
+
+@pytest.mark.claim("d002.init.linear-output-variance")
+@few
+@given(seed=seeds, mw=st.sampled_from([1.0, 2.0, 3.0]), mx=st.sampled_from([1.5, 2.0]))
+def test_general_linear_output_variance_monte_carlo(seed, mw, mx):
+    """y = w_1 x_1 + w_2 x_2, w ~ U(mw +- 1), x ~ U(mx +- 1) independent (variances 1/3),
+    M = 4e6 draws. y and y^2 are bounded, so Hoeffding intervals (false alarm 5e-7 each, 1e-6
+    together) bound E[y] and E[y^2], hence Var[y]; the formula lies inside and the formulas
+    without the mean terms (or with mw instead of mw^2) lie outside."""
+    rng = np.random.default_rng(seed)
+    m, n = 4_000_000, 2
+    w = rng.uniform(mw - 1, mw + 1, (m, n))
+    x = rng.uniform(mx - 1, mx + 1, (m, n))
+    y = np.einsum("ij,ij->i", w, x)
+    lo, hi = n * (mw - 1) * (mx - 1), n * (mw + 1) * (mx + 1)  # w, x >= 0 here
+    t1 = hoeffding_halfwidth(m, hi - lo, FALSE_ALARM / 2)
+    t2 = hoeffding_halfwidth(m, hi**2 - lo**2, FALSE_ALARM / 2)
+    m1, m2 = float(y.mean()), float(np.mean(y * y))
+    var_lo = (m2 - t2) - (m1 + t1) ** 2
+    var_hi = (m2 + t2) - max(m1 - t1, 0.0) ** 2
+    v = 1 / 3
+    formula = float(th.linear_output_variance(n, v, v, mw, mx))
+    assert math.isclose(formula, n * (v * v + v * mx**2 + mw**2 * v), rel_tol=1e-12)
+    assert var_lo <= formula <= var_hi
+    for wrong in (
+        n * v * v,  # the document's zero-mean formula
+        n * (v * v + v * mx**2),  # mean of w dropped
+        n * (v * v + mw**2 * v),  # mean of x dropped
+        n * (v * v + v * mx + mw * v),  # means not squared
+    ):
+        assert not var_lo <= wrong <= var_hi, wrong
 
 
 @pytest.mark.claim("d002.init.linear-output-variance", "d002.init.relu-reduction-half")
@@ -293,6 +365,90 @@ def test_he_uniform_and_normal_variance(f, seed, source):
     assert _chi2_ok(float(np.sum(wn**2)) / float(th.he_variance(fi)), wn.size)
 
 
+# --------------------------------------------------------------------------- fans (conv)
+
+
+def _torch_fans(shape) -> tuple[int, int]:
+    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(*shape, device="meta"))
+
+
+weight_shapes = st.lists(st.integers(1, 7), min_size=2, max_size=5).map(tuple)
+
+
+@pytest.mark.claim("d002.init.xavier-compromise", "d002.init.he")
+@given(shape=weight_shapes)
+def test_fans_equal_torchs_for_linear_and_conv_weights(shape):
+    """(out, in, *kernel): fan_in = in * prod(kernel), fan_out = out * prod(kernel), as
+    torch.nn.init._calculate_fan_in_and_fan_out, for 2-D to 5-D weights."""
+    assert kinit.fans(shape) == _torch_fans(shape)
+    assert kinit.fans(list(shape)) == kinit.fans(tuple(np.int64(v) for v in shape))
+
+
+@pytest.mark.claim("d002.init.xavier-compromise", "d002.init.he")
+@given(
+    shape=weight_shapes,
+    seed=seeds,
+    slope=st.sampled_from([0.0, 0.01, 0.2, 1.0, 3.0]),
+    gain=st.sampled_from([1.0, 5 / 3, 0.5]),
+    mode=st.sampled_from(["fan_in", "fan_out"]),
+)
+def test_initializers_scale_by_torchs_fans_and_gains(shape, seed, slope, gain, mode):
+    """Each initializer draws the same NumPy stream as rng.uniform / rng.standard_normal and
+    scales it by the bound or std built from torch's fans and ``calculate_gain``."""
+    fi, fo = _torch_fans(shape)
+    fan = fi if mode == "fan_in" else fo
+    std = torch.nn.init.calculate_gain("leaky_relu", slope) / math.sqrt(fan)
+
+    def rng():
+        return np.random.default_rng(seed)
+
+    expected = {
+        "he_normal": std * rng().standard_normal(shape),
+        "he_uniform": rng().uniform(-math.sqrt(3) * std, math.sqrt(3) * std, shape),
+        "xavier_normal": gain * math.sqrt(2 / (fi + fo)) * rng().standard_normal(shape),
+        "xavier_uniform": rng().uniform(-(a := gain * math.sqrt(6 / (fi + fo))), a, shape),
+    }
+    got = {
+        "he_normal": kinit.he_normal(shape, rng(), negative_slope=slope, mode=mode),
+        "he_uniform": kinit.he_uniform(shape, rng(), negative_slope=slope, mode=mode),
+        "xavier_normal": kinit.xavier_normal(shape, rng(), gain=gain),
+        "xavier_uniform": kinit.xavier_uniform(shape, rng(), gain=gain),
+    }
+    for name, value in got.items():
+        assert value.shape == shape and value.dtype == np.float64
+        assert np.allclose(value, expected[name], rtol=1e-13, atol=0), name
+    assert kinit.he_normal(shape, rng(), dtype=np.float32).dtype == np.float32
+
+
+@pytest.mark.claim("d002.init.he", "d002.init.xavier-uniform")
+@few
+@given(
+    seed=seeds,
+    out=st.integers(32, 64),
+    cin=st.integers(8, 32),
+    kernel=st.lists(st.integers(1, 5), min_size=1, max_size=2),
+    mode=st.sampled_from(["fan_in", "fan_out"]),
+)
+def test_conv_weight_variance_agrees_with_torch(seed, out, cin, kernel, mode):
+    """Conv weights (out, in, *kernel), ours and torch's: He-normal sum w^2 / (2/fan) ~
+    chi2_N for both (false alarm 1e-6 each); Xavier-uniform never beyond the bound
+    a = sqrt(6/(fan_in + fan_out)) and max |w| >= a (1 - eps) (false alarm 1e-6 each)."""
+    shape = (out, cin, *kernel)
+    fi, fo = _torch_fans(shape)
+    var = 2 / (fi if mode == "fan_in" else fo)
+    ours = kinit.he_normal(shape, np.random.default_rng(seed), mode=mode)
+    theirs = _torch_sample(torch.nn.init.kaiming_normal_, shape, seed, mode=mode)
+    for w in (ours, theirs):
+        assert _chi2_ok(float(np.sum(w**2)) / var, w.size)
+    a = math.sqrt(6 / (fi + fo))
+    eps = 1 - FALSE_ALARM ** (1 / math.prod(shape))
+    for w in (
+        kinit.xavier_uniform(shape, np.random.default_rng(seed)),
+        _torch_sample(torch.nn.init.xavier_uniform_, shape, seed),
+    ):
+        assert a * (1 - eps) <= np.abs(w).max() <= a
+
+
 # --------------------------------------------------------------------------- gains
 
 
@@ -462,7 +618,7 @@ def test_bad_input():
         th.he_variance(3, gain=-1)
     with pytest.raises(ValueError, match="unknown activation"):
         th.activation_second_moment("swishy")
-    with pytest.raises(TypeError, match="activation must be a string"):
+    with pytest.raises(TypeError, match="activation name must be a string"):
         th.derived_gain(3)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         kinit.orthogonal((5,), rng)
@@ -494,11 +650,36 @@ def test_depth_experiment_code():
     he = depth_profile("relu", "he", depth=20, width=128, batch=128, seed=3)
     layers = np.arange(1, 21)
     assert np.allclose(he.forward / xavier.forward, 2.0**layers, rtol=1e-9)
+    # backward[l-1] is the gradient at layer l's input: it crosses layers l..L, each scaled
+    # by sqrt(2) in He, so its variance ratio is 2^(L - l + 1)
+    assert np.allclose(he.backward / xavier.backward, 2.0 ** layers[::-1], rtol=1e-9)
     lsuv = depth_profile("tanh", "lsuv", depth=20, width=128, batch=128, seed=3)
     assert np.allclose(lsuv.forward, 1.0, atol=1e-2)
     tanh = depth_profile("tanh", "xavier", depth=20, width=256, batch=256, seed=0)
     predicted = depth_prediction("tanh", "xavier", depth=20, width=256)
     assert np.all(np.abs(np.log(tanh.forward / predicted.forward)) < np.log(1.25))
+
+
+@pytest.mark.claim("d002.init.he", "d002.init.review-depth")
+def test_depth_prediction_starts_at_the_first_layer_and_multiplies_backwards():
+    """The prediction's first pre-activation variance is n sigma_w^2 (unit input): 2 for He,
+    1/3 for torch's default, 1 for Xavier; the gradient reaching layer l's input has variance
+    prod_{k=l}^{L} chi_k (the product runs from the output back to layer l)."""
+    from numerics.experiments import depth_prediction
+
+    depth = 4
+    he = depth_prediction("relu", "he", depth=depth, width=16)
+    assert he.forward.tolist() == [2.0] * depth and he.backward.tolist() == [1.0] * depth
+    default = depth_prediction("relu", "torch default", depth=depth, width=12)
+    assert np.allclose(default.forward, [1 / 3 * 6.0**-k for k in range(depth)], rtol=1e-12)
+    xavier = depth_prediction("relu", "xavier", depth=depth, width=16)
+    assert xavier.forward.tolist() == [1.0, 0.5, 0.25, 0.125]
+    assert np.allclose(default.backward, [(1 / 6) ** (depth - k) for k in range(depth)])
+    tanh = depth_prediction("tanh", "xavier", depth=3, width=8)
+    q, chi = th.mean_field_variances(2, 8, 1 / 8, "tanh", q0=1.0)
+    assert np.allclose(tanh.forward, q, rtol=1e-12)
+    assert np.allclose(tanh.backward, [chi[0] * chi[1] * chi[2], chi[1] * chi[2], chi[2]])
+    assert len(set(np.round(chi, 6))) == 3  # the chis differ: the order matters
 
 
 # --------------------------------------------------------------------------- review (issue 10 §5)

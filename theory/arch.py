@@ -30,13 +30,15 @@ its own modules in :mod:`numerics.torch_arch`.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import sympy
 
-from theory._args import Dim, dim, is_symbolic, product
+from theory._args import MAX_ITEMS, Dim, bounded, dim, divides, flag, is_symbolic, product
 from theory.conv import conv_macs, conv_output_size, conv_params, pool_output_size
 from theory.linear import linear_params
 
@@ -55,8 +57,47 @@ CATEGORIES = ("macs", "attention", "bias", "norm", "activation", "pool", "elemen
 ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish")
 
 
+OPS = ("input", "conv", "linear", "batchnorm", "layernorm", "act", "maxpool", "avgpool",
+       "adaptive_avgpool", "flatten", "add", "scale", "concat", "to_tokens", "cls_token",
+       "embedding", "table_add", "attention", "select")  # fmt: skip
+
+
 class SpecError(ValueError):
     """A spec whose shapes do not chain; the message names the layer and the mismatch."""
+
+
+_NOT_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
+
+
+def _dim(value: object, name: str, minimum: int = 1) -> Dim:
+    """:func:`theory._args.dim`, also refusing SymPy numbers that are not integers (``nan``,
+    ``oo``, ``1/2``: their ``is_integer`` may be None) and expressions containing them."""
+    if isinstance(value, sympy.Basic) and not isinstance(value, sympy.Integer):
+        if value.is_number or any(value.has(b) for b in _NOT_FINITE):
+            raise TypeError(
+                f"{name} must be an integer >= {minimum} or an integer-valued SymPy "
+                f"expression, got {value!r}"
+            )
+    return dim(value, name, minimum)
+
+
+def _name(value: object, what: str = "name") -> str | None:
+    """A layer name: None (automatic) or a non-empty string."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{what} must be a non-empty string or None, got {value!r}")
+    return value
+
+
+def _positive_real(value: object, name: str) -> float:
+    """A finite real number > 0 (Python or NumPy; bools refused) as a float."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a finite real number > 0, got {value!r}")
+    v = float(value)
+    if not (v > 0 and v < float("inf")):
+        raise ValueError(f"{name} must be a finite real number > 0, got {value!r}")
+    return v
 
 
 @dataclass(frozen=True)
@@ -80,14 +121,23 @@ class Convention:
     unit: Literal["MAC", "FLOP"] = "MAC"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.unit, str):
+            raise TypeError(f"unit must be 'MAC' or 'FLOP', got {self.unit!r}")
         if self.unit not in ("MAC", "FLOP"):
             raise ValueError(f"unit must be 'MAC' or 'FLOP', got {self.unit!r}")
-        for name in ("bias", "norm", "activation", "pooling", "elementwise", "attention"):
+        for name in (
+            "bias", "norm", "activation", "pooling", "elementwise", "attention", "backward"
+        ):  # fmt: skip
             if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def weight(self, category: str) -> int:
-        """How many units one operation of ``category`` counts for (0 = not counted)."""
+        """How many units one operation of ``category`` counts for (0 = not counted);
+        ``category`` is one of :data:`CATEGORIES`."""
+        if not isinstance(category, str):
+            raise TypeError(f"category must be one of {CATEGORIES}, got {category!r}")
+        if category not in CATEGORIES:
+            raise ValueError(f"category must be one of {CATEGORIES}, got {category!r}")
         included = {
             "macs": True,
             "attention": self.attention,
@@ -117,17 +167,49 @@ class Node:
     params: Dim = 0
     cost: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Check the record: ``op`` one of :data:`OPS`, ``inputs`` node indices, ``shape`` 1 to
+        3 sizes >= 1, ``params`` and every ``cost`` value >= 0 with keys in CATEGORIES."""
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.op, str) or self.op not in OPS:
+            raise ValueError(f"op must be one of {OPS}, got {self.op!r}")
+        if not isinstance(self.inputs, tuple | list) or any(
+            isinstance(i, bool) or not isinstance(i, numbers.Integral) or i < 0 for i in self.inputs
+        ):
+            raise TypeError(f"inputs must be a tuple of node indices >= 0, got {self.inputs!r}")
+        if not isinstance(self.attrs, dict):
+            raise TypeError(f"attrs must be a dict, got {type(self.attrs).__name__}")
+        if not isinstance(self.shape, tuple | list) or not 1 <= len(self.shape) <= 3:
+            raise ValueError(f"shape must be a tuple of 1 to 3 sizes, got {self.shape!r}")
+        if not isinstance(self.cost, dict):
+            raise TypeError(f"cost must be a dict, got {type(self.cost).__name__}")
+        unknown = [k for k in self.cost if k not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"cost keys must be among {CATEGORIES}, got {unknown!r}")
+        set_ = object.__setattr__
+        set_(self, "inputs", tuple(int(i) for i in self.inputs))
+        set_(self, "shape", tuple(_dim(v, f"shape[{i}]") for i, v in enumerate(self.shape)))
+        set_(self, "params", _dim(self.params, "params", 0))
+        set_(self, "cost", {k: _dim(v, f"cost[{k!r}]", 0) for k, v in self.cost.items()})
+
 
 def attention_params(d: Dim) -> Dim:
     r"""Parameters of multi-head self-attention with biased Q, K, V and output projections:
-    :math:`4d^2 + 4d`, whatever the number of heads (``002`` § Multi-Head Attention)."""
+    :math:`4d^2 + 4d`, whatever the number of heads (``002`` § Multi-Head Attention).
+    ``d`` (the model width) is an integer >= 1 or an integer-valued SymPy expression."""
+    d = _dim(d, "d")
     return 4 * d * d + 4 * d
 
 
 def attention_cost(length: Dim, d: Dim, heads: Dim) -> dict[str, Dim]:
     r"""Cost of self-attention on :math:`L` tokens: :math:`4Ld^2` projection MACs,
     :math:`4Ld` bias additions, :math:`2L^2d` attention-matmul MACs (:math:`QK^\top` and
-    :math:`AV`, :math:`L^2(d_k + d_v)` per head) and :math:`hL^2` softmax entries."""
+    :math:`AV`, :math:`L^2(d_k + d_v)` per head) and :math:`hL^2` softmax entries.
+    ``length``, ``d``, ``heads`` are integers >= 1 (or SymPy expressions); ``heads`` must
+    divide ``d`` (checked when both are integers)."""
+    length, d, heads = _dim(length, "length"), _dim(d, "d"), _dim(heads, "heads")
+    divides(heads, d, "heads", "d")
     return {
         "macs": 4 * length * d * d,
         "bias": 4 * length * d,
@@ -137,11 +219,19 @@ def attention_cost(length: Dim, d: Dim, heads: Dim) -> dict[str, Dim]:
 
 
 def _same(a: Dim, b: Dim) -> bool:
-    return sympy.simplify(sympy.sympify(a) - sympy.sympify(b)) == 0
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    diff = sympy.sympify(a) - sympy.sympify(b)
+    return diff == 0 or sympy.simplify(diff) == 0
 
 
 class Spec:
     """A network as a graph of layer specs (see the module docstring).
+
+    Every method checks its arguments and that the shapes chain, raising ``TypeError`` /
+    ``ValueError`` (:class:`SpecError` for shapes that do not chain) naming the argument or
+    the layer. Node arguments (``x``, ``a``, ``b``, ``gate``, ``xs``) are indices returned by
+    earlier calls on the same spec.
 
     >>> s = Spec("tiny")
     >>> x = s.input(3, 32, 32)
@@ -152,31 +242,48 @@ class Spec:
     """
 
     def __init__(self, name: str = "net") -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__} ({name!r})")
         self.name = name
         self.nodes: list[Node] = []
 
     # ------------------------------------------------------------------ bookkeeping
     def _node(self, x: int, what: str) -> Node:
-        if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x < len(self.nodes):
+        if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Integral):
             raise TypeError(f"{what} must be a node index returned by this spec, got {x!r}")
-        return self.nodes[x]
+        if not 0 <= int(x) < len(self.nodes):
+            raise ValueError(
+                f"{what} must be a node index returned by this spec (0 to "
+                f"{len(self.nodes) - 1}), got {x!r}"
+            )
+        return self.nodes[int(x)]
+
+    def _label(self, name: object, op: str) -> str:
+        return _name(name) or f"{op}{len(self.nodes)}"
 
     def _add(self, op, inputs, name, shape, params=0, attrs=None, **cost) -> int:
         name = name or f"{op}{len(self.nodes)}"
         unknown = set(cost) - set(CATEGORIES)
         if unknown:
             raise ValueError(f"unknown cost categories {sorted(unknown)}")
-        self.nodes.append(Node(name, op, tuple(inputs), attrs or {}, tuple(shape), params, cost))
+        self.nodes.append(
+            Node(name, op, tuple(int(i) for i in inputs), attrs or {}, tuple(shape), params, cost)
+        )
         return len(self.nodes) - 1
 
-    def _map(self, x: int, name: str | None, op: str) -> tuple[Node, str]:
-        node = self._node(x, "x")
-        label = name or f"{op}{len(self.nodes)}"
-        if len(node.shape) != 3:
+    def _rank(self, x: int, ranks: tuple[int, ...], what: str, label: str, op: str) -> Node:
+        node = self._node(x, what)
+        if len(node.shape) not in ranks:
+            need = {1: "(d,)", 2: "(L, d)", 3: "(C, H, W)"}
             raise SpecError(
-                f"layer {label!r} ({op}) needs a (C, H, W) feature map, got {node.shape}"
+                f"layer {label!r} ({op}): {what} must be a node of shape "
+                f"{' or '.join(need[r] for r in ranks)}, got {node.name!r} {node.shape}"
             )
-        return node, label
+        return node
+
+    def _map(self, x: int, name: str | None, op: str) -> tuple[Node, str]:
+        label = self._label(name, op)
+        return self._rank(x, (3,), "x", label, op), label
 
     def shape(self, x: int) -> tuple[Dim, ...]:
         """Output shape of node ``x``."""
@@ -185,10 +292,13 @@ class Spec:
     # ------------------------------------------------------------------ layers
     def input(self, *shape: Dim, name: str = "input") -> int:
         """The input: ``(C, H, W)`` image, ``(L,)`` token ids or ``(L, d)`` embeddings."""
-        dims = tuple(dim(v, f"input shape[{i}]") for i, v in enumerate(shape))
-        if not 1 <= len(dims) <= 3:
-            raise SpecError(f"input {name!r} must have 1 to 3 dimensions, got {shape}")
-        return self._add("input", (), name, dims)
+        label = _name(name)
+        if label is None:
+            raise TypeError("name must be a non-empty string, got None")
+        if not 1 <= len(shape) <= 3:
+            raise SpecError(f"input {label!r}: shape must have 1 to 3 dimensions, got {shape}")
+        dims = tuple(_dim(v, f"input shape[{i}]") for i, v in enumerate(shape))
+        return self._add("input", (), label, dims)
 
     def conv(
         self,
@@ -205,13 +315,19 @@ class Spec:
         r"""2-D convolution (square kernel): :func:`theory.conv.conv_params`, ``conv_macs``."""
         node, label = self._map(x, name, "conv")
         c, h, w = node.shape
+        out_channels = _dim(out_channels, "out_channels")
+        kernel_size, stride = _dim(kernel_size, "kernel_size"), _dim(stride, "stride")
+        padding, dilation = _dim(padding, "padding", 0), _dim(dilation, "dilation")
+        groups, bias = _dim(groups, "groups"), flag(bias, "bias")
         try:
             out_h = conv_output_size(h, kernel_size, stride, padding, dilation)
             out_w = conv_output_size(w, kernel_size, stride, padding, dilation)
             params = conv_params(c, out_channels, kernel_size, groups=groups, bias=bias)
             macs = conv_macs(c, out_channels, (kernel_size, kernel_size), (out_h, out_w), groups)
         except ValueError as err:
-            raise SpecError(f"layer {label!r} (conv, input {node.shape}): {err}") from None
+            raise SpecError(
+                f"layer {label!r} (conv, input x = {node.name!r} {node.shape}): {err}"
+            ) from None
         attrs = dict(
             in_channels=c, out_channels=out_channels, kernel_size=kernel_size, stride=stride,
             padding=padding, groups=groups, bias=bias, dilation=dilation,
@@ -224,13 +340,12 @@ class Spec:
 
     def linear(self, x: int, out_features: Dim, bias: bool = True, name: str | None = None) -> int:
         r"""Dense layer on the last axis: :math:`n\,m` MACs per row (:mod:`theory.linear`)."""
-        node = self._node(x, "x")
-        label = name or f"linear{len(self.nodes)}"
-        if len(node.shape) not in (1, 2):
-            raise SpecError(f"layer {label!r} (linear) needs (d,) or (L, d), got {node.shape}")
+        label = self._label(name, "linear")
+        node = self._rank(x, (1, 2), "x", label, "linear")
+        out_features, bias = _dim(out_features, "out_features"), flag(bias, "bias")
         rows = node.shape[0] if len(node.shape) == 2 else 1
         n_in = node.shape[-1]
-        params = linear_params(n_in, dim(out_features, f"{label}.out_features"), bias)
+        params = linear_params(n_in, out_features, bias)
         out = (*node.shape[:-1], out_features)
         return self._add(
             "linear", (x,), label, out, params,
@@ -246,20 +361,25 @@ class Spec:
         )
 
     def layernorm(self, x: int, eps: float = 1e-5, name: str | None = None) -> int:
-        """LayerNorm over the last axis (affine): :math:`2d` parameters."""
+        """LayerNorm over the last axis (affine): :math:`2d` parameters; ``eps`` a finite
+        real number > 0."""
         node = self._node(x, "x")
-        label = name or f"layernorm{len(self.nodes)}"
+        label = self._label(name, "layernorm")
+        eps = _positive_real(eps, "eps")
         return self._add(
             "layernorm", (x,), label, node.shape, 2 * node.shape[-1], {"eps": eps},
             norm=product(node.shape),
         )  # fmt: skip
 
     def act(self, x: int, kind: str = "relu", name: str | None = None) -> int:
-        """Elementwise nonlinearity (``relu``, ``relu6``, ``gelu``, ``silu``, ``sigmoid`` …)."""
+        """Elementwise nonlinearity, ``kind`` one of :data:`ACTIVATIONS` (``relu``,
+        ``relu6``, ``gelu``, ``silu``, ``sigmoid``, ``tanh``, ``hardswish``)."""
         node = self._node(x, "x")
+        if not isinstance(kind, str):
+            raise TypeError(f"kind must be one of {ACTIVATIONS}, got {kind!r}")
         if kind not in ACTIVATIONS:
             raise ValueError(f"kind must be one of {ACTIVATIONS}, got {kind!r}")
-        label = name or f"{kind}{len(self.nodes)}"
+        label = self._label(name, kind)
         return self._add(
             "act", (x,), label, node.shape, 0, {"kind": kind}, activation=product(node.shape)
         )
@@ -267,36 +387,45 @@ class Spec:
     def _pool(self, op, x, kernel_size, stride, padding, name) -> int:
         node, label = self._map(x, name, op)
         c, h, w = node.shape
-        s = kernel_size if stride is None else stride
+        k = _dim(kernel_size, "kernel_size")
+        s = k if stride is None else _dim(stride, "stride")
+        p = _dim(padding, "padding", 0)
         try:
-            out = [pool_output_size(v, kernel_size, s, padding) for v in (h, w)]
+            out = [pool_output_size(v, k, s, p) for v in (h, w)]
         except ValueError as err:
-            raise SpecError(f"layer {label!r} ({op}, input {node.shape}): {err}") from None
-        attrs = dict(kernel_size=kernel_size, stride=s, padding=padding)
-        reads = c * out[0] * out[1] * kernel_size**2
+            raise SpecError(
+                f"layer {label!r} ({op}, input x = {node.name!r} {node.shape}): {err}"
+            ) from None
+        attrs = dict(kernel_size=k, stride=s, padding=p)
+        reads = c * out[0] * out[1] * k**2
         return self._add(op, (x,), label, (c, *out), 0, attrs, pool=reads)
 
     def maxpool(self, x, kernel_size, stride=None, padding=0, name=None) -> int:
-        """Max pooling (:func:`theory.conv.pool_output_size`)."""
+        """Max pooling (:func:`theory.conv.pool_output_size`; ``stride`` None = kernel)."""
         return self._pool("maxpool", x, kernel_size, stride, padding, name)
 
     def avgpool(self, x, kernel_size, stride=None, padding=0, name=None) -> int:
-        """Average pooling."""
+        """Average pooling (``count_include_pad``: every window reads ``kernel_size²``)."""
         return self._pool("avgpool", x, kernel_size, stride, padding, name)
 
     def adaptive_avgpool(self, x: int, output_size: int = 1, name: str | None = None) -> int:
         """Adaptive average pooling to ``(C, O, O)`` (torch's windows, :mod:`theory.pooling`);
-        ``pool`` counts every element each window reads."""
+        ``pool`` counts every element each window reads. ``output_size`` at most
+        :data:`theory._args.MAX_ITEMS` (the windows are enumerated); symbolic only for 1."""
         node, label = self._map(x, name, "adaptive_avgpool")
         c, h, w = node.shape
-        o = dim(output_size, f"{label}.output_size")
+        o = _dim(output_size, "output_size")
         if o == 1:
             reads = product(node.shape)
         elif is_symbolic(h, w, o):
-            raise SpecError(f"layer {label!r}: symbolic adaptive pooling only to size 1")
+            raise SpecError(
+                f"layer {label!r}: output_size must be 1 when the input size or output_size "
+                f"is symbolic, got output_size={o!r} for input {node.shape}"
+            )
         else:
             from theory.pooling import adaptive_read_count
 
+            bounded(o, "output_size", MAX_ITEMS)
             reads = c * adaptive_read_count(h, o) * adaptive_read_count(w, o)
         return self._add(
             "adaptive_avgpool", (x,), label, (c, o, o), 0, {"output_size": o}, pool=reads
@@ -305,23 +434,23 @@ class Spec:
     def flatten(self, x: int, name: str | None = None) -> int:
         """``(C, H, W)`` to ``(C·H·W,)`` (torch's ``flatten(1)``)."""
         node = self._node(x, "x")
-        return self._add("flatten", (x,), name, (product(node.shape),))
+        return self._add("flatten", (x,), self._label(name, "flatten"), (product(node.shape),))
 
     def add(self, a: int, b: int, name: str | None = None) -> int:
         """Residual addition of two equal shapes."""
         na, nb = self._node(a, "a"), self._node(b, "b")
-        label = name or f"add{len(self.nodes)}"
+        label = self._label(name, "add")
         if len(na.shape) != len(nb.shape) or not all(map(_same, na.shape, nb.shape)):
             raise SpecError(
                 f"layer {label!r} (add): shapes differ, {na.name!r} {na.shape} vs "
-                f"{nb.name!r} {nb.shape}"
+                f"{nb.name!r} {nb.shape} (a and b must have equal shapes)"
             )
         return self._add("add", (a, b), label, na.shape, 0, {}, elementwise=product(na.shape))
 
     def scale(self, x: int, gate: int, name: str | None = None) -> int:
         """Channel gating ``x * gate`` with ``gate`` of shape ``(C, 1, 1)`` (squeeze-excite)."""
         nx, ng = self._node(x, "x"), self._node(gate, "gate")
-        label = name or f"scale{len(self.nodes)}"
+        label = self._label(name, "scale")
         fits = (
             len(nx.shape) == 3
             and len(ng.shape) == 3
@@ -331,22 +460,25 @@ class Spec:
         if not fits:
             raise SpecError(
                 f"layer {label!r} (scale): gate {ng.name!r} {ng.shape} does not match "
-                f"{nx.name!r} {nx.shape}; it must be (C, 1, 1)"
+                f"x {nx.name!r} {nx.shape}; x must be (C, H, W) and gate (C, 1, 1)"
             )
         return self._add("scale", (x, gate), label, nx.shape, 0, {}, elementwise=product(nx.shape))
 
     def concat(self, xs: Sequence[int], name: str | None = None) -> int:
-        """Concatenate feature maps along channels (equal spatial sizes)."""
-        nodes = [self._node(x, "xs[i]") for x in xs]
-        label = name or f"concat{len(self.nodes)}"
-        if not nodes:
-            raise SpecError(f"layer {label!r} (concat): nothing to concatenate")
+        """Concatenate feature maps ``xs`` (node indices) along channels (equal spatial
+        sizes)."""
+        if isinstance(xs, str) or not isinstance(xs, Sequence):
+            raise TypeError(f"xs must be a sequence of node indices, got {xs!r}")
+        label = self._label(name, "concat")
+        if not xs:
+            raise ValueError(f"layer {label!r} (concat): xs must hold at least one node index")
+        nodes = [self._rank(x, (3,), f"xs[{i}]", label, "concat") for i, x in enumerate(xs)]
         first = nodes[0]
-        for n in nodes[1:]:
-            if len(n.shape) != 3 or not all(map(_same, n.shape[1:], first.shape[1:])):
+        for i, n in enumerate(nodes[1:], 1):
+            if not all(map(_same, n.shape[1:], first.shape[1:])):
                 raise SpecError(
-                    f"layer {label!r} (concat): spatial sizes differ, {first.name!r} "
-                    f"{first.shape} vs {n.name!r} {n.shape}"
+                    f"layer {label!r} (concat): spatial sizes differ, xs[0] {first.name!r} "
+                    f"{first.shape} vs xs[{i}] {n.name!r} {n.shape}"
                 )
         channels = sympy.Add(*[n.shape[0] for n in nodes])
         channels = int(channels) if channels.is_Integer else channels
@@ -361,16 +493,16 @@ class Spec:
 
     def cls_token(self, x: int, name: str | None = None) -> int:
         """Prepend a learned class token: :math:`d` parameters, ``(L+1, d)``."""
-        node = self._node(x, "x")
-        length, d = node.shape
-        return self._add("cls_token", (x,), name, (length + 1, d), d)
+        label = self._label(name, "cls_token")
+        length, d = self._rank(x, (2,), "x", label, "cls_token").shape
+        return self._add("cls_token", (x,), label, (length + 1, d), d)
 
     def embedding(self, x: int, vocab: Dim, d: Dim, name: str | None = None) -> int:
-        """Token ids ``(L,)`` to ``(L, d)`` by a table of :math:`V d` parameters."""
-        node = self._node(x, "x")
-        label = name or f"embedding{len(self.nodes)}"
-        if len(node.shape) != 1:
-            raise SpecError(f"layer {label!r} (embedding) needs token ids (L,), got {node.shape}")
+        """Token ids ``(L,)`` to ``(L, d)`` by a table of :math:`V d` parameters
+        (``vocab`` :math:`V` and ``d`` integers >= 1)."""
+        label = self._label(name, "embedding")
+        node = self._rank(x, (1,), "x", label, "embedding")
+        vocab, d = _dim(vocab, "vocab"), _dim(d, "d")
         return self._add(
             "embedding", (x,), label, (node.shape[0], d), vocab * d, {"vocab": vocab, "d": d}
         )
@@ -378,38 +510,46 @@ class Spec:
     def table_add(self, x: int, rows: Dim, index: str = "position", name: str | None = None) -> int:
         """Add rows of a learned ``(rows, d)`` table: row :math:`i` to token :math:`i`
         (``index="position"``, needs rows ≥ L) or row 0 to every token (``"zero"``)."""
-        node = self._node(x, "x")
-        label = name or f"table_add{len(self.nodes)}"
-        length, d = node.shape
+        label = self._label(name, "table_add")
+        length, d = self._rank(x, (2,), "x", label, "table_add").shape
+        rows = _dim(rows, "rows")
+        if not isinstance(index, str):
+            raise TypeError(f"index must be 'position' or 'zero', got {index!r}")
         if index not in ("position", "zero"):
             raise ValueError(f"index must be 'position' or 'zero', got {index!r}")
         if index == "position" and not is_symbolic(rows, length) and rows < length:
-            raise SpecError(f"layer {label!r} (table_add): {rows} rows for {length} tokens")
+            raise SpecError(
+                f"layer {label!r} (table_add): rows={rows} must be at least the number of "
+                f"tokens {length} for index='position'"
+            )
         return self._add(
-            "table_add", (x,), label, node.shape, rows * d, {"rows": rows, "index": index},
+            "table_add", (x,), label, (length, d), rows * d, {"rows": rows, "index": index},
             elementwise=length * d,
         )  # fmt: skip
 
     def attention(self, x: int, heads: Dim, name: str | None = None) -> int:
         """Multi-head self-attention (``nn.MultiheadAttention``): :func:`attention_params`,
-        :func:`attention_cost`."""
-        node = self._node(x, "x")
-        label = name or f"attention{len(self.nodes)}"
-        if len(node.shape) != 2:
-            raise SpecError(f"layer {label!r} (attention) needs (L, d), got {node.shape}")
-        length, d = node.shape
-        h = dim(heads, f"{label}.heads")
+        :func:`attention_cost`; ``heads`` must divide the width ``d``."""
+        label = self._label(name, "attention")
+        length, d = self._rank(x, (2,), "x", label, "attention").shape
+        h = _dim(heads, "heads")
         if not is_symbolic(h, d) and d % h:
             raise SpecError(f"layer {label!r} (attention): heads={h} must divide d={d}")
         return self._add(
-            "attention", (x,), label, node.shape, attention_params(d), {"heads": h, "d": d},
+            "attention", (x,), label, (length, d), attention_params(d), {"heads": h, "d": d},
             **attention_cost(length, d, h),
         )  # fmt: skip
 
     def select(self, x: int, index: int = 0, name: str | None = None) -> int:
-        """Token ``index`` of ``(L, d)``: ``(d,)``."""
-        node = self._node(x, "x")
-        return self._add("select", (x,), name, (node.shape[-1],), 0, {"index": index})
+        """Token ``index`` of ``(L, d)``: ``(d,)``; ``0 <= index < L``."""
+        label = self._label(name, "select")
+        length, d = self._rank(x, (2,), "x", label, "select").shape
+        if isinstance(index, bool | np.bool_) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"index must be an integer >= 0, got {index!r}")
+        index = int(index)
+        if index < 0 or (not is_symbolic(length) and index >= length):
+            raise ValueError(f"index must satisfy 0 <= index < {length} (tokens), got {index}")
+        return self._add("select", (x,), label, (d,), 0, {"index": index})
 
     # ------------------------------------------------------------------ counts
     def params(self) -> Dim:
@@ -435,11 +575,33 @@ class Spec:
         return {c: _simplify(v) for c, v in out.items()}
 
     def subs(self, values: dict) -> dict[str, int]:
-        """Parameters and default-convention count at integer values of the symbols."""
-        return {
-            "params": int(sympy.sympify(self.params()).subs(values)),
-            "macs": int(sympy.sympify(self.count()).subs(values)),
-        }
+        """Parameters and default-convention count with the symbols replaced by ``values``
+        (a dict from SymPy symbols to positive integers or positive rationals); every symbol
+        must get a value and the counts must come out as integers."""
+        if not isinstance(values, dict):
+            raise TypeError(f"values must be a dict of symbol: number, got {values!r}")
+        clean = {}
+        for key, value in values.items():
+            if not isinstance(key, sympy.Symbol):
+                raise TypeError(f"values keys must be SymPy symbols, got {key!r}")
+            if isinstance(value, bool | np.bool_) or not isinstance(
+                value, numbers.Rational | sympy.Rational
+            ):
+                raise TypeError(f"values[{key}] must be an integer or a rational, got {value!r}")
+            v = sympy.Rational(int(value)) if isinstance(value, numbers.Integral) else value
+            if not v > 0:
+                raise ValueError(f"values[{key}] must be > 0, got {value!r}")
+            clean[key] = sympy.sympify(v)
+        out = {}
+        for what, expr in (("params", self.params()), ("macs", self.count())):
+            got = sympy.sympify(expr).subs(clean)
+            if not got.is_Integer:
+                raise ValueError(
+                    f"values must give every symbol a value that makes the counts integers; "
+                    f"{what} = {got}"
+                )
+            out[what] = int(got)
+        return out
 
 
 def _simplify(expr: sympy.Expr) -> Dim:

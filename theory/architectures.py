@@ -12,12 +12,14 @@ the ``IMAGENET1K_V1`` weights; BERT: ``BertModel`` of ``bert-base-uncased`` (Dev
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
+import numpy as np
 import sympy
 
-from theory._args import Dim
-from theory.arch import Spec
+from theory._args import Dim, bounded, divides, flag
+from theory.arch import Spec, SpecError, _dim
 
 __all__ = [
     "REFERENCE",
@@ -34,6 +36,50 @@ __all__ = [
     "vit",
     "vit_macs_in_tokens",
 ]
+
+
+MAX_LAYERS = 1000
+"""Most blocks/layers a builder lays out (summed over stages); more is refused at once with
+``ValueError`` naming the argument (each block is enumerated node by node)."""
+
+
+def _count(value: object, name: str, minimum: int = 1) -> int:
+    """A plain integer >= ``minimum`` (Python or NumPy; bools and SymPy expressions refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _counts(values: object, name: str, width: int | None = None) -> list:
+    """A non-empty sequence of integers >= 1 (``width=None``) or of ``width``-tuples of them,
+    whose block total is at most :data:`MAX_LAYERS`."""
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise TypeError(f"{name} must be a non-empty sequence, got {values!r}")
+    out: list = []
+    for i, v in enumerate(values):
+        if width is None:
+            out.append(_count(v, f"{name}[{i}]"))
+            continue
+        if isinstance(v, str) or not isinstance(v, Sequence) or len(v) != width:
+            raise TypeError(f"{name}[{i}] must be a tuple of {width} integers, got {v!r}")
+        out.append(tuple(_count(e, f"{name}[{i}][{j}]") for j, e in enumerate(v)))
+    return out
+
+
+def _layers(total: int, name: str) -> None:
+    bounded(total, f"{name} (total blocks)", MAX_LAYERS)
+
+
+def _build(build, resolution_name: str, resolution: Dim):
+    """Run a builder; a shape that stops chaining can only come from a too small input."""
+    try:
+        return build()
+    except SpecError as err:
+        raise SpecError(
+            f"{resolution_name}={resolution} is too small for this network: {err}"
+        ) from None
 
 
 def _ch(value: Dim) -> Dim:
@@ -59,7 +105,13 @@ def resnet(
     classes: Dim = 1000,
 ) -> Spec:
     """torchvision ResNet (v1.5: stride on the 3×3 of a bottleneck). ``width`` is the stem's
-    channels (64); stage widths are ``width·(1, 2, 4, 8)``, bottlenecks expand by 4."""
+    channels (64); stage widths are ``width·(1, 2, 4, 8)``, bottlenecks expand by 4.
+    ``blocks``: blocks per stage (integers >= 1, at most :data:`MAX_LAYERS` in all)."""
+    blocks = _counts(blocks, "blocks")
+    _layers(sum(blocks), "blocks")
+    bottleneck = flag(bottleneck, "bottleneck")
+    width, resolution = _dim(width, "width"), _dim(resolution, "resolution")
+    classes = _dim(classes, "classes")
     expansion = 4 if bottleneck else 1
     s = Spec(f"resnet{'-bottleneck' if bottleneck else ''}{list(blocks)}")
     x = s.input(3, resolution, resolution)
@@ -101,19 +153,35 @@ def vgg(
     pool_size: int = 7,
 ) -> Spec:
     """torchvision VGG without batch norm: 3×3 convs with bias, 2×2 max pools, adaptive
-    average pool to 7×7, three linear layers."""
-    s = Spec("vgg")
-    x = s.input(3, resolution, resolution)
-    for i, v in enumerate(config):
-        if v == "M":
-            x = s.maxpool(x, 2, 2, name=f"features.{i}")
-        else:
-            x = s.act(s.conv(x, v, 3, 1, 1, bias=True, name=f"features.{i}"))
-    x = s.flatten(s.adaptive_avgpool(x, pool_size, name="avgpool"))
-    x = s.act(s.linear(x, hidden, name="classifier.0"))
-    x = s.act(s.linear(x, hidden, name="classifier.3"))
-    s.linear(x, classes, name="classifier.6")
-    return s
+    average pool to 7×7, three linear layers. ``config``: conv widths (integers >= 1 or SymPy
+    expressions) and ``"M"`` for a max pool, at most :data:`MAX_LAYERS` entries; the
+    resolution must survive the max pools (>= 2 ** number of ``"M"``)."""
+    if isinstance(config, str) or not isinstance(config, Sequence) or not config:
+        raise TypeError(f"config must be a non-empty sequence of widths and 'M', got {config!r}")
+    _layers(len(config), "config")
+    config = [
+        v if isinstance(v, str) and v == "M" else _dim(v, f"config[{i}]")
+        for i, v in enumerate(config)
+    ]
+    resolution, classes = _dim(resolution, "resolution"), _dim(classes, "classes")
+    hidden, pool_size = _dim(hidden, "hidden"), _count(pool_size, "pool_size")
+    bounded(pool_size, "pool_size")
+
+    def build() -> Spec:
+        s = Spec("vgg")
+        x = s.input(3, resolution, resolution)
+        for i, v in enumerate(config):
+            if isinstance(v, str):
+                x = s.maxpool(x, 2, 2, name=f"features.{i}")
+            else:
+                x = s.act(s.conv(x, v, 3, 1, 1, bias=True, name=f"features.{i}"))
+        x = s.flatten(s.adaptive_avgpool(x, pool_size, name="avgpool"))
+        x = s.act(s.linear(x, hidden, name="classifier.0"))
+        x = s.act(s.linear(x, hidden, name="classifier.3"))
+        s.linear(x, classes, name="classifier.6")
+        return s
+
+    return _build(build, "resolution", resolution)
 
 
 # --------------------------------------------------------------------------- MobileNetV2
@@ -130,7 +198,19 @@ def mobilenet_v2(
     last: int = 1280,
 ) -> Spec:
     """torchvision MobileNetV2 (width 1.0): inverted residual blocks (expand 1×1, depthwise
-    3×3, linear 1×1 projection), ReLU6, residual when stride 1 and channels equal."""
+    3×3, linear 1×1 projection), ReLU6, residual when stride 1 and channels equal.
+    ``settings``: ``(expansion t, channels c, blocks n, first stride s)`` tuples of integers
+    >= 1, at most :data:`MAX_LAYERS` blocks in all."""
+    settings = _counts(settings, "settings", 4)
+    _layers(sum(n for _, _, n, _ in settings), "settings")
+    resolution, classes = _dim(resolution, "resolution"), _dim(classes, "classes")
+    stem, last = _count(stem, "stem"), _count(last, "last")
+    return _build(
+        lambda: _mobilenet_v2(settings, resolution, classes, stem, last), "resolution", resolution
+    )
+
+
+def _mobilenet_v2(settings, resolution, classes, stem, last) -> Spec:
     s = Spec("mobilenet_v2")
     x = s.input(3, resolution, resolution)
     x = _conv_bn(s, x, stem, 3, 2, 1, act="relu6", name="features.0")
@@ -164,7 +244,20 @@ def densenet(
 ) -> Spec:
     r"""torchvision DenseNet-BC: layer :math:`l` of a block sees :math:`k_0 + (l-1)k`
     channels (BN-ReLU-1×1 conv to ``bn_size·k``, BN-ReLU-3×3 conv to :math:`k`, concatenated);
-    transitions halve the channels and the resolution."""
+    transitions halve the channels and the resolution. ``blocks``: layers per dense block
+    (integers >= 1, at most :data:`MAX_LAYERS` in all)."""
+    blocks = _counts(blocks, "blocks")
+    _layers(sum(blocks), "blocks")
+    growth, init, bn_size = _dim(growth, "growth"), _dim(init, "init"), _count(bn_size, "bn_size")
+    resolution, classes = _dim(resolution, "resolution"), _dim(classes, "classes")
+    return _build(
+        lambda: _densenet(blocks, growth, init, bn_size, resolution, classes),
+        "resolution",
+        resolution,
+    )
+
+
+def _densenet(blocks, growth, init, bn_size, resolution, classes) -> Spec:
     s = Spec("densenet")
     x = s.input(3, resolution, resolution)
     x = _conv_bn(s, x, init, 7, 2, 3, name="features.0")
@@ -206,7 +299,26 @@ def efficientnet_b0(
     last: int = 1280,
 ) -> Spec:
     """torchvision EfficientNet-B0: MBConv blocks (expand, depthwise k×k, squeeze-excite with
-    ``max(1, in/4)`` channels, projection), SiLU, residual when stride 1 and channels equal."""
+    ``max(1, in/4)`` channels, projection), SiLU, residual when stride 1 and channels equal.
+    ``settings``: ``(expansion, kernel, first stride, in channels, out channels, blocks)``
+    tuples of integers >= 1 whose in channels are the previous out channels, at most
+    :data:`MAX_LAYERS` blocks in all."""
+    settings = _counts(settings, "settings", 6)
+    for i in range(1, len(settings)):
+        if settings[i][3] != settings[i - 1][4]:
+            raise ValueError(
+                f"settings[{i}] must start from the channels settings[{i - 1}] ends with "
+                f"({settings[i - 1][4]}), got in channels {settings[i][3]}"
+            )
+    _layers(sum(row[5] for row in settings), "settings")
+    resolution, classes = _dim(resolution, "resolution"), _dim(classes, "classes")
+    last = _count(last, "last")
+    return _build(
+        lambda: _efficientnet_b0(settings, resolution, classes, last), "resolution", resolution
+    )
+
+
+def _efficientnet_b0(settings, resolution, classes, last) -> Spec:
     s = Spec("efficientnet_b0")
     x = s.input(3, resolution, resolution)
     x = _conv_bn(s, x, settings[0][3], 3, 2, 1, act="silu", name="features.0")
@@ -259,7 +371,16 @@ def vit(
     classes: Dim = 1000,
 ) -> Spec:
     """torchvision ViT (B/16 by default): patch convolution, class token, learned positions,
-    pre-norm encoder layers (LayerNorm eps 1e-6), head on the class token."""
+    pre-norm encoder layers (LayerNorm eps 1e-6), head on the class token. ``patch`` must
+    divide ``image_size`` (torchvision asserts it), ``heads`` must divide ``d``; ``layers`` at
+    most :data:`MAX_LAYERS`."""
+    image_size, patch = _dim(image_size, "image_size"), _dim(patch, "patch")
+    layers = _count(layers, "layers")
+    _layers(layers, "layers")
+    d, heads, mlp = _dim(d, "d"), _dim(heads, "heads"), _dim(mlp, "mlp")
+    classes = _dim(classes, "classes")
+    divides(heads, d, "heads", "d")
+    divides(patch, image_size, "patch", "image_size")
     s = Spec("vit")
     x = s.input(3, image_size, image_size)
     x = s.to_tokens(s.conv(x, d, patch, patch, bias=True, name="conv_proj"))
@@ -283,7 +404,16 @@ def bert(
     token_types: Dim = 2,
 ) -> Spec:
     """BERT encoder (``BertModel``): word + position + token-type embeddings, LayerNorm
-    (eps 1e-12), post-norm encoder layers, tanh pooler on the first token."""
+    (eps 1e-12), post-norm encoder layers, tanh pooler on the first token. ``sequence`` at
+    most ``positions``, ``heads`` must divide ``d``; ``layers`` at most :data:`MAX_LAYERS`."""
+    sequence, layers = _dim(sequence, "sequence"), _count(layers, "layers")
+    _layers(layers, "layers")
+    d, heads, mlp = _dim(d, "d"), _dim(heads, "heads"), _dim(mlp, "mlp")
+    vocab, positions = _dim(vocab, "vocab"), _dim(positions, "positions")
+    token_types = _dim(token_types, "token_types")
+    divides(heads, d, "heads", "d")
+    if isinstance(sequence, int) and isinstance(positions, int) and sequence > positions:
+        raise ValueError(f"sequence must be at most positions={positions}, got {sequence}")
     s = Spec("bert")
     x = s.embedding(s.input(sequence), vocab, d, name="embeddings.word")
     x = s.table_add(x, positions, name="embeddings.position")
@@ -317,6 +447,8 @@ REFERENCE = {
 
 def reference_spec(name: str) -> Spec:
     """The spec of a reference network by name (keys of :data:`REFERENCE`)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be one of {sorted(REFERENCE)}, got {name!r}")
     if name not in REFERENCE:
         raise ValueError(f"name must be one of {sorted(REFERENCE)}, got {name!r}")
     return REFERENCE[name][0]()
@@ -335,8 +467,10 @@ def densenet_block_params(layers: Dim, growth: Dim, init: Dim, bn_size: Dim = 4)
     .. math:: P(L) = \sum_{l=1}^{L} \big[(2 + bk)(k_0 + (l-1)k) + 2bk + 9bk^2\big]
               = \big(\tfrac{b}{2}k^2 + k\big)L^2 + O(L)
 
-    — quadratic in the depth :math:`L`.
+    — quadratic in the depth :math:`L`. Arguments: integers >= 1 or SymPy expressions.
     """
+    layers, growth = _dim(layers, "layers"), _dim(growth, "growth")
+    init, bn_size = _dim(init, "init"), _dim(bn_size, "bn_size")
     layer = sympy.Symbol("l", integer=True, positive=True)
     c = init + (layer - 1) * growth
     per_layer = (2 + bn_size * growth) * c + 2 * bn_size * growth + 9 * bn_size * growth**2
@@ -371,10 +505,21 @@ def derive_densenet_quadratic():
     )
 
 
+def _symbol(value: object, name: str, **assumptions: bool) -> sympy.Symbol:
+    """``value`` if it is a SymPy symbol not known to be <= 0; a positive one if None."""
+    if value is None:
+        return sympy.Symbol(name, positive=True, **assumptions)
+    if not isinstance(value, sympy.Symbol):
+        raise TypeError(f"{name} must be a SymPy Symbol or None, got {value!r}")
+    if value.is_positive is False:
+        raise ValueError(f"{name} must be a symbol that may be positive, got {value!r}")
+    return value
+
+
 def resnet50_params_in_width(alpha: sympy.Symbol | None = None) -> sympy.Expr:
     r"""ResNet-50 parameters when every width (stem 64, stages 64…512, expansion 4) is
     multiplied by :math:`\alpha`: a quadratic polynomial in :math:`\alpha`."""
-    alpha = alpha if alpha is not None else sympy.Symbol("alpha", positive=True)
+    alpha = _symbol(alpha, "alpha")
     return sympy.expand(resnet((3, 4, 6, 3), bottleneck=True, width=64 * alpha).params())
 
 
@@ -382,8 +527,10 @@ def vit_macs_in_tokens(n: sympy.Symbol | None = None, **kwargs) -> sympy.Expr:
     r"""ViT MACs (torchvision convention) as a polynomial in the number of tokens
     :math:`n = g^2 + 1` for a :math:`16g \times 16g` image: the :math:`n^2` term is the
     attention matmuls, :math:`2\,\text{layers}\cdot d\,n^2`."""
-    n = n if n is not None else sympy.Symbol("n", positive=True, integer=True)
+    n = _symbol(n, "n", integer=True)
     g = sympy.Symbol("g", positive=True, integer=True)
-    patch = kwargs.pop("patch", 16)
+    if "image_size" in kwargs:
+        raise TypeError("image_size must not be given: it is 16g (patch·g) here")
+    patch = _dim(kwargs.pop("patch", 16), "patch")
     macs = sympy.expand(vit(image_size=patch * g, patch=patch, **kwargs).count())
     return sympy.expand(macs.subs(g**2, n - 1))

@@ -29,14 +29,17 @@ sqrt(2)*sigma/(2*sqrt(pi))
 
 from __future__ import annotations
 
+import math
+import numbers
 from functools import cache
 
 import mpmath
+import numpy as np
 import sympy
 from sympy.stats import E as expectation
 from sympy.stats import Normal, Uniform, variance
 
-from theory._args import Dim, dim, exact_ratio
+from theory._args import Dim, bounded, dim, exact_ratio
 from theory.derivation import Derivation, Step
 
 __all__ = [
@@ -57,14 +60,44 @@ __all__ = [
 ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "silu", "selu")
 
 
-def _positive(value: object, name: str) -> sympy.Expr:
-    """A positive real (int, Rational, float or positive symbol) as a SymPy number/expression."""
-    if isinstance(value, bool) or not isinstance(value, int | float | sympy.Basic):
-        raise TypeError(f"{name} must be a positive number or SymPy expression, got {value!r}")
-    v = sympy.sympify(value)
-    if v.is_positive is False or (v.is_number and not v.is_positive):
+_NOT_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
+
+
+def _real(value: object, name: str, minimum: str | None = None) -> sympy.Expr:
+    """A finite real number (Python, NumPy or SymPy) or a real-valued SymPy expression, as
+    SymPy. ``minimum``: ``"positive"`` (> 0), ``"nonnegative"`` (>= 0) or None."""
+    allowed = {None: "a finite real number", "positive": "a finite real number > 0",
+               "nonnegative": "a finite real number >= 0"}[minimum]  # fmt: skip
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real | sympy.Expr):
+        raise TypeError(f"{name} must be {allowed} or a SymPy expression, got {value!r}")
+    if isinstance(value, numbers.Real) and not isinstance(value, sympy.Basic):
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        v = sympy.sympify(float(value) if isinstance(value, np.floating) else value)
+        if isinstance(value, np.integer):
+            v = sympy.Integer(int(value))
+    else:
+        v = value
+        if any(v.has(b) for b in _NOT_FINITE) or v.is_real is False or v.is_finite is False:
+            raise ValueError(f"{name} must be {allowed} or a real SymPy expression, got {v!r}")
+    if minimum == "positive" and (v.is_positive is False or (v.is_number and not v.is_positive)):
         raise ValueError(f"{name} must be > 0, got {value!r}")
+    if minimum == "nonnegative" and v.is_negative:
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
     return v
+
+
+def _positive(value: object, name: str) -> sympy.Expr:
+    """A positive real (number or SymPy expression not known to be <= 0) as SymPy."""
+    return _real(value, name, "positive")
+
+
+def _fan(value: object, name: str) -> Dim:
+    """:func:`theory._args.dim`, also refusing SymPy numbers that are not integers."""
+    if isinstance(value, sympy.Basic) and not isinstance(value, sympy.Integer):
+        if value.is_number or any(value.has(b) for b in _NOT_FINITE):
+            raise TypeError(f"{name} must be an integer >= 1 or a SymPy expression, got {value!r}")
+    return dim(value, name)
 
 
 def linear_output_variance(
@@ -89,12 +122,9 @@ def linear_output_variance(
     >>> linear_output_variance(1, 1, 0, mean_x=1)  # constant input 1: Var[y] = Var[w]
     1
     """
-    n = dim(fan_in, "fan_in")
-    vw, vx = sympy.sympify(var_w), sympy.sympify(var_x)
-    mw, mx = sympy.sympify(mean_w), sympy.sympify(mean_x)
-    for v, name in ((vw, "var_w"), (vx, "var_x")):
-        if v.is_negative:
-            raise ValueError(f"{name} must be >= 0, got {v}")
+    n = _fan(fan_in, "fan_in")
+    vw, vx = _real(var_w, "var_w", "nonnegative"), _real(var_x, "var_x", "nonnegative")
+    mw, mx = _real(mean_w, "mean_w"), _real(mean_x, "mean_x")
     return sympy.expand(n * (vw * vx + vw * mx**2 + mw**2 * vx))
 
 
@@ -104,7 +134,7 @@ def xavier_variance(fan_in: Dim, fan_out: Dim, gain: object = 1) -> sympy.Expr:
     It is the reciprocal of the mean fan, i.e. the harmonic mean of the forward
     (:math:`1/\text{fan}_{in}`) and backward (:math:`1/\text{fan}_{out}`) conditions.
     """
-    fi, fo = dim(fan_in, "fan_in"), dim(fan_out, "fan_out")
+    fi, fo = _fan(fan_in, "fan_in"), _fan(fan_out, "fan_out")
     return _positive(gain, "gain") ** 2 * exact_ratio(2, fi + fo)
 
 
@@ -128,7 +158,7 @@ def he_variance(fan: Dim, gain: object = sympy.sqrt(2)) -> sympy.Expr:
     >>> he_variance(50)
     1/25
     """
-    return _positive(gain, "gain") ** 2 * exact_ratio(1, dim(fan, "fan"))
+    return _positive(gain, "gain") ** 2 * exact_ratio(1, _fan(fan, "fan"))
 
 
 def he_uniform_bound(fan: Dim, gain: object = sympy.sqrt(2)) -> sympy.Expr:
@@ -168,11 +198,20 @@ def _relu_moments_symbolic() -> dict[str, sympy.Expr]:
     return {"mean": mean, "second_moment": second, "variance": sympy.simplify(second - mean**2)}
 
 
-def _activation(name: str, negative_slope: float):
+def _check_activation(name: object, negative_slope: object) -> float:
+    """Validate an activation name (one of :data:`ACTIVATIONS`) and a finite slope."""
     if not isinstance(name, str):
-        raise TypeError(f"activation must be a string, got {type(name).__name__}")
+        raise TypeError(f"activation name must be a string, got {type(name).__name__}")
     if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"unknown activation name {name!r}; known: {', '.join(ACTIVATIONS)}")
+    if isinstance(negative_slope, bool | np.bool_) or not isinstance(negative_slope, numbers.Real):
+        raise TypeError(f"negative_slope must be a finite real number, got {negative_slope!r}")
+    if not math.isfinite(float(negative_slope)):
+        raise ValueError(f"negative_slope must be a finite real number, got {negative_slope!r}")
+    return float(negative_slope) if isinstance(negative_slope, np.floating) else negative_slope
+
+
+def _activation(name: str, negative_slope: float):
     alpha = mpmath.mpf("1.6732632423543772848170429916717")
     scale = mpmath.mpf("1.0507009873554804934193349852946")
     return {
@@ -187,7 +226,6 @@ def _activation(name: str, negative_slope: float):
     }[name]
 
 
-@cache
 def activation_second_moment(name: str, negative_slope: float = 0.01) -> sympy.Expr:
     r""":math:`\mathbb{E}[\phi(z)^2]`, :math:`z\sim\mathcal{N}(0,1)`.
 
@@ -198,6 +236,14 @@ def activation_second_moment(name: str, negative_slope: float = 0.01) -> sympy.E
     >>> activation_second_moment("relu")
     1/2
     """
+    slope = _check_activation(name, negative_slope)
+    if isinstance(slope, numbers.Integral):
+        slope = int(slope)
+    return _second_moment(name, slope if name == "leaky_relu" else 0)  # slope: leaky only
+
+
+@cache
+def _second_moment(name: str, negative_slope: float) -> sympy.Expr:
     if name == "linear":
         return sympy.Integer(1)
     if name in ("relu", "leaky_relu"):
@@ -222,6 +268,7 @@ def derived_gain(name: str, negative_slope: float = 0.01) -> sympy.Expr:
     >>> derived_gain("relu")
     sqrt(2)
     """
+    _check_activation(name, negative_slope)
     return 1 / sympy.sqrt(activation_second_moment(name, negative_slope))
 
 
@@ -240,16 +287,26 @@ def mean_field_variances(
     a square layer whose pre-activation has variance :math:`q_l`. Returns
     ``(q[0..depth], chi[0..depth])``.
 
+    ``depth`` is at most :data:`MAX_DEPTH` (tanh needs two quadratures per layer); a
+    recursion that leaves the float64 range is refused with ``ValueError``.
+
     >>> mean_field_variances(2, 100, 0.02, "relu")
     ([1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+    if isinstance(depth, bool | np.bool_) or not isinstance(depth, numbers.Integral):
+        raise TypeError(f"depth must be an integer >= 0, got {depth!r}")
+    if depth < 0:
         raise ValueError(f"depth must be an integer >= 0, got {depth!r}")
-    n = int(dim(fan_in, "fan_in"))
+    depth = int(bounded(int(depth), "depth", MAX_DEPTH))
+    fan = _fan(fan_in, "fan_in")
+    if not isinstance(fan, int):
+        raise TypeError(f"fan_in must be an integer >= 1 (not symbolic), got {fan_in!r}")
+    n = fan
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be 'linear', 'relu' or 'tanh', got {activation!r}")
     if activation not in ("linear", "relu", "tanh"):
         raise ValueError(f"activation must be 'linear', 'relu' or 'tanh', got {activation!r}")
-    if not var_w > 0 or not q0 > 0:
-        raise ValueError(f"var_w and q0 must be > 0, got {var_w!r}, {q0!r}")
+    var_w, q0 = _float(var_w, "var_w"), _float(q0, "q0")
     density = lambda z: mpmath.exp(-z * z / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
 
     def moments(q: float) -> tuple[float, float]:
@@ -267,7 +324,32 @@ def mean_field_variances(
     qs = [float(q0)]
     for _ in range(depth):
         qs.append(n * var_w * moments(qs[-1])[0])
-    return qs, [n * var_w * moments(q)[1] for q in qs]
+    chis = [n * var_w * moments(q)[1] for q in qs]
+    if not all(math.isfinite(v) and v > 0 for v in qs + chis):
+        raise ValueError(
+            f"the variances leave the float64 range: fan_in * var_w = {n * var_w:g}, "
+            f"q0 = {q0:g}, depth = {depth}; use smaller values"
+        )
+    return qs, chis
+
+
+MAX_DEPTH = 1000
+"""Largest ``depth`` :func:`mean_field_variances` iterates (tanh: about 0.1 s per layer)."""
+
+
+def _float(value: object, name: str) -> float:
+    """A finite real number > 0 (Python, NumPy or SymPy number) as a float."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real | sympy.Expr):
+        raise TypeError(f"{name} must be a finite real number > 0, got {value!r}")
+    if isinstance(value, sympy.Expr) and not value.is_number:
+        raise TypeError(f"{name} must be a number (not symbolic) > 0, got {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a finite real number > 0, got {value!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite real number > 0, got {value!r}")
+    return v
 
 
 # --------------------------------------------------------------------------- derivations

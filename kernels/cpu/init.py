@@ -2,31 +2,46 @@ r"""NumPy weight initializers: Xavier/He (uniform and normal), orthogonal, LSUV.
 
 Fans follow torch (``torch.nn.init._calculate_fan_in_and_fan_out``): for a weight of shape
 ``(out, in, *kernel)``, ``fan_in = in * prod(kernel)``, ``fan_out = out * prod(kernel)``.
-Normal initializers take a **standard deviation**.
+Normal initializers take a **standard deviation**. ``dtype`` is float32 or float64 (an
+integer dtype would round every weight to 0); a weight of more than
+:data:`kernels.cpu._check.MAX_ELEMENTS` entries is refused at once.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from kernels.cpu._check import array
+from kernels.cpu._check import FLOAT_DTYPES, array, bounded
 
 Activation = Callable[[np.ndarray], np.ndarray]
 
 
 def fans(shape: Sequence[int]) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight shape; at least 2 dimensions, all >= 1."""
-    if isinstance(shape, int) or not isinstance(shape, Sequence):
+    """``(fan_in, fan_out)`` of a weight shape ``(out, in, *kernel)``: ``in * prod(kernel)``
+    and ``out * prod(kernel)``; at least 2 dimensions, all integers >= 1."""
+    if isinstance(shape, str) or not isinstance(shape, Sequence):
         raise TypeError(f"shape must be a sequence of ints, got {shape!r}")
     if len(shape) < 2:
         raise ValueError(f"fans need a weight with at least 2 dimensions, got shape {tuple(shape)}")
-    if any(isinstance(d, bool) or not isinstance(d, int | np.integer) or d < 1 for d in shape):
-        raise ValueError(f"shape entries must be integers >= 1, got {tuple(shape)}")
-    receptive = math.prod(shape[2:])
+    for d in shape:
+        if isinstance(d, bool | np.bool_) or not isinstance(d, numbers.Integral):
+            raise TypeError(f"shape entries must be integers >= 1, got {tuple(shape)}")
+        if d < 1:
+            raise ValueError(f"shape entries must be integers >= 1, got {tuple(shape)}")
+    receptive = math.prod(int(d) for d in shape[2:])
     return int(shape[1]) * receptive, int(shape[0]) * receptive
+
+
+def _shape(shape: object) -> tuple[int, ...]:
+    """A weight shape (validated by :func:`fans`) of at most MAX_ELEMENTS entries."""
+    fans(shape)
+    out = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+    bounded(math.prod(out), "the weight", "shape")
+    return out
 
 
 def _gen(rng: object) -> np.random.Generator:
@@ -35,44 +50,72 @@ def _gen(rng: object) -> np.random.Generator:
     return rng
 
 
+def _real(value: object, name: str, positive: bool) -> float:
+    """A finite real number (> 0 when ``positive``), Python or NumPy, as a float."""
+    allowed = "a finite real number" + (" > 0" if positive else "")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or (positive and not v > 0):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return v
+
+
 def _gain(gain: float) -> float:
-    if isinstance(gain, bool) or not isinstance(gain, int | float) or not gain > 0:
-        raise ValueError(f"gain must be a number > 0, got {gain!r}")
-    return float(gain)
+    return _real(gain, "gain", positive=True)
+
+
+def _dtype(dtype: object) -> np.dtype:
+    """float32 or float64 (integer dtypes would truncate every weight to 0)."""
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dtype is None or dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    return dt
 
 
 def xavier_uniform(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray:
     """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    shape, gain, dtype, gen = _shape(shape), _gain(gain), _dtype(dtype), _gen(rng)
     fi, fo = fans(shape)
-    a = _gain(gain) * math.sqrt(6.0 / (fi + fo))
-    return _gen(rng).uniform(-a, a, size=tuple(shape)).astype(dtype)
+    a = gain * math.sqrt(6.0 / (fi + fo))
+    return gen.uniform(-a, a, size=shape).astype(dtype)
 
 
 def xavier_normal(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray:
     """N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
+    shape, gain, dtype, gen = _shape(shape), _gain(gain), _dtype(dtype), _gen(rng)
     fi, fo = fans(shape)
-    std = _gain(gain) * math.sqrt(2.0 / (fi + fo))
-    return (std * _gen(rng).standard_normal(tuple(shape))).astype(dtype)
+    std = gain * math.sqrt(2.0 / (fi + fo))
+    return (std * gen.standard_normal(shape)).astype(dtype)
 
 
 def _he_std(shape, negative_slope: float, mode: str) -> float:
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    slope = _real(negative_slope, "negative_slope", positive=False)
     fi, fo = fans(shape)
-    gain = math.sqrt(2.0 / (1 + negative_slope**2))
+    gain = math.sqrt(2.0 / (1 + slope**2))
     return gain / math.sqrt(fi if mode == "fan_in" else fo)
 
 
 def he_uniform(shape, rng, negative_slope: float = 0.0, mode: str = "fan_in", dtype=np.float64):
-    """U(-a, a), a = sqrt(3) * gain / sqrt(fan), gain = sqrt(2 / (1 + slope^2))."""
+    """U(-a, a), a = sqrt(3) * gain / sqrt(fan), gain = sqrt(2 / (1 + slope^2)) (torch's
+    ``kaiming_uniform_`` with ``nonlinearity="leaky_relu"``, ``a=negative_slope``)."""
+    shape, dtype, gen = _shape(shape), _dtype(dtype), _gen(rng)
     a = math.sqrt(3.0) * _he_std(shape, negative_slope, mode)
-    return _gen(rng).uniform(-a, a, size=tuple(shape)).astype(dtype)
+    return gen.uniform(-a, a, size=shape).astype(dtype)
 
 
 def he_normal(shape, rng, negative_slope: float = 0.0, mode: str = "fan_in", dtype=np.float64):
-    """N(0, std^2), std = gain / sqrt(fan)."""
+    """N(0, std^2), std = gain / sqrt(fan), gain = sqrt(2 / (1 + slope^2))."""
+    shape, dtype, gen = _shape(shape), _dtype(dtype), _gen(rng)
     std = _he_std(shape, negative_slope, mode)
-    return (std * _gen(rng).standard_normal(tuple(shape))).astype(dtype)
+    return (std * gen.standard_normal(shape)).astype(dtype)
 
 
 def orthogonal(
@@ -87,17 +130,17 @@ def orthogonal(
     groups*); ``sign_fix=False`` returns LAPACK's raw :math:`Q`, which is not.
     Extra dimensions are flattened as torch's ``orthogonal_`` does: ``(shape[0], -1)``.
     """
-    if isinstance(shape, int) or not isinstance(shape, Sequence) or len(shape) < 2:
-        raise ValueError(f"orthogonal needs a shape with at least 2 dimensions, got {shape!r}")
-    fans(shape)  # validates the entries
-    rows, cols = int(shape[0]), math.prod(shape[1:])
-    a = _gen(rng).standard_normal((max(rows, cols), min(rows, cols)))
+    shape, gain, dtype, gen = _shape(shape), _gain(gain), _dtype(dtype), _gen(rng)
+    if isinstance(sign_fix, np.bool_) or not isinstance(sign_fix, bool):
+        raise TypeError(f"sign_fix must be True or False, got {sign_fix!r}")
+    rows, cols = shape[0], math.prod(shape[1:])
+    a = gen.standard_normal((max(rows, cols), min(rows, cols)))
     q, r = np.linalg.qr(a)
     if sign_fix:
         q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
     if rows < cols:
         q = q.T
-    return (_gain(gain) * q).reshape(tuple(shape)).astype(dtype)
+    return (gain * q).reshape(shape).astype(dtype)
 
 
 def lsuv(
@@ -118,31 +161,59 @@ def lsuv(
     The measured output is the pre-activation :math:`h_l = x_{l-1}W_l^\top`, linear in
     :math:`W_l`, so on a fixed batch one rescale is exact and the loop stops after one
     iteration; the loop matters only if the statistic is not homogeneous in :math:`W_l`.
+
+    ``x`` and every weight: finite float32/float64 arrays of one dtype; ``activation`` maps
+    an array to a finite array of the same shape; ``tol`` a finite number > 0; ``max_iter``
+    an integer from 1 to 10**6. Every product ``x @ W.T`` must fit in MAX_ELEMENTS.
     """
     array(x, "x", 2)
+    if not np.isfinite(x).all():
+        raise ValueError("x must be finite (no NaN or infinity)")
+    if isinstance(weights, str) or not isinstance(weights, Sequence):
+        raise TypeError(f"weights must be a list of 2-D arrays, got {type(weights).__name__}")
     if not weights:
         raise ValueError("weights must hold at least one layer")
-    if not tol > 0 or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"tol must be > 0 and max_iter an integer >= 1, got {tol!r}, {max_iter!r}")
+    if not callable(activation):
+        raise TypeError(f"activation must be a callable, got {activation!r}")
+    tol = _real(tol, "tol", positive=True)
+    if isinstance(max_iter, bool | np.bool_) or not isinstance(max_iter, numbers.Integral):
+        raise TypeError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if not 1 <= max_iter <= 10**6:
+        raise ValueError(f"max_iter must be an integer from 1 to 10**6, got {max_iter!r}")
+    cols = x.shape[1]
+    for i, w in enumerate(weights):
+        array(w, f"weights[{i}]", 2, x.dtype)
+        if w.shape[1] != cols:
+            below = "x has" if i == 0 else f"weights[{i - 1}] gives"
+            raise ValueError(f"weights[{i}] expects {w.shape[1]} inputs, {below} {cols}")
+        if not np.isfinite(w).all():
+            raise ValueError(f"weights[{i}] must be finite (no NaN or infinity)")
+        bounded(x.shape[0] * w.shape[0], "the output of a layer", f"weights[{i}]")
+        cols = w.shape[0]
     out, iters = [], []
     h = x
     for i, w in enumerate(weights):
-        array(w, f"weights[{i}]", 2, x.dtype)
-        if w.shape[1] != h.shape[1]:
-            raise ValueError(
-                f"weights[{i}] expects {w.shape[1]} inputs, the layer below gives {h.shape[1]}"
-            )
         w = w.copy()
         it = 0
-        while it < max_iter:
+        while it < int(max_iter):
             it += 1
             var = float(np.var(h @ w.T))
-            if not var > 0:
-                raise ValueError(f"layer {i}: output variance is {var}; cannot rescale")
+            if not (var > 0 and math.isfinite(var)):
+                raise ValueError(
+                    f"layer {i}: the output variance of x through weights[{i}] is {var}; "
+                    "cannot rescale (x, weights and activation must give a non-constant, "
+                    "finite signal)"
+                )
             w /= math.sqrt(var)
             if abs(float(np.var(h @ w.T)) - 1) < tol:
                 break
         out.append(w)
         iters.append(it)
-        h = activation(h @ w.T)
+        pre = h @ w.T
+        h = activation(pre)
+        if not isinstance(h, np.ndarray) or h.shape != pre.shape or not np.isfinite(h).all():
+            raise ValueError(
+                f"activation must map an array to a finite array of the same shape; on layer "
+                f"{i} it gave {type(h).__name__} {getattr(h, 'shape', '')}"
+            )
     return out, iters

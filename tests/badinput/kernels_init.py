@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean, one_of
-from tests.badinput.theory_arch import asserting
 
 SEED = 5
 DTYPE_BAD = {"dtype": (np.int64, "int32", np.float16, np.complex128, object, "float77", None)}
@@ -259,4 +258,3 @@ ENTRIES.append(
         },
     )
 )
-ENTRIES = asserting(ENTRIES)

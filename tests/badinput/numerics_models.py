@@ -14,7 +14,6 @@ import torch
 from numerics import experiments as E
 from numerics.torch_arch import ClsToken, SelfAttention, SpecNet, TableAdd, to_module
 from tests.badinput.table import Entry, ErrorSample, Sample, one_of, positive_int
-from tests.badinput.theory_arch import asserting
 from theory.arch import Convention, Spec
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -331,4 +330,3 @@ ENTRIES = [
         bad_values={**MODULE_BAD, **EXAMPLE_BAD},
     ),
 ]
-ENTRIES = asserting(ENTRIES)

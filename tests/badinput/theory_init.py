@@ -10,7 +10,6 @@ import sympy
 import torch
 
 from tests.badinput.table import Entry, ErrorSample, Sample, nonneg_int, one_of
-from tests.badinput.theory_arch import asserting
 from theory import init as th
 
 S = sympy.Symbol("s", positive=True)
@@ -249,4 +248,3 @@ ENTRIES = [
         )
     ],
 ]
-ENTRIES = asserting(ENTRIES)

@@ -244,6 +244,8 @@ GENERIC_BAD: tuple = (
     1.5,
     0.0,
     -0.5,
+    1e308,
+    1e-320,
     float("nan"),
     float("inf"),
     -float("inf"),
@@ -252,6 +254,7 @@ GENERIC_BAD: tuple = (
     None,
     "x",
     "False",
+    b"\x01",
     (),
     [],
     {},
@@ -305,6 +308,8 @@ def array_variants(value: np.ndarray) -> list[Any]:
     ]
     if value.ndim >= 1:
         out += [value.reshape(-1), value[:0], value[..., :1]]
+    if value.ndim == 2:
+        out.append(np.asmatrix(value))  # an ndarray subclass with other semantics
     return out
 
 

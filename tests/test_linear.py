@@ -792,6 +792,9 @@ def test_relu_layer_error_on_continuous_non_smooth_targets_is_below_the_modulus(
     err = np.abs(g - f(grid[:, 0])).max()
     scale = 1 + np.abs(coef).sum()
     assert err <= omega(1.0 / cells) + 1e-12 * scale * cells, (err, omega(1.0 / cells))
+    knots = np.linspace(0.0, 1.0, cells + 1)[:, None]  # g interpolates f: exact at the knots
+    at_knots = linear(np.maximum(linear(knots, w1, b1), 0.0), w2, np.array([b0]))[:, 0]
+    assert np.allclose(at_knots, f(knots[:, 0]), rtol=0, atol=1e-12 * scale * cells)
 
 
 @pytest.mark.claim("d002.linear.universal-approximation")

@@ -525,3 +525,53 @@ def test_more_heads_do_not_add_parameters(d_over, data):
     assert sympy.expand(general.subs(dk, dd / h) - (4 * dd**2 + 4 * dd)) == 0
     assert general.subs({h: heads, dk: d // heads, dd: d}) == 4 * d * d + 4 * d
     assert general.subs({h: heads, dk: d, dd: d}) > 4 * d * d + 4 * d or heads == 1
+
+
+# --------------------------------------------------------------------------- second reading
+
+
+def _own_formula_layers(d: int, d_k: int, d_h: int, heads: int, d_out: int) -> tuple:
+    """000's formulas as torch modules (no biases, as written): Q = X W_Q, K = X W_K,
+    V = X W_V (d -> d_k); head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V) (d_k -> d_h);
+    MultiHead = Concat(head_1..head_h) W^O (h d_h -> d_out)."""
+    meta = {"bias": False, "device": "meta"}
+    single = [torch.nn.Linear(d, d_k, **meta) for _ in range(3)]
+    per_head = [torch.nn.Linear(d_k, d_h, **meta) for _ in range(3 * heads)]
+    out = torch.nn.Linear(heads * d_h, d_out, **meta)
+    return single, [*single, *per_head, out]
+
+
+@pytest.mark.claim("d000.arch.multihead-capacity")
+@given(
+    d=st.integers(1, 64),
+    d_k=st.integers(1, 64),
+    d_h=st.integers(1, 64),
+    heads=st.integers(1, 16),
+    d_out=st.integers(1, 64),
+)
+def test_own_formula_reading_multihead_always_has_more_parameters(d, d_k, d_h, heads, d_out):
+    """The document's-own-formulas reading (holds): the multi-head layer is the single-head
+    one plus 3 h d_k d_h + h d_h d_out parameters, positive for every size."""
+    single, multi = _own_formula_layers(d, d_k, d_h, heads, d_out)
+    n_single = sum(p.numel() for m in single for p in m.parameters())
+    n_multi = sum(p.numel() for m in multi for p in m.parameters())
+    assert n_single == 3 * d * d_k
+    assert n_multi - n_single == 3 * heads * d_k * d_h + heads * d_h * d_out
+    assert n_multi > n_single
+    sd, sk, sh, sn, so = sympy.symbols("d d_k d_h h d_o", positive=True, integer=True)
+    extra = 3 * sn * sk * sh + sn * sh * so
+    assert extra.is_positive  # for every admissible size, not only the drawn ones
+    assert extra.subs({sd: d, sk: d_k, sh: d_h, sn: heads, so: d_out}) == n_multi - n_single
+
+
+@pytest.mark.claim("d000.arch.multihead-capacity")
+@given(d=st.integers(1, 512), d_k=st.integers(1, 128), heads=st.integers(1, 31))
+def test_fixed_head_width_reading_parameters_grow_with_heads(d, d_k, heads):
+    """Fixed head width (holds): 4 h d_k d + 3 h d_k + d increases in h; at d_k = d / h
+    (fixed model width, refuted reading) it is 4 d^2 + 4 d for every h."""
+    h, dk, dd = sympy.symbols("h d_k d", positive=True, integer=True)
+    count = 4 * h * dk * dd + 3 * h * dk + dd
+    assert sympy.diff(count, h).is_positive
+    values = {dk: d_k, dd: d}
+    assert count.subs({**values, h: heads + 1}) > count.subs({**values, h: heads})
+    assert sympy.expand(count.subs(dk, dd / h)) == 4 * dd**2 + 4 * dd

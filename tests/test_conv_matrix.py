@@ -19,7 +19,7 @@ from kernels.cpu.conv2d import _columns, _geometry, conv2d_im2col, im2col
 from kernels.cpu.conv2d_matrix import conv2d_circular_fft, conv2d_toeplitz, doubly_block_toeplitz
 from numerics.opcount import MacCounter
 from numerics.tolerances import assert_close
-from tests.strategies import conv_layer
+from tests.strategies import Conv1dGeometry, ConvLayer, conv_layer
 from theory import conv_matrix as th
 from theory.conv import conv_macs, conv_params, im2col_elements
 
@@ -752,3 +752,64 @@ def test_equivariance_proof_rejects_a_vacuous_range():
         with pytest.raises(TypeError, match="max_n"):
             th.equivariance_circular_proved(bad)
     assert th.equivariance_circular_proved(np.int64(2)) is True
+
+
+# --------------------------------------------------------------------------- second reading
+
+
+@pytest.mark.claim("d002.conv.im2col-memory")
+@given(layer=conv_layer())
+@example(layer=ConvLayer(1, 1, 1, 1, Conv1dGeometry(1, 1, 1, 0, 1), Conv1dGeometry(1, 1, 1, 0, 1)))
+def test_im2col_materialises_a_buffer_unless_the_unfold_is_the_input_itself(layer):
+    """Literal reading (conditional): the copying im2col allocates a new matrix of exactly
+    C_in K_h K_w H_out W_out entries per sample (tracemalloc sees it), unless the unfolded
+    matrix is the input's own memory relabelled — always so for 1x1, stride-1, unpadded
+    layers (the convolution is then a GEMM on the input), where no memory is added."""
+    import tracemalloc
+
+    from theory.conv import conv_output_size
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((layer.batch, layer.in_channels, layer.h.size, layer.w.size))
+    w = rng.standard_normal((layer.out_channels, layer.in_channels // layer.groups, *layer.kernel))
+    geo = _geometry(x, w, None, **layer.kwargs())
+    out = tuple(
+        conv_output_size(g.size, g.kernel, g.stride, g.padding, g.dilation)
+        for g in (layer.h, layer.w)
+    )
+    cols = _columns(x, w, geo)
+    assert cols.size == layer.batch * im2col_elements(layer.in_channels, layer.kernel, out) >= 1
+    pointwise = all((g.kernel, g.stride, g.padding) == (1, 1, 0) for g in (layer.h, layer.w))
+    if pointwise:
+        assert np.shares_memory(cols, x)  # no copy: the input is already the matrix
+    if np.shares_memory(cols, x):
+        assert cols.size == x.size  # a relabelling: no extra memory
+        return
+    tracemalloc.start()
+    try:
+        conv2d_im2col(x, w, None, **layer.kwargs())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak >= cols.nbytes  # the buffer really is allocated
+
+
+@pytest.mark.claim("d002.conv.review-parameter-sharing")
+@given(h=st.integers(1, 8), w=st.integers(1, 8), kh=st.integers(1, 4), kw=st.integers(1, 4))
+@example(h=8, w=1, kh=3, kw=1)
+def test_per_output_unit_reading_the_claimed_factor_is_locality_not_sharing(h, w, kh, kw):
+    """Per output unit: dense H W weights, convolution K_h K_w — the claimed spatial/kernel —
+    but the locally connected (unshared) layer also has K_h K_w per unit: sharing's factor is 1."""
+    if kh > h or kw > w:
+        return
+    h2, w2 = h - kh + 1, w - kw + 1
+    units = h2 * w2
+    dense = torch.nn.Linear(h * w, units, bias=False, device="meta").weight.numel()
+    conv = torch.nn.Conv2d(1, 1, (kh, kw), bias=False, device="meta").weight.numel()
+    local = _dense_jacobian_nonzeros(h, w, kh, kw)  # one weight per (output, input) it sees
+    per_dense, per_local = sympy.Rational(dense, units), sympy.Rational(local, units)
+    per_conv = conv  # each output unit uses all K_h K_w shared weights
+    claimed = sympy.Rational(h * w, kh * kw)
+    assert per_dense / per_conv == claimed  # the number matches per unit ...
+    assert per_dense / per_local == claimed  # ... and is already reached without sharing
+    assert per_local / per_conv == 1  # sharing changes nothing per unit

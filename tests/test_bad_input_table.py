@@ -18,6 +18,7 @@ import math
 import pkgutil
 import re
 import signal
+import warnings
 from typing import Any
 
 import numpy as np
@@ -309,7 +310,9 @@ def array_variants(value: np.ndarray) -> list[Any]:
     if value.ndim >= 1:
         out += [value.reshape(-1), value[:0], value[..., :1]]
     if value.ndim == 2:
-        out.append(np.asmatrix(value))  # an ndarray subclass with other semantics
+        with warnings.catch_warnings():  # numpy discourages np.matrix: that is the point
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            out.append(np.asmatrix(value))  # an ndarray subclass with other semantics
     return out
 
 

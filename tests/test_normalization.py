@@ -902,3 +902,31 @@ def test_scale_elasticity_of_batchnorm_and_layernorm_matches_and_is_below_one(
         numeric = (ln_size(a * np.exp(h)) - ln_size(a * np.exp(-h))) / (2 * h)
         assert np.allclose(numeric, _elasticity_formula(a, var_ln, eps), rtol=1e-6, atol=1e-9)
         assert np.all(numeric < 1)
+
+
+@pytest.mark.claim("d002.norm.groupnorm-compromise")
+@given(
+    n=st.integers(2, 4),
+    c=st.integers(1, 8),
+    h=st.integers(1, 3),
+    w=st.integers(2, 3),
+    eps=st.sampled_from([1e-5, 0.5]),
+    seed=seeds,
+)
+def test_groupnorm_readings_for_every_group_count(n, c, h, w, eps, seed):
+    """Every G dividing C, ours and torch: (reading 1, refuted; reading 3's checkable half)
+    sample 0's output never changes when the other samples change, while BatchNorm's does;
+    (reading 2, holds) G = C is BatchNorm of each sample alone and G = 1 is LayerNorm."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)) * 2 - 1
+    other = x.copy()
+    other[1:] = rng.standard_normal(other[1:].shape) * 5 + 3
+    for g in (d for d in range(1, c + 1) if c % d == 0):  # w >= 2: every set has >= 2 entries
+        y = group_norm(x, g, eps=eps)
+        assert_close(y, F.group_norm(torch.from_numpy(x), g, eps=eps).numpy(), np.float64)
+        assert np.array_equal(group_norm(other, g, eps=eps)[0], y[0])  # no batch statistics
+    bn, bn_other = bn_train(x, eps=eps), bn_train(other, eps=eps)
+    assert not np.allclose(bn[0], bn_other[0])  # BatchNorm couples the samples
+    per_sample = np.concatenate([bn_train(x[i : i + 1], eps=eps) for i in range(n)])
+    assert_close(group_norm(x, c, eps=eps), per_sample, np.float64)
+    assert_close(group_norm(x, 1, eps=eps), layer_norm(x, x.shape[1:], eps=eps), np.float64)

@@ -940,3 +940,202 @@ def test_he_backward_factor_of_a_non_square_relu_layer_is_fan_out_over_fan_in(
     widths = sympy.symbols("n0:6", positive=True, integer=True)
     product = sympy.prod(widths[i + 1] / widths[i] for i in range(5))
     assert sympy.simplify(product - widths[5] / widths[0]) == 0  # telescopes
+
+
+# ------------------------------------------------------------ second reading (issue 10 §5)
+
+
+def _lsuv_post_activation(
+    w: np.ndarray, x: np.ndarray, phi, max_iter: int
+) -> tuple[np.ndarray, list[float]]:
+    r"""LSUV under the post-activation reading (002 § LSUV): rescale W by
+    :math:`1/\sqrt{\operatorname{Var}[\phi(xW^\top)]}` ``max_iter`` times (biased variance over
+    all entries); returns the last W and the variance measured before each rescale."""
+    history = []
+    for _ in range(max_iter):
+        var = float(np.var(phi(x @ w.T)))
+        history.append(var)
+        w = w / math.sqrt(var)
+    return w, history
+
+
+@pytest.mark.claim("d002.init.lsuv")
+@few
+@given(seed=seeds, slope=st.sampled_from([0.0, 0.1, 0.3]))
+def test_lsuv_post_activation_reading_is_exact_in_one_rescale_for_relu(seed, slope):
+    """Post-activation reading, positively homogeneous phi (ReLU, leaky ReLU): Var[phi(a h)] =
+    a^2 Var[phi(h)], so one rescale gives unit variance exactly; the pre-activation variance
+    then is 1/Var[phi(h)]-scaled, not 1 (the readings differ)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((512, 64)) * 3
+
+    def phi(v: np.ndarray) -> np.ndarray:
+        return np.where(v > 0, v, slope * v)
+
+    w, history = _lsuv_post_activation(kinit.xavier_normal((64, 64), rng), x, phi, max_iter=2)
+    assert abs(history[1] - 1) < 1e-12
+    assert abs(float(np.var(x @ w.T)) - 1) > 0.5  # pre-activation variance ~ 2.9 (ReLU)
+
+
+def _sech2(h: np.ndarray) -> np.ndarray:
+    """sech^2 h = tanh'(h) = 4 e^{-2|h|} / (1 + e^{-2|h|})^2, without overflow."""
+    e = np.exp(-2 * np.abs(h))
+    return 4 * e / (1 + e) ** 2
+
+
+@pytest.mark.claim("d002.init.lsuv")
+@settings(max_examples=5)
+@given(seed=seeds, x_scale=st.floats(0.5, 3.0))
+def test_lsuv_post_activation_reading_fails_for_tanh(seed, x_scale):
+    """Post-activation reading, tanh, batch symmetric in +-x (so the batch mean of tanh is 0
+    and Var = g(a) = mean tanh^2(a h0), increasing in the scale a). (1) Var < 1 at every step.
+    (2) Certificate: the scale only grows, g(a_k) >= g(a_1), so a_20 <= a_1 g(a_1)^(-19/2) and
+    1 - Var after 20 rescales >= mean sech^2(a_max h0) > 1e-5 >> tol = 1e-6. (3) Any state
+    within tol of the goal is saturated: mean tanh'(h)^2 <= mean sech^2(h) <= 1 - Var."""
+    rng = np.random.default_rng(seed)
+    half = rng.standard_normal((256, 64)) * x_scale
+    x = np.concatenate([half, -half])
+    w0 = kinit.xavier_normal((64, 64), rng)
+    h0 = x @ w0.T
+    w, history = _lsuv_post_activation(w0, x, np.tanh, max_iter=20)
+    final = float(np.var(np.tanh(x @ w.T)))
+    assert all(v < 1 for v in [*history, final])
+    assert history == sorted(history)  # the variance creeps up, never reaches 1
+
+    def g(a: float) -> float:
+        return float(np.mean(np.tanh(a * h0) ** 2))
+
+    a1 = 1 / math.sqrt(g(1.0))
+    a_max = a1 * g(a1) ** (-19 / 2)
+    gap = float(np.mean(_sech2(a_max * h0)))  # = 1 - g(a_max) <= 1 - Var_20
+    assert 1 - final >= gap * (1 - 1e-9) and gap > 1e-5  # >> tol = 1e-6
+    for a in (1.0, a1, a_max, 1e3 * a_max):
+        sech2 = _sech2(a * h0)  # = tanh'(a h0)
+        assert float(np.mean(sech2**2)) <= float(np.mean(sech2)) <= 1 - g(a) + 1e-12
+
+
+@pytest.mark.claim("d002.init.lsuv")
+@few
+@given(seed=seeds)
+def test_lsuv_with_a_bias_one_rescale_misses_and_a_wide_bias_never_reaches_one(seed):
+    """Var[a z + b] over all entries = a^2 Var z + 2a Cov(z, b) + Var b: not homogeneous in a.
+    A bias of spread 0.25 across units: one rescale misses 1 by > 1e-3; spread 4: the minimum
+    over all scales, Var b - Cov^2/Var z, exceeds 1 (no scale reaches unit variance)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((512, 64))
+    z = x @ kinit.xavier_normal((64, 64), rng).T
+    signs = np.where(np.arange(64) % 2 == 0, 1.0, -1.0)
+    for spread, b in ((0.25, 0.5 * signs), (4.0, 2.0 * signs)):
+        assert float(np.var(np.broadcast_to(b, z.shape))) == spread
+        var_z = float(np.var(z))
+        cov = float(np.mean((z - z.mean()) * (b - b.mean())))
+        for a in (0.1, 1.0, 3.0):  # the quadratic is the variance
+            assert math.isclose(
+                float(np.var(a * z + b)), a * a * var_z + 2 * a * cov + spread, rel_tol=1e-9
+            )
+        if spread < 1:
+            a = 1 / math.sqrt(float(np.var(z + b)))
+            assert abs(float(np.var(a * z + b)) - 1) > 1e-3
+        else:
+            assert spread - cov**2 / var_z > 1
+
+
+@pytest.mark.claim("d002.init.orthogonal-linear-gradients")
+@settings(max_examples=10)
+@given(n=st.integers(4, 32), seed=seeds, source=st.sampled_from(["ours", "torch"]))
+def test_orthogonal_widening_layers_make_linear_gradients_vanish(n, seed, source):
+    """n -> 2n -> n, repeated L = 30 times, (semi-)orthogonal weights. Backward through the
+    narrowing layer (W W^T = I) keeps the norm; through the widening one it projects onto a
+    Haar-random n-dim subspace of R^2n: E ||delta||^2 shrinks by exactly 1/2, independently per
+    layer, so E[R] = 2^-30 for R = ||delta_0||^2/||g||^2. Markov: P(R >= 2^-30/1e-6) <= 1e-6,
+    so R < 9.3e-4 (a 33-fold fall of the norm) with false alarm 1e-6. Never above 1."""
+    rng = np.random.default_rng(seed)
+    depth = 30
+    shapes = [(2 * n, n), (n, 2 * n)] * depth
+    if source == "ours":
+        ws = [kinit.orthogonal(s, rng) for s in shapes]
+    else:
+        ws = [_torch_sample(torch.nn.init.orthogonal_, s, seed + i) for i, s in enumerate(shapes)]
+    g = rng.standard_normal((1, n))
+    hs = mlp_forward(rng.standard_normal((1, n)), ws, "linear")
+    grads = mlp_backward(g, hs, ws, "linear")
+    ratio = float(np.sum(grads[0] ** 2)) / float(np.sum(g**2))
+    assert ratio < 2.0**-depth / FALSE_ALARM
+    norms = [float(np.linalg.norm(d)) for d in grads]
+    above = [*norms[1:], float(np.linalg.norm(g))]  # each layer's upstream gradient norm
+    assert all(b <= a * (1 + 1e-12) for a, b in zip(above, norms, strict=True))  # no explosion
+
+
+@pytest.mark.claim("d002.init.orthogonal-linear-gradients")
+@given(widths=st.lists(st.integers(1, 12), min_size=2, max_size=8), seed=seeds)
+def test_orthogonal_non_widening_network_keeps_backprop_norms_exactly(widths, seed):
+    """Under the condition (no layer widens: fan_out <= fan_in, W W^T = I) the backpropagated
+    gradient keeps its norm exactly at any shapes; a widening layer in the list breaks it."""
+    widths = sorted(widths, reverse=True)
+    rng = np.random.default_rng(seed)
+    ws = [kinit.orthogonal((widths[i + 1], widths[i]), rng) for i in range(len(widths) - 1)]
+    g = rng.standard_normal((2, widths[-1]))
+    hs = mlp_forward(rng.standard_normal((2, widths[0])), ws, "linear")
+    grads = mlp_backward(g, hs, ws, "linear")
+    assert np.allclose(np.linalg.norm(grads[0], axis=1), np.linalg.norm(g, axis=1), rtol=1e-10)
+    wide = kinit.orthogonal((widths[0] + 1, widths[0]), rng)  # one widening layer
+    u = np.linalg.svd(wide)[0][:, -1]  # a unit gradient orthogonal to the columns of W
+    assert np.linalg.norm(wide.T @ u) < 1e-12  # W^T is no isometry: that gradient vanishes
+
+
+@pytest.mark.claim("d002.init.relu-reduction-half")
+def test_doubling_restores_the_variance_only_under_the_per_layer_reading():
+    """The sentence's own consequence ('double the weight variance') selects the reading:
+    2 x (per-layer factor 1/2) = 1 exactly; 2 x (literal factor (pi-1)/(2 pi)) = 0.68, and
+    with the document's own 0.36 it is 0.73: doubling would not maintain the variance."""
+    s = sympy.Symbol("sigma", positive=True)
+    m = th.relu_moments(s)
+    per_layer = m["second_moment"] / s**2
+    literal = sympy.simplify(m["variance"] / s**2)
+    assert 2 * per_layer == 1
+    assert sympy.simplify(2 * literal - (sympy.pi - 1) / sympy.pi) == 0
+    assert round(float(2 * literal), 2) == 0.68
+    doc_literal = 1 - 2 / sympy.pi  # the document's Var[ReLU(x)] / sigma^2
+    assert abs(float(2 * doc_literal) - 1) > 0.25 and abs(float(literal) - 0.5) > 0.15
+    q, _ = th.mean_field_variances(6, 100, 2 / 100, "relu", q0=1.0)  # He = doubled
+    assert all(math.isclose(v, 1.0, rel_tol=1e-12) for v in q)
+
+
+@pytest.mark.claim("d002.init.relu-family-he")
+@few
+@given(seed=seeds, slope=st.sampled_from([0.01, 0.1, 0.3]))
+def test_hes_slope_adapted_rule_preserves_leaky_relu_so_it_is_no_counterexample(seed, slope):
+    """He's rule for leaky ReLU/PReLU, Var[w] = 2/((1 + a^2) fan_in): exact second moment
+    (1 + a^2)/2 (SymPy; quadrature of torch's leaky_relu agrees); torch's kaiming_normal_(a)
+    samples exactly that variance (sum w^2 / Var[w] ~ chi2 over 8e6 weights; the bare sqrt 2
+    rule is excluded for a >= 0.1); given x = leaky_relu(z), sum y^2 / (Var[w] ||x||^2) ~
+    chi2_m; the ReLU second-moment intervals of both halves put the next pre-activation
+    variance around 1. False alarm 1e-6 per interval."""
+    a = sympy.Rational(str(slope))
+    assert th.activation_second_moment("leaky_relu", a) == (1 + a**2) / 2
+    assert th.derived_gain("leaky_relu", a) ** 2 * (1 + a**2) / 2 == 1
+    trap = _trapezoid_second_moment(
+        lambda v: torch.nn.functional.leaky_relu(v, negative_slope=slope)
+    )
+    assert math.isclose(trap, (1 + slope**2) / 2, rel_tol=1e-8)
+    rng = np.random.default_rng(seed)
+    n, m = 200_000, 40
+    z = rng.standard_normal(n)
+    x = torch.nn.functional.leaky_relu(torch.from_numpy(z), negative_slope=slope).numpy()
+    w = _torch_sample(
+        torch.nn.init.kaiming_normal_, (m, n), seed, a=slope, nonlinearity="leaky_relu"
+    )
+    var_w = 2 / ((1 + slope**2) * n)
+    assert _chi2_ok(float(np.sum(w**2)) / var_w, w.size)
+    if slope >= 0.1:
+        assert not _chi2_ok(float(np.sum(w**2)) / (2 / n), w.size)  # bare He misses
+    assert _linear_map_ok(x @ w.T, x, var_w)
+    # ||x||^2 = sum relu(z)^2 + a^2 sum relu(-z)^2; each mean in the ReLU interval around 1/2
+    lo2, hi2 = relu_second_moment_interval(n, 1.0)
+    pos, neg = np.maximum(z, 0), np.maximum(-z, 0)
+    assert lo2 <= float(pos @ pos) / n <= hi2 and lo2 <= float(neg @ neg) / n <= hi2
+    next_var = var_w * float(x @ x)  # the next pre-activation variance given x
+    lo, hi = var_w * n * (1 + slope**2) * lo2, var_w * n * (1 + slope**2) * hi2
+    assert lo <= next_var <= hi and abs(next_var - 1) <= 2 * (hi2 - lo2)
+    bare = 2 / n * float(x @ x)  # the bare sqrt 2 gain: off by (1 + a^2)
+    assert math.isclose(bare / next_var, 1 + slope**2, rel_tol=1e-12)

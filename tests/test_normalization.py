@@ -628,13 +628,21 @@ def test_batchnorm_and_layernorm_ignore_the_scale_of_the_weights(n, c_in, c_out,
 
 
 @pytest.mark.claim("d000.norm.batchnorm-init-insensitivity", "d002.norm.review-init-dependence")
-def test_weight_scale_invariance_counterexamples():
+def test_weight_scale_with_eps_is_a_reduction_and_a_sign_flip_is_no_counterexample():
+    """Quantified notes (formerly the counterexamples): eps = 1e-5, unit variance, a = 1e-3:
+    the output scale is 0.30 against 1e-3 without BatchNorm (a 300-fold reduction of the
+    effect); a = -1 flips the sign with and without BatchNorm, the size is unchanged.
+    LayerNorm is not invariant to a per-feature scale."""
     z = np.array([[-1.0], [1.0]])  # unit biased variance
     y = batch_norm(z, training=True, eps=1e-300)
     small = batch_norm(1e-3 * z, training=True, eps=1e-5)
     assert small[1, 0] / y[1, 0] == pytest.approx(1e-3 / np.sqrt(1e-6 + 1e-5))
     assert round(float(small[1, 0] / y[1, 0]), 2) == 0.30
-    assert_close(batch_norm(-z, training=True, eps=1e-300), -y, np.float64)  # a = -1 flips the sign
+    assert float(small[1, 0] / y[1, 0]) / 1e-3 > 250  # vs the un-normalized layer's 1e-3
+    assert_close(batch_norm(-z, training=True, eps=1e-300), -y, np.float64)  # a = -1 flips
+    assert np.linalg.norm(batch_norm(-z, training=True, eps=1e-5)) == pytest.approx(
+        np.linalg.norm(batch_norm(z, training=True, eps=1e-5)), rel=1e-15
+    )
     ln = layer_norm(np.array([[1.0, 2.0, 4.0]]), 3, eps=0.0)
     per_feature = layer_norm(np.array([[1.0, 2.0, 8.0]]), 3, eps=0.0)  # not a common scale
     assert not np.allclose(ln, per_feature)
@@ -695,12 +703,19 @@ def test_instance_norm_removes_per_instance_channel_statistics(n, c, hw, seed):
 
 
 @pytest.mark.claim("d000.norm.instancenorm-style")
-def test_instance_norm_style_counterexamples():
+def test_instance_norm_sign_flip_and_eps_are_quantified_notes_not_counterexamples():
+    """a < 0 flips the content but leaves the output's mean (0) and std unchanged; with
+    eps = 1e-5 and sigma = 1e-3 the output variance is sigma^2/(sigma^2 + eps) = 0.30^2."""
     x = np.array([[[[-1.0, 1.0]]]])
     y = instance_norm(x, eps=0.0)
-    assert_close(instance_norm(-x, eps=0.0), -y, np.float64)  # a < 0 flips
+    flipped = instance_norm(-x, eps=0.0)
+    assert_close(flipped, -y, np.float64)
+    assert float(flipped.mean()) == float(y.mean()) == 0.0
+    assert float(flipped.std()) == float(y.std())
     small = instance_norm(1e-3 * x, eps=1e-5)
     assert round(float(small[0, 0, 0, 1] / y[0, 0, 0, 1]), 2) == 0.30
+    assert float(small.var()) == pytest.approx(1e-6 / (1e-6 + 1e-5), rel=1e-12)
+    assert float(small.mean()) == 0.0
 
 
 @pytest.mark.claim("d002.norm.instancenorm-definition")
@@ -820,3 +835,98 @@ def test_group_norm_keeps_relative_offsets_and_scales_within_a_group(
     inn = instance_norm(x, eps=0.0)
     assert_close(inn.std(axis=(2, 3)), np.ones((n, c)), np.float64)
     assert not np.allclose(y.std(axis=(2, 3)), 1.0)
+
+
+# ------------------------------------------------------------ second reading (issue 10 §5)
+
+
+def _elasticity_formula(a: float, var: np.ndarray, eps: float) -> np.ndarray:
+    r"""d ln ||N(a z)|| / d ln a = eps / (a^2 sigma^2 + eps) for a normalization N with biased
+    variance sigma^2 over the normalized set (000 § Batch Normalization)."""
+    return eps / (a * a * var + eps)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-init-insensitivity", "d002.norm.review-init-dependence")
+def test_scale_elasticity_is_derived_and_below_one():
+    """SymPy: ln(a / sqrt(a^2 s2 + eps)) has elasticity eps/(a^2 s2 + eps); 1 minus it is
+    a^2 s2/(a^2 s2 + eps) > 0 for all a, s2 > 0, eps >= 0; it is 0 at eps = 0; without the
+    normalization (output a z) the elasticity is 1."""
+    a, s2, eps = sympy.symbols("a sigma2 epsilon", positive=True)
+    size = a / sympy.sqrt(a**2 * s2 + eps)  # ||BN(a z)|| / ||z - mu|| (times sqrt(m) / sigma)
+    elasticity = sympy.cancel(a * sympy.diff(sympy.log(size), a))
+    assert sympy.simplify(elasticity - eps / (a**2 * s2 + eps)) == 0
+    assert sympy.simplify(1 - elasticity).is_positive
+    assert elasticity.subs(eps, 0) == 0
+    assert sympy.cancel(a * sympy.diff(sympy.log(a), a)) == 1  # no normalization
+
+
+@pytest.mark.claim("d000.norm.batchnorm-init-insensitivity", "d002.norm.review-init-dependence")
+@given(
+    n=st.integers(2, 6),
+    c=st.integers(1, 4),
+    log_a=st.floats(-3, 3),
+    eps=st.sampled_from([1e-5, 1e-2, 1.0]),
+    seed=seeds,
+)
+def test_scale_elasticity_of_batchnorm_and_layernorm_matches_and_is_below_one(
+    n, c, log_a, eps, seed
+):
+    """Per channel (BatchNorm) and per sample (LayerNorm over c features): the elasticity of
+    the output's size to the weight scale a > 0, by central differences in ln a on our kernels
+    and by torch autograd, equals eps/(a^2 sigma^2 + eps) (biased sigma^2) and is < 1."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, c)) * np.exp(rng.uniform(-1, 1, c))
+    var_bn = z.var(axis=0)
+    assume(np.all(var_bn > 1e-3))
+    a, h = 10.0**log_a, 1e-4
+    expected = _elasticity_formula(a, var_bn, eps)
+    assert np.all(expected < 1)
+
+    def bn_size(scale: float) -> np.ndarray:
+        return np.log(np.linalg.norm(batch_norm(scale * z, training=True, eps=eps), axis=0))
+
+    numeric = (bn_size(a * np.exp(h)) - bn_size(a * np.exp(-h))) / (2 * h)
+    assert np.allclose(numeric, expected, rtol=1e-6, atol=1e-9)
+    log_at = torch.tensor(np.log(a), dtype=torch.float64, requires_grad=True)
+    out = F.batch_norm(torch.exp(log_at) * torch.from_numpy(z), None, None, training=True, eps=eps)
+    for j in range(c):
+        (g,) = torch.autograd.grad(torch.log(out[:, j].norm()), log_at, retain_graph=True)
+        assert float(g) == pytest.approx(float(expected[j]), rel=1e-9, abs=1e-12)
+    if c >= 2:
+        var_ln = z.var(axis=1)
+        assume(np.all(var_ln > 1e-3))
+
+        def ln_size(scale: float) -> np.ndarray:
+            return np.log(np.linalg.norm(layer_norm(scale * z, (c,), eps=eps), axis=1))
+
+        numeric = (ln_size(a * np.exp(h)) - ln_size(a * np.exp(-h))) / (2 * h)
+        assert np.allclose(numeric, _elasticity_formula(a, var_ln, eps), rtol=1e-6, atol=1e-9)
+        assert np.all(numeric < 1)
+
+
+@pytest.mark.claim("d002.norm.groupnorm-compromise")
+@given(
+    n=st.integers(2, 4),
+    c=st.integers(1, 8),
+    h=st.integers(1, 3),
+    w=st.integers(2, 3),
+    eps=st.sampled_from([1e-5, 0.5]),
+    seed=seeds,
+)
+def test_groupnorm_readings_for_every_group_count(n, c, h, w, eps, seed):
+    """Every G dividing C, ours and torch: (reading 1, refuted; reading 3's checkable half)
+    sample 0's output never changes when the other samples change, while BatchNorm's does;
+    (reading 2, holds) G = C is BatchNorm of each sample alone and G = 1 is LayerNorm."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w)) * 2 - 1
+    other = x.copy()
+    other[1:] = rng.standard_normal(other[1:].shape) * 5 + 3
+    for g in (d for d in range(1, c + 1) if c % d == 0):  # w >= 2: every set has >= 2 entries
+        y = group_norm(x, g, eps=eps)
+        assert_close(y, F.group_norm(torch.from_numpy(x), g, eps=eps).numpy(), np.float64)
+        assert np.array_equal(group_norm(other, g, eps=eps)[0], y[0])  # no batch statistics
+    bn, bn_other = bn_train(x, eps=eps), bn_train(other, eps=eps)
+    assert not np.allclose(bn[0], bn_other[0])  # BatchNorm couples the samples
+    per_sample = np.concatenate([bn_train(x[i : i + 1], eps=eps) for i in range(n)])
+    assert_close(group_norm(x, c, eps=eps), per_sample, np.float64)
+    assert_close(group_norm(x, 1, eps=eps), layer_norm(x, x.shape[1:], eps=eps), np.float64)

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.cpu._check import FLOAT_DTYPES, array, bounded
+from kernels.cpu._check import FLOAT_DTYPES, array, bounded, is_array, not_array
 from kernels.cpu.conv2d import conv2d_direct, conv2d_direct_backward
 from theory.conv import pool_output_size
 from theory.pooling import adaptive_windows
@@ -110,8 +110,8 @@ class _Geometry:
 
 def _spatial_input(x: object, nd: int, name: str = "x") -> tuple[np.ndarray, bool]:
     """``x`` as ``(N, C, *spatial)`` (a view) and whether it was batched."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
+    if not is_array(x):
+        raise not_array(x, name)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
     if x.ndim not in (nd + 1, nd + 2):
@@ -253,8 +253,8 @@ def _unbatch(y: np.ndarray, geo: _Geometry) -> np.ndarray:
 def _grad(grad_out: object, x: np.ndarray, geo: _Geometry) -> np.ndarray:
     """``grad_out`` checked against the output shape, as ``(N, C, *out)``."""
     expected = (*geo.shape[:2], *geo.out) if geo.batched else (geo.shape[1], *geo.out)
-    if not isinstance(grad_out, np.ndarray):
-        raise TypeError(f"grad_out must be a numpy.ndarray, got {type(grad_out).__name__}")
+    if not is_array(grad_out):
+        raise not_array(grad_out, "grad_out")
     if grad_out.dtype != x.dtype:
         raise TypeError(
             f"grad_out must have the same dtype as the input ({x.dtype}), got {grad_out.dtype}"
@@ -601,8 +601,7 @@ def adaptive_pool(x: np.ndarray, output_size: Sequence[int | None], mode: str = 
     (1 or 2; ``x`` batched or not). An int ``output_size`` is refused: for a 3-D array it
     cannot say whether ``x`` is ``(N, C, L)`` or an unbatched ``(C, H, W)`` — use
     :func:`adaptive_avg_pool1d`/``2d`` or :func:`adaptive_max_pool1d`/``2d``."""
-    if mode not in ("avg", "max"):
-        raise ValueError(f"mode must be 'avg' or 'max', got {mode!r}")
+    _mode(mode)
     if not isinstance(output_size, list | tuple) or len(output_size) not in (1, 2):
         raise ValueError(
             "output_size must be a tuple of 1 or 2 sizes (its length gives the dimensionality; "
@@ -619,10 +618,18 @@ def adaptive_pool(x: np.ndarray, output_size: Sequence[int | None], mode: str = 
 # --------------------------------------------------------------------------- global pooling
 
 
-def _global_mode(x: np.ndarray, mode: str) -> None:
-    array(x, "x", 4)
+def _mode(mode: object) -> str:
+    """``mode`` is the string ``'avg'`` or ``'max'`` (an array is not compared elementwise)."""
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be the string 'avg' or 'max', got {type(mode).__name__}")
     if mode not in ("avg", "max"):
         raise ValueError(f"mode must be 'avg' or 'max', got {mode!r}")
+    return mode
+
+
+def _global_mode(x: np.ndarray, mode: str) -> None:
+    array(x, "x", 4)
+    _mode(mode)
 
 
 def global_pool(x: np.ndarray, mode: str = "avg") -> np.ndarray:
@@ -663,7 +670,7 @@ def _depthwise(x: np.ndarray, weight: np.ndarray, name: str) -> np.ndarray:
 
 def _weighted_grad(grad_out, x, weight, stride, name: str) -> None:
     """``grad_out`` must have the forward's output shape (message names what sets it)."""
-    if isinstance(grad_out, np.ndarray):
+    if is_array(grad_out):
         expected = weighted_pool2d(x, weight, stride).shape
         if grad_out.shape != expected:
             raise ValueError(

@@ -820,3 +820,103 @@ def test_group_norm_keeps_relative_offsets_and_scales_within_a_group(
     inn = instance_norm(x, eps=0.0)
     assert_close(inn.std(axis=(2, 3)), np.ones((n, c)), np.float64)
     assert not np.allclose(y.std(axis=(2, 3)), 1.0)
+
+
+# ---------------------------------------------------------------- outside fuzz (issue 10)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+@given(
+    momentum=st.sampled_from([-1.2, -1.0, 1.5, 2.0]),
+    n=st.integers(2, 5),
+    c=st.integers(1, 4),
+    seed=seeds,
+)
+def test_momentum_outside_unit_interval_follows_torch_then_negative_running_var_is_named(
+    momentum, n, c, seed
+):
+    """Any finite momentum is accepted, as torch (its OpInfo samples use -1.2 and -1.0): the
+    buffers follow torch's update exactly. When that update makes running_var negative, the
+    eval-mode refusal names running_var (not eps), for batch norm and instance norm."""
+    rng = np.random.default_rng(seed)
+    x = 0.1 * rng.standard_normal((n, c, 5))
+    rm, rv = np.zeros(c), np.ones(c)
+    rmt, rvt = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+    batch_norm(x, rm, rv, training=True, momentum=momentum)
+    F.batch_norm(torch.from_numpy(x), rmt, rvt, training=True, momentum=momentum)
+    assert_close(rm, rmt.numpy(), np.float64)
+    assert_close(rv, rvt.numpy(), np.float64)
+    if (rv + 1e-5 > 0).all():
+        assert np.isfinite(batch_norm(x, rm, rv)).all()
+        return
+    for call in (
+        lambda: batch_norm(x, rm, rv),
+        lambda: norm.batch_norm_backward(x, x, rm, rv),
+        lambda: instance_norm(x, rm, rv, use_input_stats=False),
+        lambda: norm.instance_norm_backward(x, x, rm, rv, use_input_stats=False),
+    ):
+        with pytest.raises(ValueError, match=r"^running_var:.*negative"):
+            call()
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+def test_momentum_two_makes_running_var_negative_and_eval_names_it():
+    """The fuzz's example: momentum = 2 from running_var = 1 and a small batch variance."""
+    x = 0.1 * np.random.default_rng(0).standard_normal((4, 6, 5))
+    rm, rv = np.zeros(6), np.ones(6)
+    batch_norm(x, rm, rv, training=True, momentum=2.0)
+    assert (rv < 0).all()
+    with pytest.raises(ValueError, match=r"^running_var:.*negative"):
+        batch_norm(x, rm, rv)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+@given(
+    exponent=st.integers(400, 1020),
+    kind=st.sampled_from(["layer", "group", "batch", "instance"]),
+    seed=seeds,
+)
+def test_huge_finite_input_is_normalized_without_overflow(exponent, kind, seed):
+    """Normalization is scale invariant (eps = 0, or eps negligible): x * 2**k gives the result
+    of x (forward exactly; the input gradient scaled by 2**-k), no NaN/0 from overflowing squares
+    and no RuntimeWarning, up to the largest finite inputs; float32 likewise."""
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (3, 4, 5))
+    g = rng.standard_normal(x.shape)
+    big = np.ldexp(x, exponent)  # exact
+    forward = {
+        "layer": lambda v, e: layer_norm(v, (4, 5), eps=e),
+        "group": lambda v, e: group_norm(v, 2, eps=e),
+        "batch": lambda v, e: batch_norm(v, training=True, eps=e),
+        "instance": lambda v, e: instance_norm(v, eps=e),
+    }[kind]
+    backward = {
+        "layer": lambda v, e: norm.layer_norm_backward(g, v, (4, 5), eps=e)[0],
+        "group": lambda v, e: norm.group_norm_backward(g, v, 2, eps=e)[0],
+        "batch": lambda v, e: norm.batch_norm_backward(g, v, training=True, eps=e)[0],
+        "instance": lambda v, e: norm.instance_norm_backward(g, v, eps=e)[0],
+    }[kind]
+    eps = 1e-300  # > 0 for batch norm's training rule; negligible against every variance drawn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        y_big, dx_big = forward(big, eps), backward(big, eps)
+        y32 = forward(big.astype(np.float32) if exponent < 128 else x.astype(np.float32), 1e-30)
+    assert np.isfinite(y_big).all() and np.isfinite(y32).all()
+    assert_close(y_big, forward(x, eps), np.float64)
+    assert_close(np.ldexp(dx_big, exponent), backward(x, eps), np.float64)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+def test_huge_constant_set_normalizes_to_zero():
+    """A constant set has variance 0: with eps > 0 the output is 0 (torch), also at 1e300."""
+    for c in (1e300, 1.7976931348623157e308, -3e200):
+        x = np.full((2, 3, 5), c)
+        for y in (
+            layer_norm(x, (3, 5)),
+            group_norm(x, 3),
+            instance_norm(x),
+            batch_norm(x, training=True),
+        ):
+            assert np.array_equal(y, np.zeros_like(x)), (c, y)

@@ -134,18 +134,50 @@ def _channel(p: np.ndarray | None, ndim: int) -> np.ndarray | None:
 # --------------------------------------------------------------------------- the shared core
 
 
+def _set_scale(xs: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
+    """A power of two per normalized set with ``|x| / scale < 2``, for sets whose squares
+    could overflow (max ``|x| >= 2**(maxexp/2 - 16)``: ``2**496`` in float64, ``2**48`` in
+    float32); ``None`` when no set is that large (the common case: nothing is rescaled)."""
+    info = np.finfo(xs.dtype)
+    with np.errstate(invalid="ignore"):  # NaN inputs propagate, as in torch
+        amax = np.abs(xs).max(axis=axes, keepdims=True)
+        big = amax >= 2.0 ** (info.maxexp // 2 - 16)
+    if not big.any():
+        return None
+    exponent = np.frexp(np.where(big & np.isfinite(amax), amax, 1))[1]  # amax < 2**exponent
+    return np.ldexp(np.ones_like(amax), exponent - 1)
+
+
 def _statistics(xs: np.ndarray, axes: tuple[int, ...], eps: float, what: str):
-    """``(xhat, inv_std, mean, biased var)`` over ``axes``; refuses ``var + eps <= 0``."""
+    r"""``(xhat, inv_std, mean, biased var)`` over ``axes``; refuses ``var + eps <= 0``.
+
+    Normalization is scale invariant up to eps: :math:`\hat x = (x/s - \mu/s)/\sqrt{\sigma^2/s^2
+    + \epsilon/s^2}`. A set whose squares could overflow (``|x|`` beyond about ``1e149`` in
+    float64) is divided by a power of two ``s`` first (exact), so finite input never gives NaN
+    or a wrong 0; its returned ``var`` may overflow to ``inf`` (as torch's running variance).
+    """
+    scale = _set_scale(xs, axes)
+    if scale is not None:
+        xs = xs / scale
+        eps_s = eps / scale / scale  # may underflow to 0: then only the sign of eps matters
     mean = xs.mean(axis=axes, keepdims=True)
+    if scale is not None:  # eps/s**2 no longer hides the mean's rounding: one refinement
+        mean = mean + (xs - mean).mean(axis=axes, keepdims=True)  # (a constant set: exact)
     var = ((xs - mean) ** 2).mean(axis=axes, keepdims=True)  # biased
-    denom = var + eps
+    denom = var + (eps if scale is None else eps_s)
+    if scale is not None and eps > 0:
+        denom = np.maximum(denom, np.finfo(xs.dtype).tiny)  # eps/s**2 underflowed, still > 0
     if (denom <= 0).any():  # NaN (from a NaN input) propagates, as in torch
         raise ValueError(
             f"eps: {what} needs variance + eps > 0 in every normalized set, got eps = {eps!r} "
             f"and a variance of {float(var.min())!r} (a constant set needs eps > 0)"
         )
     inv_std = 1.0 / np.sqrt(denom)
-    return (xs - mean) * inv_std, inv_std, mean, var
+    xhat = (xs - mean) * inv_std
+    if scale is None:
+        return xhat, inv_std, mean, var
+    with np.errstate(over="ignore", under="ignore"):  # huge statistics overflow to inf
+        return xhat, inv_std / scale, mean * scale, var * scale * scale
 
 
 def _affine(xhat: np.ndarray, w: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:

@@ -759,17 +759,22 @@ def stochastic_pool2d(
     if not isinstance(training, bool):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
     values = _gather(x, geo)[0]  # (N, C, Ho, Wo, K*K), no padding: every tap is real
-    cumulative = np.cumsum(values, axis=-1)
+    # p = x / sum(x) is scale free: divide each window by a power of two near its max (exact)
+    # so that the cumulative sums of huge values cannot overflow (all taps would look equal)
+    top = values.max(axis=-1, keepdims=True)
+    scaled = np.ldexp(values, -np.frexp(np.where(top > 0, top, 1))[1])  # in [0, 1)
+    cumulative = np.cumsum(scaled, axis=-1)
     total = cumulative[..., -1:]
     zero = total[..., 0] == 0
     if not training:
-        expectation = (values * values).sum(axis=-1) / np.where(zero, 1, total[..., 0])
+        p = scaled / np.where(zero, 1, total[..., 0])[..., None]
+        expectation = (p * values).sum(axis=-1).astype(x.dtype)  # <= the window max: finite
         return expectation, np.full(expectation.shape, -1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator when training=True")
     u = rng.random(total.shape) * total  # inverse CDF on the unnormalized cumulative sums
     tap = (cumulative <= u).sum(axis=-1)
-    last_positive = values.shape[-1] - 1 - np.argmax(values[..., ::-1] > 0, axis=-1)
+    last_positive = values.shape[-1] - 1 - np.argmax(scaled[..., ::-1] > 0, axis=-1)
     tap = np.minimum(tap, last_positive)  # u rounded up to the total: the last possible tap
     y = np.take_along_axis(values, tap[..., None], axis=-1)[..., 0]
     return np.where(zero, 0, y).astype(x.dtype), np.where(zero, -1, tap)

@@ -920,3 +920,30 @@ def test_huge_constant_set_normalizes_to_zero():
             batch_norm(x, training=True),
         ):
             assert np.array_equal(y, np.zeros_like(x)), (c, y)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+@given(
+    exponent=st.integers(1019, 1020),
+    kind=st.sampled_from(["layer", "group", "batch", "instance"]),
+    seed=seeds,
+)
+def test_input_gradient_of_huge_finite_grad_out_is_exact_rescaling(exponent, kind, seed):
+    """dx is linear in grad_out: grad_out * 2**k gives dx * 2**k, with no NaN from the
+    products and sums inside the backward overflowing (the sums of grad_out do)."""
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 4, 64))  # sets of >= 64: 64 * 0.75 * 2**1019 > 2**1024
+    g = rng.uniform(0.5, 1, x.shape)  # one sign: the sums of grad_out overflow
+    backward = {
+        "layer": lambda v: norm.layer_norm_backward(v, x, (4, 64))[0],
+        "group": lambda v: norm.group_norm_backward(v, x, 2)[0],
+        "batch": lambda v: norm.batch_norm_backward(v, x, training=True)[0],
+        "instance": lambda v: norm.instance_norm_backward(v, x)[0],
+    }[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        dx_big = backward(np.ldexp(g, exponent))
+    assert np.isfinite(dx_big).all()
+    assert_close(np.ldexp(dx_big, -exponent), backward(g), np.float64)

@@ -187,9 +187,21 @@ def _affine(xhat: np.ndarray, w: np.ndarray | None, b: np.ndarray | None) -> np.
 
 def _input_grad(gprime: np.ndarray, xhat: np.ndarray, inv_std, axes: tuple[int, ...]):
     r""":math:`\frac1s(g' - \overline{g'} - \hat x\,\overline{g'\hat x})` over ``axes``."""
+    info = np.finfo(gprime.dtype)
+    with np.errstate(invalid="ignore"):  # NaN propagates, as in torch
+        top = float(np.abs(gprime).max()) if gprime.size else 0.0
+    # linear in g': a huge finite g' (where g' * xhat or the sums could overflow: |g'| beyond
+    # 2**(maxexp - 48)) is divided by a power of two and the result multiplied back (exact)
+    e = int(np.frexp(top)[1]) if np.isfinite(top) and top >= 2.0 ** (info.maxexp - 48) else 0
+    if e:
+        gprime = np.ldexp(gprime, -e)
     mean_g = gprime.mean(axis=axes, keepdims=True)
     mean_gx = (gprime * xhat).mean(axis=axes, keepdims=True)
-    return inv_std * (gprime - mean_g - xhat * mean_gx)
+    dx = inv_std * (gprime - mean_g - xhat * mean_gx)
+    if not e:
+        return dx
+    with np.errstate(over="ignore"):  # a gradient beyond the float range is inf (IEEE, torch)
+        return np.ldexp(dx, e)
 
 
 def _param_grads(g, xhat, weight, bias, axes) -> tuple[np.ndarray | None, np.ndarray | None]:

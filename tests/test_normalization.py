@@ -947,3 +947,23 @@ def test_input_gradient_of_huge_finite_grad_out_is_exact_rescaling(exponent, kin
         dx_big = backward(np.ldexp(g, exponent))
     assert np.isfinite(dx_big).all()
     assert_close(np.ldexp(dx_big, -exponent), backward(g), np.float64)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+@given(exponent=st.integers(497, 509), instance=st.booleans(), seed=seeds)
+def test_running_statistics_of_huge_finite_input_scale_exactly(exponent, instance, seed):
+    """The running buffers see the batch statistics of x * 2**k (beyond the rescaling
+    threshold 2**496 of the normalization): mean * 2**k and variance * 2**(2k), as for x."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 4, 6))
+    buffers = []
+    for v in (x, np.ldexp(x, exponent)):
+        rm, rv = np.zeros(4), np.ones(4)
+        if instance:
+            instance_norm(v, rm, rv, momentum=1.0)
+        else:
+            batch_norm(v, rm, rv, training=True, momentum=1.0)
+        buffers.append((rm, rv))
+    (rm, rv), (rm_big, rv_big) = buffers
+    assert_close(np.ldexp(rm_big, -exponent), rm, np.float64)
+    assert_close(np.ldexp(rv_big, -2 * exponent), rv, np.float64)

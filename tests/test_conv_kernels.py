@@ -232,3 +232,28 @@ def test_string_padding_and_empty_batch_match_torch(k, d, extra, padding, seed):
         y1 = F.conv1d(torch.from_numpy(x[:, :, 0]), torch.from_numpy(w[:, :, 0]), padding=padding)
         assert_close(conv1d_toeplitz(x[:, :, 0], w[:, :, 0], padding=padding), y1.numpy(),
                      np.float64)  # fmt: skip
+
+
+# ---------------------------------------------------------------- outside fuzz (issue 10)
+
+
+@pytest.mark.claim("d002.conv.circulant")
+@given(exponent=st.integers(1000, 1020), two_d=st.booleans(), seed=seeds)
+def test_circular_fft_of_huge_finite_input_is_exact_rescaling(exponent, two_d, seed):
+    """The FFT convolutions are linear: x * 2**k and weight * 2**-m give the result of x and
+    weight times 2**(k-m), with no NaN from sums overflowing inside the transforms (the
+    result itself, about 2**(k-m+4), is finite). Positive inputs make every sum overflow."""
+    import warnings
+
+    from kernels.cpu.conv1d import conv1d_circular_fft
+    from kernels.cpu.conv2d_matrix import conv2d_circular_fft
+
+    rng = np.random.default_rng(seed)
+    shape, wshape = ((2, 3, 7, 5), (2, 3, 3, 3)) if two_d else ((2, 3, 9), (2, 3, 3))
+    x, w = rng.uniform(0.5, 1, shape), rng.uniform(0.5, 1, wshape)
+    fn = conv2d_circular_fft if two_d else conv1d_circular_fft
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        y = fn(np.ldexp(x, exponent), np.ldexp(w, -40))
+    assert np.isfinite(y).all()
+    assert_close(np.ldexp(y, 40 - exponent), fn(x, w), np.float64)

@@ -930,3 +930,150 @@ def test_groupnorm_readings_for_every_group_count(n, c, h, w, eps, seed):
     per_sample = np.concatenate([bn_train(x[i : i + 1], eps=eps) for i in range(n)])
     assert_close(group_norm(x, c, eps=eps), per_sample, np.float64)
     assert_close(group_norm(x, 1, eps=eps), layer_norm(x, x.shape[1:], eps=eps), np.float64)
+
+
+# ---------------------------------------------------------------- outside fuzz (issue 10)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+@given(
+    momentum=st.sampled_from([-1.2, -1.0, 1.5, 2.0]),
+    n=st.integers(2, 5),
+    c=st.integers(1, 4),
+    seed=seeds,
+)
+def test_momentum_outside_unit_interval_follows_torch_then_negative_running_var_is_named(
+    momentum, n, c, seed
+):
+    """Any finite momentum is accepted, as torch (its OpInfo samples use -1.2 and -1.0): the
+    buffers follow torch's update exactly. When that update makes running_var negative, the
+    eval-mode refusal names running_var (not eps), for batch norm and instance norm."""
+    rng = np.random.default_rng(seed)
+    x = 0.1 * rng.standard_normal((n, c, 5))
+    rm, rv = np.zeros(c), np.ones(c)
+    rmt, rvt = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+    batch_norm(x, rm, rv, training=True, momentum=momentum)
+    F.batch_norm(torch.from_numpy(x), rmt, rvt, training=True, momentum=momentum)
+    assert_close(rm, rmt.numpy(), np.float64)
+    assert_close(rv, rvt.numpy(), np.float64)
+    if (rv + 1e-5 > 0).all():
+        assert np.isfinite(batch_norm(x, rm, rv)).all()
+        return
+    for call in (
+        lambda: batch_norm(x, rm, rv),
+        lambda: norm.batch_norm_backward(x, x, rm, rv),
+        lambda: instance_norm(x, rm, rv, use_input_stats=False),
+        lambda: norm.instance_norm_backward(x, x, rm, rv, use_input_stats=False),
+    ):
+        with pytest.raises(ValueError, match=r"^running_var:.*negative"):
+            call()
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+def test_momentum_two_makes_running_var_negative_and_eval_names_it():
+    """The fuzz's example: momentum = 2 from running_var = 1 and a small batch variance."""
+    x = 0.1 * np.random.default_rng(0).standard_normal((4, 6, 5))
+    rm, rv = np.zeros(6), np.ones(6)
+    batch_norm(x, rm, rv, training=True, momentum=2.0)
+    assert (rv < 0).all()
+    with pytest.raises(ValueError, match=r"^running_var:.*negative"):
+        batch_norm(x, rm, rv)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+@given(
+    exponent=st.integers(400, 1020),
+    kind=st.sampled_from(["layer", "group", "batch", "instance"]),
+    seed=seeds,
+)
+def test_huge_finite_input_is_normalized_without_overflow(exponent, kind, seed):
+    """Normalization is scale invariant (eps = 0, or eps negligible): x * 2**k gives the result
+    of x (forward exactly; the input gradient scaled by 2**-k), no NaN/0 from overflowing squares
+    and no RuntimeWarning, up to the largest finite inputs; float32 likewise."""
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (3, 4, 5))
+    g = rng.standard_normal(x.shape)
+    big = np.ldexp(x, exponent)  # exact
+    forward = {
+        "layer": lambda v, e: layer_norm(v, (4, 5), eps=e),
+        "group": lambda v, e: group_norm(v, 2, eps=e),
+        "batch": lambda v, e: batch_norm(v, training=True, eps=e),
+        "instance": lambda v, e: instance_norm(v, eps=e),
+    }[kind]
+    backward = {
+        "layer": lambda v, e: norm.layer_norm_backward(g, v, (4, 5), eps=e)[0],
+        "group": lambda v, e: norm.group_norm_backward(g, v, 2, eps=e)[0],
+        "batch": lambda v, e: norm.batch_norm_backward(g, v, training=True, eps=e)[0],
+        "instance": lambda v, e: norm.instance_norm_backward(g, v, eps=e)[0],
+    }[kind]
+    eps = 1e-300  # > 0 for batch norm's training rule; negligible against every variance drawn
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        y_big, dx_big = forward(big, eps), backward(big, eps)
+        y32 = forward(big.astype(np.float32) if exponent < 128 else x.astype(np.float32), 1e-30)
+    assert np.isfinite(y_big).all() and np.isfinite(y32).all()
+    assert_close(y_big, forward(x, eps), np.float64)
+    assert_close(np.ldexp(dx_big, exponent), backward(x, eps), np.float64)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+def test_huge_constant_set_normalizes_to_zero():
+    """A constant set has variance 0: with eps > 0 the output is 0 (torch), also at 1e300."""
+    for c in (1e300, 1.7976931348623157e308, -3e200):
+        x = np.full((2, 3, 5), c)
+        for y in (
+            layer_norm(x, (3, 5)),
+            group_norm(x, 3),
+            instance_norm(x),
+            batch_norm(x, training=True),
+        ):
+            assert np.array_equal(y, np.zeros_like(x)), (c, y)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-backward")
+@given(
+    exponent=st.integers(1019, 1020),
+    kind=st.sampled_from(["layer", "group", "batch", "instance"]),
+    seed=seeds,
+)
+def test_input_gradient_of_huge_finite_grad_out_is_exact_rescaling(exponent, kind, seed):
+    """dx is linear in grad_out: grad_out * 2**k gives dx * 2**k, with no NaN from the
+    products and sums inside the backward overflowing (the sums of grad_out do)."""
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 4, 64))  # sets of >= 64: 64 * 0.75 * 2**1019 > 2**1024
+    g = rng.uniform(0.5, 1, x.shape)  # one sign: the sums of grad_out overflow
+    backward = {
+        "layer": lambda v: norm.layer_norm_backward(v, x, (4, 64))[0],
+        "group": lambda v: norm.group_norm_backward(v, x, 2)[0],
+        "batch": lambda v: norm.batch_norm_backward(v, x, training=True)[0],
+        "instance": lambda v: norm.instance_norm_backward(v, x)[0],
+    }[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        dx_big = backward(np.ldexp(g, exponent))
+    assert np.isfinite(dx_big).all()
+    assert_close(np.ldexp(dx_big, -exponent), backward(g), np.float64)
+
+
+@pytest.mark.claim("d000.norm.batchnorm-definition")
+@given(exponent=st.integers(497, 509), instance=st.booleans(), seed=seeds)
+def test_running_statistics_of_huge_finite_input_scale_exactly(exponent, instance, seed):
+    """The running buffers see the batch statistics of x * 2**k (beyond the rescaling
+    threshold 2**496 of the normalization): mean * 2**k and variance * 2**(2k), as for x."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 4, 6))
+    buffers = []
+    for v in (x, np.ldexp(x, exponent)):
+        rm, rv = np.zeros(4), np.ones(4)
+        if instance:
+            instance_norm(v, rm, rv, momentum=1.0)
+        else:
+            batch_norm(v, rm, rv, training=True, momentum=1.0)
+        buffers.append((rm, rv))
+    (rm, rv), (rm_big, rv_big) = buffers
+    assert_close(np.ldexp(rm_big, -exponent), rm, np.float64)
+    assert_close(np.ldexp(rv_big, -2 * exponent), rv, np.float64)

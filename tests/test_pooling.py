@@ -881,3 +881,49 @@ def test_rule_has_stride_zero_when_the_output_is_larger(size, data):
     assert size // out == 0  # the document's stride: no valid pooling
     assert len(th.adaptive_windows(size, out)) == out  # torch's windows still exist
     assert tuple(F.adaptive_avg_pool1d(torch.zeros(1, 1, size), out).shape) == (1, 1, out)
+
+
+# ---------------------------------------------------------------- outside fuzz (issue 10)
+
+
+@pytest.mark.claim("d000.pool.stochastic")
+@given(seed=seeds, exponent=st.integers(900, 1020))
+def test_stochastic_pool_of_huge_values_draws_as_the_unscaled_input(seed, exponent):
+    """p = x / sum(x) is scale free: x * 2**k draws exactly the taps of x with the same seed
+    (and the values times 2**k), also where the window sums overflow the float range; the
+    evaluation expectation is finite and scales likewise."""
+    x = np.random.default_rng(seed).uniform(0, 1, (1, 2, 4, 6))
+    big = np.ldexp(x, exponent)  # exact; a 2x2 window of them sums beyond 1.8e308
+    y, tap = pool.stochastic_pool2d(x, 2, rng=np.random.default_rng(seed))
+    y_big, tap_big = pool.stochastic_pool2d(big, 2, rng=np.random.default_rng(seed))
+    assert np.array_equal(tap_big, tap)
+    assert np.array_equal(y_big, np.ldexp(y, exponent))
+    mean, mean_big = (pool.stochastic_pool2d(v, 2, training=False)[0] for v in (x, big))
+    assert np.isfinite(mean_big).all()
+    assert_close(mean_big, np.ldexp(mean, exponent), np.float64)
+
+
+@pytest.mark.claim("d000.pool.stochastic")
+def test_stochastic_pool_all_zero_window_is_value_zero_and_tap_minus_one():
+    """Decision (documented in the docstring): an all-zero window has no distribution to draw
+    from; its value is 0 and its tap the sentinel -1 ("no tap"), next to ordinary windows whose
+    taps are their drawn positions (>= 0, never a zero entry)."""
+    x = np.array([[[[0.0, 0.0, 0.0, 3.0], [0.0, 0.0, 1.0, 0.0]]]])  # windows: zeros | {3, 1}
+    y, tap = pool.stochastic_pool2d(x, 2, rng=np.random.default_rng(0))
+    assert y[0, 0, 0, 0] == 0 and tap[0, 0, 0, 0] == -1
+    assert tap[0, 0, 0, 1] in (1, 2) and y[0, 0, 0, 1] == {1: 3.0, 2: 1.0}[tap[0, 0, 0, 1]]
+    mean, taps = pool.stochastic_pool2d(x, 2, training=False)
+    assert mean[0, 0, 0, 0] == 0 and mean[0, 0, 0, 1] == pytest.approx((9 + 1) / 4)
+    assert np.all(taps == -1)  # evaluation draws nothing
+
+
+@pytest.mark.claim("d000.pool.avg-definition")
+def test_avg_pool_negative_divisor_override_follows_torch():
+    """Decision: as torch (which refuses only 0), a negative divisor_override is accepted and
+    divides the window sum by it: -1 gives minus the window sum."""
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    y = pool.avg_pool2d(x, 2, divisor_override=-1)
+    sums = -np.array([[0 + 1 + 4 + 5, 2 + 3 + 6 + 7], [8 + 9 + 12 + 13, 10 + 11 + 14 + 15]])
+    assert np.array_equal(y[0, 0], sums)
+    expected = F.avg_pool2d(torch.from_numpy(x), 2, divisor_override=-1).numpy()
+    assert np.array_equal(y, expected)

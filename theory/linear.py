@@ -123,7 +123,9 @@ def lowrank_params(in_features: Dim, out_features: Dim, rank: Dim, bias: bool = 
     .. math:: P = r(m + n) + m\,[\text{bias}]
 
     Any ``rank`` :math:`\ge 1` is accepted; whether it *saves* parameters is
-    :func:`lowrank_break_even_rank`'s question.
+    :func:`lowrank_break_even_rank`'s question. In particular :math:`r > \min(m, n)` is
+    accepted: :math:`UV` is still a valid factorization (of rank at most :math:`\min(m, n)`),
+    it just never compresses (:math:`r(m+n) > mn`).
 
     >>> lowrank_params(3, 3, 2, bias=False)
     12
@@ -183,9 +185,9 @@ def _mask_entry(value: object, name: str) -> bool:
 def _block_mask(
     row_sizes: Sequence[Dim], col_sizes: Sequence[Dim], mask: Sequence[Sequence[bool]]
 ) -> tuple[list[Dim], list[Dim], list[list[bool]]]:
-    if isinstance(row_sizes, str | bytes) or not isinstance(row_sizes, Sequence):
+    if isinstance(row_sizes, str | bytes | bytearray) or not isinstance(row_sizes, Sequence):
         raise TypeError("row_sizes must be a sequence of integers >= 1")
-    if isinstance(col_sizes, str | bytes) or not isinstance(col_sizes, Sequence):
+    if isinstance(col_sizes, str | bytes | bytearray) or not isinstance(col_sizes, Sequence):
         raise TypeError("col_sizes must be a sequence of integers >= 1")
     rows = [dim(v, f"row_sizes[{i}]") for i, v in enumerate(row_sizes)]
     cols = [dim(v, f"col_sizes[{j}]") for j, v in enumerate(col_sizes)]

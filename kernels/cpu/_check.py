@@ -1,5 +1,13 @@
 r"""Argument checks for the NumPy kernels: clear TypeError/ValueError naming the argument.
 
+**Arrays.** Every array argument of every kernel must be a plain ``numpy.ndarray`` (any
+memory layout: Fortran, strided, negative strides and read-only arrays are all accepted) of
+dtype float32 or float64. ndarray *subclasses* such as ``numpy.matrix`` (always 2-D, ``*``
+is a matrix product) or masked arrays are refused with ``TypeError`` naming the argument:
+their operators silently change the arithmetic, so they are never converted (no
+``np.asarray``); call ``np.asarray(m)`` yourself. Use :func:`is_array` for the test and
+:func:`array` for the full check, never ``isinstance(value, np.ndarray)``.
+
 Besides the array checks, :func:`conv_geometry` is the one place where a convolution's
 arguments are read, in torch's conventions (``F.conv1d``/``F.conv2d`` and
 ``F.conv_transpose1d``/``F.conv_transpose2d``): an int or a sequence per spatial axis (a
@@ -35,6 +43,21 @@ def bounded(elements: int, what: str, name: str) -> int:
     return elements
 
 
+def is_array(value: object) -> bool:
+    """True for a plain ``numpy.ndarray`` only (subclasses such as ``np.matrix`` are not)."""
+    return type(value) is np.ndarray
+
+
+def not_array(value: object, name: str, allowed: str = "a numpy.ndarray") -> TypeError:
+    """The ``TypeError`` for a non-array ``value`` (naming ``np.matrix`` and other subclasses)."""
+    if isinstance(value, np.ndarray):
+        return TypeError(
+            f"{name} must be {allowed}, not an ndarray subclass ({type(value).__name__}); "
+            f"pass np.asarray({name})"
+        )
+    return TypeError(f"{name} must be {allowed}, got {type(value).__name__}")
+
+
 def array(
     value: object,
     name: str,
@@ -43,13 +66,14 @@ def array(
     empty_ok: tuple[int, ...] = (),
     like: str = "the input",
 ):
-    """Check that ``value`` is a float32/float64 ndarray of the given ndim (and dtype).
+    """Check that ``value`` is a plain float32/float64 ndarray (no subclass such as
+    ``np.matrix``) of the given ndim (and dtype).
 
     No dimension may be zero, except the axes listed in ``empty_ok`` (e.g. ``(0,)`` for an
     empty batch, which torch accepts). ``like`` names the array whose dtype ``dtype`` is.
     """
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(value).__name__}")
+    if not is_array(value):
+        raise not_array(value, name)
     if value.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
@@ -207,7 +231,7 @@ def conv_geometry(
     """
     xname, wname = names
     ranks = (nd + 1, nd + 2) if unbatched else (nd + 2,)
-    if not isinstance(input, np.ndarray):
+    if not is_array(input):
         array(input, xname, ranks)  # raises TypeError
     batched = input.ndim == nd + 2
     array(input, xname, ranks, empty_ok=(0,) if batched else ())

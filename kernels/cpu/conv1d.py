@@ -59,11 +59,23 @@ def conv1d_toeplitz(
     return y if bias is None else counted_add(y, bias[None, :, None])
 
 
+def _pow2_scale(a: np.ndarray) -> int:
+    """An exponent ``e`` with ``|a| < 2**e`` (0 for a zero, empty or non-finite array):
+    ``np.ldexp(a, -e)`` is exact and keeps the FFT's sums of ``a`` from overflowing."""
+    m = float(np.abs(a).max()) if a.size else 0.0
+    return 0 if m == 0 or not np.isfinite(m) else int(np.frexp(m)[1])
+
+
 def conv1d_circular_fft(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
 ) -> np.ndarray:
     """Circular-padding conv1d with odd kernel length K <= L, output length L, via the FFT
-    (its spectra buffer is bounded by :data:`kernels.cpu._check.MAX_ELEMENTS`)."""
+    (its spectra buffer is bounded by :data:`kernels.cpu._check.MAX_ELEMENTS`).
+
+    ``x`` and ``weight`` are divided by powers of two (:func:`_pow2_scale`, exact) before the
+    transforms and the result multiplied back, so that huge finite inputs do not overflow
+    inside the FFT (which would give NaN where the direct convolution is finite); a result
+    that is itself beyond the float range overflows to ``inf``, as in torch."""
     conv_operands(x, weight, bias, 3)
     length, k = x.shape[2], weight.shape[2]
     bounded(x.shape[0] * weight.shape[0] * x.shape[1] * length, "the spectra", "x, weight")
@@ -74,8 +86,13 @@ def conv1d_circular_fft(
         )
     p = (k - 1) // 2
     wpad = np.zeros((*weight.shape[:2], length), dtype=np.float64)
-    wpad[..., :k] = weight
-    spec = np.fft.rfft(x, axis=-1)[:, None, :, :] * np.conj(np.fft.rfft(wpad, axis=-1))[None]
+    sx, sw = _pow2_scale(x), _pow2_scale(weight)
+    wpad[..., :k] = np.ldexp(weight, -sw)
+    spec = (
+        np.fft.rfft(np.ldexp(x, -sx), axis=-1)[:, None, :, :]
+        * np.conj(np.fft.rfft(wpad, axis=-1))[None]
+    )
     corr = np.fft.irfft(spec.sum(axis=2), n=length, axis=-1)  # (N, C_out, L)
-    y = np.roll(corr, p, axis=-1).astype(x.dtype)
+    with np.errstate(over="ignore"):  # a result beyond the float range is inf (IEEE, torch)
+        y = np.ldexp(np.roll(corr, p, axis=-1), sx + sw).astype(x.dtype)
     return y if bias is None else y + bias[None, :, None]

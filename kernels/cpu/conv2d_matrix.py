@@ -24,7 +24,7 @@ import numpy as np
 
 from kernels.cpu._check import array, bounded, conv_geometry, conv_operands, integer
 from kernels.cpu.conv import _pad
-from kernels.cpu.conv1d import toeplitz
+from kernels.cpu.conv1d import _pow2_scale, toeplitz
 from numerics.opcount import counted_add, counted_einsum
 
 __all__ = ["conv2d_circular_fft", "conv2d_toeplitz", "doubly_block_toeplitz"]
@@ -88,7 +88,9 @@ def conv2d_circular_fft(
     x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
 ) -> np.ndarray:
     """Circular-padding conv2d with odd kernel sizes ``K <= H, W``, output ``H × W``, via the
-    2-D FFT (``F.conv2d`` on ``F.pad(x, (P_W, P_W, P_H, P_H), mode="circular")``)."""
+    2-D FFT (``F.conv2d`` on ``F.pad(x, (P_W, P_W, P_H, P_H), mode="circular")``). Huge
+    finite inputs are rescaled by powers of two around the transforms, as in
+    :func:`kernels.cpu.conv1d.conv1d_circular_fft` (no NaN from an overflowing FFT)."""
     conv_operands(x, weight, bias, 4)
     (h, w), (kh, kw) = x.shape[2:], weight.shape[2:]
     bounded(x.shape[0] * weight.shape[0] * x.shape[1] * h * w, "the spectra", "x, weight")
@@ -98,8 +100,13 @@ def conv2d_circular_fft(
             f"x image {(h, w)}"
         )
     wpad = np.zeros((*weight.shape[:2], h, w), dtype=np.float64)
-    wpad[..., :kh, :kw] = weight
-    spec = np.fft.rfft2(x)[:, None] * np.conj(np.fft.rfft2(wpad))[None]  # (N, C_out, C_in, ..)
+    sx, sw = _pow2_scale(x), _pow2_scale(weight)
+    wpad[..., :kh, :kw] = np.ldexp(weight, -sw)
+    spec = (
+        np.fft.rfft2(np.ldexp(x, -sx))[:, None] * np.conj(np.fft.rfft2(wpad))[None]
+    )  # (N, C_out, C_in,..)
     corr = np.fft.irfft2(spec.sum(axis=2), s=(h, w))
-    y = np.roll(corr, ((kh - 1) // 2, (kw - 1) // 2), axis=(-2, -1)).astype(x.dtype)
+    with np.errstate(over="ignore"):  # a result beyond the float range is inf (IEEE, torch)
+        shifted = np.roll(corr, ((kh - 1) // 2, (kw - 1) // 2), axis=(-2, -1))
+        y = np.ldexp(shifted, sx + sw).astype(x.dtype)
     return y if bias is None else y + bias[None, :, None, None]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kernels.cpu._check import FLOAT_DTYPES, bounded, flag, integer, ntuple
+from kernels.cpu._check import FLOAT_DTYPES, bounded, flag, integer, is_array, ntuple
 from kernels.cpu.conv2d import conv2d_direct
 from kernels.cpu.linear import block_sparse_linear, linear, lowrank_linear
 
@@ -83,7 +83,10 @@ class Linear(Layer):
 
 
 class LowRankLinear(Layer):
-    """``U (out, rank) @ V (rank, in)`` plus bias: :func:`kernels.cpu.linear.lowrank_linear`."""
+    """``U (out, rank) @ V (rank, in)`` plus bias: :func:`kernels.cpu.linear.lowrank_linear`.
+
+    Any ``rank >= 1`` is accepted, also ``rank > min(in, out)``: a valid factorization that
+    just stores more than the dense weight (see :func:`theory.linear.lowrank_params`)."""
 
     def __init__(
         self,
@@ -127,17 +130,7 @@ class BlockSparseLinear(Layer):
         flag(bias, "bias")
         rng, dtype = _rng(rng), _dtype(dtype)
         shape = (len(self.row_sizes), len(self.col_sizes))
-        bad_mask = TypeError(
-            f"mask must be a {shape[0]}x{shape[1]} grid (sequence of sequences) of bools, "
-            f"got {mask!r:.80}"
-        )
-        if not isinstance(mask, Sequence | np.ndarray) or len(mask) != shape[0]:
-            raise bad_mask
-        for row in mask:
-            if not isinstance(row, Sequence | np.ndarray) or len(row) != shape[1]:
-                raise bad_mask
-            if not all(isinstance(v, bool | np.bool_) for v in row):
-                raise bad_mask
+        mask = _mask(mask, shape)
         bounded(
             sum(self.row_sizes) * sum(self.col_sizes), "the dense weight", "row_sizes, col_sizes"
         )
@@ -212,9 +205,37 @@ class Conv2d(Layer):
 
 
 def _sizes(value: object, name: str) -> list[int]:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) == 0:
+    # str/bytes/bytearray are sequences, but never of sizes (b'x' would read as [120])
+    text = isinstance(value, str | bytes | bytearray)
+    if not isinstance(value, Sequence) or text or len(value) == 0:
         raise TypeError(f"{name} must be a non-empty sequence of integers >= 1, got {value!r}")
     return [integer(v, name, 1) for v in value]
+
+
+def _mask(mask: object, shape: tuple[int, int]) -> list[list[bool]]:
+    """``mask`` as a ``shape`` grid of bools: a sequence of sequences of (NumPy) bools, or a
+    plain bool ndarray of exactly that shape."""
+    bad = TypeError(
+        f"mask must be a {shape[0]}x{shape[1]} grid (sequence of sequences, or a bool "
+        f"ndarray of shape {shape}) of bools, got {mask!r:.80}"
+    )
+    if is_array(mask):
+        if mask.dtype != np.bool_ or mask.shape != shape:
+            raise bad
+        return mask.tolist()
+    text = str | bytes | bytearray
+    if not isinstance(mask, Sequence) or isinstance(mask, text) or len(mask) != shape[0]:
+        raise bad
+    out = []
+    for row in mask:
+        if is_array(row) and row.ndim == 1:
+            row = row.tolist()
+        if not isinstance(row, Sequence) or isinstance(row, text) or len(row) != shape[1]:
+            raise bad
+        if not all(isinstance(v, bool | np.bool_) for v in row):
+            raise bad
+        out.append([bool(v) for v in row])
+    return out
 
 
 class DepthwiseSeparableConv2d(Layer):

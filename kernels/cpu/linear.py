@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from kernels.cpu._check import array, bounded, integer
+from kernels.cpu._check import array, bounded, integer, is_array
 from numerics.opcount import counted_add, counted_einsum
 
 _ANY_RANK = tuple(range(1, 33))
@@ -43,7 +43,7 @@ def _check_linear(
     wname: str = "weight",
 ) -> int | None:
     """Check the operands; return ``m`` (out_features), or None for a 1-D weight."""
-    if not isinstance(input, np.ndarray):
+    if not is_array(input):
         array(input, name, _ANY_RANK)  # raises TypeError
     array(input, name, _ANY_RANK, empty_ok=tuple(range(input.ndim - 1)))
     array(weight, wname, (1, 2), input.dtype, like=name)
@@ -64,7 +64,7 @@ def _check_linear(
         m = weight.shape[0]
     if bias is not None:
         expected = () if m is None else (m,)
-        if not isinstance(bias, np.ndarray):
+        if not is_array(bias):
             array(bias, "bias", 1)  # raises TypeError
         array(bias, "bias", len(expected), input.dtype, like=name)
         if bias.shape != expected:
@@ -97,7 +97,7 @@ def linear_backward(
     ``bias``: ``True`` or the forward's bias array → ``grad_bias`` is returned; ``False`` or
     ``None`` (no bias) → ``grad_bias`` is None. So ``linear_backward(g, *forward_args)`` works.
     """
-    if isinstance(bias, np.ndarray):
+    if is_array(bias):
         m = _check_linear(input, weight, bias)
         want_bias = True
     elif bias is None or isinstance(bias, bool):
@@ -108,7 +108,7 @@ def linear_backward(
             f"bias must be True/False, None or the forward's bias array, got {type(bias).__name__}"
         )
     expected = input.shape[:-1] if m is None else (*input.shape[:-1], m)
-    if not isinstance(grad_output, np.ndarray):
+    if not is_array(grad_output):
         array(grad_output, "grad_output", len(expected))  # raises TypeError
     if grad_output.ndim != len(expected):
         raise ValueError(
@@ -139,7 +139,7 @@ def lowrank_linear(
 ) -> np.ndarray:
     r"""Factorised layer :math:`y = U(Vx) + b` with ``u`` ``(m, r)`` and ``v`` ``(r, n)``;
     ``x`` of shape ``(*, n)`` as in :func:`linear`."""
-    array(x, "x", _ANY_RANK, empty_ok=tuple(range(x.ndim - 1)) if isinstance(x, np.ndarray) else ())
+    array(x, "x", _ANY_RANK, empty_ok=tuple(range(x.ndim - 1)) if is_array(x) else ())
     array(v, "v", 2, x.dtype, like="x")
     _check_linear(x, v, None, name="x", wname="v")
     array(u, "u", 2, x.dtype, like="x")
@@ -150,7 +150,9 @@ def lowrank_linear(
 
 
 def _sizes(value: object, name: str) -> list[int]:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) == 0:
+    # str/bytes/bytearray are sequences, but never of sizes (b'x' would read as [120])
+    text = isinstance(value, str | bytes | bytearray)
+    if not isinstance(value, Sequence) or text or len(value) == 0:
         raise TypeError(f"{name} must be a non-empty sequence of integers >= 1, got {value!r}")
     return [integer(v, f"{name}[{i}]", 1) for i, v in enumerate(value)]
 

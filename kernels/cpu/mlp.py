@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from kernels.cpu._check import array, bounded
+from kernels.cpu._check import array, bounded, is_array
 from numerics.opcount import counted_einsum
 
 ACTIVATIONS = {
@@ -90,7 +90,7 @@ def mlp_backward(
         raise TypeError(
             f"weights must be a list of {len(hs)} arrays (one per entry of hs), got {weights!r:.60}"
         )
-    if not isinstance(weights[0], np.ndarray) or weights[0].ndim != 2:
+    if not is_array(weights[0]) or weights[0].ndim != 2:
         array(weights[0], "weights", 2)
     ws = _check_weights(weights, upstream.dtype, weights[0].shape[1], like="upstream")
     batch = upstream.shape[0]

@@ -32,7 +32,12 @@ Domain (each violation is a ``ValueError``/``TypeError`` naming the argument):
   :math:`\sigma^2 + \epsilon > 0` in every normalized set (else ``ValueError`` naming ``eps``):
   torch returns NaN there (``eps = 0`` on a constant input), we never do. ``eps = inf`` is
   refused (it maps every input to 0).
-* ``momentum``: a finite real number (torch accepts any float; OpInfo uses −1.2).
+* ``momentum``: any finite real number, as torch (which checks nothing; its OpInfo samples use
+  −1.2 and −1.0, and our drop-in test runs them). Only :math:`0 \le` ``momentum`` :math:`\le 1`
+  is a convex average: outside it the updated ``running_var`` can become **negative** (e.g.
+  ``momentum = 2`` from ``running_var = 1`` and a small batch variance). That is not refused at
+  update time (torch does not); a later eval-mode call whose ``running_var + eps <= 0`` is then
+  refused with ``ValueError`` naming ``running_var`` (its negative entries), not ``eps``.
 * flags (``training``, ``use_input_stats``): real bools.
 * a normalized set of one entry: layer and group norm output ``bias`` there (as torch);
   training-mode batch norm and instance norm refuse it (as torch).
@@ -46,7 +51,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kernels.cpu._check import FLOAT_DTYPES
+from kernels.cpu._check import FLOAT_DTYPES, is_array, not_array
 
 __all__ = [
     "batch_norm",
@@ -65,8 +70,8 @@ Grads = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 def _input(x: object, min_ndim: int) -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"x must be a numpy.ndarray, got {type(x).__name__}")
+    if not is_array(x):
+        raise not_array(x, "x")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"x must have dtype float32 or float64, got {x.dtype}")
     if x.ndim < min_ndim:
@@ -100,8 +105,8 @@ def _flag(value: object, name: str) -> bool:
 def _param(name: str, value: object, expected: tuple[int, ...], dtype) -> np.ndarray | None:
     if value is None:
         return None
-    if not isinstance(value, np.ndarray):
-        raise TypeError(f"{name} must be None or a numpy.ndarray, got {type(value).__name__}")
+    if not is_array(value):
+        raise not_array(value, name, "None or a numpy.ndarray")
     if value.dtype != dtype:
         raise TypeError(f"{name} must have the input's dtype ({dtype}), got {value.dtype}")
     if value.shape != expected:
@@ -113,8 +118,8 @@ def _param(name: str, value: object, expected: tuple[int, ...], dtype) -> np.nda
 
 
 def _grad(grad_out: object, x: np.ndarray) -> np.ndarray:
-    if not isinstance(grad_out, np.ndarray):
-        raise TypeError(f"grad_out must be a numpy.ndarray, got {type(grad_out).__name__}")
+    if not is_array(grad_out):
+        raise not_array(grad_out, "grad_out")
     if grad_out.dtype != x.dtype:
         raise TypeError(f"grad_out must have the input's dtype ({x.dtype}), got {grad_out.dtype}")
     if grad_out.shape != x.shape:
@@ -129,18 +134,50 @@ def _channel(p: np.ndarray | None, ndim: int) -> np.ndarray | None:
 # --------------------------------------------------------------------------- the shared core
 
 
+def _set_scale(xs: np.ndarray, axes: tuple[int, ...]) -> np.ndarray | None:
+    """A power of two per normalized set with ``|x| / scale < 2``, for sets whose squares
+    could overflow (max ``|x| >= 2**(maxexp/2 - 16)``: ``2**496`` in float64, ``2**48`` in
+    float32); ``None`` when no set is that large (the common case: nothing is rescaled)."""
+    info = np.finfo(xs.dtype)
+    with np.errstate(invalid="ignore"):  # NaN inputs propagate, as in torch
+        amax = np.abs(xs).max(axis=axes, keepdims=True)
+        big = amax >= 2.0 ** (info.maxexp // 2 - 16)
+    if not big.any():
+        return None
+    exponent = np.frexp(np.where(big & np.isfinite(amax), amax, 1))[1]  # amax < 2**exponent
+    return np.ldexp(np.ones_like(amax), exponent - 1)
+
+
 def _statistics(xs: np.ndarray, axes: tuple[int, ...], eps: float, what: str):
-    """``(xhat, inv_std, mean, biased var)`` over ``axes``; refuses ``var + eps <= 0``."""
+    r"""``(xhat, inv_std, mean, biased var)`` over ``axes``; refuses ``var + eps <= 0``.
+
+    Normalization is scale invariant up to eps: :math:`\hat x = (x/s - \mu/s)/\sqrt{\sigma^2/s^2
+    + \epsilon/s^2}`. A set whose squares could overflow (``|x|`` beyond about ``1e149`` in
+    float64) is divided by a power of two ``s`` first (exact), so finite input never gives NaN
+    or a wrong 0; its returned ``var`` may overflow to ``inf`` (as torch's running variance).
+    """
+    scale = _set_scale(xs, axes)
+    if scale is not None:
+        xs = xs / scale
+        eps_s = eps / scale / scale  # may underflow to 0: then only the sign of eps matters
     mean = xs.mean(axis=axes, keepdims=True)
+    if scale is not None:  # eps/s**2 no longer hides the mean's rounding: one refinement
+        mean = mean + (xs - mean).mean(axis=axes, keepdims=True)  # (a constant set: exact)
     var = ((xs - mean) ** 2).mean(axis=axes, keepdims=True)  # biased
-    denom = var + eps
+    denom = var + (eps if scale is None else eps_s)
+    if scale is not None and eps > 0:
+        denom = np.maximum(denom, np.finfo(xs.dtype).tiny)  # eps/s**2 underflowed, still > 0
     if (denom <= 0).any():  # NaN (from a NaN input) propagates, as in torch
         raise ValueError(
             f"eps: {what} needs variance + eps > 0 in every normalized set, got eps = {eps!r} "
             f"and a variance of {float(var.min())!r} (a constant set needs eps > 0)"
         )
     inv_std = 1.0 / np.sqrt(denom)
-    return (xs - mean) * inv_std, inv_std, mean, var
+    xhat = (xs - mean) * inv_std
+    if scale is None:
+        return xhat, inv_std, mean, var
+    with np.errstate(over="ignore", under="ignore"):  # huge statistics overflow to inf
+        return xhat, inv_std / scale, mean * scale, var * scale * scale
 
 
 def _affine(xhat: np.ndarray, w: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:
@@ -150,9 +187,21 @@ def _affine(xhat: np.ndarray, w: np.ndarray | None, b: np.ndarray | None) -> np.
 
 def _input_grad(gprime: np.ndarray, xhat: np.ndarray, inv_std, axes: tuple[int, ...]):
     r""":math:`\frac1s(g' - \overline{g'} - \hat x\,\overline{g'\hat x})` over ``axes``."""
+    info = np.finfo(gprime.dtype)
+    with np.errstate(invalid="ignore"):  # NaN propagates, as in torch
+        top = float(np.abs(gprime).max()) if gprime.size else 0.0
+    # linear in g': a huge finite g' (where g' * xhat or the sums could overflow: |g'| beyond
+    # 2**(maxexp - 48)) is divided by a power of two and the result multiplied back (exact)
+    e = int(np.frexp(top)[1]) if np.isfinite(top) and top >= 2.0 ** (info.maxexp - 48) else 0
+    if e:
+        gprime = np.ldexp(gprime, -e)
     mean_g = gprime.mean(axis=axes, keepdims=True)
     mean_gx = (gprime * xhat).mean(axis=axes, keepdims=True)
-    return inv_std * (gprime - mean_g - xhat * mean_gx)
+    dx = inv_std * (gprime - mean_g - xhat * mean_gx)
+    if not e:
+        return dx
+    with np.errstate(over="ignore"):  # a gradient beyond the float range is inf (IEEE, torch)
+        return np.ldexp(dx, e)
 
 
 def _param_grads(g, xhat, weight, bias, axes) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -201,7 +250,14 @@ def _batch_setup(x, running_mean, running_var, weight, bias, training, momentum,
 
 def _eval_stats(x, rm, rv, eps, what):
     denom = _channel(rv, x.ndim) + eps
-    if (denom <= 0).any():
+    bad = (denom <= 0).reshape(-1)
+    if bad.any() and (rv[bad] < 0).any():  # a negative variance is the buffer's fault
+        raise ValueError(
+            f"running_var: {what} needs running_var + eps > 0, but running_var has negative "
+            f"entries (min {float(rv.min())!r}; a variance is >= 0 — training with a momentum "
+            f"outside [0, 1] can make it negative), eps = {eps!r}"
+        )
+    if bad.any():
         raise ValueError(
             f"eps: {what} needs running_var + eps > 0, got eps = {eps!r} and running_var "
             f"min {float(rv.min())!r}"
@@ -225,6 +281,10 @@ def batch_norm(
     Training: batch statistics (biased variance); given running buffers are updated in
     place, ``running = (1 - momentum) * running + momentum * batch`` with the unbiased batch
     variance. Eval (``training=False``, torch's default): the running statistics normalize.
+
+    ``momentum`` may be any finite number, as in torch; outside :math:`[0, 1]` the update is
+    not a convex average and ``running_var`` can become negative (a later eval call then
+    refuses it, naming ``running_var``).
     """
     x, c, train, mom, e, rm, rv, w, b, axes, m = _batch_setup(
         x, running_mean, running_var, weight, bias, training, momentum, eps
@@ -312,7 +372,9 @@ def instance_norm(
     r"""InstanceNorm of ``(N, C, *spatial)``: per sample and channel over the spatial axes
     (``F.instance_norm``). With ``use_input_stats`` and running buffers, each buffer becomes
     ``(1 - momentum) * running + momentum * batch-mean of the per-instance statistic``
-    (unbiased variance), in place; ``use_input_stats=False`` normalizes with the buffers."""
+    (unbiased variance), in place; ``use_input_stats=False`` normalizes with the buffers.
+    ``momentum`` may be any finite number, as in torch; outside :math:`[0, 1]` ``running_var``
+    can become negative (then refused, naming ``running_var``, when used to normalize)."""
     x, c, use, mom, e, rm, rv, w, b, m = _instance_setup(
         x, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
     )

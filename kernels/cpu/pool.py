@@ -51,7 +51,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.cpu._check import FLOAT_DTYPES, array, bounded
+from kernels.cpu._check import FLOAT_DTYPES, array, bounded, is_array, not_array
 from kernels.cpu.conv2d import conv2d_direct, conv2d_direct_backward
 from theory.conv import pool_output_size
 from theory.pooling import adaptive_windows
@@ -110,8 +110,8 @@ class _Geometry:
 
 def _spatial_input(x: object, nd: int, name: str = "x") -> tuple[np.ndarray, bool]:
     """``x`` as ``(N, C, *spatial)`` (a view) and whether it was batched."""
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray, got {type(x).__name__}")
+    if not is_array(x):
+        raise not_array(x, name)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64, got {x.dtype}")
     if x.ndim not in (nd + 1, nd + 2):
@@ -253,8 +253,8 @@ def _unbatch(y: np.ndarray, geo: _Geometry) -> np.ndarray:
 def _grad(grad_out: object, x: np.ndarray, geo: _Geometry) -> np.ndarray:
     """``grad_out`` checked against the output shape, as ``(N, C, *out)``."""
     expected = (*geo.shape[:2], *geo.out) if geo.batched else (geo.shape[1], *geo.out)
-    if not isinstance(grad_out, np.ndarray):
-        raise TypeError(f"grad_out must be a numpy.ndarray, got {type(grad_out).__name__}")
+    if not is_array(grad_out):
+        raise not_array(grad_out, "grad_out")
     if grad_out.dtype != x.dtype:
         raise TypeError(
             f"grad_out must have the same dtype as the input ({x.dtype}), got {grad_out.dtype}"
@@ -601,8 +601,7 @@ def adaptive_pool(x: np.ndarray, output_size: Sequence[int | None], mode: str = 
     (1 or 2; ``x`` batched or not). An int ``output_size`` is refused: for a 3-D array it
     cannot say whether ``x`` is ``(N, C, L)`` or an unbatched ``(C, H, W)`` — use
     :func:`adaptive_avg_pool1d`/``2d`` or :func:`adaptive_max_pool1d`/``2d``."""
-    if mode not in ("avg", "max"):
-        raise ValueError(f"mode must be 'avg' or 'max', got {mode!r}")
+    _mode(mode)
     if not isinstance(output_size, list | tuple) or len(output_size) not in (1, 2):
         raise ValueError(
             "output_size must be a tuple of 1 or 2 sizes (its length gives the dimensionality; "
@@ -619,10 +618,18 @@ def adaptive_pool(x: np.ndarray, output_size: Sequence[int | None], mode: str = 
 # --------------------------------------------------------------------------- global pooling
 
 
-def _global_mode(x: np.ndarray, mode: str) -> None:
-    array(x, "x", 4)
+def _mode(mode: object) -> str:
+    """``mode`` is the string ``'avg'`` or ``'max'`` (an array is not compared elementwise)."""
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be the string 'avg' or 'max', got {type(mode).__name__}")
     if mode not in ("avg", "max"):
         raise ValueError(f"mode must be 'avg' or 'max', got {mode!r}")
+    return mode
+
+
+def _global_mode(x: np.ndarray, mode: str) -> None:
+    array(x, "x", 4)
+    _mode(mode)
 
 
 def global_pool(x: np.ndarray, mode: str = "avg") -> np.ndarray:
@@ -663,7 +670,7 @@ def _depthwise(x: np.ndarray, weight: np.ndarray, name: str) -> np.ndarray:
 
 def _weighted_grad(grad_out, x, weight, stride, name: str) -> None:
     """``grad_out`` must have the forward's output shape (message names what sets it)."""
-    if isinstance(grad_out, np.ndarray):
+    if is_array(grad_out):
         expected = weighted_pool2d(x, weight, stride).shape
         if grad_out.shape != expected:
             raise ValueError(
@@ -752,17 +759,22 @@ def stochastic_pool2d(
     if not isinstance(training, bool):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
     values = _gather(x, geo)[0]  # (N, C, Ho, Wo, K*K), no padding: every tap is real
-    cumulative = np.cumsum(values, axis=-1)
+    # p = x / sum(x) is scale free: divide each window by a power of two near its max (exact)
+    # so that the cumulative sums of huge values cannot overflow (all taps would look equal)
+    top = values.max(axis=-1, keepdims=True)
+    scaled = np.ldexp(values, -np.frexp(np.where(top > 0, top, 1))[1])  # in [0, 1)
+    cumulative = np.cumsum(scaled, axis=-1)
     total = cumulative[..., -1:]
     zero = total[..., 0] == 0
     if not training:
-        expectation = (values * values).sum(axis=-1) / np.where(zero, 1, total[..., 0])
+        p = scaled / np.where(zero, 1, total[..., 0])[..., None]
+        expectation = (p * values).sum(axis=-1).astype(x.dtype)  # <= the window max: finite
         return expectation, np.full(expectation.shape, -1)
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator when training=True")
     u = rng.random(total.shape) * total  # inverse CDF on the unnormalized cumulative sums
     tap = (cumulative <= u).sum(axis=-1)
-    last_positive = values.shape[-1] - 1 - np.argmax(values[..., ::-1] > 0, axis=-1)
+    last_positive = values.shape[-1] - 1 - np.argmax(scaled[..., ::-1] > 0, axis=-1)
     tap = np.minimum(tap, last_positive)  # u rounded up to the total: the last possible tap
     y = np.take_along_axis(values, tap[..., None], axis=-1)[..., 0]
     return np.where(zero, 0, y).astype(x.dtype), np.where(zero, -1, tap)

@@ -9,6 +9,9 @@ AttributeError), ``mlp_forward``/``mlp_backward`` with anything (once unchecked)
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -401,3 +404,79 @@ MLP = [
 ]
 
 ENTRIES = LINEAR + LAYERS + MLP
+
+
+# Outside-fuzz findings (FUZZ_FINDINGS.md 14, 15, 18): np.matrix operands are refused by name
+# (the rule of kernels.cpu._check), bytes are not sequences of sizes, a 0-d mask is not a grid.
+def _matrix(a: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():  # numpy discourages np.matrix: that is the point
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.asmatrix(a)
+
+
+_SUBCLASS = "subclass"  # the message says "not an ndarray subclass (matrix)"
+_FINDINGS = {
+    "kernels.cpu.linear.linear": (
+        ErrorSample(
+            {"input": _XB, "weight": _matrix(W), "bias": None}, TypeError, "weight.*" + _SUBCLASS
+        ),
+    ),
+    "kernels.cpu.linear.lowrank_linear": (
+        ErrorSample({"x": _XB, "u": _matrix(U), "v": V}, TypeError, "u.*" + _SUBCLASS),
+        ErrorSample({"x": _XB, "u": U, "v": _matrix(V)}, TypeError, "v.*" + _SUBCLASS),
+        ErrorSample({"x": _XB, "u": _matrix(U[:, :1]), "v": V}, TypeError, "u.*" + _SUBCLASS),
+        ErrorSample({"x": _matrix(_XB), "u": U, "v": V}, TypeError, "x.*" + _SUBCLASS),
+    ),
+    "kernels.cpu.linear.block_sparse_linear": (
+        ErrorSample(
+            {
+                "x": np.ones((3, 4)),
+                "blocks": {(0, 0): np.ones((120, 4))},
+                "row_sizes": b"x",
+                "col_sizes": (4,),
+            },
+            TypeError,
+            "row_sizes",
+        ),
+        ErrorSample(
+            {"x": np.ones((3, 4)), "blocks": {}, "row_sizes": (1,), "col_sizes": bytearray([4])},
+            TypeError,
+            "col_sizes",
+        ),
+        ErrorSample(
+            {
+                "x": _XB,
+                "blocks": {(0, 1): _matrix(_BLOCKS[(0, 1)])},
+                "row_sizes": (2, 1),
+                "col_sizes": (1, 3),
+            },
+            TypeError,
+            "blocks.*" + _SUBCLASS,
+        ),
+    ),
+    "kernels.cpu.layers.BlockSparseLinear": (
+        ErrorSample({**_BS, "mask": np.array(3)}, TypeError, "mask"),
+        ErrorSample({**_BS, "mask": np.ones((2, 3), bool)}, TypeError, "mask"),
+        ErrorSample({**_BS, "mask": ["ab", "cd"]}, TypeError, "mask"),
+        ErrorSample({**_BS, "row_sizes": bytes([2, 1])}, TypeError, "row_sizes"),
+    ),
+    "kernels.cpu.mlp.mlp_forward": (
+        ErrorSample(
+            {"x": _matrix(_XM), "weights": _WS, "act": "tanh"}, TypeError, "x.*" + _SUBCLASS
+        ),
+        ErrorSample(
+            {"x": _XM, "weights": [_matrix(_WS[0]), _WS[1]], "act": "tanh"},
+            TypeError,
+            "weights.*" + _SUBCLASS,
+        ),
+    ),
+    "kernels.cpu.mlp.mlp_backward": (
+        ErrorSample(
+            {"upstream": _matrix(_UP), "hs": _hs("tanh"), "weights": _WS, "act": "tanh"},
+            TypeError,
+            "upstream.*" + _SUBCLASS,
+        ),
+    ),
+}
+assert set(_FINDINGS) <= {e.target for e in ENTRIES}
+ENTRIES = [replace(e, errors=e.errors + _FINDINGS.get(e.target, ())) for e in ENTRIES]

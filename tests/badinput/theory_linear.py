@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import sympy
 
@@ -93,6 +95,10 @@ ENTRIES = [
             Sample(
                 {"in_features": 5, "out_features": 4, "rank": 2, "bias": True},
                 check=lambda r: r == 22,
+            ),
+            Sample(  # rank > min(m, n): a valid factorization, no compression (accepted)
+                {"in_features": 3, "out_features": 4, "rank": 10, "bias": False},
+                check=lambda r: r == 70,
             ),
         ),
         errors=(
@@ -243,3 +249,25 @@ ENTRIES = [
     derivation_entry("theory.linear.derive_linear_cost"),
     derivation_entry("theory.linear.derive_lowrank"),
 ]
+
+
+# Outside-fuzz finding (FUZZ_FINDINGS.md 18): str/bytes/bytearray are never sequences of sizes.
+_MASK = [[True, False], [True, True]]
+_FINDINGS = {
+    "theory.linear.block_sparse_params": (
+        ErrorSample(
+            {"row_sizes": bytearray([2, 1]), "col_sizes": [1, 3], "mask": _MASK},
+            TypeError,
+            "row_sizes",
+        ),
+    ),
+    "theory.linear.block_sparse_macs": (
+        ErrorSample(
+            {"row_sizes": [2, 1], "col_sizes": bytearray([1, 3]), "mask": _MASK, "batch": 2},
+            TypeError,
+            "col_sizes",
+        ),
+    ),
+}
+assert set(_FINDINGS) <= {e.target for e in ENTRIES}
+ENTRIES = [replace(e, errors=e.errors + _FINDINGS.get(e.target, ())) for e in ENTRIES]

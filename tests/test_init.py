@@ -940,3 +940,64 @@ def test_he_backward_factor_of_a_non_square_relu_layer_is_fan_out_over_fan_in(
     widths = sympy.symbols("n0:6", positive=True, integer=True)
     product = sympy.prod(widths[i + 1] / widths[i] for i in range(5))
     assert sympy.simplify(product - widths[5] / widths[0]) == 0  # telescopes
+
+
+# ---------------------------------------------------------------- outside-fuzz findings
+@pytest.mark.parametrize("fn", [kinit.he_uniform, kinit.he_normal])
+def test_he_huge_negative_slope_is_the_tiny_finite_std_not_an_overflow(fn):
+    """Fuzz finding 2: ``slope**2`` overflowed (OverflowError) for negative_slope=1e308. The gain
+    sqrt(2 / (1 + slope^2)) = sqrt(2) / hypot(1, slope) is finite: ~1.41e-308 here."""
+    w = fn((3, 4), np.random.default_rng(0), negative_slope=1e308)
+    bound = math.sqrt(3.0) * math.sqrt(2.0) / 1e308 / math.sqrt(4)
+    assert np.isfinite(w).all() and np.abs(w).max() > 0
+    if fn is kinit.he_uniform:
+        assert np.abs(w).max() <= bound
+    # slope^2 in float64 would be inf; as a check, the moderate case still equals the formula
+    ref = fn((3, 4), np.random.default_rng(0), negative_slope=3.0)
+    std = math.sqrt(2.0 / 10.0) / 2.0
+    unit = fn((3, 4), np.random.default_rng(0), negative_slope=1.0)
+    np.testing.assert_allclose(ref / std, unit / (1.0 / 2.0), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "fn", [kinit.xavier_uniform, kinit.xavier_normal, kinit.orthogonal, kinit.he_normal]
+)
+@pytest.mark.parametrize("bad", [np.float64("nan"), np.float64(0.0), np.float32(1.0)])
+def test_numpy_scalar_values_are_not_dtypes(fn, bad):
+    """Fuzz finding 17: ``np.dtype(np.float64(0.0))`` reads the value's ``.dtype``."""
+    with pytest.raises(TypeError, match=r"\bdtype\b"):
+        fn((3, 4), np.random.default_rng(0), dtype=bad)
+
+
+def test_gain_too_large_for_the_bound_or_the_dtype_names_gain():
+    """Fuzz finding 3: numpy's OverflowError 'high - low range exceeds valid bounds'; and a
+    float32 weight that would round to inf (with an overflow RuntimeWarning)."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"\bgain\b"):
+        kinit.xavier_uniform((3, 4), rng, gain=1e308)
+    for fn in (kinit.xavier_uniform, kinit.xavier_normal, kinit.orthogonal):
+        with pytest.raises(ValueError, match=r"\bgain\b.*float32"):
+            fn((3, 4), rng, gain=1e300, dtype=np.float32)
+    w = kinit.xavier_normal((3, 4), rng, gain=1e300)  # fits float64: returned, finite
+    assert np.isfinite(w).all()
+
+
+@pytest.mark.parametrize(
+    "act",
+    [np.int32, lambda z: z > 0, lambda z: z.astype(np.float32), lambda z: z.tolist()],
+    ids=["int32", "bool", "float32", "list"],
+)
+def test_lsuv_refuses_an_activation_that_does_not_return_floats(act):
+    """Fuzz finding 20: ``activation=np.int32`` was accepted (the signal truncated to ints)."""
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal((4, 4)), rng.standard_normal((4, 4))]
+    with pytest.raises(TypeError, match=r"\bactivation\b"):
+        kinit.lsuv(ws, rng.standard_normal((16, 4)), activation=act)
+
+
+def test_lsuv_lets_the_activations_own_exception_through():
+    """Fuzz finding 4 (kept by design, documented): an exception raised *by* the user's
+    activation is the user's own and is not rewrapped."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(ZeroDivisionError):
+        kinit.lsuv([rng.standard_normal((4, 4))], rng.standard_normal((16, 4)), lambda z: 1 / 0)

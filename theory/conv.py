@@ -38,6 +38,7 @@ import sympy
 
 from theory._args import (
     MAX_ITEMS,
+    TEXT,
     Dim,
     bounded,
     dim,
@@ -252,14 +253,14 @@ def pool_output_size(
 
 def _kernel(kernel_size: object, ndim: int | None = None) -> tuple[Dim, ...]:
     """An int is a square 2-D kernel (as ``Conv2d`` reads it); a tuple gives every dimension."""
-    if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, str):
+    if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, TEXT):
         return dims(kernel_size, "kernel_size", ndim)
     return dims(kernel_size, "kernel_size", 2 if ndim is None else ndim)
 
 
 def _per_dim(value: object, name: str, kernel: tuple[Dim, ...]) -> tuple[Dim, ...]:
     """Sizes with one entry per kernel dimension (an int is broadcast)."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+    if isinstance(value, Sequence) and not isinstance(value, TEXT):
         if value and len(value) != len(kernel):
             raise ValueError(
                 f"{name} must have {len(kernel)} entries (one per dimension of kernel_size; an "
@@ -442,7 +443,7 @@ concrete kernel sizes, strides and dilations of the stack (which bounds the resu
 
 def _layers(layers: object) -> list[tuple[Dim, Dim, Dim]]:
     """Check a stack ``[(kernel_size, stride, dilation), ...]`` (stride, dilation optional)."""
-    if isinstance(layers, str | bytes) or not isinstance(layers, Sequence):
+    if isinstance(layers, TEXT) or not isinstance(layers, Sequence):
         raise TypeError(
             "layers must be a sequence of (kernel_size, stride, dilation) tuples, got "
             f"{type(layers).__name__} ({layers!r})"
@@ -450,7 +451,7 @@ def _layers(layers: object) -> list[tuple[Dim, Dim, Dim]]:
     bounded(len(layers), "layers (the number of layers)", MAX_STACK)
     out = []
     for idx, layer in enumerate(layers):
-        if isinstance(layer, str | bytes) or not isinstance(layer, Sequence):
+        if isinstance(layer, TEXT) or not isinstance(layer, Sequence):
             raise TypeError(
                 f"layers[{idx}] must be a (kernel_size, stride, dilation) tuple, got {layer!r}"
             )
@@ -596,7 +597,7 @@ def fc_to_conv_weight_ratio(
     ``002_532ac369c9b692e7.txt`` § Parameter Sharing Analysis (Parameter Comparison).
     """
     for value, name in ((in_size, "in_size"), (out_size, "out_size")):
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        if isinstance(value, TEXT) or not isinstance(value, Sequence):
             raise TypeError(f"{name} must be a sequence such as (H, W), got {value!r}")
     i = dims(in_size, "in_size")
     o = dims(out_size, "out_size", len(i))

@@ -1001,3 +1001,74 @@ def test_lsuv_lets_the_activations_own_exception_through():
     rng = np.random.default_rng(0)
     with pytest.raises(ZeroDivisionError):
         kinit.lsuv([rng.standard_normal((4, 4))], rng.standard_normal((16, 4)), lambda z: 1 / 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "argument"),
+    [
+        (
+            "depth_prediction",
+            {"act": "tanh", "init": "orthogonal", "depth": 255, "width": 4},
+            "depth",
+        ),
+        ("depth_figure", {"depth": 255, "width": 3, "batch": 2, "seed": 0}, "depth"),
+        (
+            "depth_profile",
+            {"act": "tanh", "init": "lsuv", "depth": 10**6, "width": 6, "batch": 5, "seed": 3},
+            "depth",
+        ),
+        (
+            "depth_profile",
+            {"act": "tanh", "init": "lsuv", "depth": 2, "width": 6, "batch": 10**6, "seed": 3},
+            "batch",
+        ),
+        ("depth_figure", {"depth": 1, "width": 3, "batch": 10**6, "seed": 0}, "batch"),
+        (
+            "depth_profile",
+            {"act": "relu", "init": "he", "depth": 1000, "width": 256, "batch": 8},
+            "width",
+        ),
+        ("depth_figure", {"depth": 2, "width": 3, "batch": 2, "seed": 0}, r"batch=2 .*width=3"),
+    ],
+    ids=[
+        "pred-tanh-255",
+        "fig-255",
+        "prof-1e6",
+        "prof-batch",
+        "fig-batch",
+        "prof-weights",
+        "fig-lsuv",
+    ],
+)
+def test_experiments_refuse_runs_beyond_their_work_limits_at_once(name, kwargs, argument):
+    """Fuzz findings 6-9, 12: these calls took 12-100 s (or were killed), or failed with LSUV's
+    internal message naming none of the arguments. Now refused before any work, naming one."""
+    import time
+
+    from numerics import experiments as E
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=argument):
+        getattr(E, name)(**kwargs)
+    if name != "depth_figure" or kwargs["depth"] != 2:  # the LSUV case runs its first profiles
+        assert time.perf_counter() - start < 0.5
+
+
+def test_experiments_work_limits_admit_the_docs_figure_and_the_largest_single_costs():
+    """The limits are the docs' figure (defaults) in every cost: each bound is met with
+    equality by the defaults, and one step past it is refused."""
+    from numerics import experiments as E
+
+    d, w, b = 50, 256, 256
+    assert d * w**2 == E.MAX_WEIGHTS and d * w**3 == E.MAX_QR_WORK
+    assert d * w**2 * b == E.MAX_MATMUL_WORK and d * w * b == E.MAX_VALUES
+    E._run_sizes(d, w, b, 0)
+    for bigger in ((d + 1, w, b), (d, w + 1, b), (d, w, b + 1)):
+        with pytest.raises(ValueError, match="depth, width and batch"):
+            E._run_sizes(*bigger, 0)
+    E._run_sizes(1000, 6, 5, 0)  # the depth cap, no QR/matrix cost to speak of
+    E._run_sizes(1, 3, E.MAX_BATCH, 0)
+    p = E.depth_profile("tanh", "lsuv", depth=1000, width=6, batch=5, seed=3)
+    assert p.forward.shape == (1000,)
+    q = E.depth_prediction("tanh", "xavier", depth=E.MAX_TANH_DEPTH - 45, width=8)
+    assert q.forward.shape == (5,)

@@ -10,6 +10,24 @@ Arguments are checked before any work: sizes are integers >= 1 (``batch`` >= 2),
 integers >= 0; the weights and activations of one run must fit in
 :data:`kernels.cpu._check.MAX_ELEMENTS`; figures of adaptive windows take at most
 :data:`MAX_FIGURE_SIZE` positions.
+
+Work limits (fuzz findings: a 255-layer tanh prediction took 24 s, ``depth=10**6`` or
+``batch=10**6`` runs had no useful cap). One run of :func:`depth_profile` is at most the size
+of the docs' figure (``depth=50, width=256, batch=256``), in each of its costs:
+``depth`` <= :data:`theory.init.MAX_DEPTH` layers (a Python loop per layer),
+``batch`` <= :data:`MAX_BATCH`,
+``depth*width**2`` <= :data:`MAX_WEIGHTS` (random weights drawn),
+``depth*width**3`` <= :data:`MAX_QR_WORK` (``init`` orthogonal or LSUV: one QR per layer),
+``depth*width**2*batch`` <= :data:`MAX_MATMUL_WORK` (forward and backward products) and
+``depth*width*batch`` <= :data:`MAX_VALUES` (activations, elementwise work). Measured on the
+project's shared 2-core machine, the largest accepted run (the defaults, ``init="lsuv"``)
+takes 4.5 s (17 s under heavy load from other jobs), other inits under 1 s; a run at
+the limit of one cost only (``depth=1000, width=6`` or ``depth=1, width=3, batch=4096``)
+well under 1 s. A tanh mean-field prediction costs two mpmath
+quadratures per layer (about 50 ms): :func:`depth_prediction` (and so :func:`depth_figure`)
+takes ``depth`` <= :data:`MAX_TANH_DEPTH` for ``act="tanh"`` (about 2.5 s at the limit).
+:func:`depth_figure` draws ten runs and four tanh predictions, so at its limits (its
+defaults) it takes some 20 s: it is the docs build's figure, not an interactive helper.
 """
 
 from __future__ import annotations
@@ -28,6 +46,25 @@ from theory.init import MAX_DEPTH, mean_field_variances
 
 MAX_FIGURE_SIZE = 200
 """Most input positions :func:`adaptive_windows_figure` draws (one tick each)."""
+
+MAX_QR_WORK = 50 * 256**3
+"""Largest ``depth*width**3`` of a run (one QR of a ``width``-square matrix per layer)."""
+
+MAX_MATMUL_WORK = 50 * 256**2 * 256
+"""Largest ``depth*width**2*batch`` of a run (the forward and backward matrix products)."""
+
+MAX_VALUES = 50 * 256 * 256
+
+MAX_BATCH = 4096
+"""Largest ``batch``: the variances are means over ``batch*width`` values; 4096 samples pin
+them to about 2 %, far below what the log-scale plots resolve."""
+
+MAX_WEIGHTS = 50 * 256**2
+"""Largest ``depth*width**2`` of a run (random weights drawn, one square matrix per layer)."""
+"""Largest ``depth*width*batch`` of a run (activations: elementwise work and variances)."""
+
+MAX_TANH_DEPTH = 50
+"""Largest ``depth`` of a tanh mean-field prediction (two mpmath quadratures per layer)."""
 
 
 def _int(value: object, name: str, minimum: int = 1) -> int:
@@ -119,13 +156,31 @@ class Profile:
             )
 
 
-def _run_sizes(depth: object, width: object, batch: object, seed: object):
+def _run_sizes(depth: object, width: object, batch: object, seed: object, qr: bool = True):
     depth, width = _int(depth, "depth"), _int(width, "width")
     batch, seed = _int(batch, "batch", 2), _int(seed, "seed", 0)
     bounded(
         depth * width * (width + 2 * batch), "the weights and activations",
         "depth, width and batch",
     )  # fmt: skip
+    if depth > MAX_DEPTH:
+        raise ValueError(
+            f"depth must be at most {MAX_DEPTH} (one Python loop per layer), got {depth}"
+        )
+    if batch > MAX_BATCH:
+        raise ValueError(f"batch must be at most {MAX_BATCH} (variance estimates), got {batch}")
+    for what, value, limit in (
+        ("depth*width**2 (weights drawn)", depth * width**2, MAX_WEIGHTS),
+        ("depth*width**3 (one QR per layer)", depth * width**3 if qr else 0, MAX_QR_WORK),
+        ("depth*width**2*batch (matrix products)", depth * width**2 * batch, MAX_MATMUL_WORK),
+        ("depth*width*batch (activations)", depth * width * batch, MAX_VALUES),
+    ):
+        if value > limit:
+            raise ValueError(
+                f"depth, width and batch too large: {what} = {value} exceeds {limit} (the docs' "
+                f"figure, depth=50, width=256, batch=256, is the largest run); got depth={depth}, "
+                f"width={width}, batch={batch}"
+            )
     return depth, width, batch, seed
 
 
@@ -133,13 +188,25 @@ def depth_profile(
     act: str, init: str, depth: int = 50, width: int = 256, batch: int = 256, seed: int = 0
 ) -> Profile:
     """Measured per-layer variances for one activation (``linear``, ``relu``, ``tanh``) and
-    initialization (one of :data:`INITS`), seeded. A signal that leaves the float64 range
+    initialization (one of :data:`INITS`), seeded; sizes within the work limits of the
+    module docstring. LSUV on a batch whose signal is constant (``batch=2``, ReLU) is refused
+    naming ``batch`` and ``width``. A signal that leaves the float64 range
     (very deep ReLU nets) is refused with ``ValueError`` naming ``depth``."""
     act, init = _choice(act, "act", tuple(MLP_ACTIVATIONS)), _choice(init, "init", INITS)
-    depth, width, batch, seed = _run_sizes(depth, width, batch, seed)
+    qr = init in ("orthogonal", "lsuv")
+    depth, width, batch, seed = _run_sizes(depth, width, batch, seed, qr)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, width))
-    ws = _weights(init, width, depth, act, rng, x)
+    try:
+        ws = _weights(init, width, depth, act, rng, x)
+    except ValueError as err:  # LSUV: a constant signal on this batch cannot be rescaled
+        if init != "lsuv":
+            raise
+        raise ValueError(
+            f"init='lsuv' is impossible on this batch: batch={batch} samples of width={width} "
+            f"units through act={act!r} gave a constant signal ({err}); use a larger batch or "
+            "width"
+        ) from None
     with np.errstate(all="ignore"):
         hs = mlp_forward(x, ws, act)
         grads = mlp_backward(rng.standard_normal((batch, width)), hs, ws, act)
@@ -159,12 +226,17 @@ def depth_prediction(act: str, init: str, depth: int = 50, width: int = 256) -> 
     recursion of :func:`theory.init.mean_field_variances`. The gradient with respect to the
     input of layer :math:`l` has variance :math:`\prod_{k=l}^{L}\chi_k` (unit upstream).
     ``act``: ``linear``, ``relu`` or ``tanh``; ``depth`` at most
-    :data:`theory.init.MAX_DEPTH`.
+    :data:`theory.init.MAX_DEPTH` (:data:`MAX_TANH_DEPTH` for ``tanh``).
     """
     act = _choice(act, "act", ("linear", "relu", "tanh"))
     init, depth, width = _choice(init, "init", INITS), _int(depth, "depth"), _int(width, "width")
     if depth > MAX_DEPTH:
         raise ValueError(f"depth must be at most {MAX_DEPTH}, got {depth}")
+    if act == "tanh" and depth > MAX_TANH_DEPTH:
+        raise ValueError(
+            f"depth must be at most {MAX_TANH_DEPTH} for act='tanh' (two mpmath quadratures per "
+            f"layer, about 50 ms each), got {depth}"
+        )
     var_w = weight_variance(init, width)
     if var_w is None:
         return None
@@ -180,10 +252,17 @@ def depth_prediction(act: str, init: str, depth: int = 50, width: int = 256) -> 
 
 
 def depth_figure(depth: int = 50, width: int = 256, batch: int = 256, seed: int = 0) -> bytes:
-    """PNG: forward and backward variance per layer, measured (solid) vs predicted (dashed)."""
+    """PNG: forward and backward variance per layer, measured (solid) vs predicted (dashed).
+
+    Limits as :func:`depth_profile` (the defaults are the largest run) and ``depth`` <=
+    :data:`MAX_TANH_DEPTH` (the tanh predictions); an LSUV run that is impossible on a tiny
+    batch is refused naming ``batch`` and ``width``."""
     depth, width, batch, seed = _run_sizes(depth, width, batch, seed)
-    if depth > MAX_DEPTH:
-        raise ValueError(f"depth must be at most {MAX_DEPTH}, got {depth}")
+    if depth > MAX_TANH_DEPTH:
+        raise ValueError(
+            f"depth must be at most {MAX_TANH_DEPTH} (the figure's tanh mean-field predictions "
+            f"take two mpmath quadratures per layer), got {depth}"
+        )
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), sharex=True)
     colors = dict(zip(INITS, ("#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#9467bd"), strict=True))

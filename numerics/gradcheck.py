@@ -35,6 +35,8 @@ times); beyond it the call is refused at once with ``ValueError`` naming ``x``."
 def _float64_array(value: object, name: str) -> np.ndarray:
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a float64 NumPy array, got {type(value).__name__}")
+    if isinstance(value, np.matrix):  # '*' is a matrix product, always 2-D: other semantics
+        raise TypeError(f"{name} must be a plain float64 NumPy array, not np.matrix (np.asarray)")
     if value.dtype != np.float64:
         raise TypeError(f"{name} must be a float64 NumPy array, got dtype {value.dtype}")
     if not np.isfinite(value).all():
@@ -69,6 +71,8 @@ def central_difference(
     f:
         A callable taking an array of ``x``'s shape and returning a float64 array (or float)
         of ``upstream``'s shape, finite near ``x``. It must not write into its argument.
+        What it returns is checked (``ValueError``/``TypeError`` naming ``f``); an exception
+        that ``f`` itself raises is the caller's own and propagates unchanged.
     x:
         A finite float64 NumPy array, any shape and memory layout; never modified. At most
         :data:`MAX_ELEMENTS` elements.

@@ -20,7 +20,11 @@ The tightness of each interval (how much wider it is than the exact one) is meas
 
 Arguments: counts ``n``/``k`` are integers in :math:`[1, 2^{53}]` (exactly representable as
 floats); ``width``, ``lipschitz``, ``sigma`` finite and :math:`> 0`; ``alpha`` in
-:math:`(0, 1)`. NumPy scalars are accepted; bools are not.
+:math:`(0, 1)`. NumPy scalars are accepted; bools are not. Every ``alpha`` in
+:math:`(0, 1)`, down to the smallest subnormal float (5e-324), gives a finite result:
+:math:`\ln(c/\alpha)` is computed as :math:`\ln c - \ln\alpha \le 745` (``2 / 1e-320``
+itself would overflow to ``inf``). A result can then overflow only through ``width`` or
+:math:`L\sigma` near the float64 limit, and the ``ValueError`` names that argument.
 """
 
 from __future__ import annotations
@@ -70,15 +74,24 @@ def _finite(value: float, name: str) -> float:
     return value
 
 
+def _log_over(c: float, a: float) -> float:
+    r""":math:`\ln(c/\alpha)` as :math:`\ln c - \ln\alpha`: finite for every float
+    :math:`\alpha > 0` (``c / alpha`` itself overflows for subnormal ``alpha`` such as 1e-320,
+    whereas the logarithm is at most about 745); ``ln(c / alpha)`` whenever that quotient is
+    finite, so ordinary alphas give bit-for-bit the textbook expression."""
+    q = c / a
+    return math.log(q) if math.isfinite(q) else math.log(c) - math.log(a)
+
+
 def hoeffding_halfwidth(n: int, width: float, alpha: float = FALSE_ALARM) -> float:
     r"""Half-width :math:`t = w\sqrt{\ln(2/\alpha)/(2N)}`: :math:`P(|\bar X - \mu| \ge t) \le
     \alpha` for the mean of ``n`` i.i.d. values in a range of ``width`` :math:`w`."""
     n, width, a = _count(n, "n"), _positive(width, "width"), _alpha(alpha)
-    return _finite(width * math.sqrt(math.log(2 / a) / (2 * n)), "width")
+    return _finite(width * math.sqrt(_log_over(2, a) / (2 * n)), "width")
 
 
-def _chi2(k: int, a: float) -> tuple[float, float]:
-    x = math.log(2 / a)
+def _chi2(k: int, x: float) -> tuple[float, float]:
+    r"""Laurent–Massart interval for :math:`\chi^2_k` with :math:`x = \ln(2/\alpha)`."""
     return max(0.0, k - 2 * math.sqrt(k * x)), k + 2 * math.sqrt(k * x) + 2 * x
 
 
@@ -86,7 +99,7 @@ def chi2_interval(k: int, alpha: float = FALSE_ALARM) -> tuple[float, float]:
     r"""Interval :math:`[k - 2\sqrt{kx},\ k + 2\sqrt{kx} + 2x]` (lower end clipped at 0),
     :math:`x = \ln(2/\alpha)`, holding :math:`\chi^2_k` with probability
     :math:`\ge 1 - \alpha` (:math:`\le \alpha/2` per side)."""
-    return _chi2(_count(k, "k"), _alpha(alpha))
+    return _chi2(_count(k, "k"), _log_over(2, _alpha(alpha)))
 
 
 def gaussian_lipschitz_halfwidth(
@@ -96,7 +109,7 @@ def gaussian_lipschitz_halfwidth(
     :math:`L`-Lipschitz function of ``n`` i.i.d. :math:`\mathcal{N}(0, \sigma^2)` samples."""
     n = _count(n, "n")
     lip, sig, a = _positive(lipschitz, "lipschitz"), _positive(sigma, "sigma"), _alpha(alpha)
-    return _finite(lip * sig * math.sqrt(2 * math.log(2 / a) / n), "lipschitz*sigma")
+    return _finite(lip * sig * math.sqrt(2 * _log_over(2, a) / n), "lipschitz*sigma")
 
 
 def relu_second_moment_interval(
@@ -111,10 +124,11 @@ def relu_second_moment_interval(
     Union bound: total false alarm ≤ α.
     """
     n, sig, a = _count(n, "n"), _positive(sigma, "sigma"), _alpha(alpha)
-    dk = math.sqrt(n * math.log(4 / a) / 2)
+    dk = math.sqrt(n * _log_over(4, a) / 2)
     k_lo = max(0, math.floor(n / 2 - dk))
     k_hi = min(n, math.ceil(n / 2 + dk))
-    lo = _chi2(k_lo, a / 2)[0] if k_lo > 0 else 0.0
-    hi = _chi2(k_hi, a / 2)[1]
+    x = _log_over(4, a)  # chi2_interval at alpha/2: ln(2/(alpha/2)), without forming alpha/2
+    lo = _chi2(k_lo, x)[0] if k_lo > 0 else 0.0
+    hi = _chi2(k_hi, x)[1]
     var = _finite(sig * sig, "sigma")
     return var * lo / n, _finite(var * hi / n, "sigma")

@@ -575,3 +575,23 @@ def test_fixed_head_width_reading_parameters_grow_with_heads(d, d_k, heads):
     values = {dk: d_k, dd: d}
     assert count.subs({**values, h: heads + 1}) > count.subs({**values, h: heads})
     assert sympy.expand(count.subs(dk, dd / h)) == 4 * dd**2 + 4 * dd
+
+
+@pytest.mark.parametrize("text", [b"\x01", b"x", bytearray(b"\x01\x02"), "12"])
+def test_bytes_are_never_sequences_of_sizes(text):
+    """Fuzz finding 18: ``b"\\x01"`` iterates as the int 1, so ``resnet(blocks=b"\\x01")``,
+    ``densenet(blocks=b"x")`` and ``vgg(config=b"x")`` were accepted as block counts."""
+    from theory._args import dims
+
+    with pytest.raises(TypeError, match=r"\bblocks\b"):
+        A.resnet(blocks=text, bottleneck=False, classes=10, resolution=32, width=8)
+    with pytest.raises(TypeError, match=r"\bblocks\b"):
+        A.densenet(blocks=text)
+    with pytest.raises(TypeError, match=r"\bconfig\b"):
+        A.vgg(config=text)
+    with pytest.raises(TypeError, match=r"\bkernel_size\b"):
+        dims(text, "kernel_size")
+    spec = Spec("t")
+    x = spec.input(3, 8, 8)
+    with pytest.raises(TypeError, match=r"\bxs\b"):
+        spec.concat(bytes([x]) if isinstance(text, bytes) else bytearray([x]))

@@ -824,3 +824,22 @@ def test_the_relative_tolerance_is_relative_to_expected_not_actual(dtype, e):
             rtol=tol.rtol,
             atol=tol.atol,
         )
+
+
+@pytest.mark.parametrize("alpha", [1e-300, 1e-320, 5e-324])
+def test_stats_subnormal_alpha_gives_the_finite_bound(alpha):
+    """Fuzz finding: ``2 / alpha`` overflows for subnormal alpha (OverflowError, inf, or a
+    message blaming width). The bounds use ln(c/alpha) = ln c - ln alpha, finite and exact."""
+    x2, x4 = math.log(2) - math.log(alpha), math.log(4) - math.log(alpha)
+    assert stats.hoeffding_halfwidth(10, 1.0, alpha) == pytest.approx(math.sqrt(x2 / 20))
+    assert stats.gaussian_lipschitz_halfwidth(10, 1.0, 1.0, alpha) == pytest.approx(
+        math.sqrt(2 * x2 / 10)
+    )
+    lo, hi = stats.chi2_interval(3, alpha)
+    assert (lo, hi) == pytest.approx((0.0, 3 + 2 * math.sqrt(3 * x2) + 2 * x2))
+    lo, hi = stats.relu_second_moment_interval(10, 1.0, alpha)
+    assert lo == 0.0 and math.isfinite(hi) and hi > 0
+    # Hoeffding on K then chi2 at alpha/2 for K <= n: never beyond chi2_K with x = ln(4/alpha)
+    assert hi <= (10 + 2 * math.sqrt(10 * x4) + 2 * x4) / 10 + 1e-12
+    with pytest.raises(ValueError, match=r"\bwidth\b"):
+        stats.hoeffding_halfwidth(1, 1e308, alpha)

@@ -919,3 +919,29 @@ def test_typical_reduction_band_across_six_torchvision_cnns():
         assert counts["below"] == 0 or name == "EfficientNet-B0", (name, counts)
         totals = {k: totals[k] + counts[k] for k in totals}
     assert totals["above"] > totals["within"] + totals["below"], totals
+
+
+def test_stack_helpers_bound_layers_and_bits_before_the_work():
+    """Fuzz finding 10: ``receptive_field([(3, 2)] * 10**6)`` ran > 15 s and
+    ``receptive_field([(3, 10**30)] * 30000)`` / ``effective_stride([(3, 10**30)] * 10**5)``
+    > 20 s (big-integer products per layer). Refused at once now; at the limits, exact."""
+    import time
+
+    for fn in (th.receptive_field, th.effective_stride):
+        for stack in (
+            [(3, 2)] * (th.MAX_STACK + 1),
+            [(3, 10**30)] * 30000,
+            [(3, 10**30)] * 10**5,
+            [(3, 2**100)] * th.MAX_STACK,  # 10**4 layers, 1.03e6 bits > MAX_BITS
+            [(sympy.Symbol("k"), 2)] * (th.MAX_SYMBOLIC_STACK + 1),
+        ):
+            start = time.perf_counter()
+            with pytest.raises(ValueError, match=r"\blayers\b"):
+                fn(stack)
+            assert time.perf_counter() - start < 0.5
+    n = th.MAX_STACK
+    assert th.receptive_field([(3, 2)] * n) == 1 + 2 * (2**n - 1)  # sum of 2 * 2^(l-1)
+    assert th.effective_stride([(3, 2)] * n) == 2**n
+    k = sympy.Symbol("k", positive=True, integer=True)
+    m = th.MAX_SYMBOLIC_STACK
+    assert sympy.expand(th.receptive_field([(k, 1)] * m) - (1 + m * (k - 1))) == 0

@@ -156,7 +156,7 @@ def test_gradients_three_ways(layer, seed):
     y.backward(torch.from_numpy(g))
     ctx = context("d000.conv.multichannel", layer=layer, seed=seed)
     for _, backward in KERNELS:
-        dx, dw, db = backward(g, x, w, **kw)
+        dx, dw, db = backward(g, x, w, b, **kw)
         for ours, theirs in ((dx, xt.grad), (dw, wt.grad), (db, bt.grad)):
             assert_close(
                 ours,
@@ -166,7 +166,7 @@ def test_gradients_three_ways(layer, seed):
                 magnitude=np.abs(theirs.numpy()) + 1,
                 context=ctx,
             )
-    dx, dw, db = conv2d_direct_backward(g, x, w, **kw)
+    dx, dw, db = conv2d_direct_backward(g, x, w, b, **kw)
     assert_grad_close(
         dx, central_difference(lambda v: conv2d_direct(v, w, b, **kw), x.copy(), g), ctx
     )

@@ -1139,3 +1139,135 @@ def test_hes_slope_adapted_rule_preserves_leaky_relu_so_it_is_no_counterexample(
     assert lo <= next_var <= hi and abs(next_var - 1) <= 2 * (hi2 - lo2)
     bare = 2 / n * float(x @ x)  # the bare sqrt 2 gain: off by (1 + a^2)
     assert math.isclose(bare / next_var, 1 + slope**2, rel_tol=1e-12)
+
+
+# ---------------------------------------------------------------- outside-fuzz findings
+@pytest.mark.parametrize("fn", [kinit.he_uniform, kinit.he_normal])
+def test_he_huge_negative_slope_is_the_tiny_finite_std_not_an_overflow(fn):
+    """Fuzz finding 2: ``slope**2`` overflowed (OverflowError) for negative_slope=1e308. The gain
+    sqrt(2 / (1 + slope^2)) = sqrt(2) / hypot(1, slope) is finite: ~1.41e-308 here."""
+    w = fn((3, 4), np.random.default_rng(0), negative_slope=1e308)
+    bound = math.sqrt(3.0) * math.sqrt(2.0) / 1e308 / math.sqrt(4)
+    assert np.isfinite(w).all() and np.abs(w).max() > 0
+    if fn is kinit.he_uniform:
+        assert np.abs(w).max() <= bound
+    # slope^2 in float64 would be inf; as a check, the moderate case still equals the formula
+    ref = fn((3, 4), np.random.default_rng(0), negative_slope=3.0)
+    std = math.sqrt(2.0 / 10.0) / 2.0
+    unit = fn((3, 4), np.random.default_rng(0), negative_slope=1.0)
+    np.testing.assert_allclose(ref / std, unit / (1.0 / 2.0), rtol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "fn", [kinit.xavier_uniform, kinit.xavier_normal, kinit.orthogonal, kinit.he_normal]
+)
+@pytest.mark.parametrize("bad", [np.float64("nan"), np.float64(0.0), np.float32(1.0)])
+def test_numpy_scalar_values_are_not_dtypes(fn, bad):
+    """Fuzz finding 17: ``np.dtype(np.float64(0.0))`` reads the value's ``.dtype``."""
+    with pytest.raises(TypeError, match=r"\bdtype\b"):
+        fn((3, 4), np.random.default_rng(0), dtype=bad)
+
+
+def test_gain_too_large_for_the_bound_or_the_dtype_names_gain():
+    """Fuzz finding 3: numpy's OverflowError 'high - low range exceeds valid bounds'; and a
+    float32 weight that would round to inf (with an overflow RuntimeWarning)."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"\bgain\b"):
+        kinit.xavier_uniform((3, 4), rng, gain=1e308)
+    for fn in (kinit.xavier_uniform, kinit.xavier_normal, kinit.orthogonal):
+        with pytest.raises(ValueError, match=r"\bgain\b.*float32"):
+            fn((3, 4), rng, gain=1e300, dtype=np.float32)
+    w = kinit.xavier_normal((3, 4), rng, gain=1e300)  # fits float64: returned, finite
+    assert np.isfinite(w).all()
+
+
+@pytest.mark.parametrize(
+    "act",
+    [np.int32, lambda z: z > 0, lambda z: z.astype(np.float32), lambda z: z.tolist()],
+    ids=["int32", "bool", "float32", "list"],
+)
+def test_lsuv_refuses_an_activation_that_does_not_return_floats(act):
+    """Fuzz finding 20: ``activation=np.int32`` was accepted (the signal truncated to ints)."""
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal((4, 4)), rng.standard_normal((4, 4))]
+    with pytest.raises(TypeError, match=r"\bactivation\b"):
+        kinit.lsuv(ws, rng.standard_normal((16, 4)), activation=act)
+
+
+def test_lsuv_lets_the_activations_own_exception_through():
+    """Fuzz finding 4 (kept by design, documented): an exception raised *by* the user's
+    activation is the user's own and is not rewrapped."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(ZeroDivisionError):
+        kinit.lsuv([rng.standard_normal((4, 4))], rng.standard_normal((16, 4)), lambda z: 1 / 0)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "argument"),
+    [
+        (
+            "depth_prediction",
+            {"act": "tanh", "init": "orthogonal", "depth": 255, "width": 4},
+            "depth",
+        ),
+        ("depth_figure", {"depth": 255, "width": 3, "batch": 2, "seed": 0}, "depth"),
+        (
+            "depth_profile",
+            {"act": "tanh", "init": "lsuv", "depth": 10**6, "width": 6, "batch": 5, "seed": 3},
+            "depth",
+        ),
+        (
+            "depth_profile",
+            {"act": "tanh", "init": "lsuv", "depth": 2, "width": 6, "batch": 10**6, "seed": 3},
+            "batch",
+        ),
+        ("depth_figure", {"depth": 1, "width": 3, "batch": 10**6, "seed": 0}, "batch"),
+        (
+            "depth_profile",
+            {"act": "relu", "init": "he", "depth": 1000, "width": 256, "batch": 8},
+            "width",
+        ),
+        ("depth_figure", {"depth": 2, "width": 3, "batch": 2, "seed": 0}, r"batch=2 .*width=3"),
+    ],
+    ids=[
+        "pred-tanh-255",
+        "fig-255",
+        "prof-1e6",
+        "prof-batch",
+        "fig-batch",
+        "prof-weights",
+        "fig-lsuv",
+    ],
+)
+def test_experiments_refuse_runs_beyond_their_work_limits_at_once(name, kwargs, argument):
+    """Fuzz findings 6-9, 12: these calls took 12-100 s (or were killed), or failed with LSUV's
+    internal message naming none of the arguments. Now refused before any work, naming one."""
+    import time
+
+    from numerics import experiments as E
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=argument):
+        getattr(E, name)(**kwargs)
+    if name != "depth_figure" or kwargs["depth"] != 2:  # the LSUV case runs its first profiles
+        assert time.perf_counter() - start < 0.5
+
+
+def test_experiments_work_limits_admit_the_docs_figure_and_the_largest_single_costs():
+    """The limits are the docs' figure (defaults) in every cost: each bound is met with
+    equality by the defaults, and one step past it is refused."""
+    from numerics import experiments as E
+
+    d, w, b = 50, 256, 256
+    assert d * w**2 == E.MAX_WEIGHTS and d * w**3 == E.MAX_QR_WORK
+    assert d * w**2 * b == E.MAX_MATMUL_WORK and d * w * b == E.MAX_VALUES
+    E._run_sizes(d, w, b, 0)
+    for bigger in ((d + 1, w, b), (d, w + 1, b), (d, w, b + 1)):
+        with pytest.raises(ValueError, match="depth, width and batch"):
+            E._run_sizes(*bigger, 0)
+    E._run_sizes(1000, 6, 5, 0)  # the depth cap, no QR/matrix cost to speak of
+    E._run_sizes(1, 3, E.MAX_BATCH, 0)
+    p = E.depth_profile("tanh", "lsuv", depth=1000, width=6, batch=5, seed=3)
+    assert p.forward.shape == (1000,)
+    q = E.depth_prediction("tanh", "xavier", depth=E.MAX_TANH_DEPTH - 45, width=8)
+    assert q.forward.shape == (5,)

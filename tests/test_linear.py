@@ -165,7 +165,7 @@ def test_gradients_three_ways(b, n, m, seed):
     """Hand-written backward = torch autograd = float64 central differences."""
     rng = np.random.default_rng(seed)
     x, w, bias, g = _rand(rng, b, n), _rand(rng, m, n), _rand(rng, m), _rand(rng, b, m)
-    dx, dw, db = linear_backward(g, x, w)
+    dx, dw, db = linear_backward(g, x, w, bias)
     # the claim as written, per sample: dL/dx = W^T dL/dy
     for s in range(b):
         assert_close(

@@ -118,10 +118,8 @@ def test_sample_forward_and_backward_agree_with_torch(name, index, sample):
     grads_of = [a for a in args if isinstance(a, torch.Tensor)]
     g = np.random.default_rng(index).standard_normal(tuple(expected.shape))
     theirs = torch.autograd.grad(expected, grads_of, torch.from_numpy(g))
-    # backward(grad_output, *forward_args): bias given as None when the sample has none
-    # (linear_backward's default bias=True predates this convention)
-    bargs = [_np(a) for a in args] + [None] * (3 - len(args))
-    mine = backward(g, *bargs, **sample.kwargs)
+    # backward(grad_output, *forward_args, **forward_kwargs): the sample exactly as given
+    mine = backward(g, *[_np(a) for a in args], **sample.kwargs)
     assert len(mine) == 3, ctx
     assert (mine[2] is None) == (len(grads_of) == 2), ctx  # grad_bias exactly when bias given
     for k, (a, b) in enumerate(zip([m for m in mine if m is not None], theirs, strict=True)):

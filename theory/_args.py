@@ -36,6 +36,10 @@ import sympy
 Dim = int | sympy.Expr
 """An integer hyper-parameter: a Python/NumPy integer or a SymPy expression."""
 
+TEXT = str | bytes | bytearray
+"""Sequences that are never sequences of sizes: ``b"\\x01"`` iterates as the int 1, so
+``bytes``/``bytearray`` would silently pass for a list of integers."""
+
 _NOT_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 
 
@@ -126,8 +130,9 @@ def dims(value: object, name: str, ndim: int | None = None, minimum: int = 1) ->
     """Check an integer or a sequence of integers (one per spatial dimension).
 
     A single value is broadcast to ``ndim`` dimensions (``1`` when ``ndim`` is None).
+    ``str``, ``bytes`` and ``bytearray`` are never sequences of sizes (``TypeError``).
     """
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+    if isinstance(value, Sequence) and not isinstance(value, TEXT):
         if len(value) == 0:
             raise ValueError(f"{name} must have at least one entry, got an empty sequence")
         if ndim is not None and len(value) != ndim:

@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 import sympy
 
-from theory._args import MAX_ITEMS, Dim, bounded, dim, divides, flag, is_symbolic, product
+from theory._args import MAX_ITEMS, TEXT, Dim, bounded, dim, divides, flag, is_symbolic, product
 from theory.conv import conv_macs, conv_output_size, conv_params, pool_output_size
 from theory.linear import linear_params
 
@@ -467,7 +467,7 @@ class Spec:
     def concat(self, xs: Sequence[int], name: str | None = None) -> int:
         """Concatenate feature maps ``xs`` (node indices) along channels (equal spatial
         sizes)."""
-        if isinstance(xs, str) or not isinstance(xs, Sequence):
+        if isinstance(xs, TEXT) or not isinstance(xs, Sequence):
             raise TypeError(f"xs must be a sequence of node indices, got {xs!r}")
         label = self._label(name, "concat")
         if not xs:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy
 
-from theory._args import Dim, bounded, divides, flag
+from theory._args import TEXT, Dim, bounded, divides, flag
 from theory.arch import Spec, SpecError, _dim
 
 __all__ = [
@@ -55,14 +55,16 @@ def _count(value: object, name: str, minimum: int = 1) -> int:
 def _counts(values: object, name: str, width: int | None = None) -> list:
     """A non-empty sequence of integers >= 1 (``width=None``) or of ``width``-tuples of them,
     whose block total is at most :data:`MAX_LAYERS`."""
-    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
-        raise TypeError(f"{name} must be a non-empty sequence, got {values!r}")
+    if isinstance(values, TEXT) or not isinstance(values, Sequence) or not values:
+        raise TypeError(
+            f"{name} must be a non-empty sequence of sizes (not str/bytes), got {values!r}"
+        )
     out: list = []
     for i, v in enumerate(values):
         if width is None:
             out.append(_count(v, f"{name}[{i}]"))
             continue
-        if isinstance(v, str) or not isinstance(v, Sequence) or len(v) != width:
+        if isinstance(v, TEXT) or not isinstance(v, Sequence) or len(v) != width:
             raise TypeError(f"{name}[{i}] must be a tuple of {width} integers, got {v!r}")
         out.append(tuple(_count(e, f"{name}[{i}][{j}]") for j, e in enumerate(v)))
     return out
@@ -156,7 +158,7 @@ def vgg(
     average pool to 7×7, three linear layers. ``config``: conv widths (integers >= 1 or SymPy
     expressions) and ``"M"`` for a max pool, at most :data:`MAX_LAYERS` entries; the
     resolution must survive the max pools (>= 2 ** number of ``"M"``)."""
-    if isinstance(config, str) or not isinstance(config, Sequence) or not config:
+    if isinstance(config, TEXT) or not isinstance(config, Sequence) or not config:
         raise TypeError(f"config must be a non-empty sequence of widths and 'M', got {config!r}")
     _layers(len(config), "config")
     config = [

@@ -38,6 +38,7 @@ import sympy
 
 from theory._args import (
     MAX_ITEMS,
+    TEXT,
     Dim,
     bounded,
     dim,
@@ -252,14 +253,14 @@ def pool_output_size(
 
 def _kernel(kernel_size: object, ndim: int | None = None) -> tuple[Dim, ...]:
     """An int is a square 2-D kernel (as ``Conv2d`` reads it); a tuple gives every dimension."""
-    if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, str):
+    if isinstance(kernel_size, Sequence) and not isinstance(kernel_size, TEXT):
         return dims(kernel_size, "kernel_size", ndim)
     return dims(kernel_size, "kernel_size", 2 if ndim is None else ndim)
 
 
 def _per_dim(value: object, name: str, kernel: tuple[Dim, ...]) -> tuple[Dim, ...]:
     """Sizes with one entry per kernel dimension (an int is broadcast)."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+    if isinstance(value, Sequence) and not isinstance(value, TEXT):
         if value and len(value) != len(kernel):
             raise ValueError(
                 f"{name} must have {len(kernel)} entries (one per dimension of kernel_size; an "
@@ -426,17 +427,31 @@ def im2col_elements(
     return dim(in_channels, "in_channels") * product(k) * product(out)
 
 
+MAX_STACK = 10**4
+"""Most layers :func:`receptive_field` and :func:`effective_stride` take: their exact
+integer results grow with every layer, and each layer costs a big-integer product."""
+
+MAX_SYMBOLIC_STACK = 256
+"""Most layers of a stack with a symbolic entry (each layer adds terms to the expression)."""
+
+MAX_BITS = MAX_ITEMS
+r"""Largest size, in bits, of an exact integer result computed by :func:`receptive_field_uniform`
+(a geometric receptive field :math:`S^L` grows by :math:`\log_2 S` bits per layer); for
+:func:`receptive_field` and :func:`effective_stride`, the largest total bit length of the
+concrete kernel sizes, strides and dilations of the stack (which bounds the result's)."""
+
+
 def _layers(layers: object) -> list[tuple[Dim, Dim, Dim]]:
     """Check a stack ``[(kernel_size, stride, dilation), ...]`` (stride, dilation optional)."""
-    if isinstance(layers, str | bytes) or not isinstance(layers, Sequence):
+    if isinstance(layers, TEXT) or not isinstance(layers, Sequence):
         raise TypeError(
             "layers must be a sequence of (kernel_size, stride, dilation) tuples, got "
             f"{type(layers).__name__} ({layers!r})"
         )
-    bounded(len(layers), "layers (the number of layers)")
+    bounded(len(layers), "layers (the number of layers)", MAX_STACK)
     out = []
     for idx, layer in enumerate(layers):
-        if isinstance(layer, str | bytes) or not isinstance(layer, Sequence):
+        if isinstance(layer, TEXT) or not isinstance(layer, Sequence):
             raise TypeError(
                 f"layers[{idx}] must be a (kernel_size, stride, dilation) tuple, got {layer!r}"
             )
@@ -446,6 +461,17 @@ def _layers(layers: object) -> list[tuple[Dim, Dim, Dim]]:
         s = dim(layer[1], f"layers[{idx}].stride") if len(layer) > 1 else 1
         d = dim(layer[2], f"layers[{idx}].dilation") if len(layer) > 2 else 1
         out.append((k, s, d))
+    if len(out) > MAX_SYMBOLIC_STACK and is_symbolic(*(v for layer in out for v in layer)):
+        raise ValueError(
+            f"layers must have at most {MAX_SYMBOLIC_STACK} layers when an entry is symbolic "
+            f"(the exact expression grows with every layer), got {len(out)}"
+        )
+    bits = sum(v.bit_length() for layer in out for v in layer if isinstance(v, int))
+    if bits > MAX_BITS:
+        raise ValueError(
+            f"layers: the kernel sizes, strides and dilations must have at most {MAX_BITS} bits "
+            f"in all (the exact result grows by that much), got {bits}"
+        )
     return out
 
 
@@ -459,7 +485,10 @@ def receptive_field(layers: Sequence[Sequence[Dim]]) -> Dim:
     .. math:: R_L = 1 + \sum_{l=1}^{L} D_l (K_l - 1)\, J_{l-1}, \qquad J_0 = 1
 
     Padding does not change the span. An empty stack has :math:`R = 1`. At most
-    :data:`theory._args.MAX_ITEMS` layers.
+    :data:`MAX_STACK` (10**4) layers (:data:`MAX_SYMBOLIC_STACK` = 256 when an entry is
+    symbolic), whose concrete entries have at most :data:`MAX_BITS`
+    bits in all (so the exact result stays below about that many bits); beyond either,
+    ``ValueError`` naming ``layers`` before any work.
 
     >>> receptive_field([(3, 2), (3, 2), (3, 2)])
     15
@@ -482,17 +511,13 @@ def receptive_field(layers: Sequence[Sequence[Dim]]) -> Dim:
 def effective_stride(layers: Sequence[Sequence[Dim]]) -> Dim:
     r"""Distance in input positions between adjacent outputs of the stack: :math:`\prod S_l`.
 
-    ``layers`` as in :func:`receptive_field`.
+    ``layers`` as in :func:`receptive_field` (same limits: :data:`MAX_STACK` layers,
+    :data:`MAX_BITS` bits of entries).
 
     >>> effective_stride([(3, 2), (3, 2)])
     4
     """
     return product([s for _, s, _ in _layers(layers)])
-
-
-MAX_BITS = MAX_ITEMS
-r"""Largest size, in bits, of an exact integer result computed by :func:`receptive_field_uniform`
-(a geometric receptive field :math:`S^L` grows by :math:`\log_2 S` bits per layer)."""
 
 
 def receptive_field_uniform(
@@ -572,7 +597,7 @@ def fc_to_conv_weight_ratio(
     ``002_532ac369c9b692e7.txt`` § Parameter Sharing Analysis (Parameter Comparison).
     """
     for value, name in ((in_size, "in_size"), (out_size, "out_size")):
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        if isinstance(value, TEXT) or not isinstance(value, Sequence):
             raise TypeError(f"{name} must be a sequence such as (H, W), got {value!r}")
     i = dims(in_size, "in_size")
     o = dims(out_size, "out_size", len(i))

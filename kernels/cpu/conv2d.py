@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kernels.cpu._check import ConvGeometry, array, conv_geometry, flag, ntuple
+from kernels.cpu._check import ConvGeometry, array, conv_geometry, flag, is_array, ntuple
 from kernels.cpu.conv import _crop, _pad
 from numerics.opcount import counted_add, counted_einsum, counted_matmul
 
@@ -86,19 +86,40 @@ def conv2d_direct(
     return y if bias is None else counted_add(y, bias[None, :, None, None])
 
 
+def _wants_bias_grad(bias: object, weight: np.ndarray) -> bool:
+    """Whether a backward returns ``dbias``: the forward's bias array or ``True`` → yes;
+    ``None`` or ``False`` → no. Anything else is refused naming ``bias``."""
+    if bias is None or isinstance(bias, bool):
+        return bool(bias)
+    if not is_array(bias):
+        raise TypeError(
+            f"bias must be the forward's bias array, None, True or False, got {type(bias).__name__}"
+        )
+    array(bias, "bias", 1, weight.dtype)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return True
+
+
 def conv2d_direct_backward(
     grad_out: np.ndarray,
     x: np.ndarray,
     weight: np.ndarray,
+    bias: np.ndarray | bool | None = None,
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
-    bias: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Gradients ``(dx, dweight, dbias)`` of :func:`conv2d_direct` (see the module docstring)."""
+    """Gradients ``(dx, dweight, dbias)`` of :func:`conv2d_direct` (see the module docstring).
+
+    Takes ``grad_out`` and then the forward's arguments in the forward's order, so
+    ``conv2d_direct_backward(g, *args, **kwargs)`` mirrors ``conv2d_direct(*args, **kwargs)``.
+    ``bias``: the forward's bias array (or ``True``) → ``dbias`` is returned; ``None`` (the
+    forward's default, no bias) or ``False`` → ``dbias`` is None.
+    """
     geo = _geometry(x, weight, None, stride, padding, dilation, groups)
-    flag(bias, "bias")
+    bias = _wants_bias_grad(bias, weight)
     gy = _check_grad(grad_out, x, weight, geo)
     n = x.shape[0]
     c_out, cg, kh, kw = weight.shape
@@ -202,15 +223,18 @@ def conv2d_im2col_backward(
     grad_out: np.ndarray,
     x: np.ndarray,
     weight: np.ndarray,
+    bias: np.ndarray | bool | None = None,
     stride: int | tuple[int, int] = 1,
     padding: int | tuple[int, int] | str = 0,
     dilation: int | tuple[int, int] = 1,
     groups: int = 1,
-    bias: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Gradients of :func:`conv2d_im2col`: two GEMMs, then col2im (scatter-add of columns)."""
+    """Gradients of :func:`conv2d_im2col`: two GEMMs, then col2im (scatter-add of columns).
+
+    Arguments as :func:`conv2d_direct_backward` (``grad_out``, then the forward's arguments).
+    """
     geo = _geometry(x, weight, None, stride, padding, dilation, groups)
-    flag(bias, "bias")
+    bias = _wants_bias_grad(bias, weight)
     gy = _check_grad(grad_out, x, weight, geo)
     n = x.shape[0]
     c_out, cg, kh, kw = weight.shape

@@ -66,7 +66,13 @@ def _gain(gain: float) -> float:
 
 
 def _dtype(dtype: object) -> np.dtype:
-    """float32 or float64 (integer dtypes would truncate every weight to 0)."""
+    """float32 or float64 (integer dtypes would truncate every weight to 0). A NumPy scalar
+    or array *value* (``np.float64(0.0)``, ``np.float64('nan')``) is refused: ``np.dtype``
+    would silently read its ``.dtype``."""
+    if isinstance(dtype, np.generic | np.ndarray):
+        raise TypeError(
+            f"dtype must be float32 or float64 (a type or its name), got the value {dtype!r}"
+        )
     try:
         dt = np.dtype(dtype)  # type: ignore[call-overload]
     except (TypeError, ValueError):
@@ -76,12 +82,33 @@ def _dtype(dtype: object) -> np.dtype:
     return dt
 
 
+def _scaled(unit: np.ndarray, scale: float, dtype: np.dtype, name: str) -> np.ndarray:
+    """``scale * unit`` in ``dtype``, refused with ``ValueError`` naming ``name`` when a weight
+    would overflow that dtype (e.g. gain=1e308, or 1e38 in float32) instead of returning inf."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (unit if scale == 1.0 else scale * unit).astype(dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"{name} too large: the weights (scale {scale:g}) overflow {np.dtype(dtype).name}"
+        )
+    return out
+
+
+def _uniform(gen: np.random.Generator, a: float, shape, dtype: np.dtype, name: str):
+    """U(-a, a) as NumPy draws it (``-a + 2a * U[0, 1)``); ``2a`` beyond float64 (gain=1e308)
+    is refused with ``ValueError`` naming ``name`` rather than numpy's OverflowError."""
+    if not math.isfinite(2 * a):
+        raise ValueError(f"{name} too large: the bound {a:g} of U(-a, a) needs 2a finite")
+    return _scaled(gen.uniform(-a, a, size=shape), 1.0, dtype, name)
+
+
 def xavier_uniform(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray:
-    """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out))."""
+    """U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)). A bound with ``2a`` beyond float64,
+    or weights that overflow ``dtype``, raise ``ValueError`` naming ``gain``."""
     shape, gain, dtype, gen = _shape(shape), _gain(gain), _dtype(dtype), _gen(rng)
     fi, fo = fans(shape)
     a = gain * math.sqrt(6.0 / (fi + fo))
-    return gen.uniform(-a, a, size=shape).astype(dtype)
+    return _uniform(gen, a, shape, dtype, "gain")
 
 
 def xavier_normal(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray:
@@ -89,7 +116,7 @@ def xavier_normal(shape, rng, gain: float = 1.0, dtype=np.float64) -> np.ndarray
     shape, gain, dtype, gen = _shape(shape), _gain(gain), _dtype(dtype), _gen(rng)
     fi, fo = fans(shape)
     std = gain * math.sqrt(2.0 / (fi + fo))
-    return (std * gen.standard_normal(shape)).astype(dtype)
+    return _scaled(gen.standard_normal(shape), std, dtype, "gain")
 
 
 def _he_std(shape, negative_slope: float, mode: str) -> float:
@@ -99,8 +126,14 @@ def _he_std(shape, negative_slope: float, mode: str) -> float:
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
     slope = _real(negative_slope, "negative_slope", positive=False)
     fi, fo = fans(shape)
-    gain = math.sqrt(2.0 / (1 + slope**2))
-    return gain / math.sqrt(fi if mode == "fan_in" else fo)
+    gain = math.sqrt(2.0) / math.hypot(1.0, slope)  # sqrt(2 / (1 + slope^2)), no overflow
+    std = gain / math.sqrt(fi if mode == "fan_in" else fo)
+    if not std > 0:
+        raise ValueError(
+            f"negative_slope too large: the standard deviation sqrt(2 / (1 + slope^2)) / "
+            f"sqrt(fan) underflows to 0 for negative_slope={negative_slope!r}"
+        )
+    return std
 
 
 def he_uniform(shape, rng, negative_slope: float = 0.0, mode: str = "fan_in", dtype=np.float64):
@@ -108,14 +141,14 @@ def he_uniform(shape, rng, negative_slope: float = 0.0, mode: str = "fan_in", dt
     ``kaiming_uniform_`` with ``nonlinearity="leaky_relu"``, ``a=negative_slope``)."""
     shape, dtype, gen = _shape(shape), _dtype(dtype), _gen(rng)
     a = math.sqrt(3.0) * _he_std(shape, negative_slope, mode)
-    return gen.uniform(-a, a, size=shape).astype(dtype)
+    return _uniform(gen, a, shape, dtype, "negative_slope")
 
 
 def he_normal(shape, rng, negative_slope: float = 0.0, mode: str = "fan_in", dtype=np.float64):
     """N(0, std^2), std = gain / sqrt(fan), gain = sqrt(2 / (1 + slope^2))."""
     shape, dtype, gen = _shape(shape), _dtype(dtype), _gen(rng)
     std = _he_std(shape, negative_slope, mode)
-    return (std * gen.standard_normal(shape)).astype(dtype)
+    return _scaled(gen.standard_normal(shape), std, dtype, "negative_slope")
 
 
 def orthogonal(
@@ -140,7 +173,7 @@ def orthogonal(
         q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
     if rows < cols:
         q = q.T
-    return (gain * q).reshape(shape).astype(dtype)
+    return _scaled(q, gain, dtype, "gain").reshape(shape)
 
 
 def lsuv(
@@ -165,6 +198,9 @@ def lsuv(
     ``x`` and every weight: finite float32/float64 arrays of one dtype; ``activation`` maps
     an array to a finite array of the same shape; ``tol`` a finite number > 0; ``max_iter``
     an integer from 1 to 10**6. Every product ``x @ W.T`` must fit in MAX_ELEMENTS.
+    An activation that returns something else (``np.int32`` as activation gives integers: a
+    ``TypeError`` naming ``activation``; NaN or a wrong shape: ``ValueError``) is refused; an
+    exception *raised by* the activation itself is the caller's own and propagates unchanged.
     """
     array(x, "x", 2)
     if not np.isfinite(x).all():
@@ -211,7 +247,13 @@ def lsuv(
         iters.append(it)
         pre = h @ w.T
         h = activation(pre)
-        if not isinstance(h, np.ndarray) or h.shape != pre.shape or not np.isfinite(h).all():
+        if not isinstance(h, np.ndarray) or h.dtype != pre.dtype:
+            raise TypeError(
+                f"activation must map a {pre.dtype} array to a {pre.dtype} array of the same "
+                f"shape; on layer {i} it gave {type(h).__name__} "
+                f"{getattr(h, 'dtype', '')} {getattr(h, 'shape', '')}"
+            )
+        if h.shape != pre.shape or not np.isfinite(h).all():
             raise ValueError(
                 f"activation must map an array to a finite array of the same shape; on layer "
                 f"{i} it gave {type(h).__name__} {getattr(h, 'shape', '')}"

@@ -89,13 +89,14 @@ def linear_backward(
     grad_output: np.ndarray,
     input: np.ndarray,
     weight: np.ndarray,
-    bias: bool | np.ndarray | None = True,
+    bias: np.ndarray | bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Gradients ``(grad_input, grad_weight, grad_bias)`` of :func:`linear` given
     ``grad_output`` = dL/dY.
 
-    ``bias``: ``True`` or the forward's bias array → ``grad_bias`` is returned; ``False`` or
-    ``None`` (no bias) → ``grad_bias`` is None. So ``linear_backward(g, *forward_args)`` works.
+    ``bias``: the forward's bias array or ``True`` → ``grad_bias`` is returned; ``None`` (the
+    forward's default, no bias) or ``False`` → ``grad_bias`` is None. So
+    ``linear_backward(g, *forward_args)`` mirrors ``linear(*forward_args)``, defaults included.
     """
     if is_array(bias):
         m = _check_linear(input, weight, bias)

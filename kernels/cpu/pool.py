@@ -701,7 +701,7 @@ def weighted_pool2d_backward(
     w = _depthwise(x, weight, "weight")
     s = w.shape[-2:] if stride is None else stride
     _weighted_grad(grad_out, x, weight, stride, "weight")
-    dx, dw, _ = conv2d_direct_backward(grad_out, x, w, s, 0, 1, x.shape[1], bias=False)
+    dx, dw, _ = conv2d_direct_backward(grad_out, x, w, None, s, 0, 1, x.shape[1])
     dw = dw[:, 0]
     return dx, (dw if weight.ndim == 3 else dw.sum(axis=0))
 

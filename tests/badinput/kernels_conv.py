@@ -236,7 +236,16 @@ _D = {"x": X2, "weight": W2, "bias": B2, "stride": (2, 1), "padding": (1, 2), "d
       "groups": 2}  # fmt: skip
 _D_t = {k: v for k, v in _D.items() if k not in ("x", "weight", "bias")}
 GD = _g(tuple(F.conv2d(*_t(X2, W2, B2), **_D_t).shape))
-_DB = {"grad_out": GD, "x": X2, "weight": W2, **_D_t, "bias": True}
+_DB = {"grad_out": GD, "x": X2, "weight": W2, "bias": B2, **_D_t}  # the forward's args
+
+
+def _bias_or_flag(v) -> bool:
+    """A backward's ``bias``: the forward's bias array (any layout), None, True or False."""
+    return (
+        v is None
+        or isinstance(v, bool)
+        or (type(v) is np.ndarray and v.dtype == B2.dtype and v.shape == B2.shape)
+    )
 
 
 def _direct_errors(extra=None):
@@ -291,13 +300,13 @@ CONV2D_ENTRIES = [
         "kernels.cpu.conv2d.conv2d_direct_backward",
         samples=(Sample(_DB, check=_grad_check(F.conv2d, (X2, W2, B2), GD, **_D_t)),),
         errors=_direct_backward_errors(),
-        domains={"groups": positive_int, "bias": boolean},
+        domains={"groups": positive_int, "bias": _bias_or_flag},
     ),
     Entry(
         "kernels.cpu.conv2d.conv2d_im2col_backward",
         samples=(Sample(_DB, check=_grad_check(F.conv2d, (X2, W2, B2), GD, **_D_t)),),
         errors=_direct_backward_errors(),
-        domains={"groups": positive_int, "bias": boolean},
+        domains={"groups": positive_int, "bias": _bias_or_flag},
     ),
     Entry(
         "kernels.cpu.conv2d.im2col",

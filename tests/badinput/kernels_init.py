@@ -12,7 +12,12 @@ import torch
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean, one_of
 
 SEED = 5
-DTYPE_BAD = {"dtype": (np.int64, "int32", np.float16, np.complex128, object, "float77", None)}
+DTYPE_BAD = {
+    "dtype": (
+        *(np.int64, "int32", np.float16, np.complex128, object, "float77", None),
+        *(np.float64(0.0), np.float32(1.0), np.float64("nan"), np.zeros(2)),  # values (fuzz 17)
+    ),
+}
 SHAPE_BAD = {"shape": ((3,), (3, 0), (2, -1), (2.0, 3), ("2", 3), 6, "23", (2**40, 2**40))}
 RNG_BAD = {"rng": (np.random.RandomState(0), 0, np.random.default_rng)}
 
@@ -79,6 +84,16 @@ ENTRIES = [
             ErrorSample({"shape": S4, "rng": _rng(), "gain": float("nan")}, ValueError, "gain"),
             ErrorSample({"shape": S4, "rng": 0}, TypeError, "rng must be"),
             ErrorSample({"shape": (2**20, 2**20), "rng": _rng()}, ValueError, "shape"),
+            # fuzz findings 3, 17: numpy's OverflowError; a NumPy scalar value taken as dtype
+            ErrorSample({"shape": (3, 4), "rng": _rng(), "gain": 1e308}, ValueError, "gain"),
+            ErrorSample(
+                {"shape": S4, "rng": _rng(), "dtype": np.float64("nan")}, TypeError, "dtype"
+            ),
+            ErrorSample(
+                {"shape": S4, "rng": _rng(), "gain": 1e300, "dtype": np.float32},
+                ValueError,
+                "gain",
+            ),
         ),
         bad_values={**DTYPE_BAD, **SHAPE_BAD, **RNG_BAD},
     ),
@@ -93,6 +108,12 @@ ENTRIES = [
         errors=(
             ErrorSample({"shape": S4, "rng": _rng(), "dtype": np.int32}, TypeError, "dtype"),
             ErrorSample({"shape": S4, "rng": _rng(), "gain": -1.0}, ValueError, "gain"),
+            ErrorSample({"shape": S4, "rng": _rng(), "dtype": np.float64(0.0)}, TypeError, "dtype"),
+            ErrorSample(
+                {"shape": S4, "rng": _rng(), "gain": 1e300, "dtype": np.float32},
+                ValueError,
+                "gain",
+            ),
         ),
         bad_values={**DTYPE_BAD, **SHAPE_BAD, **RNG_BAD},
     ),
@@ -117,6 +138,7 @@ ENTRIES = [
                 "negative_slope",
             ),
             ErrorSample({"shape": S4, "rng": _rng(), "mode": "fan_avg"}, ValueError, "mode"),
+            ErrorSample({"shape": S4, "rng": _rng(), "dtype": np.float32(1.0)}, TypeError, "dtype"),
         ),
         domains={"mode": one_of("fan_in", "fan_out")},
         bad_values={**DTYPE_BAD, **SHAPE_BAD, **RNG_BAD},
@@ -143,6 +165,7 @@ ENTRIES = [
             ),
             ErrorSample({"shape": S4, "rng": _rng(), "dtype": np.int64}, TypeError, "dtype"),
             ErrorSample({"shape": S4, "rng": _rng(), "mode": None}, TypeError, "mode"),
+            ErrorSample({"shape": S4, "rng": _rng(), "dtype": np.float64(0.0)}, TypeError, "dtype"),
         ),
         domains={"mode": one_of("fan_in", "fan_out")},
         bad_values={**DTYPE_BAD, **SHAPE_BAD, **RNG_BAD},
@@ -167,6 +190,7 @@ ENTRIES = [
         ),
         errors=(
             ErrorSample({"shape": (5,), "rng": _rng()}, ValueError, "at least 2 dimensions"),
+            ErrorSample({"shape": S4, "rng": _rng(), "dtype": np.float64(0.0)}, TypeError, "dtype"),
             ErrorSample(
                 {"shape": (3, 3), "rng": _rng(), "sign_fix": "False"}, TypeError, "sign_fix"
             ),
@@ -242,6 +266,12 @@ ENTRIES.append(
                 ValueError,
                 "x must be finite",
             ),
+            # fuzz finding 20: np.int32 as an activation truncated the signal to integers
+            ErrorSample(
+                {"weights": _lsuv_w(), "x": _lsuv_x(), "activation": np.int32},
+                TypeError,
+                "activation",
+            ),
         ),
         bad_values={
             "weights": (
@@ -252,7 +282,15 @@ ENTRIES.append(
                 "w",
                 [None],
             ),
-            "activation": (lambda z: z[:1], lambda z: z * np.nan, lambda z: "x", len),
+            "activation": (
+                lambda z: z[:1],
+                lambda z: z * np.nan,
+                lambda z: "x",
+                len,
+                np.int32,
+                lambda z: z.astype(np.float32),
+                lambda z: z > 0,
+            ),
             "max_iter": (10**7, 2.0),
             "tol": (-1e-3, 1e-400),
         },

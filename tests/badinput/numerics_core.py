@@ -241,6 +241,11 @@ ENTRIES = [
                 check=_close(2.0 * math.sqrt(math.log(2e6) / 2000)),
             ),
             Sample({"n": 1, "width": 0.5}),
+            # fuzz finding: 2 / 1e-320 overflows, ln 2 - ln(1e-320) does not
+            Sample(
+                {"n": 10, "width": 1.0, "alpha": 1e-320},
+                check=_close(math.sqrt((math.log(2) - math.log(1e-320)) / 20)),
+            ),
         ),
         errors=(
             ErrorSample({"n": 0, "width": 1.0}, ValueError, r"\bn\b"),
@@ -264,6 +269,16 @@ ENTRIES = [
                 ),
             ),
             Sample({"k": 1}),
+            Sample(
+                {"k": 3, "alpha": 1e-320},
+                check=lambda r: np.testing.assert_allclose(
+                    r[1],
+                    3
+                    + 2 * math.sqrt(3 * (math.log(2) - math.log(1e-320)))
+                    + 2 * (math.log(2) - math.log(1e-320)),
+                    rtol=1e-12,
+                ),
+            ),
         ),
         errors=(
             ErrorSample({"k": 0}, ValueError, r"\bk\b"),
@@ -278,6 +293,10 @@ ENTRIES = [
             Sample(
                 {"n": 50, "lipschitz": 1.5, "sigma": 2.0, "alpha": 1e-3},
                 check=_close(3.0 * math.sqrt(2 * math.log(2e3) / 50)),
+            ),
+            Sample(
+                {"n": 10, "lipschitz": 1.0, "sigma": 1.0, "alpha": 1e-320},
+                check=_close(math.sqrt(2 * (math.log(2) - math.log(1e-320)) / 10)),
             ),
         ),
         errors=(
@@ -299,6 +318,10 @@ ENTRIES = [
                 check=lambda r: r[0] < 0.5 < r[1],
             ),
             Sample({"n": 1, "sigma": 0.5}, check=lambda r: r[0] == 0.0 < r[1]),
+            Sample(
+                {"n": 10, "sigma": 1.0, "alpha": 5e-324},
+                check=lambda r: r[0] == 0.0 < r[1] < math.inf,
+            ),
         ),
         errors=(
             ErrorSample({"n": 0, "sigma": 1.0}, ValueError, r"\bn\b"),

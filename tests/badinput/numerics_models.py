@@ -125,7 +125,33 @@ ENTRIES = [
             ErrorSample(
                 {"act": "linear", "init": "he", "depth": 2000, "width": 64, "batch": 2},
                 ValueError,
-                "depth=2000",
+                "depth must be at most 1000",
+            ),
+            # fuzz findings 8, 9, 12: no depth cap, batch=10**6 (13 s), LSUV's internal message
+            ErrorSample(
+                {"act": "tanh", "init": "lsuv", "depth": 10**6, "width": 6, "batch": 5},
+                ValueError,
+                "depth",
+            ),
+            ErrorSample(
+                {"act": "tanh", "init": "lsuv", "depth": 2, "width": 6, "batch": 10**6},
+                ValueError,
+                "batch",
+            ),
+            ErrorSample(
+                {"act": "tanh", "init": "lsuv", "depth": 1, "width": 1024, "batch": 2},
+                ValueError,
+                "width",
+            ),
+            ErrorSample(
+                {"act": "relu", "init": "he", "depth": 1000, "width": 256, "batch": 8},
+                ValueError,
+                "width",
+            ),
+            ErrorSample(
+                {"act": "relu", "init": "lsuv", "depth": 2, "width": 3, "batch": 2, "seed": 0},
+                ValueError,
+                "batch=2 .*width=3",
             ),
         ),
         domains={"init": one_of(*E.INITS), "depth": positive_int, "width": positive_int},
@@ -153,13 +179,27 @@ ENTRIES = [
                 "depth must be at most",
             ),
             ErrorSample({"act": "sigmoid", "init": "he"}, ValueError, "act must be one of"),
+            # fuzz finding 6: 24 s (two mpmath quadratures per tanh layer)
+            ErrorSample(
+                {"act": "tanh", "init": "orthogonal", "depth": 255, "width": 4},
+                ValueError,
+                "depth must be at most 50",
+            ),
         ),
         domains={"init": one_of(*E.INITS), "depth": positive_int, "width": positive_int},
     ),
     Entry(
         "numerics.experiments.depth_figure",
         samples=(Sample({"depth": 1, "width": 3, "batch": 2, "seed": 0}, check=_png),),
-        errors=(ErrorSample({"depth": 10**6, "width": 256}, ValueError, "depth"),),
+        errors=(
+            ErrorSample({"depth": 10**6, "width": 256}, ValueError, "depth"),
+            # fuzz findings 7, 9, 12: 100 s; 12 s; an internal LSUV message naming no argument
+            ErrorSample({"depth": 255, "width": 3, "batch": 2, "seed": 0}, ValueError, "depth"),
+            ErrorSample({"depth": 1, "width": 3, "batch": 10**6, "seed": 0}, ValueError, "batch"),
+            ErrorSample(
+                {"depth": 2, "width": 3, "batch": 2, "seed": 0}, ValueError, "batch=2 .*width=3"
+            ),
+        ),
         result="any",
         domains={"depth": positive_int, "width": positive_int},
         bad_values=SIZES_BAD,

@@ -634,10 +634,15 @@ ENTRIES = [
             ErrorSample({"blocks": (10**30,)}, ValueError, "blocks .* must be at most"),
             ErrorSample({"blocks": (2, 0)}, ValueError, "blocks\\[1\\] must be"),
             ErrorSample({"width": 0}, ValueError, "width must be"),
+            # fuzz finding 18: bytes iterate as ints and passed for a list of block counts
+            ErrorSample({"blocks": b"\x01"}, TypeError, "blocks"),
+            ErrorSample({"blocks": bytearray(b"\x01\x01")}, TypeError, "blocks"),
         ),
         result="count",
         domains={"bottleneck": boolean},
-        bad_values={"blocks": ((0,), (1.5,), ("a",), (2000,), "12", (True,))},
+        bad_values={
+            "blocks": ((0,), (1.5,), ("a",), (2000,), "12", (True,), b"\x01", bytearray(b"\x01"))
+        },
         time_limit=10.0,
     ),
     Entry(
@@ -653,10 +658,15 @@ ENTRIES = [
             ErrorSample({"config": (4, "M"), "resolution": 1}, SpecError, "resolution=1"),
             ErrorSample({"config": (4, "X")}, TypeError, "config\\[1\\] must be"),
             ErrorSample({"config": [8] * 1001}, ValueError, "config .* must be at most"),
+            ErrorSample({"config": b"x"}, TypeError, "config"),
+            ErrorSample({"config": bytearray(b"\x04")}, TypeError, "config"),
         ),
         result="count",
         domains={"pool_size": positive_int},
-        bad_values={"config": ((0,), ("M", 1.5), (), "M"), "resolution": (1, 2)},
+        bad_values={
+            "config": ((0,), ("M", 1.5), (), "M", b"x", bytearray(b"\x04")),
+            "resolution": (1, 2),
+        },
         time_limit=10.0,
     ),
     Entry(
@@ -702,10 +712,11 @@ ENTRIES = [
         errors=(
             ErrorSample({"blocks": (-1,)}, ValueError, "blocks\\[0\\] must be"),
             ErrorSample({"blocks": (1, 1, 1, 1), "resolution": 4}, SpecError, "resolution=4"),
+            ErrorSample({"blocks": b"x"}, TypeError, "blocks"),
         ),
         result="count",
         domains={"bn_size": positive_int},
-        bad_values={"blocks": ((0,), (10**6,), ()), "resolution": (2, 4)},
+        bad_values={"blocks": ((0,), (10**6,), (), b"x", bytearray(b"\x01")), "resolution": (2, 4)},
         time_limit=10.0,
     ),
     Entry(

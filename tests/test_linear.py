@@ -842,3 +842,19 @@ def test_ridge_targets_need_the_same_width_in_every_dimension(d, k, seed):
     mag = 1 + np.abs(a) @ (np.abs(w) @ np.abs(x).T + np.abs(b)[:, None])
     assert np.all(np.abs(g - target) <= 1e-13 * d * mag[0])
     assert w.shape[0] == k  # width k, independent of d
+
+
+@pytest.mark.claim("d000.linear.definition")
+def test_output_bound_is_exact(monkeypatch):
+    """The kernel refuses an output of more than MAX_ELEMENTS elements, and only then: an
+    output of exactly the limit is computed (checked with the limit lowered to 12)."""
+    import kernels.cpu._check as check
+
+    monkeypatch.setattr(check, "MAX_ELEMENTS", 12)
+    w = np.ones((4, 2))
+    assert linear(np.ones((3, 2)), w).shape == (3, 4)  # 12 elements: allowed
+    with pytest.raises(ValueError, match="MAX_ELEMENTS"):
+        linear(np.ones((4, 2)), w)  # 16 elements
+    with pytest.raises(ValueError, match="MAX_ELEMENTS"):
+        linear(np.ones((13, 2)), np.ones(2))  # 1-D weight: 13 elements
+    assert linear(np.ones((12, 2)), np.ones(2)).shape == (12,)

@@ -99,3 +99,27 @@ def test_backward_defaults_equal_the_forwards(name, fn):
     for param, default in fwd.items():
         if param in bwd and default is not inspect.Parameter.empty:
             assert bwd[param] == default, f"{name}: {param}={bwd[param]!r}, forward {default!r}"
+
+
+LAYER_TWINS = {"Linear": "Linear", "LowRankLinear": "Linear", "BlockSparseLinear": "Linear",
+               "Conv2d": "Conv2d"}  # fmt: skip
+
+
+@pytest.mark.parametrize(("ours_name", "torch_name"), sorted(LAYER_TWINS.items()))
+def test_layer_defaults_are_torchs(ours_name, torch_name):
+    """The layer objects default like torch's modules (``bias=True``, ``stride=1`` …);
+    ``dtype`` is ours (float64 references), not torch's ``None``."""
+    import torch.nn as nn
+
+    from kernels.cpu import layers
+
+    mine = inspect.signature(getattr(layers, ours_name)).parameters
+    theirs = inspect.signature(getattr(nn, torch_name)).parameters
+    shared = [n for n in theirs if n in mine and n not in ("dtype", "device")]
+    assert "bias" in shared
+    for name in shared:
+        if theirs[name].default is not inspect.Parameter.empty:
+            assert mine[name].default == theirs[name].default, (
+                f"{ours_name}: default {name}={mine[name].default!r}, torch's "
+                f"nn.{torch_name} has {theirs[name].default!r}"
+            )

@@ -146,6 +146,8 @@ def insane(value: Any, kind: str, depth: int = 0) -> str | None:
     if isinstance(value, sympy.Basic):
         if any(value.has(b) for b in _BAD_SYMPY) if hasattr(value, "has") else False:
             return f"NaN/infinity in expression {value}"
+        if kind == "count" and isinstance(value, sympy.Number):  # no assumption query: on a
+            return f"negative count {value}" if value < 0 else None  # huge Integer it can hang
         if kind == "count" and isinstance(value, sympy.Expr) and value.is_negative:
             return f"negative count {value}"
         return None

@@ -530,6 +530,12 @@ def test_receptive_field_of_huge_stacks_is_immediate_or_refused():
         th.receptive_field_uniform(10**30, 3, 2)
     with pytest.raises(ValueError, match="depth must be at most"):
         th.receptive_field_uniform(10**30, 3, dilation="doubling")
+    # The result is a sympy.Integer of at most MAX_RESULT_BITS bits: SymPy's assumption queries
+    # on it (which may run a primality test) answer at once; at 10**6 bits they never finished.
+    top = th.receptive_field_uniform(th.MAX_RESULT_BITS - 1, 3, dilation="doubling")
+    assert top == 2**th.MAX_RESULT_BITS - 1 and top.is_negative is False
+    with pytest.raises(ValueError, match="depth must be at most 4096"):
+        th.receptive_field_uniform(10**6, 3, dilation="doubling")
 
 
 # --------------------------------------------------------------------------- pooling geometry

@@ -435,10 +435,15 @@ MAX_SYMBOLIC_STACK = 256
 """Most layers of a stack with a symbolic entry (each layer adds terms to the expression)."""
 
 MAX_BITS = MAX_ITEMS
-r"""Largest size, in bits, of an exact integer result computed by :func:`receptive_field_uniform`
-(a geometric receptive field :math:`S^L` grows by :math:`\log_2 S` bits per layer); for
-:func:`receptive_field` and :func:`effective_stride`, the largest total bit length of the
-concrete kernel sizes, strides and dilations of the stack (which bounds the result's)."""
+r"""For :func:`receptive_field` and :func:`effective_stride`, the largest total bit length of
+the concrete kernel sizes, strides and dilations of the stack (which bounds the bits of their
+plain ``int`` results)."""
+
+MAX_RESULT_BITS = 4096
+r"""Largest size, in bits, of the exact ``sympy.Integer`` that :func:`receptive_field_uniform`
+returns (a geometric receptive field :math:`S^L` grows by :math:`\log_2 S` bits per layer).
+Kept small on purpose: SymPy answers an assumption query such as ``.is_negative`` on an Integer
+by way of a primality test, which does not finish on a :math:`10^6`-bit number."""
 
 
 def _layers(layers: object) -> list[tuple[Dim, Dim, Dim]]:
@@ -533,7 +538,7 @@ def receptive_field_uniform(
         R = 1 + (K-1)(2^L - 1)\ (\text{doubling}, S = 1)
 
     Computed in closed form (no loop over layers). For integers the result is an exact
-    ``sympy.Integer``; a request whose result would exceed :data:`MAX_BITS` bits
+    ``sympy.Integer``; a request whose result would exceed :data:`MAX_RESULT_BITS` bits
     (:math:`L\log_2 S` or :math:`L` with doubling) is refused with ``ValueError``. A symbolic
     stride gives a ``Piecewise`` over :math:`S = 1`.
 
@@ -550,9 +555,9 @@ def receptive_field_uniform(
             raise ValueError(f"dilation must be an integer >= 1 or 'doubling', got {dilation!r}")
         if s != 1:
             raise ValueError(f"dilation='doubling' is defined here for stride=1 only, got {s!r}")
-        if isinstance(L, int) and L > MAX_BITS:
+        if isinstance(L, int) and L > MAX_RESULT_BITS:
             raise ValueError(
-                f"depth must be at most {MAX_BITS} with dilation='doubling' (the result has "
+                f"depth must be at most {MAX_RESULT_BITS} with dilation='doubling' (the result has "
                 f"depth bits), got {L}"
             )
         total = 1 + (k - 1) * (2**L - 1)
@@ -562,10 +567,10 @@ def receptive_field_uniform(
         total = 1 + L * d * (k - 1)
     elif isinstance(s, int):
         if isinstance(L, int):
-            if L * s.bit_length() > MAX_BITS:
+            if L * (s - 1).bit_length() > MAX_RESULT_BITS:  # (s-1).bit_length() = ceil(log2 s)
                 raise ValueError(
-                    f"depth*log2(stride) must be at most {MAX_BITS} (bits of the result), got "
-                    f"depth={L}, stride={s}"
+                    f"depth*log2(stride) must be at most {MAX_RESULT_BITS} (bits of the result), "
+                    f"got depth={L}, stride={s}"
                 )
             total = 1 + d * (k - 1) * ((s**L - 1) // (s - 1))
         else:

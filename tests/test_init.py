@@ -1271,3 +1271,20 @@ def test_experiments_work_limits_admit_the_docs_figure_and_the_largest_single_co
     assert p.forward.shape == (1000,)
     q = E.depth_prediction("tanh", "xavier", depth=E.MAX_TANH_DEPTH - 45, width=8)
     assert q.forward.shape == (5,)
+
+
+@pytest.mark.claim("d002.init.he")
+def test_mean_field_tanh_depth_is_bounded_before_the_quadratures():
+    """Outside fuzz: depth=255 with tanh ran ~25 s (two quadratures per layer). The limit is
+    MAX_TANH_DEPTH, refused at once; the limit itself is accepted."""
+    import time
+
+    from theory import init as th_init
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="depth must be at most 50 for activation='tanh'"):
+        th_init.mean_field_variances(th_init.MAX_TANH_DEPTH + 1, 10, 0.1, "tanh")
+    assert time.perf_counter() - t0 < 0.5
+    q, chi = th_init.mean_field_variances(th_init.MAX_TANH_DEPTH, 10, 0.1, "tanh")
+    assert len(q) == len(chi) == th_init.MAX_TANH_DEPTH + 1
+    assert len(th_init.mean_field_variances(255, 10, 0.2, "relu")[0]) == 256

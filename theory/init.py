@@ -287,7 +287,8 @@ def mean_field_variances(
     a square layer whose pre-activation has variance :math:`q_l`. Returns
     ``(q[0..depth], chi[0..depth])``.
 
-    ``depth`` is at most :data:`MAX_DEPTH` (tanh needs two quadratures per layer); a
+    ``depth`` is at most :data:`MAX_DEPTH` (:data:`MAX_TANH_DEPTH` for tanh, which needs two
+    quadratures per layer); a
     recursion that leaves the float64 range is refused with ``ValueError``.
 
     >>> mean_field_variances(2, 100, 0.02, "relu")
@@ -306,6 +307,11 @@ def mean_field_variances(
         raise TypeError(f"activation must be 'linear', 'relu' or 'tanh', got {activation!r}")
     if activation not in ("linear", "relu", "tanh"):
         raise ValueError(f"activation must be 'linear', 'relu' or 'tanh', got {activation!r}")
+    if activation == "tanh" and depth > MAX_TANH_DEPTH:
+        raise ValueError(
+            f"depth must be at most {MAX_TANH_DEPTH} for activation='tanh' (two quadratures "
+            f"per layer), got {depth}"
+        )
     var_w, q0 = _float(var_w, "var_w"), _float(q0, "q0")
     density = lambda z: mpmath.exp(-z * z / 2) / mpmath.sqrt(2 * mpmath.pi)  # noqa: E731
 
@@ -334,7 +340,11 @@ def mean_field_variances(
 
 
 MAX_DEPTH = 1000
-"""Largest ``depth`` :func:`mean_field_variances` iterates (tanh: about 0.1 s per layer)."""
+"""Largest ``depth`` :func:`mean_field_variances` iterates for ``linear``/``relu``."""
+
+MAX_TANH_DEPTH = 50
+"""Largest ``depth`` for ``tanh``: two mpmath quadratures per layer, about 35 ms each layer
+(50 layers ≈ 2 s)."""
 
 
 def _float(value: object, name: str) -> float:

@@ -198,9 +198,10 @@ def derive_stride_reduction() -> Derivation:
                 sympy.Eq(sympy.Limit(sympy.Symbol("O") / i, i, sympy.oo), ratio, evaluate=False),
             ),
             Step(
-                r"Exactly $O = I/S$ iff $S \mid I$ and $K - S \le 2P < K$ (e.g. $K = S$, "
-                r"$P = 0$, or $K = 3$, $S = 2$, $P = 1$); otherwise not, e.g. $I = 5$, "
-                r"$K = S = 2$ gives $O = 2$."
+                r"$O$ is $I/S$ rounded (down or up) for every $I$ iff $K - S \le 2P < K$ (e.g. "
+                r"$K = S$, $P = 0$, or $K = 3$, $S = 2$, $P = 1$), and exactly $I/S$ iff also "
+                r"$S \mid I$; otherwise not, e.g. $I = 8$, $K = 3$, $S = 2$, $P = 0$ gives "
+                r"$O = 3$, not $4$ (the ledger's counterexample)."
             ),
         ),
         claimed=1 / s,

@@ -267,7 +267,7 @@ def test_resnet50_params_in_width_multiplier():
         assert poly.subs(alpha, a) == A.resnet((3, 4, 6, 3), True, width).params()
 
 
-@pytest.mark.claim("d002.arch.attention-time")
+@pytest.mark.claim("d002.attn.time")
 def test_vit_cost_polynomial_in_tokens_and_attention_share():
     n = sympy.Symbol("n", positive=True, integer=True)
     poly = A.vit_macs_in_tokens(n)
@@ -282,7 +282,7 @@ def test_vit_cost_polynomial_in_tokens_and_attention_share():
     assert 0.04 < share < 0.041
 
 
-@pytest.mark.claim("d002.arch.attention-time", "d002.arch.multihead-params")
+@pytest.mark.claim("d002.attn.time", "d002.attn.multihead-params")
 @given(length=st.integers(1, 12), heads=st.integers(1, 4), head_dim=st.integers(1, 6))
 @settings(deadline=None)
 def test_attention_costs_against_torch(length, heads, head_dim):
@@ -311,7 +311,7 @@ def test_attention_costs_against_torch(length, heads, head_dim):
     assert node.cost["activation"] == attn.numel()
 
 
-@pytest.mark.claim("d002.arch.attention-space")
+@pytest.mark.claim("d002.attn.space")
 @given(length=st.integers(1, 20), heads=st.integers(1, 4), head_dim=st.integers(1, 8))
 def test_attention_weights_have_h_n_squared_entries(length, heads, head_dim):
     d = heads * head_dim
@@ -324,7 +324,7 @@ def test_attention_weights_have_h_n_squared_entries(length, heads, head_dim):
         assert heads * length**2 != length**2 * head_dim  # the document's n^2 d_k
 
 
-@pytest.mark.claim("d002.arch.attention-space")
+@pytest.mark.claim("d002.attn.space")
 def test_attention_space_counterexample():
     n, h, dk = 197, 12, 64  # ViT-B/16's attention, on the meta device (no memory)
     with torch.device("meta"):
@@ -469,7 +469,7 @@ def test_to_module_computes_what_the_spec_says():
 # --------------------------------------------------------------------------- review (issue 10 §5)
 
 
-@pytest.mark.claim("d002.arch.attention-time")
+@pytest.mark.claim("d002.attn.time")
 @given(heads=st.integers(1, 16), head_dim=st.integers(1, 128))
 def test_attention_cost_is_quadratic_in_tokens_asymptotically(heads, head_dim):
     """The attention products are n^2 (d_k + d_v) per head exactly; the whole layer's cost is
@@ -487,7 +487,7 @@ def test_attention_cost_is_quadratic_in_tokens_asymptotically(heads, head_dim):
     assert sympy.limit(vit.subs(n, 2 * n) / vit, n, sympy.oo) == 4
 
 
-@pytest.mark.claim("d002.arch.attention-space")
+@pytest.mark.claim("d002.attn.space")
 @given(
     length=st.integers(1, 12),
     heads=st.integers(1, 4),
@@ -508,7 +508,7 @@ def test_attention_weights_do_not_grow_with_head_dim_but_are_bounded_by_it(lengt
     assert len(set(counts)) == 1 == len({heads * length**2, *counts})
 
 
-@pytest.mark.claim("d000.arch.multihead-capacity")
+@pytest.mark.claim("d000.attn.multihead-capacity")
 @given(d_over=st.integers(1, 12), data=st.data())
 @settings(deadline=None)
 def test_more_heads_do_not_add_parameters(d_over, data):
@@ -541,7 +541,7 @@ def _own_formula_layers(d: int, d_k: int, d_h: int, heads: int, d_out: int) -> t
     return single, [*single, *per_head, out]
 
 
-@pytest.mark.claim("d000.arch.multihead-capacity")
+@pytest.mark.claim("d000.attn.multihead-capacity")
 @given(
     d=st.integers(1, 64),
     d_k=st.integers(1, 64),
@@ -564,7 +564,7 @@ def test_own_formula_reading_multihead_always_has_more_parameters(d, d_k, d_h, h
     assert extra.subs({sd: d, sk: d_k, sh: d_h, sn: heads, so: d_out}) == n_multi - n_single
 
 
-@pytest.mark.claim("d000.arch.multihead-capacity")
+@pytest.mark.claim("d000.attn.multihead-capacity")
 @given(d=st.integers(1, 512), d_k=st.integers(1, 128), heads=st.integers(1, 31))
 def test_fixed_head_width_reading_parameters_grow_with_heads(d, d_k, heads):
     """Fixed head width (holds): 4 h d_k d + 3 h d_k + d increases in h; at d_k = d / h

@@ -74,6 +74,18 @@ TOPICS = {
         "torch side: `numerics.torch_arch` (`to_module`, `count_module`, "
         "`flop_counter_flops`); tests: `tests/test_architectures.py`.",
     ),
+    "attention": (
+        "Attention and positional encodings",
+        "Scaled dot-product attention (weights, output, the $1/\\sqrt{d_k}$ scale, the "
+        "backward pass), multi-head attention and what heads buy (parameters, rank, capacity, "
+        "diversity, parallelism), positional encodings (sinusoidal, learned, relative), why "
+        "position must be encoded, and the cost of standard, sparse and linear attention. "
+        "Helpers: `theory.attention`, `theory.attention_capacity`; kernels: "
+        "`kernels.cpu.attention` (forward and hand-written backward, torch's signatures); "
+        "tests: `tests/test_attention_theory.py`, `tests/test_attention_kernels.py`, "
+        "`tests/test_attention_claims.py`; figures: `numerics.attention_experiments`. "
+        "Conventions (masks, causal alignment, head width): see Conventions.",
+    ),
     "normalization": (
         "Normalization layers",
         "Batch, layer, instance and group normalization: definitions (which axes; biased vs "
@@ -361,8 +373,51 @@ def architecture_tables() -> str:
     return "\n".join([*ref, "", *conv, *explain, *symbolic])
 
 
+def attention_figures() -> str:
+    """The n-squared wall (measured against the formula) and the sinusoidal Gram matrix."""
+    from numerics.attention_experiments import (
+        attention_wall,
+        attention_wall_figure,
+        sinusoidal_figure,
+    )
+
+    points = attention_wall((512, 1024, 2048), 64, 3, 0)
+    rows = [
+        f"| {p['length']} | {p['seconds'] * 1e3:.1f} | {p['peak_bytes'] / 2**20:.1f} | "
+        f"{p['peak_bytes'] / (8 * p['score_entries']):.2f} |"
+        for p in points
+    ]
+    return "\n".join(
+        [
+            "## The $n^2$ wall",
+            "",
+            figure("attention_wall.png", attention_wall_figure(), "Attention time and memory"),
+            "",
+            "One float64 head of width $d = 64$ on this build's machine (the NumPy kernel, best "
+            "of three). Time follows $2n^2d$ MACs once $n$ is a few hundred; the peak "
+            "allocation is a fixed multiple of one $n\\times n$ score matrix — the kernel "
+            "keeps the scores and the weights alive together:",
+            "",
+            "| $n$ | ms | peak MiB | peak / $8n^2$ bytes |",
+            "| --- | --- | --- | --- |",
+            *rows,
+            "",
+            "## The sinusoidal encoding's dot products",
+            "",
+            figure("attention_sinusoidal.png", sinusoidal_figure(), "Sinusoidal Gram matrix"),
+            "",
+            "$PE(p)\\cdot PE(q) = \\sum_i \\cos((p-q)\\omega_i)$, "
+            "$\\omega_i = 10000^{-2i/d}$: the Gram matrix is constant along its diagonals "
+            "(Toeplitz), and all positions see the same curve of the offset "
+            "(d000.attn.sinusoidal).",
+            "",
+        ]
+    )
+
+
 FIGURES = {
     "architectures": architecture_tables,
+    "attention": attention_figures,
     "conv_matrix": benchmark_table,
     "init": init_figures,
     "normalization": normalization_figures,

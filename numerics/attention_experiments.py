@@ -33,7 +33,7 @@ MAX_WALL_LENGTH = 4096
 """Largest sequence length :func:`attention_wall` runs (the score matrix then takes 128 MiB)."""
 MAX_WALL_WIDTH = 1024
 """Largest head width :func:`attention_wall` runs."""
-MAX_REPEAT = 20
+MAX_REPEAT = 5
 """Most timing repetitions per length."""
 MAX_POSITIONS = 4096
 """Largest ``num_positions`` and ``embedding_dim`` of :func:`sinusoidal_figure`."""

@@ -69,7 +69,8 @@ TOPICS = {
         "Architectures: counting whole networks",
         "Exact parameter and MAC counts of real networks from layer specs, the conventions "
         "that make counters disagree, symbolic results (DenseNet depth, ResNet width, ViT "
-        "sequence length) and the document's DenseNet claims (its attention claims are on the Attention page). Helpers: "
+        "sequence length) and the document's DenseNet claims (its attention claims are on "
+        "the Attention page). Helpers: "
         "`theory.arch` (`Spec`, `Convention`), `theory.architectures` (reference networks); "
         "torch side: `numerics.torch_arch` (`to_module`, `count_module`, "
         "`flop_counter_flops`); tests: `tests/test_architectures.py`.",

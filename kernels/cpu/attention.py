@@ -32,8 +32,10 @@ for ``L > S`` queries ``i >= S`` see every key. No row is fully masked by ``is_c
   (its "safe softmax"), ``MultiheadAttention`` returns **NaN**; we raise ``ValueError`` naming
   the mask (a zero row is no weighted average of the values: softmax is undefined there);
 * ``S = 0`` (no keys): torch returns zeros; we raise ``ValueError`` naming ``key``. ``L = 0``
-  and empty batch dimensions give empty outputs, as in torch. ``E = 0`` and ``Ev = 0`` are
-  refused (naming ``query``/``key``/``value``);
+  and empty batch dimensions give empty outputs, as in torch, but of the broadcast shape
+  ``(*batch(q, k, v), L, Ev)`` as for ``L > 0``, where torch 2.13 returns
+  ``(*query.shape[:-1], Ev)`` for an empty query (its batch dims not broadcast with key/value).
+  ``E = 0`` and ``Ev = 0`` are refused (naming ``query``/``key``/``value``);
 * ``dropout_p`` must be 0 (dropout is another topic): ``ValueError`` otherwise;
 * non-finite inputs, a float mask with ``+inf``/NaN, and scores that overflow are refused
   (``ValueError`` naming the arguments) instead of propagating NaN;
@@ -830,7 +832,7 @@ def learned_positional_encoding_backward(
     x, w, L = _learned_args(input, weight)
     g = _grad_like(grad_output, x.shape, x.dtype)
     gw = np.zeros_like(w)
-    gw[:L] = g.reshape(-1, L, w.shape[1]).sum(axis=0)
+    gw[:L] = g.sum(axis=tuple(range(g.ndim - 2)))
     return g.copy(), gw
 
 

@@ -116,7 +116,10 @@ def _dim(value: object, ndim: int, name: str = "dim") -> int:
 
 
 def _real(value: object, name: str) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+    """A finite Python or NumPy real number (bools and SymPy numbers are refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
         raise TypeError(f"{name} must be a finite real number, got {type(value).__name__}")
     try:
         v = float(value)
@@ -133,12 +136,13 @@ def _scale(scale: object, e: int) -> float:
     return _real(scale, "scale")
 
 
-def _batch(shapes: list[tuple[int, ...]], names: str) -> tuple[int, ...]:
+def _batch(shapes: list[tuple[int, ...]], names: str, hint: str = "") -> tuple[int, ...]:
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
         raise ValueError(
-            f"the batch dimensions of {names} do not broadcast: {shapes} (torch.matmul's rule)"
+            f"the batch dimensions of {names} do not broadcast: {shapes} (torch.matmul's "
+            f"rule){hint}"
         ) from None
 
 
@@ -153,10 +157,15 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def _grad_like(grad: object, shape: tuple[int, ...], dtype, name: str = "grad_output"):
-    g = _float_array(grad, name, 0, dtype, "the forward output")
+def _grad_like(grad: object, shape: tuple[int, ...], dtype, names: str):
+    """``grad_output`` of the forward output's shape and dtype (``names``: the arguments
+    that set that shape, named in the error)."""
+    g = _float_array(grad, "grad_output", 0, dtype, "the forward output")
     if g.shape != shape:
-        raise ValueError(f"{name} must have the forward output's shape {shape}, got {g.shape}")
+        raise ValueError(
+            f"grad_output must have the shape {shape} of the forward output (set by {names}), "
+            f"got {g.shape}"
+        )
     return g
 
 
@@ -203,7 +212,7 @@ def softmax_backward(grad_output: np.ndarray, input: np.ndarray, dim: int = -1) 
     r"""Gradient of :func:`softmax`: :math:`dx = y \circ (g - \sum_{\text{dim}} g \circ y)`
     (the Jacobian :math:`\operatorname{diag}(y) - yy^\top` applied to ``grad_output``)."""
     y = softmax(input, dim)
-    g = _grad_like(grad_output, input.shape, input.dtype)
+    g = _grad_like(grad_output, input.shape, input.dtype, "input")
     axis = _dim(dim, input.ndim)
     return y * (g - (g * y).sum(axis=axis, keepdims=True))
 
@@ -250,8 +259,9 @@ def _sdpa_args(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
             )
         kr = np.repeat(k, hq // hk, axis=-3)
         vr = np.repeat(v, hq // hk, axis=-3)
-    sbatch = _batch([q.shape[:-2], kr.shape[:-2]], "query and key")
-    obatch = _batch([sbatch, vr.shape[:-2]], "query, key and value")
+    hint = "" if enable_gqa else "; enable_gqa=True repeats key/value heads (axis -3)"
+    sbatch = _batch([q.shape[:-2], kr.shape[:-2]], "query and key", hint)
+    obatch = _batch([sbatch, vr.shape[:-2]], "query, key and value", hint)
     n_scores = math.prod(sbatch) * L * S
     bounded(n_scores, "the score matrix", "query, key")
     bounded(math.prod(obatch) * L * Ev, "the output", "query, value")
@@ -372,7 +382,7 @@ def scaled_dot_product_attention_backward(
     )
     p = _sdpa_probs(q, kr, mask, sc, "is_causal" if is_causal else "attn_mask")
     out_shape = (*np.broadcast_shapes(p.shape[:-2], vr.shape[:-2]), q.shape[-2], v.shape[-1])
-    g = _grad_like(grad_output, out_shape, q.dtype)
+    g = _grad_like(grad_output, out_shape, q.dtype, "query, key and value")
     pb = np.broadcast_to(p, out_shape[:-2] + p.shape[-2:])
     dv = np.swapaxes(pb, -1, -2) @ g
     dp = g @ np.swapaxes(vr, -1, -2)
@@ -715,7 +725,7 @@ def multi_head_attention_backward(
         k_proj_weight,
         v_proj_weight,
     )
-    g = _grad_like(grad_output, r["out"].shape, r["out"].dtype)
+    g = _grad_like(grad_output, r["out"].shape, r["out"].dtype, "query")
     L, N, E, _S, h, hd = r["shape"]
     q0, k0, v0 = r["inputs"]
     wq, wk, wv, w_out = r["w"]
@@ -793,8 +803,10 @@ def sinusoidal_encoding(
     bounded(n * d, "the table", "num_positions, embedding_dim")
     pos = np.arange(n, dtype=np.float64)[:, None]
     two_i = np.arange(0, d, 2, dtype=np.float64)
-    with np.errstate(over="ignore", under="ignore"):
-        angle = pos / b ** (two_i / d)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        angle = pos * b ** (-two_i / d)
+    if not np.isfinite(angle).all():
+        raise ValueError(f"base={base!r} is so small that the angles overflow; use base >= 1")
     pe = np.empty((n, d))
     pe[:, 0::2] = np.sin(angle)
     pe[:, 1::2] = np.cos(angle[:, : d // 2])
@@ -804,6 +816,8 @@ def sinusoidal_encoding(
 def _learned_args(input, weight):
     x = _float_array(input, "input", 2)
     w = _float_array(weight, "weight", 2, x.dtype, "input")
+    if w.ndim != 2:
+        raise ValueError(f"weight must be a 2-D table (max_len, d), got shape {w.shape}")
     L, d = x.shape[-2:]
     if w.shape[1] != d:
         raise ValueError(f"weight must have input's embedding size {d} columns, got {w.shape}")
@@ -830,7 +844,7 @@ def learned_positional_encoding_backward(
     """``(grad_input, grad_weight)``: ``grad_input = grad_output``; ``grad_weight[:L]`` is
     ``grad_output`` summed over the batch dims, rows ``>= L`` are zero."""
     x, w, L = _learned_args(input, weight)
-    g = _grad_like(grad_output, x.shape, x.dtype)
+    g = _grad_like(grad_output, x.shape, x.dtype, "input")
     gw = np.zeros_like(w)
     gw[:L] = g.sum(axis=tuple(range(g.ndim - 2)))
     return g.copy(), gw
@@ -849,8 +863,9 @@ def _relative_args(query, key, rel, vectors, scale):
     r = _float_array(rel, "rel", 2, q.dtype)
     if r.shape != (L + S - 1, d):
         raise ValueError(
-            f"rel must have shape (L + S - 1, d_k) = {(L + S - 1, d)} (one vector per offset "
-            f"i - j in [-(S-1), L-1], row m + S - 1), got {r.shape}"
+            f"rel must have shape (L + S - 1, d_k) = {(L + S - 1, d)} for query (L={L}) and "
+            f"key (S={S}) (one vector per offset i - j in [-(S-1), L-1], row m + S - 1), got "
+            f"{r.shape}"
         )
     vs = []
     for name, vec in vectors:
@@ -959,6 +974,17 @@ def _linear_args(query, key, value, feature_map, causal):
     return q, k, v, phi, causal, batch
 
 
+def _normalized(num: np.ndarray, den: np.ndarray, names: str) -> np.ndarray:
+    """``num / den`` where the feature-map normalizer is > 0 and the result finite."""
+    if not (den > 0).all() or not np.isfinite(den).all():
+        raise ValueError(
+            f"{names}: the normalizer phi(q).sum_j phi(k_j) under- or overflows (entries "
+            "beyond about -700 or 1e150)"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite_out(num / den, names)
+
+
 def linear_attention(
     query: np.ndarray,
     key: np.ndarray,
@@ -985,14 +1011,14 @@ def linear_attention(
         z = fk.sum(axis=-2)  # (..., d)
         num = fq @ kv
         den = fq @ z[..., :, None]  # (..., L, 1)
-        return num / den
+        return _normalized(num, den, "query, key and value")
     bounded(math.prod(batch) * S * d * ev, "the prefix sums", "query, key, value")
     kv = np.cumsum(fk[..., :, :, None] * v[..., :, None, :], axis=-3)  # (..., S, d, Ev)
     z = np.cumsum(fk, axis=-2)  # (..., S, d)
     last = np.minimum(np.arange(L), S - 1)  # query i sees keys 0..min(i, S-1)
     num = np.einsum("...ld,...lde->...le", fq, kv[..., last, :, :])
     den = np.einsum("...ld,...ld->...l", fq, z[..., last, :])
-    return num / den[..., None]
+    return _normalized(num, den[..., None], "query, key and value")
 
 
 def linear_attention_weights(
@@ -1007,7 +1033,7 @@ def linear_attention_weights(
     a = phi(q) @ np.swapaxes(phi(k), -1, -2)
     if causal:
         a = a * np.tri(L, S)
-    return a / a.sum(axis=-1, keepdims=True)
+    return _normalized(a, a.sum(axis=-1, keepdims=True), "query and key")
 
 
 PATTERNS = ("full", "local", "strided", "fixed")

@@ -293,7 +293,7 @@ def _sdpa_args(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
         if not ok:
             raise ValueError(
                 f"attn_mask of shape {attn_mask.shape} does not broadcast to the score shape "
-                f"{target} (..., L, S)"
+                f"{target} (..., L, S) of query and key"
             )
     elif is_causal:
         mask = np.where(np.tri(L, S, dtype=bool), 0.0, -np.inf).astype(q.dtype)
@@ -403,12 +403,12 @@ def scaled_dot_product_attention_backward(
 # --------------------------------------------------------------------------- multi-head
 
 
-def _opt_array(value, name, shape, dtype):
+def _opt_array(value, name, shape, dtype, why="E from query"):
     if value is None:
         return None
     a = _float_array(value, name, 0, dtype)
     if a.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {a.shape}")
+        raise ValueError(f"{name} must have shape {tuple(shape)} ({why}), got {a.shape}")
     return a
 
 
@@ -486,8 +486,8 @@ def _mha_forward(
                 "all needed"
             )
         wq = _opt_array(q_proj_weight, "q_proj_weight", (E, E), dt)
-        wk = _opt_array(k_proj_weight, "k_proj_weight", (E, k0.shape[2]), dt)
-        wv = _opt_array(v_proj_weight, "v_proj_weight", (E, v0.shape[2]), dt)
+        wk = _opt_array(k_proj_weight, "k_proj_weight", (E, k0.shape[2]), dt, "E, kdim from key")
+        wv = _opt_array(v_proj_weight, "v_proj_weight", (E, v0.shape[2]), dt, "E, vdim from value")
     b_in = _opt_array(in_proj_bias, "in_proj_bias", (3 * E,), dt)
     w_out = _opt_array(out_proj_weight, "out_proj_weight", (E, E), dt)
     if w_out is None:
@@ -800,7 +800,7 @@ def sinusoidal_encoding(
     b = _real(base, "base")
     if b <= 0:
         raise ValueError(f"base must be a finite real number > 0, got {base!r}")
-    bounded(n * d, "the table", "num_positions, embedding_dim")
+    bounded(max(n * d, d), "the table", "num_positions, embedding_dim")
     pos = np.arange(n, dtype=np.float64)[:, None]
     two_i = np.arange(0, d, 2, dtype=np.float64)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -1002,6 +1002,8 @@ def linear_attention(
     never formed). ``causal``: :math:`j \le i` (top-left, as torch's ``is_causal``), by prefix
     sums, a ``(S, d, Ev)`` buffer. Shapes as in :func:`scaled_dot_product_attention`.
     """
+    if not is_array(value):
+        raise not_array(value, "value")
     q, k, v, phi, causal, batch = _linear_args(query, key, value, feature_map, causal)
     L, d, S, ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
     fq, fk = phi(q), phi(k)
@@ -1084,6 +1086,11 @@ def sparse_mask(
     if pattern == "fixed" and w > s:
         raise ValueError(f"window (c) must be <= stride (l) for 'fixed', got {w} > {s}")
     bounded(n * n, "the mask", "length")
+    # a stride or window beyond the length selects the same pairs as one equal to it (every
+    # |i - j| < n; for 'fixed' a single block): clip so huge ints never reach NumPy
+    top = max(n, 1)
+    s = None if s is None else min(s, top)
+    w = None if w is None else min(w, top if s is None else s)
     i = np.arange(n)[:, None]
     j = np.arange(n)[None, :]
     delta = i - j

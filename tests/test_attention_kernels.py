@@ -354,11 +354,14 @@ def test_empty_lengths_and_conflicting_arguments():
         F.scaled_dot_product_attention(T(q1), T(k), T(v), attn_mask=T(m), is_causal=True)
     with pytest.raises(ValueError, match="attn_mask"):
         A.scaled_dot_product_attention(q1, k, v, attn_mask=m, is_causal=True)
-    big = np.ones((3, 2, 4), dtype=bool)  # would enlarge the (2, 2, 4) scores: torch errors
-    with pytest.raises(RuntimeError):
-        F.scaled_dot_product_attention(T(q1), T(k), T(v), attn_mask=T(big))
+    big = np.ones((3, 2, 4), dtype=bool)  # broadcasts, but would enlarge the (2, 4) scores
+    q2, k2, v2 = q1[0], k[0], v[0]
+    with pytest.raises(RuntimeError):  # torch: output shape doesn't match the broadcast shape
+        F.scaled_dot_product_attention(T(q2), T(k2), T(v2), attn_mask=T(big))
     with pytest.raises(ValueError, match="attn_mask"):
-        A.scaled_dot_product_attention(q1, k, v, attn_mask=big)
+        A.scaled_dot_product_attention(q2, k2, v2, attn_mask=big)
+    with pytest.raises(ValueError, match="attn_mask"):  # does not broadcast at all
+        A.scaled_dot_product_attention(q1, k, v, attn_mask=np.ones((3, 1, 4), dtype=bool))
     with pytest.raises(TypeError, match="key"):
         A.scaled_dot_product_attention(q1, k.astype(np.float32), v)
     with pytest.raises(ValueError, match="dropout_p"):

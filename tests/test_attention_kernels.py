@@ -518,6 +518,41 @@ def test_multi_head_attention_matches_torch_module(case, seed):
 
 
 @pytest.mark.claim("d000.attn.multihead", "d002.attn.multihead")
+@pytest.mark.parametrize(
+    ("E", "h"), [(E, h) for E in (4, 6, 12) for h in divisor_heads(E)], ids=lambda v: str(v)
+)
+def test_every_head_count_matches_torch(E, h):
+    """Every num_heads dividing E (E = 4, 6, 12): output, weights per head and all gradients
+    against ``nn.MultiheadAttention`` (sequence-first, biases on)."""
+    rng = np.random.default_rng(E * 100 + h)
+    m = torch.nn.MultiheadAttention(E, h, dtype=torch.float64)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(torch.from_numpy(rng.standard_normal(tuple(p.shape)) * 0.3))
+    x, kk, vv = (rng.standard_normal((n, 2, E)) for n in (3, 4, 4))
+    tx, tk, tv = leaf(x), leaf(kk), leaf(vv)
+    out_t, w_t = m(tx, tk, tv, average_attn_weights=False)
+    g = rng.standard_normal(out_t.shape)
+    out_t.backward(T(g))
+    kw = mha_kwargs(m)
+    out, w = A.multi_head_attention(x, kk, vv, **kw, average_attn_weights=False)
+    assert w.shape == (2, h, 3, 4)
+    assert_close(out, out_t.detach().numpy(), np.float64)
+    assert_close(w, w_t.detach().numpy(), np.float64)
+    grads = A.multi_head_attention_backward(g, x, kk, vv, **kw, average_attn_weights=False)
+    for name, t in (
+        ("query", tx),
+        ("key", tk),
+        ("value", tv),
+        ("in_proj_weight", m.in_proj_weight),
+        ("in_proj_bias", m.in_proj_bias),
+        ("out_proj_weight", m.out_proj.weight),
+        ("out_proj_bias", m.out_proj.bias),
+    ):
+        assert_close(grads[name], t.grad.numpy(), np.float64, context=name)
+
+
+@pytest.mark.claim("d000.attn.multihead", "d002.attn.multihead")
 @given(seed=seeds, L=st.integers(1, 3), S=st.integers(1, 3))
 def test_multi_head_backward_against_central_differences(seed, L, S):
     rng = np.random.default_rng(seed)

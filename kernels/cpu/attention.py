@@ -43,6 +43,10 @@ for ``L > S`` queries ``i >= S`` see every key. No row is fully masked by ``is_c
   does not broadcast to the score shape ``(..., L, S)`` (without enlarging it, as torch
   requires): ``ValueError`` naming ``attn_mask``.
 
+Found on the way (torch 2.13, CPU): its flash-attention backend (chosen for 4-D inputs)
+returns NaN with ``is_causal=True`` and a negative ``scale`` in every row that has a masked
+key; its math backend and this kernel agree there.
+
 **Multi-head attention** (Vaswani et al. 2017 §3.2.2; torch's ``nn.MultiheadAttention`` /
 ``F.multi_head_attention_forward``), sequence-first ``(L, N, E)`` or unbatched ``(L, E)``:
 see :func:`multi_head_attention` for the weight mapping.

@@ -395,9 +395,11 @@ def attention_figures() -> str:
             figure("attention_wall.png", attention_wall_figure(), "Attention time and memory"),
             "",
             "One float64 head of width $d = 64$ on this build's machine (the NumPy kernel, best "
-            "of three). Time follows $2n^2d$ MACs once $n$ is a few hundred; the peak "
-            "allocation is a fixed multiple of one $n\\times n$ score matrix — the kernel "
-            "keeps the scores and the weights alive together:",
+            "of three). Time grows like $n^2$ (the $2n^2d$ MACs of the two products and the "
+            "$n^2$ exponentials of the softmax); the peak allocation is three $n\\times n$ "
+            "float64 arrays (scores, exponentials, weights), the same for every head width — "
+            "$\\Theta(n^2)$ per head, not $n^2d_k$ (d002.attn.space; "
+            "`tests/test_attention_experiments.py`):",
             "",
             "| $n$ | ms | peak MiB | peak / $8n^2$ bytes |",
             "| --- | --- | --- | --- |",

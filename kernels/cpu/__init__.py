@@ -7,6 +7,11 @@
 * :mod:`kernels.cpu.conv2d` — 2-D convolution: a direct version and an im2col version.
 * :mod:`kernels.cpu.conv1d`, :mod:`kernels.cpu.conv2d_matrix` — convolution as Toeplitz and
   circulant (FFT) matrices.
+* :mod:`kernels.cpu.pool`, :mod:`kernels.cpu.norm` — pooling and normalization with torch's
+  ``torch.nn.functional`` signatures, forward and backward.
+* :mod:`kernels.cpu.attention` — softmax, ``scaled_dot_product_attention`` and
+  ``multi_head_attention`` (torch's arguments and mask conventions) with hand-written backward;
+  sinusoidal, learned and relative positional encodings; linear attention and sparse masks.
 * :mod:`kernels.cpu.mlp` — a bias-free MLP stack, forward and backward.
 * :mod:`kernels.cpu.layers` — small layer objects that own their parameters.
 

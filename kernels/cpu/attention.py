@@ -71,6 +71,7 @@ import numbers
 import numpy as np
 
 from kernels.cpu._check import FLOAT_DTYPES, bounded, flag, integer, is_array, not_array
+from numerics.opcount import counted_matmul
 
 __all__ = [
     "learned_positional_encoding",
@@ -306,7 +307,7 @@ def _sdpa_args(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
 
 def _sdpa_probs(q, kr, mask, sc, mask_name: str):
     with np.errstate(over="ignore", invalid="ignore"):
-        s = sc * (q @ np.swapaxes(kr, -1, -2))
+        s = sc * counted_matmul(q, np.swapaxes(kr, -1, -2))
     if not np.isfinite(s).all():
         raise ValueError("query, key and scale give scores that overflow (non-finite)")
     if mask is not None:
@@ -362,7 +363,7 @@ def scaled_dot_product_attention(
     )
     p = _sdpa_probs(q, kr, mask, sc, "is_causal" if is_causal else "attn_mask")
     with np.errstate(over="ignore", invalid="ignore"):
-        return _finite_out(p @ vr, "value")
+        return _finite_out(counted_matmul(p, vr), "value")
 
 
 def scaled_dot_product_attention_backward(
@@ -550,9 +551,9 @@ def _mha_forward(
     bq = bkk = bvv = None
     if b_in is not None:
         bq, bkk, bvv = b_in[:E], b_in[E : 2 * E], b_in[2 * E :]
-    qp = q0 @ wq.T + (0 if bq is None else bq)
-    kp = k0 @ wk.T + (0 if bkk is None else bkk)
-    vp = v0 @ wv.T + (0 if bvv is None else bvv)
+    qp = counted_matmul(q0, wq.T) + (0 if bq is None else bq)
+    kp = counted_matmul(k0, wk.T) + (0 if bkk is None else bkk)
+    vp = counted_matmul(v0, wv.T) + (0 if bvv is None else bvv)
     if bk is not None:
         kp = np.concatenate([kp, np.broadcast_to(bk, (1, N, E))], axis=0)
         vp = np.concatenate([vp, np.broadcast_to(bv, (1, N, E))], axis=0)
@@ -570,9 +571,9 @@ def _mha_forward(
     mask_name = "key_padding_mask or attn_mask"
     sc = 1.0 / math.sqrt(hd)
     p = _sdpa_probs(qh, kh, add, sc, mask_name)
-    oh = p @ vh  # (N*h, L, hd)
+    oh = counted_matmul(p, vh)  # (N*h, L, hd)
     concat = oh.transpose(1, 0, 2).reshape(L, N, E)
-    out = concat @ w_out.T + (0 if b_out is None else b_out)
+    out = counted_matmul(concat, w_out.T) + (0 if b_out is None else b_out)
     out = _finite_out(out, "query, key, value and the weights")
     weights = None
     if need_weights:
@@ -1013,10 +1014,10 @@ def linear_attention(
     fq, fk = phi(q), phi(k)
     if not causal:
         bounded(math.prod(batch) * (d * ev + L * ev), "the sums", "query, key, value")
-        kv = np.swapaxes(fk, -1, -2) @ v  # (..., d, Ev)
+        kv = counted_matmul(np.swapaxes(fk, -1, -2), v)  # (..., d, Ev)
         z = fk.sum(axis=-2)  # (..., d)
-        num = fq @ kv
-        den = fq @ z[..., :, None]  # (..., L, 1)
+        num = counted_matmul(fq, kv)
+        den = counted_matmul(fq, z[..., :, None])  # (..., L, 1)
         return _normalized(num, den, "query, key and value")
     bounded(math.prod(batch) * S * d * ev, "the prefix sums", "query, key, value")
     kv = np.cumsum(fk[..., :, :, None] * v[..., :, None, :], axis=-3)  # (..., S, d, Ev)

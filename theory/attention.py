@@ -159,6 +159,23 @@ class AttentionExpr:
     A: sympy.ImmutableMatrix
     O: sympy.ImmutableMatrix  # noqa: E741 - the output, as in the papers
 
+    def __post_init__(self) -> None:
+        for name in ("Q", "K", "V", "S", "A", "O"):
+            value = getattr(self, name)
+            if not isinstance(value, sympy.MatrixBase):
+                raise TypeError(f"{name} must be a SymPy matrix, got {type(value).__name__}")
+            object.__setattr__(self, name, sympy.ImmutableMatrix(value))
+        if not isinstance(self.scale, sympy.Expr) or self.scale.has(*_NOT_FINITE):
+            raise TypeError(f"scale must be a finite SymPy expression, got {self.scale!r}")
+        (n, dk), (m, dv) = self.Q.shape, self.V.shape
+        want = {"K": (m, dk), "S": (n, m), "A": (n, m), "O": (n, dv)}
+        for name, shape in want.items():
+            if getattr(self, name).shape != shape:
+                raise ValueError(
+                    f"{name} must have shape {shape} (from Q {self.Q.shape} and V "
+                    f"{self.V.shape}), got {getattr(self, name).shape}"
+                )
+
 
 def _sym_matrix(prefix: str, rows: int, cols: int) -> sympy.ImmutableMatrix:
     return sympy.ImmutableMatrix(
@@ -624,8 +641,13 @@ def attention_cost(
     n_ = _dim(n, "n")
     d = _dim(d_model, "d_model")
     h = _dim(heads, "heads")
-    if d_k is None or d_v is None:
-        divides(h, d, "heads", "d_model")
+    if (d_k is None or d_v is None) and isinstance(h, int) and isinstance(d, int) and d % h:
+        missing = "d_k" if d_k is None else "d_v"
+        raise ValueError(
+            f"heads must divide d_model when {missing} is None (default d_k = d_v = "
+            f"d_model/heads): d_model={d} is not a multiple of heads={h}; pass d_k and d_v "
+            f"for heads of another width"
+        )
     default = d // h if isinstance(d, int) and isinstance(h, int) else d / h
     dk = _opt(d_k, "d_k", default)
     dv = _opt(d_v, "d_v", default)
@@ -682,7 +704,8 @@ def sinusoidal_expr(pos: Dim, i: Dim, d: Dim, base: object = 10000) -> tuple[sym
     \cos(pos\,\omega_i))`, :math:`\omega_i = b^{-2i/d}` (``000`` § Positional Encoding and
     Extensions; Vaswani et al. 2017, §3.5). ``pos`` an integer >= 0, ``i`` an integer >= 0 with
     :math:`2i < d` (for odd :math:`d` the last pair :math:`i = (d-1)/2` has only its sine in
-    the encoding), ``d`` >= 1; SymPy expressions allowed. ``base`` :math:`b` a real > 1.
+    the encoding), ``d`` >= 1; SymPy expressions allowed. ``base`` :math:`b` a real > 1 (a
+    SymPy expression not known to be <= 1 is accepted).
 
     >>> sinusoidal_expr(3, 0, 4)
     (sin(3), cos(3))
@@ -693,7 +716,7 @@ def sinusoidal_expr(pos: Dim, i: Dim, d: Dim, base: object = 10000) -> tuple[sym
     if isinstance(i_, int) and isinstance(d_, int) and 2 * i_ >= d_:
         raise ValueError(f"i must satisfy 2*i < d (pair index), got i={i_}, d={d_}")
     b = _real_value(base, "base")
-    if (b - 1).is_positive is not True and (b - 1).is_nonpositive is not False:
+    if (b - 1).is_nonpositive:
         raise ValueError(f"base must be a real number > 1, got {base!r}")
     omega = sympy.Pow(b, sympy.Rational(-2 * i_, d_) if isinstance(d_, int) and isinstance(
         i_, int) else -2 * i_ / sympy.sympify(d_))  # fmt: skip

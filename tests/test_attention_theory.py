@@ -327,6 +327,58 @@ def test_attention_cost_equals_flop_counter(n, m, h, per_head, kd, vd):
     assert cost["scores"] == h * n * m * per_head == cost["weighted_sum"]
 
 
+class _Heads(torch.nn.Module):
+    """Multi-head attention written out with free head widths d_k != d_v (torch's module fixes
+    d_k = d_v = E/h): four biased Linear layers and two batched matmuls."""
+
+    def __init__(self, d, h, dk, dv, kdim, vdim):
+        super().__init__()
+        self.h, self.dk, self.dv = h, dk, dv
+        self.q = torch.nn.Linear(d, h * dk)
+        self.k = torch.nn.Linear(kdim, h * dk)
+        self.v = torch.nn.Linear(vdim, h * dv)
+        self.o = torch.nn.Linear(h * dv, d)
+
+    def forward(self, x, y, z):
+        n, m = x.shape[0], y.shape[0]
+        q = self.q(x).view(n, self.h, self.dk).transpose(0, 1)
+        k = self.k(y).view(m, self.h, self.dk).transpose(0, 1)
+        v = self.v(z).view(m, self.h, self.dv).transpose(0, 1)
+        a = torch.softmax(torch.bmm(q, k.transpose(1, 2)) / self.dk**0.5, -1)
+        return self.o(torch.bmm(a, v).transpose(0, 1).reshape(n, -1)), a
+
+
+@pytest.mark.claim("d002.attn.time", "d002.attn.space")
+@given(
+    n=st.integers(1, 9),
+    m=st.integers(1, 9),
+    h=st.integers(1, 4),
+    dk=st.integers(1, 5),
+    dv=st.integers(1, 5),
+    d=st.integers(1, 7),
+    kdim=st.integers(1, 6),
+    vdim=st.integers(1, 6),
+)
+@settings(max_examples=30)
+def test_attention_cost_free_widths_against_flop_counter(n, m, h, dk, dv, d, kdim, vdim):
+    with torch.device("meta"):
+        mod = _Heads(d, h, dk, dv, kdim, vdim)
+        x, y, z = torch.randn(n, d), torch.randn(m, kdim), torch.randn(m, vdim)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        _, a = mod(x, y, z)
+    cost = th.attention_cost(n, d, h, d_k=dk, d_v=dv, m=m, kdim=kdim, vdim=vdim)
+    assert counter.get_total_flops() == 2 * cost["macs"]
+    assert a.numel() == cost["score_entries"]
+    tokens = {"q": n, "k": m, "v": m, "o": n}
+    biased = sum(tokens[name] * getattr(mod, name).bias.numel() for name in tokens)
+    assert biased == cost["bias_adds"]
+    held = {"q_entries": (n, h * dk), "k_entries": (m, h * dk), "v_entries": (m, h * dv)}
+    for key, shape in held.items():
+        assert cost[key] == math.prod(shape)
+    assert cost["output_entries"] == n * d
+
+
 @pytest.mark.claim("d000.attn.q10-complexity", "d002.attn.time", "d002.attn.space")
 @given(n=st.integers(1, 300), h=st.sampled_from([1, 2, 4, 8]), per_head=st.integers(1, 16))
 def test_attention_cost_agrees_with_arch(n, h, per_head):
@@ -626,3 +678,44 @@ def test_positional_params_against_torch_modules():
     assert th.positional_params("relative", d=64, max_offset=16) == th.positional_params(
         "relative", d=64, max_offset=16
     )  # independent of the sequence length: no argument for it
+
+
+# 9. What one head can represent ----------------------------------------------------------
+
+
+@pytest.mark.claim("d002.attn.single-head-rank", "d002.attn.q5-full-expressivity")
+def test_one_dimensional_head_gives_full_rank_attention_matrix():
+    """d_k = 1, q = k = (0, 1, 2): exp(q_i k_j) is a Vandermonde matrix in (1, e, e^2), so the
+    attention matrix has full rank 3 although the logits have rank 1."""
+    q = np.array([[0.0], [1.0], [2.0]])
+    a, _ = _np_attention(q, q, np.eye(3), 1.0)
+    assert np.linalg.matrix_rank(a) == 3
+    assert np.linalg.matrix_rank(q @ q.T) == 1
+    assert th.min_head_dim(a) == 1 and th.representable_with_head_dim(a, 1)
+    t = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.from_numpy(x)[None] for x in (q, q, np.eye(3))), scale=1.0
+    )[0].numpy()
+    assert_close(t, a)  # with V = I the output is the attention matrix itself
+
+
+@pytest.mark.claim("d002.attn.single-head-rank", "d002.attn.q5-full-expressivity")
+@given(
+    n=st.integers(2, 7),
+    m=st.integers(2, 7),
+    r=st.integers(1, 4),
+    seed=seeds,
+)
+def test_min_head_dim_recovers_the_logit_rank(n, m, r, seed):
+    rng = np.random.default_rng(seed)
+    q, k = rng.normal(size=(n, r)), rng.normal(size=(m, r))
+    a, _ = _np_attention(q, k, np.eye(m), 1.0)
+    expected = min(r, n, m - 1)  # generic rank of the row-centred logits q k^T P
+    assert th.min_head_dim(a) == expected
+    assert th.representable_with_head_dim(a, expected)
+    if expected > 1:
+        assert not th.representable_with_head_dim(a, expected - 1)
+    # any positive row-stochastic matrix needs at most min(n, m - 1)
+    full = rng.uniform(0.1, 1.0, (n, m))
+    full /= full.sum(1, keepdims=True)
+    assert th.min_head_dim(full) == min(n, m - 1)
+    assert th.min_head_dim(np.full((n, m), 1 / m)) == 0

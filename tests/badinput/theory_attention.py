@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import numpy as np
 import sympy
 
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean, one_of
@@ -57,6 +58,16 @@ def _attention_ok(n: int, m: int, dv: int):
 
 
 _ONE = th.attention_expr(1, 1, 1)
+
+
+def _softmax_rows(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+_Q = np.array([0.0, 1.0, 2.0])
+_VANDERMONDE = _softmax_rows(np.outer(_Q, _Q))  # d_k = 1, full-rank weights
+_RANDOM = _softmax_rows(np.random.default_rng(0).normal(size=(4, 4)))  # needs d_k = 3
 _FIELDS = {f: getattr(_ONE, f) for f in ("Q", "K", "V", "scale", "S", "A", "O")}
 
 ENTRIES = [
@@ -459,4 +470,36 @@ ENTRIES = [
         domains={"scheme": one_of(*th.POSITIONAL_SCHEMES), "include_values": boolean},
     ),
     derivation_entry(T + "derive_variant_costs"),
+    Entry(
+        T + "min_head_dim",
+        samples=(
+            Sample({"weights": _VANDERMONDE}, check=lambda r: r == 1),
+            Sample({"weights": np.full((3, 4), 0.25)}, check=lambda r: r == 0),
+            Sample(
+                {"weights": sympy.Matrix([[sympy.Rational(1, 2)] * 2] * 2)}, check=lambda r: r == 0
+            ),
+        ),
+        errors=(
+            ErrorSample({"weights": np.array([[1.0, 0.0], [0.5, 0.5]])}, ValueError, "weights"),
+            ErrorSample({"weights": np.array([[0.2, 0.2], [0.5, 0.5]])}, ValueError, "weights"),
+            ErrorSample({"weights": np.ones(3) / 3}, ValueError, "weights"),
+            ErrorSample({"weights": "0.5"}, TypeError, "weights"),
+            ErrorSample({"weights": sympy.Matrix([[_n, 1 - _n]])}, TypeError, "weights"),
+        ),
+        result="count",
+    ),
+    Entry(
+        T + "representable_with_head_dim",
+        samples=(
+            Sample({"weights": _VANDERMONDE, "d_k": 1}, check=lambda r: r is True),
+            Sample({"weights": _RANDOM, "d_k": 1}, check=lambda r: r is False),
+            Sample({"weights": _RANDOM, "d_k": 3}, check=lambda r: r is True),
+        ),
+        errors=(
+            ErrorSample({"weights": _RANDOM, "d_k": 0}, ValueError, "d_k"),
+            ErrorSample({"weights": _RANDOM, "d_k": _d}, TypeError, "d_k"),
+            ErrorSample({"weights": [[0.5, 0.5], [1.0]], "d_k": 1}, TypeError, "weights"),
+        ),
+        domains={"d_k": _concrete_positive},
+    ),
 ]

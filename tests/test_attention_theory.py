@@ -719,3 +719,37 @@ def test_min_head_dim_recovers_the_logit_rank(n, m, r, seed):
     full /= full.sum(1, keepdims=True)
     assert th.min_head_dim(full) == min(n, m - 1)
     assert th.min_head_dim(np.full((n, m), 1 / m)) == 0
+
+
+@pytest.mark.claim("d002.attn.q5-sparse-expressivity", "d002.attn.q5-sparse-cost")
+@given(
+    n=st.integers(4, 40),
+    stride=st.integers(2, 6),
+    pattern=st.sampled_from(["strided", "fixed"]),
+    seed=seeds,
+)
+@settings(max_examples=30)
+def test_sparse_pattern_reduced_in_one_layer_full_in_two(n, stride, pattern, seed):
+    """One layer: o_i does not depend on v_j for a pair outside the pattern (torch SDPA with
+    the boolean mask, gradients measured), so the weights are restricted to the pattern's
+    support; two layers reach every causal pair (Child et al. 2019: i - j = a s + b, one hop
+    for b, one for a s; fixed: through the summary positions of j's block)."""
+    kw = {"stride": stride} if pattern == "strided" else {"stride": stride, "window": 1}
+    mask = _mask(n, pattern, **kw)
+    causal = _mask(n, "full")
+    missing = causal & ~mask
+    assert missing.any() == (n > stride + 1 if pattern == "strided" else n > stride)
+    reach2 = (mask.astype(int) @ mask.astype(int)) > 0
+    assert np.array_equal(reach2 | mask, causal)
+    rng = np.random.default_rng(seed)
+    q, k = (torch.from_numpy(rng.normal(size=(1, n, 2))) for _ in range(2))
+    v = torch.from_numpy(rng.normal(size=(1, n, 1))).requires_grad_(True)
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=torch.from_numpy(mask)
+    )
+    rows = [
+        torch.autograd.grad(out[0, i, 0], v, retain_graph=True)[0][0, :, 0].numpy()
+        for i in range(n)
+    ]
+    dep = np.abs(np.stack(rows)) > 0
+    assert np.array_equal(dep, mask)

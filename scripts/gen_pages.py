@@ -399,7 +399,7 @@ def attention_figures() -> str:
             "$n^2$ exponentials of the softmax); the peak allocation is three $n\\times n$ "
             "float64 arrays (scores, exponentials, weights), the same for every head width — "
             "$\\Theta(n^2)$ per head, not $n^2d_k$ (d002.attn.space; "
-            "`tests/test_attention_experiments.py`):",
+            "`tests/test_attention_measured.py`):",
             "",
             "| $n$ | ms | peak MiB | peak / $8n^2$ bytes |",
             "| --- | --- | --- | --- |",

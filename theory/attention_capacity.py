@@ -476,35 +476,39 @@ def derive_single_head_mixing_bound() -> Derivation:
 
     Setting: :math:`d = 2`, :math:`n = 2` tokens :math:`x_1, x_2 \in \mathbb R^2`, target for
     the first output row :math:`y_1 = (x_{1,1},\, x_{2,2})` (first channel of token 1,
-    second channel of token 2). Finite family of inputs
-    :math:`\mathcal F = \{(0,0;0,0),\ (e_1;e_1),\ (e_2;e_2),\ (e_1;e_2)\}` (rows
-    :math:`x_1; x_2`).
+    second channel of token 2). Family of three inputs (rows :math:`x_1; x_2`):
+    :math:`A = (e_1; e_1)`, :math:`B = (e_2; e_2)`, :math:`D = (e_1; e_2)`, targets
+    :math:`e_1, e_2, (1, 1)`.
 
     **One head** (torch ``MultiheadAttention(2, 1)``, any weights and biases): the rows of
     :math:`P` sum to 1, so :math:`o_1 = (p\,x_1 + (1-p)\,x_2)M + c` with :math:`M =
-    W_V^\top W_O^\top`, :math:`c = W_Ob_V + b_O`, :math:`p \in [0, 1]` (even if :math:`p` were
-    chosen freely per input). If the error :math:`\|o_1 - y_1\|_\infty \le \varepsilon` on all
-    four inputs: the first gives :math:`\|c\|_\infty \le \varepsilon`, the next two
-    :math:`\|M_{r} - e_r\|_\infty \le 2\varepsilon` (rows of :math:`M`), and the last
-    :math:`\|(p, 1-p) - (1, 1)\|_\infty \le 4\varepsilon`; but
-    :math:`\max(1-p, p) \ge 1/2`, so :math:`\varepsilon \ge 1/8`.
+    W_V^\top W_O^\top`, :math:`c = W_Ob_V + b_O`, :math:`p \in (0, 1)` the weight on token 1.
+    On :math:`D`, :math:`o_1(D) = p\,o_1(A) + (1-p)\,o_1(B)` — one probability for every
+    output channel — hence
+
+    .. math:: o_1(D) - (1, 1) = p\,(o_1(A) - e_1) + (1-p)\,(o_1(B) - e_2) + (p - 1,\, -p).
+
+    If the error :math:`\|o_1 - y_1\|_\infty` is :math:`\le\varepsilon` on :math:`A` and
+    :math:`B`, it is :math:`\ge \max(1-p, p) - \varepsilon \ge 1/2 - \varepsilon` on
+    :math:`D`; so the worst error over the family is at least :math:`1/4`. **Tight**:
+    :math:`W_Q = W_K = 0` (so :math:`p = 1/2`), :math:`W_V = W_O = I`, :math:`b_O = (1/4,
+    1/4)` has error exactly :math:`1/4` on all three inputs.
 
     **Two heads** of width 1 (``MultiheadAttention(2, 2)``, the same 24 parameters):
     head 1 with :math:`W_Q = (s, 0)`, :math:`W_K = (1, 0)`, :math:`W_V = (1, 0)`; head 2 with
     :math:`W_Q = (s, 0)`, :math:`W_K = (0, 1)`, :math:`W_V = (0, 1)`; :math:`W_O = I`, biases 0.
-    On :math:`\mathcal F` the error is :math:`0` on the first three inputs and
-    :math:`1/(1 + e^{s})` on the last: :math:`\to 0` as :math:`s \to \infty` (the infimum 0 is
-    not attained; softmax never reaches hard attention).
+    The error is :math:`0` on :math:`A, B` and :math:`1/(1 + e^{s})` on :math:`D`:
+    :math:`\to 0` as :math:`s \to \infty` (the infimum 0 is not attained; softmax never
+    reaches hard attention).
 
-    ``claimed`` is the single-head lower bound 1/8 solved from the inequality chain,
-    ``derived`` the two-head error at scale :math:`s`, whose limit is 0.
+    ``claimed`` is the single-head bound solved from :math:`\varepsilon \ge 1/2 -
+    \varepsilon`, ``derived`` the value 1/4 (attained by the construction above).
     """
     eps, p, s = sympy.symbols("epsilon p s", positive=True)
-    # the chain: max(1-p, p) <= 4 eps for some p in [0, 1]; max(1-p, p) is least where the
-    # decreasing and the increasing branch meet
+    # max(1-p, p) is least where the decreasing and the increasing branch meet
     p_star = sympy.solve(sympy.Eq(1 - p, p), p)[0]
     worst = sympy.Max(1 - p_star, p_star)
-    eps_min = sympy.solve(sympy.Eq(4 * eps, worst), eps)[0]
+    eps_min = sympy.solve(sympy.Eq(eps, worst - eps), eps)[0]
     two_head = 1 / (1 + sympy.exp(s))
     return Derivation(
         title="One head mixes all channels with one distribution; two heads need not",
@@ -514,22 +518,26 @@ def derive_single_head_mixing_bound() -> Derivation:
                 r"output channel (rows of $P$ sum to 1, biases fold into $c$)."
             ),
             Step(
-                r"Error $\le\varepsilon$ on $(0;0)$, $(e_1;e_1)$, $(e_2;e_2)$ forces "
-                r"$\|c\|_\infty \le \varepsilon$, $\|M - I\|_{\max} \le 2\varepsilon$; on "
-                r"$(e_1; e_2)$ the target is $(1, 1)$ and $\|(p, 1-p) - (1,1)\|_\infty \le "
-                r"4\varepsilon$."
+                r"On $D = (e_1; e_2)$: $o_1(D) = p\,o_1(A) + (1-p)\,o_1(B)$, so with errors "
+                r"$\le\varepsilon$ on $A = (e_1;e_1)$, $B = (e_2;e_2)$ the error on $D$ is "
+                r"$\ge \max(1-p, p) - \varepsilon \ge 1/2 - \varepsilon$."
             ),
             Step(
-                r"$\min_{p\in[0,1]}\max(1-p, p) = 1/2$, so the error of one head is at least:",
+                r"$\min_{p}\max(1-p, p) = 1/2$; the worst error $\varepsilon$ of one head "
+                r"satisfies $\varepsilon \ge 1/2 - \varepsilon$:",
                 sympy.GreaterThan(eps, eps_min),
             ),
             Step(
-                r"Two heads of width 1 (same 24 parameters): error 0 on the first three inputs "
-                r"and $1/(1+e^s)$ on $(e_1;e_2)$, with limit 0:",
+                r"Tight: $W_Q = W_K = 0$, $W_V = W_O = I$, $b_O = (1/4, 1/4)$ errs by exactly "
+                r"$1/4$ on $A$, $B$ and $D$."
+            ),
+            Step(
+                r"Two heads of width 1 (same 24 parameters): error 0 on $A$, $B$ and "
+                r"$1/(1+e^s)$ on $D$, with limit 0:",
                 sympy.Eq(sympy.Limit(two_head, s, sympy.oo), sympy.limit(two_head, s, sympy.oo)),
             ),
         ),
         claimed=eps_min,
-        derived=sympy.Rational(1, 8),
-        scope="proved (inequality chain over all weights and biases of one head)",
+        derived=sympy.Rational(1, 4),
+        scope="proved (inequality over all weights and biases of one head; attained)",
     )

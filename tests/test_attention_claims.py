@@ -420,6 +420,9 @@ def test_effective_rank_measured_against_torch(h):
         out, w = _run(m, x)
         sv = np.linalg.svd(out.detach().numpy(), compute_uv=False)
         assert sv[-1] > 1e-6 * sv[0], sv  # full rank d (measured; generic)
+        # the layout stated in the module docstring: the output is the sum of the heads' parts
+        parts = sum(_head_alone(m, x, i) for i in range(h)) + m.out_proj.bias.detach()
+        assert_close(parts.numpy(), out.detach().numpy(), np.float64)
         for i in range(h):
             s_head = np.linalg.svd(_head_alone(m, x, i).numpy(), compute_uv=False)
             assert s_head[dk - 1] > 1e-6 * s_head[0] and (dk == d or s_head[dk] < 1e-12 * s_head[0])

@@ -131,6 +131,30 @@ def test_min_head_dim_is_the_centred_rank(case, shift):
         assert not cap.representable_with_head_dim(big_l, k - 1)
 
 
+@pytest.mark.claim("d002.attn.capacity", "d002.attn.q5-full-expressivity")
+@given(
+    entries=st.lists(
+        st.lists(
+            st.fractions(min_value=-3, max_value=3, max_denominator=7), min_size=4, max_size=4
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    rows_equal=st.booleans(),
+)
+def test_min_head_dim_on_rationals_matches_sympy(entries, rows_equal):
+    """Rational logits (the helper clears each row's denominators, then eliminates
+    fraction-free): the same rank as SymPy's on the exact matrix L C; at most m - 1 = 3, so a
+    head with d_k >= 3 reaches every 4-key pattern (full expressivity needs d_k >= m - 1)."""
+    if rows_equal:  # a lower-rank case: every row a multiple of the first plus a constant
+        entries = [[r[0] * x + r[1] for x in entries[0]] for r in entries]
+    mat = sympy.Matrix([[sympy.Rational(x.numerator, x.denominator) for x in r] for r in entries])
+    centre = sympy.eye(4) - sympy.ones(4, 4) / 4
+    k = cap.min_head_dim(entries)
+    assert k == (mat * centre).rank() <= 3
+    assert cap.min_head_dim(mat) == k
+
+
 @pytest.mark.claim(
     "d002.attn.capacity",
     "d000.attn.q11-multihead-better",

@@ -106,6 +106,11 @@ ENTRIES = [
             ErrorSample(
                 {"logits": [[2**5000]]}, ValueError, r"logits\[0\]\[0\] must have .* 4096 bits"
             ),
+            ErrorSample(  # within the per-entry limit, but the elimination would take seconds
+                {"logits": [[2**4000 * (i * j + 1) for j in range(16)] for i in range(16)]},
+                ValueError,
+                r"logits is too costly for an exact rank",
+            ),
             ErrorSample(
                 {"logits": [[1, True]]}, TypeError, r"logits\[0\]\[1\] must be an exact .* bool"
             ),

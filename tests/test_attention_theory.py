@@ -21,6 +21,7 @@ from numerics.stats import FALSE_ALARM, hoeffding_halfwidth
 from numerics.tolerances import assert_close as _assert_close
 from theory import arch
 from theory import attention as th
+from theory import attention_capacity as cap
 
 seeds = st.integers(0, 2**32 - 1)
 few = settings(max_examples=5)
@@ -691,7 +692,7 @@ def test_one_dimensional_head_gives_full_rank_attention_matrix():
     a, _ = _np_attention(q, q, np.eye(3), 1.0)
     assert np.linalg.matrix_rank(a) == 3
     assert np.linalg.matrix_rank(q @ q.T) == 1
-    assert th.min_head_dim(a) == 1 and th.representable_with_head_dim(a, 1)
+    assert cap.min_head_dim_of_weights(a) == 1 and (cap.min_head_dim_of_weights(a) <= 1)
     t = torch.nn.functional.scaled_dot_product_attention(
         *(torch.from_numpy(x)[None] for x in (q, q, np.eye(3))), scale=1.0
     )[0].numpy()
@@ -710,15 +711,15 @@ def test_min_head_dim_recovers_the_logit_rank(n, m, r, seed):
     q, k = rng.normal(size=(n, r)), rng.normal(size=(m, r))
     a, _ = _np_attention(q, k, np.eye(m), 1.0)
     expected = min(r, n, m - 1)  # generic rank of the row-centred logits q k^T P
-    assert th.min_head_dim(a) == expected
-    assert th.representable_with_head_dim(a, expected)
+    assert cap.min_head_dim_of_weights(a) == expected
+    assert (cap.min_head_dim_of_weights(a) <= expected)
     if expected > 1:
-        assert not th.representable_with_head_dim(a, expected - 1)
+        assert not (cap.min_head_dim_of_weights(a) <= expected - 1)
     # any positive row-stochastic matrix needs at most min(n, m - 1)
     full = rng.uniform(0.1, 1.0, (n, m))
     full /= full.sum(1, keepdims=True)
-    assert th.min_head_dim(full) == min(n, m - 1)
-    assert th.min_head_dim(np.full((n, m), 1 / m)) == 0
+    assert cap.min_head_dim_of_weights(full) == min(n, m - 1)
+    assert cap.min_head_dim_of_weights(np.full((n, m), 1 / m)) == 0
 
 
 @pytest.mark.claim("d002.attn.q5-sparse-expressivity", "d002.attn.q5-sparse-cost")

@@ -54,7 +54,6 @@ from theory.derivation import Derivation, Step
 
 __all__ = [
     "MAX_EXPR_SIZE",
-    "MAX_ITEMS_WEIGHTS",
     "MAX_PROVED_N",
     "MAX_SINUSOIDAL_D",
     "PATTERNS",
@@ -73,11 +72,9 @@ __all__ = [
     "linear_crossover_length",
     "mha_params",
     "mha_params_general",
-    "min_head_dim",
     "positional_params",
     "quadratic_share",
     "relative_score_expr",
-    "representable_with_head_dim",
     "score_moments",
     "sdpa_backward_expr",
     "sdpa_backward_proved",
@@ -1216,89 +1213,3 @@ def derive_variant_costs() -> Derivation:
         derived=lead,
         scope="proved (closed forms; the strided count at n = s^2, limit as s -> oo)",
     )
-
-
-# 9. What one head can represent -----------------------------------------------------------------
-
-
-def _weights(value: object, name: str) -> np.ndarray:
-    """A 2-D float array of attention weights: strictly positive, finite, rows summing to 1."""
-    if isinstance(value, bool | np.bool_) or isinstance(value, str | bytes):
-        raise TypeError(f"{name} must be a 2-D array of attention weights, got {value!r}")
-    if isinstance(value, sympy.MatrixBase):
-        try:
-            value = np.array(value.evalf(), dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must hold numbers, got a matrix with symbols") from None
-    try:
-        arr = np.asarray(value)
-    except Exception as e:  # ragged lists and the like
-        raise TypeError(f"{name} must be a 2-D array of attention weights: {e}") from None
-    if arr.dtype.kind not in "fiu" or isinstance(value, np.matrix):
-        raise TypeError(f"{name} must be a real 2-D array (float), got dtype {arr.dtype}")
-    if arr.ndim != 2 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D array (n queries x m keys), got "
-                         f"shape {arr.shape}")  # fmt: skip
-    bounded(arr.size, name, MAX_ITEMS_WEIGHTS)
-    arr = np.asarray(arr, dtype=np.float64)
-    if not np.isfinite(arr).all() or (arr <= 0).any():
-        raise ValueError(
-            f"{name} must hold finite weights > 0 (a softmax never outputs 0; masked "
-            f"patterns are outside what scores alone can produce)"
-        )
-    if not np.allclose(arr.sum(axis=1), 1.0, rtol=0, atol=1e-9 * arr.shape[1]):
-        raise ValueError(f"{name} must have rows summing to 1 (a row softmax)")
-    return arr
-
-
-MAX_ITEMS_WEIGHTS = 10**6
-"""Largest number of entries :func:`min_head_dim` takes (an SVD of the matrix)."""
-
-
-def min_head_dim(weights: object) -> int:
-    r"""The smallest query/key width :math:`d_k` for which one head reproduces the attention
-    matrix ``weights`` :math:`A` (n×m) exactly: :math:`A = \operatorname{softmax}(c\,QK^\top)`
-    with :math:`Q \in \mathbb{R}^{n\times d_k}`, :math:`K \in \mathbb{R}^{m\times d_k}`.
-
-    The softmax ignores a constant added to a row, so the logits are
-    :math:`L + \gamma\mathbf 1^\top` with :math:`L = \log A` (entrywise) and any
-    :math:`\gamma \in \mathbb{R}^n`. With :math:`P = I - \mathbf 1\mathbf 1^\top/m`,
-    :math:`(L + \gamma\mathbf 1^\top)P = LP`, so every choice has rank
-    :math:`\ge \operatorname{rank}(LP)`, and :math:`\gamma = -L\mathbf 1/m` attains it:
-
-    .. math:: d_k^{\min} = \operatorname{rank}\big(\log A\,
-              (I - \tfrac1m\mathbf 1\mathbf 1^\top)\big)
-
-    (the rank of the row-centred log-weights; 0 for uniform rows). The rank limits the
-    **logits**, not :math:`A`: :math:`d_k = 1` already gives full-rank :math:`A` (e.g.
-    :math:`q = k = (0, 1, 2)`: :math:`e^{q_ik_j}` is a Vandermonde matrix) — ``002`` §
-    Multi-Head Attention ("a single head is limited by the rank of its attention matrix").
-
-    ``weights``: a real 2-D array (NumPy, list or SymPy matrix), entries > 0, rows summing to
-    1 (within :math:`10^{-9}m`), at most :data:`MAX_ITEMS_WEIGHTS` entries. Numerical rank in
-    float64: singular values of the centred logits above
-    :math:`100\max(n, m)\,\epsilon\max(\|\log A\|_2, 1)` count (the logarithm and the centring
-    lose about :math:`\epsilon\|\log A\|` each; a threshold relative to the centred matrix
-    itself would count rounding noise of uniform rows as rank).
-    """
-    arr = _weights(weights, "weights")
-    logits = np.log(arr)
-    centred = logits - logits.mean(axis=1, keepdims=True)
-    n, m = arr.shape
-    scale = max(float(np.linalg.norm(logits, 2)), 1.0)
-    return int(np.linalg.matrix_rank(centred, tol=100 * max(n, m) * np.finfo(float).eps * scale))
-
-
-def representable_with_head_dim(weights: object, d_k: int) -> bool:
-    r"""True when one attention head with query/key width ``d_k`` (an integer >= 1) can
-    produce ``weights`` exactly, i.e. :func:`min_head_dim` ``(weights) <= d_k`` (``000`` §
-    Key Questions for Review (11); ``002`` § Multi-Head Attention, § Advanced Understanding
-    Questions (5)). A head of width :math:`d_k \ge \min(n, m-1)` represents every strictly
-    positive row-stochastic matrix; a narrower head only those whose centred log-weights
-    have rank :math:`\le d_k`.
-
-    >>> representable_with_head_dim([[0.5, 0.5], [0.25, 0.75]], 1)
-    True
-    """
-    dk = int_dim(d_k, "d_k")
-    return min_head_dim(weights) <= dk

@@ -470,36 +470,4 @@ ENTRIES = [
         domains={"scheme": one_of(*th.POSITIONAL_SCHEMES), "include_values": boolean},
     ),
     derivation_entry(T + "derive_variant_costs"),
-    Entry(
-        T + "min_head_dim",
-        samples=(
-            Sample({"weights": _VANDERMONDE}, check=lambda r: r == 1),
-            Sample({"weights": np.full((3, 4), 0.25)}, check=lambda r: r == 0),
-            Sample(
-                {"weights": sympy.Matrix([[sympy.Rational(1, 2)] * 2] * 2)}, check=lambda r: r == 0
-            ),
-        ),
-        errors=(
-            ErrorSample({"weights": np.array([[1.0, 0.0], [0.5, 0.5]])}, ValueError, "weights"),
-            ErrorSample({"weights": np.array([[0.2, 0.2], [0.5, 0.5]])}, ValueError, "weights"),
-            ErrorSample({"weights": np.ones(3) / 3}, ValueError, "weights"),
-            ErrorSample({"weights": "0.5"}, TypeError, "weights"),
-            ErrorSample({"weights": sympy.Matrix([[_n, 1 - _n]])}, TypeError, "weights"),
-        ),
-        result="count",
-    ),
-    Entry(
-        T + "representable_with_head_dim",
-        samples=(
-            Sample({"weights": _VANDERMONDE, "d_k": 1}, check=lambda r: r is True),
-            Sample({"weights": _RANDOM, "d_k": 1}, check=lambda r: r is False),
-            Sample({"weights": _RANDOM, "d_k": 3}, check=lambda r: r is True),
-        ),
-        errors=(
-            ErrorSample({"weights": _RANDOM, "d_k": 0}, ValueError, "d_k"),
-            ErrorSample({"weights": _RANDOM, "d_k": _d}, TypeError, "d_k"),
-            ErrorSample({"weights": [[0.5, 0.5], [1.0]], "d_k": 1}, TypeError, "weights"),
-        ),
-        domains={"d_k": _concrete_positive},
-    ),
 ]

@@ -12,6 +12,16 @@ from tests.badinput.table import Entry, ErrorSample, Sample
 from tests.badinput.theory_conv import derivation_entry
 from theory.attention_capacity import MAX_LOGIT_ENTRIES
 
+
+def _softmax_rows(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+_Q = np.array([0.0, 1.0, 2.0])
+_VANDERMONDE = _softmax_rows(np.outer(_Q, _Q))  # d_k = 1, full-rank weights
+_n = sympy.Symbol("n", integer=True, positive=True)
+
 SHIFT = [[3 if j == (i + 1) % 4 else 0 for j in range(4)] for i in range(4)]
 """L = 3S, S the 4 x 4 cyclic shift: rank(LC) = 3."""
 
@@ -170,4 +180,22 @@ ENTRIES = [
     derivation_entry("theory.attention_capacity.derive_rank_one_full_rank"),
     derivation_entry("theory.attention_capacity.derive_pattern_distance_bound"),
     derivation_entry("theory.attention_capacity.derive_single_head_mixing_bound"),
+    Entry(
+        "theory.attention_capacity.min_head_dim_of_weights",
+        samples=(
+            Sample({"weights": _VANDERMONDE}, check=lambda r: r == 1),
+            Sample({"weights": np.full((3, 4), 0.25)}, check=lambda r: r == 0),
+            Sample(
+                {"weights": sympy.Matrix([[sympy.Rational(1, 2)] * 2] * 2)}, check=lambda r: r == 0
+            ),
+        ),
+        errors=(
+            ErrorSample({"weights": np.array([[1.0, 0.0], [0.5, 0.5]])}, ValueError, "weights"),
+            ErrorSample({"weights": np.array([[0.2, 0.2], [0.5, 0.5]])}, ValueError, "weights"),
+            ErrorSample({"weights": np.ones(3) / 3}, ValueError, "weights"),
+            ErrorSample({"weights": "0.5"}, TypeError, "weights"),
+            ErrorSample({"weights": sympy.Matrix([[_n, 1 - _n]])}, TypeError, "weights"),
+        ),
+        result="count",
+    ),
 ]

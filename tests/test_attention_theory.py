@@ -712,7 +712,7 @@ def test_min_head_dim_recovers_the_logit_rank(n, m, r, seed):
     a, _ = _np_attention(q, k, np.eye(m), 1.0)
     expected = min(r, n, m - 1)  # generic rank of the row-centred logits q k^T P
     assert cap.min_head_dim_of_weights(a) == expected
-    assert (cap.min_head_dim_of_weights(a) <= expected)
+    assert cap.min_head_dim_of_weights(a) <= expected
     if expected > 1:
         assert not (cap.min_head_dim_of_weights(a) <= expected - 1)
     # any positive row-stochastic matrix needs at most min(n, m - 1)

@@ -49,7 +49,8 @@ from sympy.stats import E as expectation
 from sympy.stats import Normal
 from sympy.stats import variance as stats_variance
 
-from theory._args import Dim, bounded, dim, divides, flag, int_dim, real
+from theory._args import Dim, bounded, divides, flag, int_dim, real
+from theory.arch import _dim
 from theory.derivation import Derivation, Step
 
 __all__ = [
@@ -102,17 +103,6 @@ _NOT_FINITE = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
 
 
 # Argument helpers ---------------------------------------------------------------------------
-
-
-def _dim(value: object, name: str, minimum: int = 1) -> Dim:
-    """:func:`theory._args.dim`, also refusing SymPy numbers that are not integers."""
-    if isinstance(value, sympy.Basic) and not isinstance(value, sympy.Integer):
-        if value.is_number or any(value.has(b) for b in _NOT_FINITE):
-            raise TypeError(
-                f"{name} must be an integer >= {minimum} or an integer-valued SymPy "
-                f"expression, got {value!r}"
-            )
-    return dim(value, name, minimum)
 
 
 def _small(value: object, name: str, limit: int = MAX_EXPR_SIZE) -> int:

@@ -130,6 +130,22 @@ def integer(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
+def real_number(value: object, name: str) -> float:
+    """A finite Python or NumPy real number as a float (bools and SymPy numbers refused:
+    TypeError; inf, NaN and ints beyond float range: ValueError naming ``name``)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(
+        value, int | float | np.integer | np.floating
+    ):
+        raise TypeError(f"{name} must be a finite real number, got {type(value).__name__}")
+    try:
+        v = float(value)
+    except OverflowError:
+        v = math.inf
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return v
+
+
 def flag(value: object, name: str) -> bool:
     """A real bool (``'False'``, ``0``, ``np.bool_`` are rejected)."""
     if not isinstance(value, bool):

@@ -70,7 +70,15 @@ import numbers
 
 import numpy as np
 
-from kernels.cpu._check import FLOAT_DTYPES, bounded, flag, integer, is_array, not_array
+from kernels.cpu._check import (
+    FLOAT_DTYPES,
+    bounded,
+    flag,
+    integer,
+    is_array,
+    not_array,
+    real_number,
+)
 from numerics.opcount import counted_matmul
 
 __all__ = [
@@ -120,25 +128,10 @@ def _dim(value: object, ndim: int, name: str = "dim") -> int:
     return int(value) % ndim
 
 
-def _real(value: object, name: str) -> float:
-    """A finite Python or NumPy real number (bools and SymPy numbers are refused)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
-        raise TypeError(f"{name} must be a finite real number, got {type(value).__name__}")
-    try:
-        v = float(value)
-    except OverflowError:
-        v = math.inf
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return v
-
-
 def _scale(scale: object, e: int) -> float:
     if scale is None:
         return 1.0 / math.sqrt(e)
-    return _real(scale, "scale")
+    return real_number(scale, "scale")
 
 
 def _batch(shapes: list[tuple[int, ...]], names: str, hint: str = "") -> tuple[int, ...]:
@@ -232,7 +225,7 @@ def _sdpa_args(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
     v = _float_array(value, "value", 2, q.dtype)
     is_causal = flag(is_causal, "is_causal")
     enable_gqa = flag(enable_gqa, "enable_gqa")
-    p = _real(dropout_p, "dropout_p")
+    p = real_number(dropout_p, "dropout_p")
     if p != 0.0:
         raise ValueError(
             f"dropout_p must be 0.0 here (dropout is another issue's kernel), got {dropout_p!r}"
@@ -802,7 +795,7 @@ def sinusoidal_encoding(
     """
     n = integer(num_positions, "num_positions", 0)
     d = integer(embedding_dim, "embedding_dim", 1)
-    b = _real(base, "base")
+    b = real_number(base, "base")
     if b <= 0:
         raise ValueError(f"base must be a finite real number > 0, got {base!r}")
     bounded(max(n * d, d), "the table", "num_positions, embedding_dim")

@@ -51,7 +51,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kernels.cpu._check import FLOAT_DTYPES, is_array, not_array
+from kernels.cpu._check import FLOAT_DTYPES, is_array, not_array, real_number
 
 __all__ = [
     "batch_norm",
@@ -79,21 +79,6 @@ def _input(x: object, min_ndim: int) -> np.ndarray:
     if 0 in x.shape[1:]:
         raise ValueError(f"x may have an empty batch but no other empty axis, got {x.shape}")
     return x
-
-
-def _number(value: object, name: str) -> float:
-    """A finite real number: Python or NumPy int/float (bools refused)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
-        raise TypeError(f"{name} must be a finite real number, got {type(value).__name__}")
-    try:
-        v = float(value)
-    except OverflowError:
-        v = float("inf")
-    if not np.isfinite(v):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-    return v
 
 
 def _flag(value: object, name: str) -> bool:
@@ -224,7 +209,7 @@ def _batch_setup(x, running_mean, running_var, weight, bias, training, momentum,
     x = _input(x, 2)
     c = x.shape[1]
     train = _flag(training, "training")
-    mom, e = _number(momentum, "momentum"), _number(eps, "eps")
+    mom, e = real_number(momentum, "momentum"), real_number(eps, "eps")
     rm = _running("running_mean", running_mean, c, x.dtype, train)
     rv = _running("running_var", running_var, c, x.dtype, train)
     if (rm is None) != (rv is None):
@@ -341,7 +326,7 @@ def _instance_setup(x, running_mean, running_var, weight, bias, use_input_stats,
     x = _input(x, 3)
     c = x.shape[1]
     use = _flag(use_input_stats, "use_input_stats")
-    mom, e = _number(momentum, "momentum"), _number(eps, "eps")
+    mom, e = real_number(momentum, "momentum"), real_number(eps, "eps")
     rm = _running("running_mean", running_mean, c, x.dtype, use)
     rv = _running("running_var", running_var, c, x.dtype, use)
     if (rm is None) != (rv is None):
@@ -453,7 +438,7 @@ def _layer_setup(x, normalized_shape, weight, bias, eps):
     w = _param("weight", weight, shape, x.dtype)
     b = _param("bias", bias, shape, x.dtype)
     axes = tuple(range(x.ndim - len(shape), x.ndim))
-    return x, w, b, axes, _number(eps, "eps")
+    return x, w, b, axes, real_number(eps, "eps")
 
 
 def layer_norm(
@@ -507,7 +492,7 @@ def _group_setup(x, num_groups, weight, bias, eps):
         )
     w = _param("weight", weight, (c,), x.dtype)
     b = _param("bias", bias, (c,), x.dtype)
-    return x, int(num_groups), w, b, _number(eps, "eps")
+    return x, int(num_groups), w, b, real_number(eps, "eps")
 
 
 def _grouped(x: np.ndarray, groups: int) -> tuple[np.ndarray, tuple[int, ...]]:

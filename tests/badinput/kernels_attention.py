@@ -386,6 +386,10 @@ ENTRIES = [
             ErrorSample({**MHA, "key": X[:0], "value": X[:0]}, ValueError, "key"),
             ErrorSample({**MHA, "is_causal": True}, ValueError, "is_causal"),
             ErrorSample({**MHA, "in_proj_weight": None}, ValueError, "in_proj_weight"),
+            # one separate projection missing (mutation survivor: "or" -> "and")
+            ErrorSample({**MHA_SEPARATE, "v_proj_weight": None}, ValueError, "v_proj_weight"),
+            # only the key's batch size wrong (mutation survivor: "or" -> "and")
+            ErrorSample({**MHA, "key": X[:, :1], "value": X}, ValueError, "key"),
             ErrorSample({**MHA, "bias_k": np.zeros((1, 1, 4))}, ValueError, "bias_k"),
             ErrorSample({**MHA, "key": KX, "value": VX}, ValueError, "key"),
         ),

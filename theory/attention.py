@@ -387,7 +387,7 @@ def derive_softmax_jacobian() -> Derivation:
             Step(
                 r"$p_i = e^{z_i}/\sum_l e^{z_l}$; the quotient rule gives "
                 r"$\partial p_i/\partial z_j = \delta_{ij}p_i - p_ip_j$:",
-                sympy.Eq(sympy.Symbol("J"), softmax_jacobian(n)),
+                sympy.Eq(sympy.Symbol("J"), softmax_jacobian(n), evaluate=False),
             ),
             Step(
                 r"$J$ is symmetric and $J\mathbf 1 = p(1-\sum_j p_j) = 0$: adding a constant to "
@@ -820,7 +820,7 @@ def derive_sinusoidal() -> Derivation:
                 r"Each pair is $(\sin p\omega_i, \cos p\omega_i)$. Adding angles, "
                 r"$\big(\sin(p+k)\omega, \cos(p+k)\omega\big)^\top = R(k)\,"
                 r"(\sin p\omega, \cos p\omega)^\top$ with the rotation",
-                sympy.Eq(sympy.Symbol("R(k)"), sinusoidal_rotation(k, w)),
+                sympy.Eq(sympy.Symbol("R(k)"), sinusoidal_rotation(k, w), evaluate=False),
             ),
             Step(
                 r"$R(k)$ depends on $k$ and $\omega_i$ only: $PE(p+k) = M(k)PE(p)$ with "

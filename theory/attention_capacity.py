@@ -403,7 +403,7 @@ def derive_head_rank_bottleneck() -> Derivation:
                 r"$2\times 3$ matrix: the difference is the zero matrix), so "
                 r"$\operatorname{rank}(L - c\mathbf 1^\top) \ge \operatorname{rank}(LC)$; "
                 r"$c = L\mathbf 1/m$ attains it.",
-                sympy.Eq(shifted, big_l * centre),
+                sympy.Eq(shifted, big_l * centre, evaluate=False),
             ),
             Step(
                 r"Hence the least $d_k$ is $\operatorname{rank}(LC) \le m - 1$. With $h$ heads "

@@ -38,7 +38,10 @@ class Step:
     """One step: a sentence (Markdown, may hold ``$…$``) and optionally a SymPy object.
 
     ``text`` must be a non-empty ``str``; ``expr`` ``None`` or a SymPy object (an equation,
-    an inequality, an expression); anything else raises ``TypeError`` naming the field.
+    an inequality, an expression); anything else raises ``TypeError`` naming the field. An
+    ``expr`` that has already evaluated to SymPy's ``True``/``False`` (``sympy.Eq`` of two
+    equal or of a symbol and a matrix) raises ``ValueError``: the page would print the bare
+    word; build the relation with ``evaluate=False``.
     """
 
     text: str
@@ -50,6 +53,11 @@ class Step:
             raise TypeError(
                 f"expr must be a SymPy object or None, got {type(self.expr).__name__} "
                 f"({self.expr!r})"
+            )
+        if isinstance(self.expr, sympy.logic.boolalg.BooleanAtom):
+            raise ValueError(
+                f"expr must be a relation or expression to show, got the evaluated {self.expr} "
+                f"(build it with evaluate=False)"
             )
 
 

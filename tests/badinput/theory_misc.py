@@ -52,6 +52,7 @@ ENTRIES = [
             ErrorSample({"text": None}, TypeError, "text must be a str"),
             ErrorSample({"text": "  "}, ValueError, "text must be a non-empty str"),
             ErrorSample({"text": "a", "expr": "x + 1"}, TypeError, "expr must be a SymPy object"),
+            ErrorSample({"text": "a", "expr": sympy.false}, ValueError, "expr must be a relation"),
         ),
         result="any",
         domains={

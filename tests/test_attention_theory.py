@@ -785,3 +785,13 @@ def test_sparse_and_hierarchical_numbers_quoted_in_the_ledger():
     assert th.variant_memory(4096, "hierarchical", window=16) == 131_072
     assert th.variant_memory(4096, "full") == 16_777_216
     assert th.linear_crossover_length(64, 64, 64) == sympy.Rational(129, 2)
+
+
+@pytest.mark.claim("d002.attn.q5-sparse-cost")
+def test_derivation_closed_form_is_the_counted_strided_pattern():
+    """The strided count shown in derive_variant_costs is the count of the mask at n = s^2
+    (mutation survivor: a wrong lower-order term kept the limit 3/2)."""
+    shown = th.derive_variant_costs().steps[0].expr.rhs
+    (s,) = shown.free_symbols
+    for s0 in range(1, 12):
+        assert shown.subs(s, s0) == th.sparse_pattern_entries(s0 * s0, "strided", stride=s0)

@@ -135,6 +135,8 @@ AM = np.zeros((3, 3), dtype=bool)
 AM[0, 1:] = True  # True = not allowed (torch MHA)
 GM = _rng.standard_normal((3, 2, MH_E))
 
+_BIG_Q = np.zeros((4096, 256))  # causal linear attention: 4096 * 256 * 256 prefix entries
+
 MHA = {
     "query": X,
     "key": X,
@@ -510,6 +512,13 @@ ENTRIES = [
             ErrorSample({"query": Q, "key": KK, "value": V[:3]}, ValueError, "value"),
             ErrorSample({"query": Q, "key": KK, "value": V.astype(np.float32)}, TypeError, "value"),
             ErrorSample({"query": Q, "key": KK, "value": V, "causal": 1}, TypeError, "causal"),
+            # prefix sums of S x d x Ev = 2**28 entries: refused before allocating 2 GiB
+            # (independent mutation survivor: the bound's product weakened to a quotient)
+            ErrorSample(
+                {"query": _BIG_Q, "key": _BIG_Q, "value": _BIG_Q, "causal": True},
+                ValueError,
+                "query, key, value",
+            ),
         ),
         domains={"causal": boolean, "feature_map": one_of("elu+1")},
     ),

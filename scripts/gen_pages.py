@@ -87,6 +87,28 @@ TOPICS = {
         "`tests/test_attention_claims.py`; figures: `numerics.attention_experiments`. "
         "Conventions (masks, causal alignment, head width): see Conventions.",
     ),
+    "sequence": (
+        "Embeddings and recurrent cells",
+        "Embedding lookup as a one-hot product and its scatter-add gradient, positional "
+        "embeddings, and the vanilla RNN, LSTM and GRU cells of 000 against torch's cells and "
+        "layers: weight mappings, which differences are reparametrizations (two bias vectors, "
+        "the GRU's update convention) and which are not (where the GRU's reset gate acts), "
+        "backpropagation through time and the spectral condition for vanishing and exploding "
+        "gradients. Helpers: `theory.sequence`; kernels: `kernels.cpu.embedding`, "
+        "`kernels.cpu.recurrent`; counting: `theory.arch` (`Spec.embedding`, recurrent "
+        "layers); tests: `tests/test_sequence_theory.py`, `tests/test_sequence_kernels.py`, "
+        '`tests/test_arch_sequence.py`. LayerNorm\'s "more suitable for RNNs" is judged on the '
+        "Normalization page; positional encodings in detail on the Attention page.",
+    ),
+    "residual": (
+        "Residual connections",
+        "The residual block and its Jacobian $I + \\partial F/\\partial x$, the product over "
+        "$L$ blocks and its $2^L$ paths (commutative and not), the exact conditions under which "
+        "the identity prevents vanishing gradients and a minimal counterexample where it does "
+        "not, the ensemble reading (a sum of weight-sharing paths) and path lengths. Helpers: "
+        "`theory.residual`; kernels: `kernels.cpu.residual`; tests: `tests/test_residual.py`. "
+        "DenseNet's claims are on the Architectures page.",
+    ),
     "normalization": (
         "Normalization layers",
         "Batch, layer, instance and group normalization: definitions (which axes; biased vs "
@@ -418,8 +440,47 @@ def attention_figures() -> str:
     )
 
 
+def sequence_figures() -> str:
+    """Gradient norm through time for several spectral radii, with the prediction."""
+    from numerics.sequence_experiments import gradient_through_time_figure
+
+    return "\n".join(
+        [
+            "## Gradients through time",
+            "",
+            figure("sequence_bptt.png", gradient_through_time_figure(), "Gradient through time"),
+            "",
+            "$\\lVert\\partial h_T/\\partial h_0\\rVert$ of a recurrence with "
+            "$W = \\rho\\,Q$ ($Q$ orthogonal) against $T$: the linear recurrence gives exactly "
+            "$\\rho^T$ (lines); a tanh RNN stays below it, since $|\\tanh'| \\le 1$ "
+            "(`numerics.sequence_experiments`).",
+            "",
+        ]
+    )
+
+
+def residual_figures() -> str:
+    """Gradient norm through depth, plain against residual, with the derived bounds."""
+    from numerics.residual_experiments import depth_gradient_figure
+
+    return "\n".join(
+        [
+            "## Gradients through depth",
+            "",
+            figure("residual_depth.png", depth_gradient_figure(), "Gradient through depth"),
+            "",
+            "Measured input-gradient norms of plain and residual stacks (the NumPy kernels), "
+            "with the bounds $\\prod_l(1 \\pm \\lVert J_l\\rVert)$ of the residual product "
+            "drawn on the same axes (`numerics.residual_experiments`).",
+            "",
+        ]
+    )
+
+
 FIGURES = {
     "architectures": architecture_tables,
+    "residual": residual_figures,
+    "sequence": sequence_figures,
     "attention": attention_figures,
     "conv_matrix": benchmark_table,
     "init": init_figures,

@@ -142,7 +142,7 @@ def embedding_backward(
     )
     if g.shape != want:
         raise ValueError(
-            f"grad_output must have the output's shape (*input.shape, embedding_dim) = {want}, "
+            f"grad_output must have the output's shape (*input.shape, weight.shape[1]) = {want}, "
             f"got {g.shape}"
         )
     if not np.isfinite(g).all():

@@ -48,7 +48,7 @@ import numbers
 
 import numpy as np
 
-from kernels.cpu._check import array, bounded, is_array, not_array
+from kernels.cpu._check import FLOAT_DTYPES, array, bounded, is_array, not_array
 from numerics.opcount import counted_matmul
 
 __all__ = ["embedding", "embedding_backward", "one_hot_embedding"]
@@ -132,18 +132,15 @@ def embedding_backward(
     want = (*idx.shape, w.shape[1])
     if not is_array(grad_output):
         raise not_array(grad_output, "grad_output")
-    g = array(
-        grad_output,
-        "grad_output",
-        len(want),
-        w.dtype,
-        empty_ok=tuple(range(idx.ndim)),
-        like="weight",
-    )
+    g = grad_output
+    if g.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"grad_output must have dtype float32 or float64, got {g.dtype}")
+    if g.dtype != w.dtype:
+        raise TypeError(f"grad_output must have weight's dtype ({w.dtype}), got {g.dtype}")
     if g.shape != want:
         raise ValueError(
-            f"grad_output must have the output's shape (*input.shape, weight.shape[1]) = {want}, "
-            f"got {g.shape}"
+            f"grad_output must have the output's shape (*input.shape, weight.shape[1]) = {want} "
+            f"for input of shape {idx.shape}, got {g.shape}"
         )
     if not np.isfinite(g).all():
         raise ValueError("grad_output must have finite entries (no NaN or infinity)")

@@ -75,7 +75,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.cpu._check import array, bounded, flag, is_array, not_array
+from kernels.cpu._check import FLOAT_DTYPES, array, bounded, flag, is_array, not_array
 from numerics.opcount import counted_matmul
 
 __all__ = [
@@ -166,36 +166,49 @@ def _params(kind, x, weight_ih, weight_hh, bias_ih, bias_hh, relu=False, reset_b
     return _Params(kind, wih, whh, biases[0], biases[1], H, relu, reset_before)
 
 
-def _state(value, name, x_name, batch, H, dt, lead: tuple[int, ...] = ()):
+def _state(value, name, x, batch, H, dt, lead: tuple[int, ...] = ()):
     """A state ``(*lead, N, H)`` (batched) or ``(*lead, H)``; ``None`` = zeros. Returns it
     as ``(N, H)`` (``N = 1`` unbatched) and whether it was given."""
     want = (*lead, *((batch,) if batch is not None else ()), H)
     if value is None:
         return np.zeros((batch or 1, H), dtype=dt), False
-    a = _arr(value, name, len(want), dt)
-    if a.shape != want:
+    if not is_array(value):
+        raise not_array(value, name)
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
+    if value.dtype != dt:
+        raise TypeError(f"{name} must have the same dtype as input ({dt}), got {value.dtype}")
+    if value.shape != want:
+        kind = f"batch size {batch}" if batch is not None else "unbatched"
         raise ValueError(
-            f"{name} must have shape {want} (batch size of {x_name}, hidden_size = "
-            f"weight_hh.shape[1]), got {a.shape}"
+            f"{name} must have shape {want} for input of shape {x.shape} ({kind}; "
+            f"hidden_size = weight_hh.shape[1] = {H}), got {value.shape}"
         )
+    a = _arr(value, name, len(want), dt)
     return a.reshape(batch or 1, H), True
 
 
-def _grad(value, name, want, dt, like="the forward output"):
-    a = _arr(value, name, len(want), dt, like=like)
-    if a.shape != want:
-        raise ValueError(f"{name} must have the shape {want} of {like}, got {a.shape}")
-    return a
+def _grad(value, name, want, dt):
+    like = "the forward output (set by input and weight_hh)"
+    if not is_array(value):
+        raise not_array(value, name)
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
+    if value.dtype != dt:
+        raise TypeError(f"{name} must have the same dtype as input ({dt}), got {value.dtype}")
+    if value.shape != want:
+        raise ValueError(f"{name} must have the shape {want} of {like}, got {value.shape}")
+    return _arr(value, name, len(want), dt)
 
 
 def _cell_args(kind, input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh, relu=False, rb=False):
     x = _arr(input, "input", (1, 2))
     p = _params(kind, x, weight_ih, weight_hh, bias_ih, bias_hh, relu, rb)
     batch = x.shape[0] if x.ndim == 2 else None
-    h, h_given = _state(hx, "hx", "input", batch, p.H, x.dtype)
+    h, h_given = _state(hx, "hx", x, batch, p.H, x.dtype)
     states = [(h, h_given)]
     if kind == "lstm":
-        states.append(_state(cx, "cx", "input", batch, p.H, x.dtype))
+        states.append(_state(cx, "cx", x, batch, p.H, x.dtype))
     bounded(x.reshape(-1, x.shape[-1]).shape[0] * 4 * p.H, "the gate buffer", "input")
     return x.reshape(-1, x.shape[-1]), p, states, batch
 
@@ -207,9 +220,9 @@ def _seq_args(kind, input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, relu=
     L = x.shape[0]
     N = batch or 1
     bounded(L * N * (4 * p.H + x.shape[-1]), "the cached gates over time", "input")
-    states = [_state(h0, "h0", "input", batch, p.H, x.dtype, (1,))]
+    states = [_state(h0, "h0", x, batch, p.H, x.dtype, (1,))]
     if kind == "lstm":
-        states.append(_state(c0, "c0", "input", batch, p.H, x.dtype, (1,)))
+        states.append(_state(c0, "c0", x, batch, p.H, x.dtype, (1,)))
     return x.reshape(L, N, x.shape[-1]), p, states, batch
 
 
@@ -554,7 +567,7 @@ def _seq_back(kind, g_out, g_states, input, h0, c0, wih, whh, bih, bhh, relu=Fal
         if g is None:
             ds.append(np.zeros((N, p.H), dtype=x.dtype))
         else:
-            ds.append(_grad(g, name, st_shape, x.dtype, "h_n").reshape(N, p.H))
+            ds.append(_grad(g, name, st_shape, x.dtype).reshape(N, p.H))
     state = tuple(s for s, _ in states)
     caches = []
     for t in range(L):

@@ -174,6 +174,9 @@ def _shape_errors(base, state="hx"):
         ErrorSample({**base, "input": inp[None]}, ValueError, "input"),
         ErrorSample({**base, state: base[state][..., :1]}, ValueError, rf"{state}.*hidden_size"),
         ErrorSample({**base, state: base[state][None]}, ValueError, state),
+        ErrorSample(  # batch 1 against batch NB = 2: must not broadcast silently
+            {**base, state: base[state][..., :1, :]}, ValueError, rf"{state}.*batch size"
+        ),
         ErrorSample(
             {**base, "weight_hh": base["weight_hh"][:, :1]}, ValueError, r"weight_hh.*shape"
         ),
@@ -200,6 +203,20 @@ RB_ERRORS = (
     lambda b: ErrorSample({**b, "reset_before": "False"}, TypeError, "reset_before"),
     lambda b: ErrorSample({**b, "reset_before": 1}, TypeError, "reset_before"),
 )
+
+
+# L * N * (4H + I) = 2**20 * 257 cached gate entries > MAX_ELEMENTS = 2**27: refused before the
+# loop over time (a zero-stride view keeps the sample itself small)
+BIG_H = 64
+BIG = {
+    "input": np.broadcast_to(np.zeros(1), (2**20, 1, 1)),
+    "h0": None,
+    "weight_ih": np.zeros((BIG_H, 1)),
+    "weight_hh": np.zeros((BIG_H, BIG_H)),
+    "bias_ih": None,
+    "bias_hh": None,
+    "nonlinearity": "tanh",
+}
 
 
 def _rnn_seq_ref(relu=False):
@@ -382,6 +399,7 @@ ENTRIES = [
             *(f(RNN_SEQ) for f in NL_ERRORS),
             ErrorSample({**RNN_SEQ, "h0": H0[0]}, ValueError, "h0"),
             ErrorSample({**RNN_SEQ, "input": XS[:0]}, ValueError, "input"),
+            ErrorSample(BIG, ValueError, r"input.*MAX_ELEMENTS"),
         ),
         domains=NL,
     ),

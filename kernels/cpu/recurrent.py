@@ -42,9 +42,15 @@ W_\bullet[:, H:]\,x`):
   maps to block 1 **negated** (``weight_hh[H:2H] = -W_z[:, :H]``, ``weight_ih[H:2H] =
   -W_z[:, H:]``; a bias would be negated too): an exact reparametrization. 000's candidate
   :math:`\tanh(W[r h, x])` is the **reset-before** form with :math:`W` → block 2; it is not
-  torch's reset-after form (:func:`gru_cell` vs :func:`gru_cell_reset_before`; they agree
-  where :math:`r` is constant 1, where :math:`h=0`, or for ``H = 1`` with :math:`b_{hn} = 0`
-  since then :math:`W_{hn}(rh) = r\,W_{hn}h`; measured in ``tests/test_sequence_kernels.py``).
+  torch's reset-after form (:func:`gru_cell` vs :func:`gru_cell_reset_before`): the
+  candidates' arguments differ by :math:`W_{hn}(r\odot h) - r\odot(W_{hn}h) + (1 - r)\odot
+  b_{hn}`. With :math:`b_{hn} = 0` they agree wherever :math:`W_{hn}\operatorname{diag}(r) h
+  = \operatorname{diag}(r)W_{hn}h`: :math:`W_{hn}` diagonal (so always for ``H = 1``),
+  :math:`r` equal in every component, or :math:`h = 0`; a nonzero :math:`b_{hn}` separates
+  them already for ``H = 1`` (:math:`r < 1`). Without biases the smallest separating case
+  has ``H = 2``: ``W_hn = [[0, 1], [0, 0]]``, ``r = (σ(1), σ(-1))``, ``h = (0, 1)``,
+  :math:`z = 1/2` gives :math:`h'_1` = 0.3118563 (reset after) vs 0.1313198 (reset before).
+  Measured in ``tests/test_sequence_kernels.py``.
 
 **Sequences** (seq-first, ``batch_first=False``): ``input`` ``(L, N, I)`` or unbatched
 ``(L, I)``; ``h0``/``c0`` ``(1, N, H)`` or unbatched ``(1, H)`` (torch's

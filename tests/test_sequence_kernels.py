@@ -142,6 +142,29 @@ def test_embedding_gradient_sums_repeated_indices_exactly():
     )
 
 
+@pytest.mark.claim("d000.seq.embedding-reduction", "d000.seq.embedding-lookup")
+@given(V=st.integers(1, 6), d=st.integers(1, 9), seed=seeds)
+def test_one_hot_to_dense_reduces_dimension_only_when_d_below_v(V, d, seed):
+    """The lookup maps the V-dimensional one-hot vectors to d-dimensional dense rows for any
+    d (torch's nn.Embedding accepts d > V too, e.g. V = 3, d = 8): a reduction of the
+    representation's dimension exactly when d < V. The V images span rank(E) <= min(V, d)
+    dimensions of R^d (the one-hot vectors span all V)."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((V, d))
+    eye = np.eye(V)
+    dense = E.embedding(np.arange(V), w)
+    np.testing.assert_array_equal(E.one_hot_embedding(np.arange(V), w), eye @ w)
+    np.testing.assert_array_equal(dense, w)
+    assert dense.shape[1] == d and eye.shape[1] == V  # d < V is a reduction, d >= V is not
+    rank = np.linalg.matrix_rank(dense)
+    assert rank <= min(V, d) and np.linalg.matrix_rank(eye) == V
+    assert rank == min(V, d)  # Gaussian weights: full rank with probability 1
+    theirs = torch.nn.Embedding(V, d, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(T(w))
+    np.testing.assert_array_equal(theirs(torch.arange(V)).detach().numpy(), dense)
+
+
 # --------------------------------------------------------------------------- recurrent cases
 
 

@@ -125,8 +125,9 @@ def dominant_path_length(num_blocks: int, gain: object) -> int:
     r"""The path length :math:`k` with the largest total gain :math:`\binom{L}{k}s^k`.
 
     The ratio of consecutive terms is :math:`\frac{L-k}{k+1}s`, so the maximum is at
-    :math:`k^* = \lfloor (L+1)s/(1+s) \rfloor` (on a tie, :math:`k^*-1` and :math:`k^*` share the maximum; the larger is returned): short paths
-    dominate when :math:`s < 1` (:math:`k^* < L/2`), all of length :math:`\approx L/2` at
+    :math:`k^* = \lfloor (L+1)s/(1+s) \rfloor` (on a tie :math:`k^*-1` and :math:`k^*` share
+    the maximum; the larger is returned): short paths dominate when :math:`s < 1`
+    (:math:`k^* < (L+1)/2`), long ones when :math:`s > 1`, the middle length at
     :math:`s = 1`. Arguments as :func:`path_length_contributions`.
     """
     n = _blocks(num_blocks, "num_blocks")
@@ -216,7 +217,7 @@ def derive_block_jacobian() -> Derivation:
                 sympy.ImmutableMatrix(jy),
                 evaluate=False,
             ),
-        ),  # fmt: skip
+        ),
         Step(
             "The chain rule for the row vector $\\partial L/\\partial x$ of $L(y(x))$ "
             "(derivative of the composition, computed by SymPy):",
@@ -322,7 +323,7 @@ def derive_prevents_vanishing() -> Derivation:
                 derived,
                 evaluate=False,
             ),
-        ),  # fmt: skip
+        ),
     )
     return Derivation(
         "When the identity prevents vanishing gradients",

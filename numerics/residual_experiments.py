@@ -100,7 +100,6 @@ def depth_gradient_profile(
     an integer >= 0.
     """
     from kernels.cpu._check import flag
-    from kernels.cpu.residual import residual_mlp, residual_mlp_backward
     from numerics.experiments import _choice
 
     depth = _limit(_int(depth, "depth", 1), "depth", MAX_DEPTH)
@@ -115,6 +114,14 @@ def depth_gradient_profile(
     x = rng.standard_normal((batch, width))
     g = rng.standard_normal((batch, width))
     g /= np.linalg.norm(g, axis=1, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _profile(x, g, ws, bs, depth, scale, residual, activation)
+
+
+def _profile(x, g, ws, bs, depth, scale, residual, activation) -> dict[str, np.ndarray]:
+    from kernels.cpu.residual import residual_mlp, residual_mlp_backward
+
+    batch = len(x)
     ys = [x]
     for i in range(depth):
         ys.append(residual_mlp(ys[-1], ws[i : i + 1], bs[i : i + 1], activation, residual))
@@ -127,6 +134,11 @@ def depth_gradient_profile(
             "input"
         ]
         gains[k] = np.linalg.norm(grad, axis=1)
+    if not np.isfinite(gains).all():
+        raise ValueError(
+            f"the gradient overflowed float64 with scale {scale!r} and depth {depth}: use a "
+            f"smaller scale or depth"
+        )
     top = norms[::-1]  # the blocks traversed first going backward
     if residual:
         lower = np.concatenate([[1.0], np.cumprod(np.maximum(0.0, 1 - top))])
@@ -135,6 +147,11 @@ def depth_gradient_profile(
         lower = np.zeros(depth + 1)
         lower[0] = 1.0
         upper = np.concatenate([[1.0], np.cumprod(top)])
+    if not (np.isfinite(upper).all() and np.isfinite(lower).all()):
+        raise ValueError(
+            f"the bound prod(1 + |W_l|) overflowed float64 with scale {scale!r} and depth "
+            f"{depth}: use a smaller scale or depth"
+        )
     return {
         "min": gains.min(axis=1),
         "median": np.median(gains, axis=1),
@@ -154,12 +171,19 @@ def depth_gradient_figure(
     the residual stack (and :math:`\prod\|W_l\|_2` of the plain one) on the same axes.
     Arguments as :func:`depth_gradient_profile`.
     """
+    scales = (1.0, 0.25)
+    profiles = {  # all measured before a figure is opened (a refused argument leaks none)
+        (scale, residual): depth_gradient_profile(
+            depth, width, batch, scale, residual, "relu", seed
+        )
+        for scale in scales
+        for residual in (True, False)
+    }
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, scale in zip(axes, (1.0, 0.25), strict=True):
-        k = np.arange(depth + 1) if isinstance(depth, int) else None
+    for ax, scale in zip(axes, scales, strict=True):
         for residual, color in ((True, "C0"), (False, "C3")):
-            p = depth_gradient_profile(depth, width, batch, scale, residual, "relu", seed)
+            p = profiles[scale, residual]
             k = np.arange(len(p["median"]))
             name = "residual" if residual else "plain"
             ax.semilogy(k, p["median"], "-", color=color, label=f"{name}: median over batch")
@@ -231,12 +255,14 @@ def path_length_shares(
 
     before, loss0 = parts(ws), loss(ws)
     for _ in range(steps):
-        r = (residual_mlp(x, ws, None, "linear", True) - y) / len(x)
-        grads = residual_mlp_backward(r, x, ws, None, "linear", True)["weights"]
-        ws = [w - lr * gw for w, gw in zip(ws, grads, strict=True)]
-        if not all(np.isfinite(w).all() for w in ws):
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = (residual_mlp(x, ws, None, "linear", True) - y) / len(x)
+            grads = residual_mlp_backward(r, x, ws, None, "linear", True)["weights"]
+            ws = [w - lr * gw for w, gw in zip(ws, grads, strict=True)]
+        if not all(np.isfinite(w).all() and np.abs(w).max() < 1e30 for w in ws):
             raise ValueError(
-                f"learning_rate {learning_rate!r} made the training diverge; use a smaller one"
+                f"learning_rate {learning_rate!r} with scale {scale!r} made the training "
+                f"diverge; use a smaller learning_rate or scale"
             )
     after, loss1 = parts(ws), loss(ws)
     k = np.arange(depth + 1)

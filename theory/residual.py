@@ -60,6 +60,7 @@ from theory.derivation import Derivation, Step
 __all__ = [
     "MAX_BLOCKS",
     "MAX_EXPANDED_BLOCKS",
+    "MAX_PRODUCT_BLOCKS",
     "derive_block_jacobian",
     "derive_learns_residual",
     "derive_prevents_vanishing",
@@ -77,8 +78,12 @@ MAX_BLOCKS = 4096
 :func:`path_length_contributions` and :func:`residual_gradient_bounds` enumerate."""
 
 MAX_EXPANDED_BLOCKS = 10
-"""Largest ``L`` whose :math:`2^L`-term product :func:`expand_residual_product` and
-:func:`derive_residual_product` expand symbolically (1024 terms)."""
+"""Largest ``L`` whose :math:`2^L`-term product :func:`expand_residual_product` expands
+symbolically (1024 terms)."""
+
+MAX_PRODUCT_BLOCKS = 4
+"""Largest ``L`` of :func:`derive_residual_product` (its ``agrees()`` takes ~1 s at 4, ~30 s
+at 6: SymPy simplifies the nested derivatives)."""
 
 
 def _blocks(value: object, name: str, limit: int = MAX_BLOCKS) -> int:
@@ -90,9 +95,10 @@ def path_count(num_blocks: Dim) -> Dim:
     r"""Number of paths through ``num_blocks`` residual blocks: :math:`2^L`.
 
     Each block is either taken (its :math:`F_l`) or skipped (the identity), independently.
-    ``num_blocks`` an integer :math:`\ge 0` or a SymPy expression (then :math:`2^L` symbolic).
+    ``num_blocks`` an integer in ``[0, MAX_ITEMS]`` (``theory._args``; :math:`2^{10^6}` has
+    301030 digits) or a SymPy expression (then :math:`2^L` symbolic).
     """
-    n = dim(num_blocks, "num_blocks", 0)
+    n = bounded(dim(num_blocks, "num_blocks", 0), "num_blocks")
     return 2**n if isinstance(n, int) else sympy.Integer(2) ** n
 
 
@@ -132,6 +138,8 @@ def dominant_path_length(num_blocks: int, gain: object) -> int:
     """
     n = _blocks(num_blocks, "num_blocks")
     s = real(gain, "gain", lower=0)
+    if not s.is_number:
+        raise TypeError(f"gain must be a finite real number >= 0 here, got {gain!r}")
     return int(sympy.floor((n + 1) * s / (1 + s)))
 
 
@@ -244,11 +252,11 @@ def derive_residual_product(num_blocks: int = 3) -> Derivation:
     :math:`y_l = F_l(y_{l-1}) + y_{l-1}`: :math:`dy_L/dy_0 = \prod_l(F_l'(y_{l-1}) + 1)`.
 
     ``claimed`` the document's product, ``derived`` SymPy's derivative of the composition.
-    ``num_blocks`` an integer in ``[1, MAX_EXPANDED_BLOCKS]``.
+    ``num_blocks`` an integer in ``[1, MAX_PRODUCT_BLOCKS]``.
     """
-    n = _blocks(num_blocks, "num_blocks", MAX_EXPANDED_BLOCKS)
+    n = _blocks(num_blocks, "num_blocks", MAX_PRODUCT_BLOCKS)
     if n < 1:
-        raise ValueError(f"num_blocks must be an integer in [1, {MAX_EXPANDED_BLOCKS}], got 0")
+        raise ValueError(f"num_blocks must be an integer in [1, {MAX_PRODUCT_BLOCKS}], got 0")
     x0 = sympy.Symbol("y0")
     ys = [x0]
     for i in range(1, n + 1):

@@ -406,6 +406,41 @@ def test_measured_gains_lie_within_the_derived_bounds(seed, scale, act):
     assert np.all(q["max"] <= q["upper"] * (1 + 1e-12))  # plain: prod |W_l|
 
 
+@pytest.mark.claim("d002.res.prevents-vanishing")
+@given(seed=seeds, depth=st.integers(1, 6), residual=st.booleans())
+@settings(max_examples=10)
+def test_profile_bounds_are_the_theory_bounds_of_the_blocks_traversed(seed, depth, residual):
+    """After k blocks backward the bounds use the norms of the *last* k blocks: residual
+    prod(1 -+ |W_l|) (theory.residual.residual_gradient_bounds), plain prod |W_l|."""
+    p = X.depth_gradient_profile(depth, 5, 2, 1.5, residual, "relu", seed % 2**31)
+    norms = p["norms"]
+    assert p["median"][0] == pytest.approx(1.0, rel=1e-12)  # unit upstream gradient
+    for k in range(depth + 1):
+        top = [float(n) for n in norms[depth - k :]]
+        if residual:
+            lower, upper = (float(b) for b in R.residual_gradient_bounds(top))
+        else:
+            lower, upper = float(k == 0), float(np.prod(top))
+        assert p["lower"][k] == pytest.approx(lower, rel=1e-12, abs=1e-300)
+        assert p["upper"][k] == pytest.approx(upper, rel=1e-12)
+
+
+@pytest.mark.claim("d002.res.jacobian")
+@pytest.mark.parametrize("residual", [True, False])
+def test_relu_derivative_at_zero_is_zero_as_torch(residual):
+    """Pre-activations exactly 0 (x = 0, b = 0): torch's ReLU passes no gradient there."""
+    x, g = np.zeros((2, 3)), np.arange(6.0).reshape(2, 3) - 2
+    ws = [np.arange(9.0).reshape(3, 3) / 10 for _ in range(2)]
+    bs = [np.zeros(3) for _ in range(2)]
+    xt = T(x).requires_grad_()
+    torch_stack(xt, [T(w) for w in ws], [T(b) for b in bs], "relu", residual).mul(
+        T(g)
+    ).sum().backward()
+    got = K.residual_mlp_backward(g, x, ws, bs, "relu", residual)["input"]
+    assert np.array_equal(got, xt.grad.numpy())
+    assert np.array_equal(got, g if residual else 0 * g)
+
+
 @pytest.mark.claim("d002.res.prevents-vanishing", "d002.res.identity-flow")
 def test_measured_depth_profile_default_and_scaled_init():
     """The figure's numbers (seed 0, depth 50, width 64, batch 64, ReLU). Default init

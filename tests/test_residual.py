@@ -515,3 +515,13 @@ def test_identity_needs_F_zero_and_plain_relu_cannot(seed, width, batch):
 def test_figure_is_a_png():
     png = X.depth_gradient_figure(depth=6, width=8, batch=4, seed=1)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+
+
+@pytest.mark.claim("d002.res.path-lengths")
+def test_long_paths_dominate_when_the_gain_exceeds_one():
+    """The ledger's counterexample: at gain 1.107 (mean spectral norm of torch's default ReLU
+    blocks at width 64, measured) and L = 50 the dominant path length is 26 > L/2; at gain
+    1/4 it is 10, at 1/3 and L = 10 it is 2 (short paths)."""
+    assert R.dominant_path_length(50, sympy.Rational(1107, 1000)) == 26
+    assert R.dominant_path_length(50, sympy.Rational(1, 4)) == 10
+    assert R.dominant_path_length(10, sympy.Rational(1, 3)) == 2

@@ -360,10 +360,12 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
                 f"example: count_module counts {type(m).__name__} on padded tensors "
                 "(N, L, d) or (L, N, d), not on a PackedSequence"
             )
-        if inp.dim() == 2:  # unbatched (L, d)
-            batch, length = 1, inp.shape[0]
-        else:
-            batch, length = (inp.shape[0], inp.shape[1]) if m.batch_first else inp.shape[1::-1]
+        if inp.dim() != 3:  # unbatched (L, d): its first axis is no batch to divide by
+            raise ValueError(
+                f"example: count_module counts {type(m).__name__} per sequence of a batch "
+                f"(N, L, d) or (L, N, d); the layer got an unbatched {tuple(inp.shape)} input"
+            )
+        batch, length = (inp.shape[0], inp.shape[1]) if m.batch_first else inp.shape[1::-1]
         kind = _KIND[type(m)]
         sizes = (m.input_size, m.hidden_size, m.num_layers, bool(m.bias), bool(m.bidirectional))
         params = recurrent_params(kind, *sizes)
@@ -391,9 +393,10 @@ def count_module(
     """``{"params", "params_by_formula", "unused_layers", "count", "breakdown"}`` of
     ``module`` on ``example`` (counts per sample: divided by the batch size). A layer with no
     counting rule is a ``ValueError``, never a silent zero. Recurrent layers (``nn.RNN``,
-    ``nn.LSTM`` without ``proj_size``, ``nn.GRU``; batch first or not, or unbatched) are
-    counted per input sequence by :func:`theory.arch.recurrent_cost` on the length the
-    hook sees; a ``PackedSequence`` input is a ``ValueError``."""
+    ``nn.LSTM`` without ``proj_size``, ``nn.GRU``; batch first or not) are counted per
+    input sequence by :func:`theory.arch.recurrent_cost` on the length the hook sees (the
+    example's first axis is still the batch: wrap a sequence-first layer); an
+    unbatched ``(L, d)`` or a ``PackedSequence`` input is a ``ValueError``."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(convention, Convention):

@@ -304,9 +304,13 @@ def flop_counter_flops(module: nn.Module, example: torch.Tensor) -> int:
     with FlopCounterMode(display=False) as counter:
         try:
             module(example)
-        except (RuntimeError, IndexError, AssertionError) as err:
+        except (RuntimeError, IndexError, AssertionError, ValueError) as err:
             raise ValueError(f"example does not fit the module: {err}") from None
     return int(counter.get_total_flops())
+
+
+class _Refused(ValueError):
+    """A counting rule's refusal raised inside a forward hook (passed on unchanged)."""
 
 
 def _numel(shape) -> int:
@@ -356,12 +360,12 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
         params = m.num_embeddings * m.embedding_dim  # a gather: no arithmetic
     elif isinstance(m, nn.RNNBase):
         if isinstance(inp, nn.utils.rnn.PackedSequence):
-            raise ValueError(
+            raise _Refused(
                 f"example: count_module counts {type(m).__name__} on padded tensors "
                 "(N, L, d) or (L, N, d), not on a PackedSequence"
             )
         if inp.dim() != 3:  # unbatched (L, d): its first axis is no batch to divide by
-            raise ValueError(
+            raise _Refused(
                 f"example: count_module counts {type(m).__name__} per sequence of a batch "
                 f"(N, L, d) or (L, N, d); the layer got an unbatched {tuple(inp.shape)} input"
             )
@@ -439,7 +443,10 @@ def count_module(
     try:
         with torch.no_grad():
             module(example)
-    except (RuntimeError, IndexError, AssertionError) as err:
+    except _Refused:
+        raise
+    except (RuntimeError, IndexError, AssertionError, ValueError) as err:
+        # torch's recurrent layers raise ValueError for a wrong rank or dtype
         raise ValueError(f"example does not fit the module: {err}") from None
     finally:
         for h in handles:

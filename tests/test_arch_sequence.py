@@ -304,9 +304,7 @@ def test_to_module_layout_is_batch_first(kind, bidirectional):
 
 @pytest.mark.claim("d000.seq.embedding-lookup")
 @settings(max_examples=25, deadline=None)
-@given(
-    vocab=st.integers(1, 50), d=st.integers(1, 16), length=st.integers(1, 8), data=st.data()
-)
+@given(vocab=st.integers(1, 50), d=st.integers(1, 16), length=st.integers(1, 8), data=st.data())
 def test_embedding_is_a_row_lookup_with_v_times_d_parameters(vocab, d, length, data):
     """Spec.embedding: V·d parameters (nn.Embedding's numel), output (L, d), no cost in any
     category (count_module and FlopCounterMode agree: a gather); the module maps token w

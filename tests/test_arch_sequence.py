@@ -30,11 +30,6 @@ from theory.arch import GATES, Convention, Spec, SpecError, recurrent_cost, recu
 
 TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 KINDS = st.sampled_from(sorted(GATES))
-CLAIMED_KINDS = [
-    pytest.param("rnn", marks=pytest.mark.claim("d000.seq.rnn-cell")),
-    pytest.param("lstm", marks=pytest.mark.claim("d000.seq.lstm-gates")),
-    pytest.param("gru", marks=pytest.mark.claim("d000.seq.gru-gates")),
-]
 config = st.fixed_dictionaries(
     {
         "input_size": st.integers(1, 9),
@@ -81,13 +76,10 @@ def _bias_adds_from_vectors(module: nn.RNNBase, length: int) -> int:
 # --------------------------------------------------------------------------- parameters
 
 
-@pytest.mark.parametrize("kind", CLAIMED_KINDS)
-@settings(max_examples=40, deadline=None)
-@given(cfg=config, length=st.integers(1, 6))
-def test_recurrent_parameters_exact_as_torch_counts_them(kind, cfg, length):
+def _parameters_as_torch_counts_them(kind: str, cfg: dict, length: int) -> None:
     """recurrent_params = the spec's count = nn.RNN/LSTM/GRU's numel = count_module's
-    formula, for every size, depth 1-3, bias on/off, one or two directions; and the
-    parameters are, tensor by tensor, G·H × I_l, G·H × H and two G·H bias vectors."""
+    formula; and the parameters are, tensor by tensor, G·H × I_l, G·H × H and two G·H bias
+    vectors per layer and direction."""
     layer = _torch_layer(kind, cfg)
     expected = recurrent_params(kind, **cfg)
     assert _numel(layer) == expected
@@ -108,21 +100,51 @@ def test_recurrent_parameters_exact_as_torch_counts_them(kind, cfg, length):
     assert not counted["unused_layers"]
 
 
-@pytest.mark.parametrize("kind", CLAIMED_KINDS)
-def test_bias_free_counts_are_the_documents_concatenated_weights(kind):
+def _documents_count_differs_by_the_second_bias(kind: str, i: int, h: int) -> None:
     """The documents' cells multiply one matrix per gate by the concatenation
     :math:`[h_{t-1}, x_t]`: :math:`G` matrices of :math:`H \\times (H + I)`, which is torch's
     weight count exactly; torch adds *two* bias vectors per gate where the documents' RNN and
-    LSTM write one (and their GRU none): :math:`G H` more parameters per layer and
-    direction than a one-bias cell."""
+    LSTM write one (and their GRU gates none): :math:`G H` more parameters per layer and
+    direction than a one-bias cell, :math:`2 G H` more than a bias-free one."""
     g = GATES[kind]
-    for i, h in ((1, 1), (3, 5), (10, 20), (300, 128)):
-        concatenated = g * h * (h + i)  # G matrices W of shape (H, H + I)
-        assert recurrent_params(kind, i, h, bias=False) == concatenated
-        with_bias = recurrent_params(kind, i, h, bias=True)
-        assert with_bias - concatenated == 2 * g * h  # b_ih and b_hh
-        one_bias = concatenated + g * h  # the documents' b_f, b_i, b_C, b_o (RNN: b_h)
-        assert with_bias - one_bias == g * h
+    concatenated = g * h * (h + i)  # G matrices W of shape (H, H + I)
+    assert recurrent_params(kind, i, h, bias=False) == concatenated
+    with_bias = recurrent_params(kind, i, h, bias=True)
+    assert with_bias - concatenated == 2 * g * h  # b_ih and b_hh
+    one_bias = concatenated + g * h  # the documents' b_f, b_i, b_C, b_o (RNN: b_h)
+    assert with_bias - one_bias == g * h
+
+
+PARAMETER_CASES = settings(max_examples=40, deadline=None)
+SIZES = st.integers(1, 300)
+
+
+@pytest.mark.claim("d000.seq.rnn-cell")
+@PARAMETER_CASES
+@given(cfg=config, length=st.integers(1, 6), i=SIZES, h=SIZES)
+def test_rnn_parameters_exact_as_torch_counts_them(cfg, length, i, h):
+    """nn.RNN's parameters for every size, depth 1-3, bias on/off, one or two directions,
+    and the documents' one-bias count (the two helpers above)."""
+    _parameters_as_torch_counts_them("rnn", cfg, length)
+    _documents_count_differs_by_the_second_bias("rnn", i, h)
+
+
+@pytest.mark.claim("d000.seq.lstm-gates")
+@PARAMETER_CASES
+@given(cfg=config, length=st.integers(1, 6), i=SIZES, h=SIZES)
+def test_lstm_parameters_exact_as_torch_counts_them(cfg, length, i, h):
+    """nn.LSTM's parameters, as for the RNN: four gates."""
+    _parameters_as_torch_counts_them("lstm", cfg, length)
+    _documents_count_differs_by_the_second_bias("lstm", i, h)
+
+
+@pytest.mark.claim("d000.seq.gru-gates")
+@PARAMETER_CASES
+@given(cfg=config, length=st.integers(1, 6), i=SIZES, h=SIZES)
+def test_gru_parameters_exact_as_torch_counts_them(cfg, length, i, h):
+    """nn.GRU's parameters, as for the RNN: three gates (reset, update, candidate)."""
+    _parameters_as_torch_counts_them("gru", cfg, length)
+    _documents_count_differs_by_the_second_bias("gru", i, h)
 
 
 def test_parameter_counts_of_known_layers():

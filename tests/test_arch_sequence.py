@@ -405,7 +405,7 @@ def test_unbatched_projected_and_packed_inputs_are_refused():
     """An unbatched (L, d) input (no batch axis to count per sample), an LSTM with a
     projection and a PackedSequence input are refused naming what is counted, not counted
     wrongly; a recurrent layer in a spec needs an (L, d) node."""
-    with pytest.raises(ValueError, match="unbatched"):
+    with pytest.raises(ValueError, match=r"^example: count_module counts GRU .* unbatched"):
         count_module(nn.GRU(3, 4), torch.zeros(5, 3))
     with pytest.raises(ValueError, match="proj_size"):
         count_module(nn.LSTM(3, 4, proj_size=2), torch.zeros(1, 5, 3))
@@ -419,7 +419,7 @@ def test_unbatched_projected_and_packed_inputs_are_refused():
         def forward(self, x):
             return self.rnn(packed)[0]
 
-    with pytest.raises(ValueError, match="PackedSequence"):
+    with pytest.raises(ValueError, match=r"^example: count_module counts RNN .*PackedSequence"):
         count_module(Packed(), torch.zeros(1, 1))
     s = Spec("bad")
     img = s.input(3, 4, 4)

@@ -388,7 +388,7 @@ ENTRIES = [
             ErrorSample(
                 {"module": torch.nn.GRU(3, 4), "example": torch.zeros(5, 3)},
                 ValueError,
-                "example: .*unbatched",
+                "^example: count_module counts GRU .*unbatched",
             ),
             # torch's RNN layers raise ValueError (not RuntimeError) for rank and dtype
             ErrorSample(

@@ -5,11 +5,23 @@ r"""A ``torch.nn.Module`` from a layer spec, and counts taken from a module's ow
   Inputs carry a batch axis: ``(N, C, H, W)``, ``(N, L)`` token ids or ``(N, L, d)``.
 * :func:`count_module` counts any module independently of a spec: forward hooks record the
   input and output shapes of its leaf layers (``Conv2d``, ``Linear``, norms, activations,
-  pooling, ``MultiheadAttention``, ``Embedding`` and the small parameter modules here), and the
-  counts come from :mod:`theory.conv`/:mod:`theory.linear` formulas applied to those shapes.
+  pooling, ``MultiheadAttention``, ``Embedding``, ``RNN``/``LSTM``/``GRU`` and the small
+  parameter modules here), and the counts come from :mod:`theory.conv`/:mod:`theory.linear`/
+  :mod:`theory.arch` formulas applied to those shapes (recurrent layers:
+  :func:`theory.arch.recurrent_params` and :func:`~theory.arch.recurrent_cost` on the
+  module's sizes and the sequence length its input has).
   Functional operations inside ``forward`` (residual additions, concatenation, gating) are
   invisible to hooks, so the ``elementwise`` category is not counted here.
 * :func:`flop_counter_flops` is what ``torch.utils.flop_counter.FlopCounterMode`` measures.
+
+What ``FlopCounterMode`` sees of recurrent layers (measured, torch 2.13 on CPU):
+``nn.RNN`` and ``nn.GRU`` run as ``mm``/``addmm`` calls and are counted exactly, 2 FLOPs per
+MAC of :func:`~theory.arch.recurrent_cost` (biases, gates and elementwise products not
+counted). A float32 ``nn.LSTM`` on CPU runs as one fused ``aten.mkldnn_rnn_layer`` call
+(oneDNN), for which FlopCounterMode has no formula: it reports **0 FLOPs**. In float64,
+with ``torch.backends.mkldnn.flags(enabled=False)`` or on the ``meta`` device the LSTM
+decomposes into matmuls and is counted exactly again. :func:`count_module` does not depend
+on this: its recurrent counts come from the weight shapes and the input's length.
 """
 
 from __future__ import annotations
@@ -28,6 +40,8 @@ from theory.arch import (
     Spec,
     attention_cost,
     attention_params,
+    recurrent_cost,
+    recurrent_params,
 )
 from theory.conv import conv_macs, conv_params
 from theory.linear import linear_params
@@ -166,7 +180,18 @@ def _module(node) -> nn.Module | None:
         return TableAdd(a["rows"], node.shape[-1], a["index"])
     if node.op == "attention":
         return SelfAttention(a["d"], a["heads"])
+    if node.op in _RECURRENT:
+        extra = {"nonlinearity": a["nonlinearity"]} if node.op == "rnn" else {}
+        return _RECURRENT[node.op](
+            a["input_size"], a["hidden_size"], a["num_layers"], bias=a["bias"],
+            batch_first=True, bidirectional=a["bidirectional"], **extra,
+        )  # fmt: skip
     return None
+
+
+#: torch module of each recurrent op of :mod:`theory.arch` (the spec layout ``(N, L, d)``
+#: is batch first).
+_RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class SpecNet(nn.Module):
@@ -241,6 +266,8 @@ class SpecNet(nn.Module):
                 out = x
             elif key is not None:
                 out = self.layers[key](*args)
+                if op in _RECURRENT:  # (output of every step, final states)
+                    out = out[0]
             elif op == "flatten":
                 out = args[0].flatten(1)
             elif op == "add":
@@ -277,9 +304,13 @@ def flop_counter_flops(module: nn.Module, example: torch.Tensor) -> int:
     with FlopCounterMode(display=False) as counter:
         try:
             module(example)
-        except (RuntimeError, IndexError, AssertionError) as err:
+        except (RuntimeError, IndexError, AssertionError, ValueError) as err:
             raise ValueError(f"example does not fit the module: {err}") from None
     return int(counter.get_total_flops())
+
+
+class _Refused(ValueError):
+    """A counting rule's refusal raised inside a forward hook (passed on unchanged)."""
 
 
 def _numel(shape) -> int:
@@ -326,7 +357,24 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
         per_sample = attention_cost(length, m.mha.embed_dim, m.mha.num_heads)
         cost.update({k: batch * v for k, v in per_sample.items()})
     elif isinstance(m, nn.Embedding):
-        params = m.num_embeddings * m.embedding_dim
+        params = m.num_embeddings * m.embedding_dim  # a gather: no arithmetic
+    elif isinstance(m, nn.RNNBase):
+        if isinstance(inp, nn.utils.rnn.PackedSequence):
+            raise _Refused(
+                f"example: count_module counts {type(m).__name__} on padded tensors "
+                "(N, L, d) or (L, N, d), not on a PackedSequence"
+            )
+        if inp.dim() != 3:  # unbatched (L, d): its first axis is no batch to divide by
+            raise _Refused(
+                f"example: count_module counts {type(m).__name__} per sequence of a batch "
+                f"(N, L, d) or (L, N, d); the layer got an unbatched {tuple(inp.shape)} input"
+            )
+        batch, length = (inp.shape[0], inp.shape[1]) if m.batch_first else inp.shape[1::-1]
+        kind = _KIND[type(m)]
+        sizes = (m.input_size, m.hidden_size, m.num_layers, bool(m.bias), bool(m.bidirectional))
+        params = recurrent_params(kind, *sizes)
+        per_sequence = recurrent_cost(kind, int(length), *sizes)
+        cost.update({k: int(batch) * int(v) for k, v in per_sequence.items()})
     elif isinstance(m, ClsToken | TableAdd):
         params = sum(p.numel() for p in m.parameters())
         if isinstance(m, TableAdd):
@@ -336,9 +384,10 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
     return int(params), cost
 
 
+_KIND = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}
 _LEAVES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.LayerNorm, nn.MaxPool2d, nn.AvgPool2d,
            nn.AdaptiveAvgPool2d, SelfAttention, nn.Embedding, ClsToken, TableAdd,
-           *_ACTS.values())  # fmt: skip
+           *_KIND, *_ACTS.values())  # fmt: skip
 _FREE = (nn.Dropout, nn.Identity, nn.Flatten)  # layers that cost nothing
 
 
@@ -347,7 +396,11 @@ def count_module(
 ) -> dict:
     """``{"params", "params_by_formula", "unused_layers", "count", "breakdown"}`` of
     ``module`` on ``example`` (counts per sample: divided by the batch size). A layer with no
-    counting rule is a ``ValueError``, never a silent zero."""
+    counting rule is a ``ValueError``, never a silent zero. Recurrent layers (``nn.RNN``,
+    ``nn.LSTM`` without ``proj_size``, ``nn.GRU``; batch first or not) are counted per
+    input sequence by :func:`theory.arch.recurrent_cost` on the length the hook sees (the
+    example's first axis is still the batch: wrap a sequence-first layer); an
+    unbatched ``(L, d)`` or a ``PackedSequence`` input is a ``ValueError``."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     if not isinstance(convention, Convention):
@@ -371,6 +424,12 @@ def count_module(
     inner = {id(c) for m in module.modules() if isinstance(m, SelfAttention)
              for c in m.modules() if c is not m}  # fmt: skip
     for name, m in module.named_modules():
+        if isinstance(m, nn.RNNBase) and (type(m) not in _KIND or getattr(m, "proj_size", 0)):
+            raise ValueError(
+                f"module: count_module has no counting rule for layer {name or '<root>'!r} "
+                f"({type(m).__name__}{', proj_size > 0' if type(m) in _KIND else ''}); "
+                "recurrent layers counted: RNN, GRU, LSTM without projection"
+            )
         if id(m) in inner or isinstance(m, _LEAVES + _FREE):
             continue
         has_own = any(True for _ in m.parameters(recurse=False))
@@ -384,7 +443,10 @@ def count_module(
     try:
         with torch.no_grad():
             module(example)
-    except (RuntimeError, IndexError, AssertionError) as err:
+    except _Refused:
+        raise
+    except (RuntimeError, IndexError, AssertionError, ValueError) as err:
+        # torch's recurrent layers raise ValueError for a wrong rank or dtype
         raise ValueError(f"example does not fit the module: {err}") from None
     finally:
         for h in handles:

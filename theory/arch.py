@@ -19,6 +19,12 @@ Cost categories (per sample, forward pass, inference)
 ``elementwise`` one residual addition, concatenation-free; or one multiplication (gating)
 =============  ==========================================================================
 
+Recurrent layers (``rnn``, ``lstm``, ``gru``; :func:`recurrent_params`,
+:func:`recurrent_cost`) fall into the same categories, step by step: the input and hidden
+matmuls are ``macs``, torch's two bias vectors are ``bias``, the gate nonlinearities
+``activation`` and the gate products and sums ``elementwise``. An embedding lookup is a
+gather: parameters, no arithmetic, so no cost in any category.
+
 :class:`Convention` says which categories count and in which unit; torchvision's published
 ``_ops`` (GMACs) count ``macs`` + ``attention`` only, and
 ``torch.utils.flop_counter.FlopCounterMode`` reports ``2 × (macs + attention)`` FLOPs.
@@ -51,6 +57,8 @@ __all__ = [
     "SpecError",
     "attention_cost",
     "attention_params",
+    "recurrent_cost",
+    "recurrent_params",
 ]
 
 CATEGORIES = ("macs", "attention", "bias", "norm", "activation", "pool", "elementwise")
@@ -59,7 +67,16 @@ ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish")
 
 OPS = ("input", "conv", "linear", "batchnorm", "layernorm", "act", "maxpool", "avgpool",
        "adaptive_avgpool", "flatten", "add", "scale", "concat", "to_tokens", "cls_token",
-       "embedding", "table_add", "attention", "select")  # fmt: skip
+       "embedding", "table_add", "attention", "select", "rnn", "lstm", "gru")  # fmt: skip
+
+#: Gates :math:`G` of each recurrent kind: the rows of ``weight_ih`` are :math:`G H`.
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+#: Per step and hidden unit: nonlinearities (RNN: tanh or relu; LSTM: three sigmoids, tanh
+#: of the candidate and of the cell; GRU: two sigmoids and the candidate's tanh) and
+#: elementwise operations (LSTM: f*c, i*g, their sum, o*tanh(c); GRU: r*(W_hn h + b_hn),
+#: its sum with the input part, and h' = n + z*(h - n): a difference, a product, a sum).
+STEP_ACTIVATIONS = {"rnn": 1, "lstm": 5, "gru": 3}
+STEP_ELEMENTWISE = {"rnn": 0, "lstm": 4, "gru": 5}
 
 
 class SpecError(ValueError):
@@ -215,6 +232,96 @@ def attention_cost(length: Dim, d: Dim, heads: Dim) -> dict[str, Dim]:
         "bias": 4 * length * d,
         "attention": 2 * length**2 * d,
         "activation": heads * length**2,
+    }
+
+
+def _kind(kind: object) -> str:
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be one of {tuple(GATES)}, got {kind!r}")
+    if kind not in GATES:
+        raise ValueError(f"kind must be one of {tuple(GATES)}, got {kind!r}")
+    return kind
+
+
+def _layer_inputs(input_size: Dim, hidden_size: Dim, num_layers: Dim, directions: int) -> Dim:
+    r""":math:`\sum_l I_l` over the stacked layers: :math:`I + (n-1) D H`."""
+    return input_size + (num_layers - 1) * directions * hidden_size
+
+
+def recurrent_params(
+    kind: str,
+    input_size: Dim,
+    hidden_size: Dim,
+    num_layers: Dim = 1,
+    bias: bool = True,
+    bidirectional: bool = False,
+) -> Dim:
+    r"""Parameters of torch's ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` (``kind`` ``"rnn"``,
+    ``"lstm"``, ``"gru"``: :math:`G = 1, 4, 3` gates), exactly as
+    ``sum(p.numel() for p in module.parameters())`` counts them.
+
+    Layer :math:`l` in direction :math:`d` holds ``weight_ih`` :math:`(GH, I_l)`,
+    ``weight_hh`` :math:`(GH, H)` and, with ``bias``, *two* bias vectors ``bias_ih``,
+    ``bias_hh`` of :math:`GH` each (torch keeps both; the documents' cells write one):
+
+    .. math:: P = \sum_{l=0}^{n-1} D\,\bigl(G H (I_l + H) + 2 G H\,[\text{bias}]\bigr),
+              \qquad I_0 = I,\; I_{l\ge1} = D H,
+
+    :math:`D = 2` when ``bidirectional`` (layers after the first read both directions'
+    outputs). ``input_size`` :math:`I`, ``hidden_size`` :math:`H`, ``num_layers``
+    :math:`n` are integers >= 1 or integer-valued SymPy expressions; ``bias`` and
+    ``bidirectional`` are bools. (PyTorch documentation, ``torch.nn.LSTM``, "Variables";
+    ``000`` § Recurrent Layer Components.)
+    """
+    g = GATES[_kind(kind)]
+    i, h = _dim(input_size, "input_size"), _dim(hidden_size, "hidden_size")
+    n = _dim(num_layers, "num_layers")
+    bias, bidirectional = flag(bias, "bias"), flag(bidirectional, "bidirectional")
+    d = 2 if bidirectional else 1
+    weights = d * g * h * (_layer_inputs(i, h, n, d) + n * h)
+    return _simplify(weights + (2 * d * n * g * h if bias else 0))
+
+
+def recurrent_cost(
+    kind: str,
+    length: Dim,
+    input_size: Dim,
+    hidden_size: Dim,
+    num_layers: Dim = 1,
+    bias: bool = True,
+    bidirectional: bool = False,
+) -> dict[str, Dim]:
+    r"""Cost of torch's ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` on one sequence of ``length``
+    :math:`L` steps (arguments as :func:`recurrent_params`), per layer and direction:
+
+    * ``macs`` :math:`L\,G H (I_l + H)`: the input matmul :math:`W_{ih} x_t` and the hidden
+      matmul :math:`W_{hh} h_{t-1}` at every step, the first included (torch multiplies the
+      zero initial state too). A gate's two parts accumulate into one sum, as the
+      concatenated product :math:`[W_{ih}\;W_{hh}][x_t; h_{t-1}]` would.
+    * ``bias`` :math:`2 L G H` with ``bias`` (both of torch's vectors are added), else 0.
+    * ``activation`` :math:`L H a`, :math:`a` = 1 (RNN: tanh or relu), 5 (LSTM: three
+      sigmoid gates, tanh of the candidate, tanh of the cell), 3 (GRU: two sigmoids, tanh).
+    * ``elementwise`` :math:`L H e`, :math:`e` = 0 (RNN), 4 (LSTM: :math:`f\odot c`,
+      :math:`i\odot g`, their sum, :math:`o\odot\tanh c`), 5 (GRU:
+      :math:`r\odot(W_{hn}h + b_{hn})`, its sum with the input part, which the reset gate
+      keeps apart from the matmul, and :math:`h' = n + z\odot(h - n)` as torch computes it).
+
+    With the default :class:`Convention` only ``macs`` count, and
+    ``FlopCounterMode`` reports ``2 × macs`` (when it sees the matmuls: see
+    :mod:`numerics.torch_arch`). ``length`` is an integer >= 1 or a SymPy expression.
+    """
+    g = GATES[_kind(kind)]
+    length = _dim(length, "length")
+    i, h = _dim(input_size, "input_size"), _dim(hidden_size, "hidden_size")
+    n = _dim(num_layers, "num_layers")
+    bias, bidirectional = flag(bias, "bias"), flag(bidirectional, "bidirectional")
+    d = 2 if bidirectional else 1
+    steps = d * n * length  # layer-direction-steps
+    return {
+        "macs": _simplify(length * d * g * h * (_layer_inputs(i, h, n, d) + n * h)),
+        "bias": _simplify(2 * steps * g * h) if bias else 0,
+        "activation": _simplify(steps * h * STEP_ACTIVATIONS[kind]),
+        "elementwise": _simplify(steps * h * STEP_ELEMENTWISE[kind]),
     }
 
 
@@ -498,8 +605,12 @@ class Spec:
         return self._add("cls_token", (x,), label, (length + 1, d), d)
 
     def embedding(self, x: int, vocab: Dim, d: Dim, name: str | None = None) -> int:
-        """Token ids ``(L,)`` to ``(L, d)`` by a table of :math:`V d` parameters
-        (``vocab`` :math:`V` and ``d`` integers >= 1)."""
+        r"""Token ids ``(L,)`` to ``(L, d)`` by a table :math:`E \in \mathbb R^{V\times d}`
+        of :math:`V d` parameters (``nn.Embedding(num_embeddings=V, embedding_dim=d)``;
+        ``vocab`` :math:`V` and ``d`` integers >= 1 or SymPy expressions). Token :math:`w`
+        becomes row :math:`E[w,:]` (``000`` § Embedding Layers), the one-hot product
+        :math:`e_w^\top E` done as a gather: no arithmetic, so no cost in any category
+        (``FlopCounterMode`` records none either)."""
         label = self._label(name, "embedding")
         node = self._rank(x, (1,), "x", label, "embedding")
         vocab, d = _dim(vocab, "vocab"), _dim(d, "d")
@@ -539,6 +650,73 @@ class Spec:
             "attention", (x,), label, (length, d), attention_params(d), {"heads": h, "d": d},
             **attention_cost(length, d, h),
         )  # fmt: skip
+
+    def _recurrent(self, kind, x, hidden_size, num_layers, bias, bidirectional, name, **extra):
+        label = self._label(name, kind)
+        length, d = self._rank(x, (2,), "x", label, kind).shape
+        h, n = _dim(hidden_size, "hidden_size"), _dim(num_layers, "num_layers")
+        bias, bidirectional = flag(bias, "bias"), flag(bidirectional, "bidirectional")
+        params = recurrent_params(kind, d, h, n, bias, bidirectional)
+        cost = recurrent_cost(kind, length, d, h, n, bias, bidirectional)
+        attrs = dict(
+            input_size=d, hidden_size=h, num_layers=n, bias=bias, bidirectional=bidirectional,
+            **extra,
+        )  # fmt: skip
+        out = (length, (2 if bidirectional else 1) * h)
+        return self._add(kind, (x,), label, out, params, attrs, **cost)
+
+    def rnn(
+        self,
+        x: int,
+        hidden_size: Dim,
+        num_layers: Dim = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        nonlinearity: str = "tanh",
+        name: str | None = None,
+    ) -> int:
+        r"""Elman RNN (``nn.RNN``) over the tokens of ``x`` ``(L, d)``:
+        :math:`h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`, ``nonlinearity``
+        :math:`\phi` ``"tanh"`` or ``"relu"``; output ``(L, D·H)`` (all steps' hidden states
+        of the last layer, both directions concatenated). Counts:
+        :func:`recurrent_params`, :func:`recurrent_cost` (``kind="rnn"``)."""
+        if not isinstance(nonlinearity, str):
+            raise TypeError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        return self._recurrent(
+            "rnn", x, hidden_size, num_layers, bias, bidirectional, name,
+            nonlinearity=nonlinearity,
+        )  # fmt: skip
+
+    def lstm(
+        self,
+        x: int,
+        hidden_size: Dim,
+        num_layers: Dim = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        name: str | None = None,
+    ) -> int:
+        r"""LSTM (``nn.LSTM``, no projection) over the tokens of ``x`` ``(L, d)``: gates
+        :math:`i, f, g, o` of :math:`H` rows each, :math:`c_t = f\odot c_{t-1} + i\odot g`,
+        :math:`h_t = o\odot\tanh c_t`; output ``(L, D·H)``. Counts:
+        :func:`recurrent_params`, :func:`recurrent_cost` (``kind="lstm"``)."""
+        return self._recurrent("lstm", x, hidden_size, num_layers, bias, bidirectional, name)
+
+    def gru(
+        self,
+        x: int,
+        hidden_size: Dim,
+        num_layers: Dim = 1,
+        bias: bool = True,
+        bidirectional: bool = False,
+        name: str | None = None,
+    ) -> int:
+        r"""GRU (``nn.GRU``, torch's form: the reset gate multiplies
+        :math:`W_{hn}h + b_{hn}`) over the tokens of ``x`` ``(L, d)``; output ``(L, D·H)``.
+        Counts: :func:`recurrent_params`, :func:`recurrent_cost` (``kind="gru"``)."""
+        return self._recurrent("gru", x, hidden_size, num_layers, bias, bidirectional, name)
 
     def select(self, x: int, index: int = 0, name: str | None = None) -> int:
         """Token ``index`` of ``(L, d)``: ``(d,)``; ``0 <= index < L``."""

@@ -32,6 +32,21 @@ def _spec() -> Spec:
 
 
 SPEC = _spec()
+
+
+def _lm_spec() -> Spec:
+    """A small language model: ids (6,) → embedding 5 → 2-layer bidirectional LSTM 4 →
+    GRU 3 → tanh RNN 2 → linear to the vocabulary of 11."""
+    s = Spec("lm")
+    x = s.embedding(s.input(6), 11, 5, name="emb")
+    x = s.lstm(x, 4, num_layers=2, bidirectional=True, name="lstm")
+    x = s.rnn(s.gru(x, 3, bias=False, name="gru"), 2, name="rnn")
+    s.linear(x, 11, name="head")
+    return s
+
+
+LM = _lm_spec()
+EVERYTHING = Convention(bias=True, activation=True, elementwise=True)
 MODULE_BAD = {"module": (torch.nn.Conv1d(1, 1, 1), torch.nn.Linear(3, 2), Spec("x"))}
 EXAMPLE_BAD = {
     "example": (
@@ -311,7 +326,17 @@ ENTRIES = [
     ),
     Entry(
         "numerics.torch_arch.to_module",
-        samples=(Sample({"spec": SPEC}, check=lambda m: isinstance(m, SpecNet)),),
+        samples=(
+            Sample({"spec": SPEC}, check=lambda m: isinstance(m, SpecNet)),
+            Sample(
+                {"spec": LM},
+                check=lambda m: (
+                    sum(p.numel() for p in m.parameters()) == LM.params()
+                    and all(r.batch_first for r in m.modules() if isinstance(r, torch.nn.RNNBase))
+                    and m(torch.zeros(2, 6, dtype=torch.long)).shape == (2, 6, 11)
+                ),
+            ),
+        ),
         errors=(ErrorSample({"spec": None}, TypeError, "spec must be"),),
         result="any",
     ),
@@ -329,12 +354,55 @@ ENTRIES = [
                     and r["params"] == r["params_by_formula"] == SPEC.params()
                 ),
             ),
+            Sample(
+                {
+                    "module": to_module(LM),
+                    "example": torch.zeros(3, 6, dtype=torch.long),
+                    "convention": EVERYTHING,
+                },
+                check=lambda r: (
+                    r["count"] == LM.count(EVERYTHING)
+                    and r["breakdown"] == LM.breakdown()
+                    and r["params"] == r["params_by_formula"] == LM.params()
+                ),
+            ),
+            Sample(
+                {"module": torch.nn.LSTM(3, 4, 2), "example": torch.zeros(5, 2, 3)},
+                # 2 sequences × 5 steps × 4H(I_l + H) MACs summed over the 2 layers, divided by
+                # the example's first axis (5: count_module takes it as the batch)
+                check=lambda r: r["breakdown"]["macs"] == 2 * 5 * 16 * (3 + 4 + 4 + 4) // 5,
+                note="sequence first: the example's first axis (5 steps) is taken as the batch",
+            ),
         ),
         errors=(
             ErrorSample(
                 {"module": torch.nn.Conv1d(1, 1, 1), "example": torch.zeros(1, 1, 4)},
                 ValueError,
                 "no counting rule",
+            ),
+            ErrorSample(
+                {"module": torch.nn.LSTM(3, 4, proj_size=2), "example": torch.zeros(1, 5, 3)},
+                ValueError,
+                "module: .*proj_size",
+            ),
+            ErrorSample(
+                {"module": torch.nn.GRU(3, 4), "example": torch.zeros(5, 3)},
+                ValueError,
+                "^example: count_module counts GRU .*unbatched",
+            ),
+            # torch's RNN layers raise ValueError (not RuntimeError) for rank and dtype
+            ErrorSample(
+                {"module": torch.nn.LSTM(3, 4), "example": torch.zeros(2, 5, 3, 1)},
+                ValueError,
+                "example does not fit the module",
+            ),
+            ErrorSample(
+                {
+                    "module": torch.nn.GRU(3, 4),
+                    "example": torch.zeros(2, 5, 3, dtype=torch.float64),
+                },
+                ValueError,
+                "example does not fit the module",
             ),
             ErrorSample(
                 {"module": to_module(SPEC), "example": torch.zeros(0, 3, 8, 8)},
@@ -357,6 +425,11 @@ ENTRIES = [
                 {"module": to_module(SPEC), "example": torch.zeros(1, 3, 8, 8)},
                 check=lambda r: r == 2 * SPEC.count(),
             ),
+            Sample(
+                {"module": torch.nn.GRU(3, 4, 2), "example": torch.zeros(5, 2, 3)},
+                check=lambda r: r == 2 * 2 * 5 * 12 * (3 + 4 + 4 + 4),
+                note="RNN and GRU run as matmuls on CPU: 2 FLOPs per MAC",
+            ),
         ),
         errors=(
             ErrorSample(
@@ -365,6 +438,11 @@ ENTRIES = [
                 "example does not fit",
             ),
             ErrorSample({"module": "net", "example": torch.zeros(2, 4)}, TypeError, "module"),
+            ErrorSample(
+                {"module": torch.nn.LSTM(3, 4), "example": torch.zeros(2, 5, 3, 1)},
+                ValueError,
+                "example does not fit the module",
+            ),
         ),
         result="count",
         bad_values={**MODULE_BAD, **EXAMPLE_BAD},

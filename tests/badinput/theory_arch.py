@@ -9,6 +9,7 @@ device) or with published figures.
 
 from __future__ import annotations
 
+import numpy as np
 import sympy
 import torch
 
@@ -100,6 +101,85 @@ def _node(**expected):
 
 NAME_BAD = {"name": ("", 3, b"x")}
 NODE_BAD = ("1", 1.0, 99, 7)
+RECURRENT = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+# sizes may be SymPy expressions (no integer domain for them)
+RECURRENT_DOMAINS = {
+    "kind": one_of("rnn", "lstm", "gru"),
+    "bias": boolean,
+    "bidirectional": boolean,
+}
+
+
+def _torch_recurrent(kind: str, *args, **kwargs) -> int:
+    """Parameters torch counts for ``nn.RNN/LSTM/GRU(*args, **kwargs)`` (meta device)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in RECURRENT[kind](*args, **kwargs).parameters())
+
+
+RNN_EXTRA = {
+    "samples": (
+        Sample(
+            {"x": 5, "hidden_size": 2, "nonlinearity": "relu"},
+            check=_node(shape=(5, 2), params=_torch_recurrent("rnn", 8, 2), activation=10),
+        ),
+    ),
+    "errors": (
+        ErrorSample(
+            {"x": 5, "hidden_size": 2, "nonlinearity": "gelu"},
+            ValueError,
+            "nonlinearity must be 'tanh' or 'relu'",
+        ),
+        ErrorSample({"x": 5, "hidden_size": 2, "nonlinearity": None}, TypeError, "nonlinearity"),
+    ),
+}
+
+
+def _recurrent_entry(kind: str) -> Entry:
+    """Spec.rnn / lstm / gru on node 5 (tokens (5, 8)): torch's count, shape (L, D·H)."""
+    extra = RNN_EXTRA if kind == "rnn" else {"samples": (), "errors": ()}
+    g = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    two_layers = _torch_recurrent(kind, 8, 4, 2, bidirectional=True)
+    return Entry(
+        f"theory.arch.Spec.{kind}",
+        make=_node_of(kind),
+        samples=(
+            Sample(
+                {
+                    "x": 5,
+                    "hidden_size": 4,
+                    "num_layers": 2,
+                    "bias": True,
+                    "bidirectional": True,
+                    "name": "rec",
+                },
+                check=_node(shape=(5, 8), params=two_layers, macs=5 * 2 * g * 4 * (8 + 8 + 4 + 4)),
+            ),
+            Sample(
+                {"x": 5, "hidden_size": 3, "bias": False},
+                check=_node(shape=(5, 3), params=g * 3 * (8 + 3), bias=0),
+            ),
+            *extra["samples"],
+        ),
+        errors=(
+            ErrorSample(
+                {"x": 1, "hidden_size": 4}, SpecError, "x must be a node of shape \\(L, d\\)"
+            ),
+            ErrorSample({"x": 5, "hidden_size": 0}, ValueError, "hidden_size must be"),
+            ErrorSample({"x": 5, "hidden_size": 4, "num_layers": 1.5}, TypeError, "num_layers"),
+            ErrorSample({"x": 5, "hidden_size": 4, "bias": "False"}, TypeError, "bias must be"),
+            ErrorSample(
+                {"x": 5, "hidden_size": 4, "bidirectional": 1}, TypeError, "bidirectional must be"
+            ),
+            *extra["errors"],
+        ),
+        result="count",
+        domains={
+            **{k: v for k, v in RECURRENT_DOMAINS.items() if k != "kind"},
+            "nonlinearity": one_of("tanh", "relu"),
+        },
+        bad_values={"x": NODE_BAD, "num_layers": (10**30,), **NAME_BAD},
+    )
+
 
 ENTRIES = [
     # ----------------------------------------------------------------- module functions
@@ -121,6 +201,135 @@ ENTRIES = [
             ErrorSample({"d": sympy.nan}, TypeError, "d must be"),
         ),
         result="count",
+    ),
+    Entry(
+        "theory.arch.recurrent_params",
+        samples=(
+            Sample(
+                {"kind": "lstm", "input_size": 10, "hidden_size": 20},
+                check=lambda r: r == 2560 == _torch_recurrent("lstm", 10, 20),
+            ),
+            Sample(
+                {
+                    "kind": "gru",
+                    "input_size": 8,
+                    "hidden_size": 16,
+                    "num_layers": 2,
+                    "bias": True,
+                    "bidirectional": True,
+                },
+                check=lambda r: r == 7296 == _torch_recurrent("gru", 8, 16, 2, bidirectional=True),
+            ),
+            Sample(
+                {
+                    "kind": "rnn",
+                    "input_size": 3,
+                    "hidden_size": 5,
+                    "num_layers": 3,
+                    "bias": False,
+                    "bidirectional": False,
+                },
+                check=lambda r: r == _torch_recurrent("rnn", 3, 5, 3, bias=False),
+            ),
+            Sample(
+                {"kind": "lstm", "input_size": W, "hidden_size": W, "num_layers": 2},
+                check=lambda r: sympy.expand(r - (16 * W**2 + 16 * W)) == 0,
+            ),
+        ),
+        errors=(
+            ErrorSample(
+                {"kind": "LSTM", "input_size": 3, "hidden_size": 4},
+                ValueError,
+                "kind must be one of",
+            ),
+            ErrorSample({"kind": None, "input_size": 3, "hidden_size": 4}, TypeError, "kind"),
+            ErrorSample(
+                {"kind": "gru", "input_size": 0, "hidden_size": 4}, ValueError, "input_size must be"
+            ),
+            ErrorSample(
+                {"kind": "gru", "input_size": 3, "hidden_size": 4.0},
+                TypeError,
+                "hidden_size must be",
+            ),
+            ErrorSample(
+                {"kind": "gru", "input_size": 3, "hidden_size": 4, "num_layers": -1},
+                ValueError,
+                "num_layers must be",
+            ),
+            ErrorSample(
+                {"kind": "rnn", "input_size": 3, "hidden_size": 4, "bias": "True"},
+                TypeError,
+                "bias must be",
+            ),
+            ErrorSample(
+                {"kind": "rnn", "input_size": 3, "hidden_size": 4, "bidirectional": np.bool_(True)},
+                TypeError,
+                "bidirectional must be",
+            ),
+        ),
+        result="count",
+        domains=RECURRENT_DOMAINS,
+        bad_values={"kind": ("Rnn", "transformer", b"rnn")},
+    ),
+    Entry(
+        "theory.arch.recurrent_cost",
+        samples=(
+            Sample(
+                {"kind": "lstm", "length": 6, "input_size": 10, "hidden_size": 20},
+                check=lambda r: (
+                    r
+                    == {
+                        "macs": 6 * 4 * 20 * 30,
+                        "bias": 6 * 2 * 80,
+                        "activation": 6 * 5 * 20,
+                        "elementwise": 6 * 4 * 20,
+                    }
+                ),
+            ),
+            Sample(
+                {
+                    "kind": "gru",
+                    "length": 3,
+                    "input_size": 2,
+                    "hidden_size": 4,
+                    "num_layers": 2,
+                    "bias": False,
+                    "bidirectional": True,
+                },
+                check=lambda r: (
+                    r
+                    == {
+                        "macs": 3 * 2 * 3 * 4 * (2 + 4 + 8 + 4),
+                        "bias": 0,
+                        "activation": 3 * 4 * 3 * 4,
+                        "elementwise": 3 * 4 * 5 * 4,
+                    }
+                ),
+            ),
+            Sample(
+                {"kind": "rnn", "length": W, "input_size": 3, "hidden_size": 2},
+                check=lambda r: sympy.expand(r["macs"] - 10 * W) == 0 and r["elementwise"] == 0,
+            ),
+        ),
+        errors=(
+            ErrorSample(
+                {"kind": "lstm", "length": 0, "input_size": 3, "hidden_size": 4},
+                ValueError,
+                "length must be",
+            ),
+            ErrorSample(
+                {"kind": "cnn", "length": 2, "input_size": 3, "hidden_size": 4},
+                ValueError,
+                "kind must be one of",
+            ),
+            ErrorSample(
+                {"kind": "lstm", "length": 2, "input_size": 3, "hidden_size": 4, "bias": 1},
+                TypeError,
+                "bias must be",
+            ),
+        ),
+        result="count",
+        domains=RECURRENT_DOMAINS,
     ),
     Entry(
         "theory.arch.attention_cost",
@@ -543,6 +752,9 @@ ENTRIES = [
         result="count",
         bad_values={"x": NODE_BAD, "heads": (3, 5, 16), **NAME_BAD},
     ),
+    _recurrent_entry("rnn"),
+    _recurrent_entry("lstm"),
+    _recurrent_entry("gru"),
     Entry(
         "theory.arch.Spec.select",
         make=_node_of("select"),

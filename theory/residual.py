@@ -291,7 +291,8 @@ def derive_prevents_vanishing() -> Derivation:
     r"""When the identity term keeps the gradient from vanishing, and a minimal counterexample.
 
     Bound (any norms): for a row vector :math:`u`, :math:`\|u(I + J)\| \ge \|u\| - \|uJ\| \ge
-    (1 - \|J\|_2)\|u\|`, so :math:`\|v\prod_l(I+J_l)\| \ge \prod_l(1 - \|J_l\|)\|v\| > 0` when
+    (1 - \|J\|_2)\|u\|`, so
+    :math:`\|v\prod_l(I+J_l)\| \ge \prod_l\max(0, 1 - \|J_l\|)\|v\|`, :math:`> 0` when
     every :math:`\|J_l\| < 1`; likewise :math:`\le \prod_l(1 + \|J_l\|)\|v\|`.
     Counterexample: :math:`F(x) = -x/2` gives :math:`J = -1/2`, :math:`1 + J = 1/2`, and after
     :math:`L` blocks the gradient is :math:`2^{-L}\,\partial L/\partial y_L`: it vanishes
@@ -313,10 +314,13 @@ def derive_prevents_vanishing() -> Derivation:
             1 - jn,
         ),
         Step(
-            "Block by block: $\\prod_l(1-\\|J_l\\|)\\|v\\| \\le \\|v\\prod_l(I+J_l)\\| \\le "
-            "\\prod_l(1+\\|J_l\\|)\\|v\\|$; the lower bound is $> 0$ exactly when every "
-            "$\\|J_l\\| < 1$, and $\\ge 1 - \\sum_l\\|J_l\\|$ (Weierstrass). Both are "
-            "attained by $J_l = \\mp\\|J_l\\| I$.",
+            "Block by block: $\\prod_l\\max(0, 1-\\|J_l\\|)\\|v\\| \\le "
+            "\\|v\\prod_l(I+J_l)\\| \\le \\prod_l(1+\\|J_l\\|)\\|v\\|$ (each factor's "
+            "lower bound is $\\max(0, 1 - \\|J\\|)$: with $\\|J\\| > 1$ the block can "
+            "annihilate $u$); the lower bound is $> 0$ exactly when every $\\|J_l\\| < 1$, and "
+            "$\\ge 1 - \\sum_l\\|J_l\\|$ (Weierstrass). The upper bound is attained by "
+            "$J_l = \\|J_l\\| I$, the lower one by $J_l = -\\|J_l\\| I$ when every "
+            "$\\|J_l\\| \\le 1$.",
         ),
         Step(
             "Counterexample: $F(x) = -x/2$ (one linear layer, weight $-1/2$) has "

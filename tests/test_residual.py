@@ -525,3 +525,35 @@ def test_long_paths_dominate_when_the_gain_exceeds_one():
     assert R.dominant_path_length(50, sympy.Rational(1107, 1000)) == 26
     assert R.dominant_path_length(50, sympy.Rational(1, 4)) == 10
     assert R.dominant_path_length(10, sympy.Rational(1, 3)) == 2
+
+
+@pytest.mark.claim("d002.res.path-lengths")
+def test_short_paths_dominate_at_torch_default_init():
+    """Linear blocks with torch's default nn.Linear weights (U(+-1/sqrt(d)), width 64, L = 50):
+    the Frobenius norm of the length-k part of the stack's Jacobian (dynamic programming over
+    the ordered expansion) peaks at k of about 12 — short paths, although the blocks' mean
+    spectral norm is about 1.1; the scalar model W = sI with s = 1.107 would put the peak at
+    26 (test above): the counterexample needs gains above 1 in every direction."""
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        d, depth = 64, 50
+        a = 1 / np.sqrt(d)
+        ws = [rng.uniform(-a, a, (d, d)) for _ in range(depth)]
+        parts = [np.eye(d)] + [np.zeros((d, d))] * depth
+        for w in ws:
+            parts = [parts[0]] + [parts[k] + parts[k - 1] @ w.T for k in range(1, depth + 1)]
+        norms = [np.linalg.norm(m) for m in parts]
+        assert 8 <= int(np.argmax(norms)) <= 16 < depth // 2
+        assert 1.0 < np.mean([np.linalg.norm(w, 2) for w in ws]) < 1.2
+
+
+@pytest.mark.claim("d002.res.q4-paths")
+def test_resnet34_has_two_to_the_sixteen_paths_not_two_to_the_34():
+    """2^L counts residual blocks, not layers: ResNet-34 (34 weighted layers on its main path)
+    has 16 two-layer basic blocks, so 2^16 paths."""
+    from theory.architectures import resnet
+
+    spec = resnet((3, 4, 6, 3))
+    adds = sum(node.op == "add" for node in spec.nodes)
+    assert adds == 16
+    assert R.path_count(adds) == 2**16 != 2**34

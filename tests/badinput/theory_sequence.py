@@ -208,7 +208,10 @@ ENTRIES = [
         samples=(
             Sample({"W": [[2, 0], [0, 3]]}, check=lambda r: r == sympy.Matrix([[2, 0], [0, 3]])),
             Sample({"W": [[0, 1], [0, 0]]}, check=lambda r: r is None),
-            Sample({"W": np.array([[1.5]])}, check=lambda r: r == sympy.Matrix([[sympy.Rational(3, 2)]])),
+            Sample(
+                {"W": np.array([[1.5]])},
+                check=lambda r: r == sympy.Matrix([[sympy.Rational(3, 2)]]),
+            ),
         ),
         errors=(
             ErrorSample({"W": [[1, 2]]}, ValueError, "W"),

@@ -443,6 +443,7 @@ def attention_figures() -> str:
 def sequence_figures() -> str:
     """Gradient norm through time for several spectral radii, with the prediction."""
     from numerics.sequence_experiments import gradient_through_time_figure
+    from theory.sequence import derive_spectral_condition
 
     return "\n".join(
         [
@@ -454,6 +455,10 @@ def sequence_figures() -> str:
             "$W = \\rho\\,Q$ ($Q$ orthogonal) against $T$: the linear recurrence gives exactly "
             "$\\rho^T$ (lines); a tanh RNN stays below it, since $|\\tanh'| \\le 1$ "
             "(`numerics.sequence_experiments`).",
+            "",
+            '??? note "Derivation: when the gradient through time vanishes or explodes"',
+            "",
+            *("    " + line for line in derive_spectral_condition().to_markdown().splitlines()),
             "",
         ]
     )

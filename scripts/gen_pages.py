@@ -107,7 +107,8 @@ TOPICS = {
         "the identity prevents vanishing gradients and a minimal counterexample where it does "
         "not, the ensemble reading (a sum of weight-sharing paths) and path lengths. Helpers: "
         "`theory.residual`; kernels: `kernels.cpu.residual`; tests: `tests/test_residual.py`. "
-        "DenseNet's claims are on the Architectures page.",
+        "DenseNet's claims (dense connections) are on the "
+        "[Architectures](architectures.md#d002-arch-densenet-growth) page.",
     ),
     "normalization": (
         "Normalization layers",

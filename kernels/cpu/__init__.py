@@ -12,6 +12,11 @@
 * :mod:`kernels.cpu.attention` — softmax, ``scaled_dot_product_attention`` and
   ``multi_head_attention`` (torch's arguments and mask conventions) with hand-written backward;
   sinusoidal, learned and relative positional encodings; linear attention and sparse masks.
+* :mod:`kernels.cpu.embedding`, :mod:`kernels.cpu.recurrent` — ``F.embedding`` and the RNN,
+  LSTM and GRU cells and single-layer sequences in torch's layout (both GRU forms), with
+  scatter-add and backpropagation-through-time backward.
+* :mod:`kernels.cpu.residual` — a residual (or plain) MLP stack with hand-written backward and
+  its explicit sum over the :math:`2^L` paths.
 * :mod:`kernels.cpu.mlp` — a bias-free MLP stack, forward and backward.
 * :mod:`kernels.cpu.layers` — small layer objects that own their parameters.
 

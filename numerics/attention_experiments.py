@@ -113,7 +113,8 @@ def attention_wall_figure(
 
     Left: best-of-3 time of one float64 head against :math:`n` (log-log), with the formula
     :math:`2n^2d` MACs scaled by the rate measured at the largest :math:`n`. Right: the peak
-    allocation of one call against :math:`8n^2` bytes (one float64 score matrix). Arguments as
+    allocation of one call against :math:`8n^2` bytes (one float64 score matrix) and three times
+    that (the kernel's scores, exponentials and weights alive at once). Arguments as
     :func:`attention_wall`.
     """
     points = attention_wall(lengths, head_dim, 3, seed)
@@ -132,6 +133,8 @@ def attention_wall_figure(
     ax1.legend(fontsize=8)
     ax2.loglog(n, peak / 2**20, "s", label="peak allocation (tracemalloc)")
     ax2.loglog(n, 8 * n**2 / 2**20, "-", label=r"$8n^2$ bytes: one score matrix")
+    ax2.loglog(n, 3 * 8 * n**2 / 2**20, "--", color="grey",
+               label=r"$3 \times 8n^2$: scores, exponentials, weights")  # fmt: skip
     ax2.set_xlabel("sequence length $n$")
     ax2.set_ylabel("MiB")
     ax2.set_title("memory")

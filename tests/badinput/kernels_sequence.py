@@ -217,6 +217,14 @@ BIG = {
     "bias_hh": None,
     "nonlinearity": "tanh",
 }
+# the input width matters too: L * (4H + I) = 2**20 * 132 > 2**27 with H = 1, I = 128
+# (independent mutation survivor: "4H + I" weakened to "4H - I" passed the first sample)
+BIG_WIDE = {
+    **BIG,
+    "input": np.broadcast_to(np.zeros(1), (2**20, 1, 128)),
+    "weight_ih": np.zeros((1, 128)),
+    "weight_hh": np.zeros((1, 1)),
+}
 
 
 def _rnn_seq_ref(relu=False):
@@ -400,6 +408,7 @@ ENTRIES = [
             ErrorSample({**RNN_SEQ, "h0": H0[0]}, ValueError, "h0"),
             ErrorSample({**RNN_SEQ, "input": XS[:0]}, ValueError, "input"),
             ErrorSample(BIG, ValueError, r"input.*MAX_ELEMENTS"),
+            ErrorSample(BIG_WIDE, ValueError, r"input.*MAX_ELEMENTS"),
         ),
         domains=NL,
     ),

@@ -743,3 +743,25 @@ def test_sequence_is_the_cell_unrolled(kind, case, seed):
     np.testing.assert_array_equal(hn[0], h)
     if cn is not None:
         np.testing.assert_array_equal(cn[0], c)
+
+
+@pytest.mark.claim("d000.seq.gru-candidate")
+def test_gru_defaults_to_torchs_reset_after_form():
+    """Called without reset_before, the sequence GRU and its backward are torch's nn.GRU
+    (reset after the hidden product); reset_before=True is the other form and differs
+    (independent mutation survivor: the default flipped)."""
+    rng = np.random.default_rng(7)
+    L, N, n_in, H = 4, 2, 3, 2
+    x, h0 = rng.standard_normal((L, N, n_in)), rng.standard_normal((1, N, H))
+    m = torch.nn.GRU(n_in, H, dtype=torch.float64)
+    w = [p.detach().numpy() for p in (m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0)]
+    out, hn = R.gru(x, h0, *w)
+    t_out, t_hn = m(torch.from_numpy(x), torch.from_numpy(h0))
+    assert np.allclose(out, t_out.detach().numpy(), atol=1e-12)
+    assert np.allclose(hn, t_hn.detach().numpy(), atol=1e-12)
+    other, _ = R.gru(x, h0, *w, reset_before=True)
+    assert np.abs(other - out).max() > 1e-6
+    g = rng.standard_normal(out.shape)
+    default = R.gru_backward(g, None, x, h0, *w)
+    explicit = R.gru_backward(g, None, x, h0, *w, reset_before=False)
+    assert all(np.array_equal(default[k], explicit[k]) for k in default if default[k] is not None)

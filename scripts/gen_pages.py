@@ -110,6 +110,19 @@ TOPICS = {
         "DenseNet's claims (dense connections) are on the "
         "[Architectures](architectures.md#d002-arch-densenet-growth) page.",
     ),
+    "dropout": (
+        "Dropout and its variants",
+        "Standard (inverted) dropout, spatial dropout, DropConnect, stochastic depth and "
+        "DropBlock: mask distributions and the mean and variance of each output under both "
+        "documents' conventions (000 and torch: $p$ = drop probability; 002: $p$ = keep "
+        "probability), the ensemble of $2^n$ sub-networks and when weight scaling equals its "
+        "arithmetic or geometric mean, the dropout objective as a regularizer, Monte-Carlo "
+        "dropout, DropBlock's actual drop rate and the optimal rate. Helpers: `theory.dropout`; "
+        "kernels: `kernels.cpu.dropout`; experiments: `numerics.dropout_experiments`; tests: "
+        "`tests/test_dropout_theory.py`, `tests/test_dropout_kernels.py`, "
+        "`tests/test_dropout_claims.py`. Conventions: [Probabilities, variances, dropout]"
+        "(../conventions.md#probabilities-variances-dropout).",
+    ),
     "normalization": (
         "Normalization layers",
         "Batch, layer, instance and group normalization: definitions (which axes; biased vs "

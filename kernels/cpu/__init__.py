@@ -17,6 +17,9 @@
   scatter-add and backpropagation-through-time backward.
 * :mod:`kernels.cpu.residual` — a residual (or plain) MLP stack with hand-written backward and
   its explicit sum over the :math:`2^L` paths.
+* :mod:`kernels.cpu.dropout` — dropout (element-wise, ``dropout1d/2d/3d``), DropConnect,
+  stochastic depth and DropBlock with seeded ``numpy.random.Generator`` masks, training and
+  evaluation modes, forward and backward.
 * :mod:`kernels.cpu.mlp` — a bias-free MLP stack, forward and backward.
 * :mod:`kernels.cpu.layers` — small layer objects that own their parameters.
 

@@ -809,10 +809,11 @@ def dropblock_drop_probability(
     (:math:`c_H(i) = \min(i, H - bs) - \max(0, i - bs + 1) + 1`), so it is dropped with
     probability :math:`1 - (1 - \gamma)^{c(i,j)}`. Returns ``"gamma"``, ``"probability"``
     (H, W), ``"coverage"`` (H, W) ints, ``"fraction"`` the mean of ``probability`` (the
-    expected fraction dropped, below ``p`` whenever ``p > 0`` and ``bs > 1``: the union of
-    overlapping blocks is smaller than their total area and border pixels are covered by
-    fewer blocks) and ``"requested"`` ``p``. ``height``, ``width`` in ``[1, 4096]``;
-    ``block_size`` in ``[1, min(height, width)]``; ``p`` in [0, 1).
+    expected fraction dropped: :math:`\sum 1 - (1-\gamma)^c \le \gamma\sum c = pHW`, strictly
+    below ``p`` whenever ``p > 0``, ``bs > 1`` and the block has more than one position — the
+    union of overlapping blocks is smaller than their total area) and ``"requested"`` ``p``.
+    ``height``, ``width`` in ``[1, 4096]``; ``block_size`` in ``[1, min(height, width)]``;
+    ``p`` in [0, 1).
     """
     h, w, bs, p = _dropblock_args(height, width, block_size, p)
     gamma = p / bs**2 * (h * w) / ((h - bs + 1) * (w - bs + 1))

@@ -510,6 +510,34 @@ def test_sampled_dropblock_masks_match_the_exact_fraction_and_are_contiguous(see
 
 
 @pytest.mark.claim("d000.drop.dropblock-contiguous")
+@settings(max_examples=15)
+@given(
+    seed=seeds,
+    hw=st.sampled_from([(5, 5), (7, 9), (14, 14)]),
+    bs=st.sampled_from([1, 2, 3, 5]),
+    p=st.sampled_from([0.1, 0.3]),
+)
+def test_the_dropblock_kernel_drops_the_exact_expected_fraction(seed, hw, bs, p):
+    """kernels.cpu.dropout.drop_block2d (torchvision's algorithm) on 400 (sample, channel)
+    maps: its realized dropped fraction lies within Hoeffding's interval (per-map fractions
+    in [0, 1], independent maps; false alarm 1e-6) of the exact expected fraction counted
+    here, which is below the requested p; its mask agrees pixel by pixel with the exact
+    probabilities in the mean over maps (Hoeffding per pixel, alpha / pixels)."""
+    kd = pytest.importorskip("kernels.cpu.dropout")
+    h, w = hw
+    assume(bs <= min(h, w))
+    x = np.ones((40, 10, h, w))
+    _, mask, _ = kd.drop_block2d(
+        x, p, bs, training=True, generator=np.random.default_rng(seed), return_mask=True
+    )
+    exact = X.dropblock_drop_probability(h, w, bs, p)
+    maps = mask.reshape(-1, h, w)
+    assert abs((1 - maps.mean()) - exact["fraction"]) <= hoeffding_halfwidth(len(maps), 1.0, ALPHA)
+    t = hoeffding_halfwidth(len(maps), 1.0, ALPHA / (h * w))
+    assert np.all(np.abs((1 - maps.mean(axis=0)) - exact["probability"]) <= t)
+
+
+@pytest.mark.claim("d000.drop.dropblock-contiguous")
 def test_dropblock_fraction_figure_numbers():
     """The figure's numbers (no drawing): actual/requested at p = 0.1."""
     r = {(s, b): X.dropblock_drop_probability(s, s, b, 0.1)["fraction"] / 0.1

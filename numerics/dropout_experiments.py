@@ -311,7 +311,7 @@ def ensemble_gap(
     batch: int = 16,
     output: str = "linear",
     seed: int = 0,
-) -> dict[str, float]:
+) -> dict[str, float | np.ndarray]:
     r"""The gap between weight scaling and the exact ensemble on a random MLP.
 
     The dropped layer has ``units`` units and is followed by ``depth`` hidden layers of
@@ -322,7 +322,8 @@ def ensemble_gap(
 
     Returns ``"gap"`` :math:`\max|f(x) - \sum_r P(r)f_r(x)|`, ``"relative_gap"``
     :math:`\|f(x) - \bar f\|_F / \|\bar f\|_F`, and for softmax/sigmoid outputs
-    ``"nwgm_gap"`` :math:`\max|f(x) - \mathrm{NWGM}|`.
+    ``"nwgm_gap"`` :math:`\max|f(x) - \mathrm{NWGM}|`; and the arrays they come from,
+    ``"weight_scaling"``, ``"arithmetic"`` (and ``"nwgm"``), (batch, 3).
 
     ``depth`` in ``[0, MAX_DEPTH - 1]``; ``units`` in ``[1, MAX_MASK_UNITS]``; ``batch`` in
     ``[1, 256]``; ``p`` in [0, 1); ``seed`` >= 0.
@@ -340,12 +341,15 @@ def ensemble_gap(
     e = dropout_ensemble(x, ws, bs, p, activation, output)
     diff = e["weight_scaling"] - e["arithmetic"]
     norm = float(np.linalg.norm(e["arithmetic"]))
-    res = {
+    res: dict[str, float | np.ndarray] = {
         "gap": float(np.abs(diff).max()),
         "relative_gap": float(np.linalg.norm(diff) / norm) if norm > 0 else 0.0,
+        "weight_scaling": e["weight_scaling"],
+        "arithmetic": e["arithmetic"],
     }
     if "nwgm" in e:
         res["nwgm_gap"] = float(np.abs(e["weight_scaling"] - e["nwgm"]).max())
+        res["nwgm"] = e["nwgm"]
     return res
 
 
@@ -955,9 +959,9 @@ def neighbour_recovery(
     Returns per-sample arrays (samples,) ``"pixel_error"``/``"block_error"`` (mean squared
     recovery error over the dropped pixels, in ``[0, 4]``: the map lies in [-1, 1]),
     ``"pixel_isolated"``/``"block_isolated"`` (fraction of dropped pixels without a kept
-    neighbour), ``"pixel_dropped"``/``"block_dropped"`` (fraction of pixels dropped).
-    ``size`` in ``[3, 512]``; ``block_size`` in ``[1, size]``; ``p`` in [0, 1); ``samples``
-    with ``samples * size**2 * 20`` at most ``MAX_WORK``; ``seed`` >= 0.
+    neighbour), ``"pixel_dropped"``/``"block_dropped"`` (fraction of pixels dropped) and
+    ``"image"`` the map. ``size`` in ``[3, 512]``; ``block_size`` in ``[1, size]``; ``p`` in
+    [0, 1); ``samples`` with ``samples * size**2 * 20`` at most ``MAX_WORK``; ``seed`` >= 0.
     """
     size = _limit(_int(size, "size", 3), "size", 512)
     samples = _int(samples, "samples", 1)
@@ -977,6 +981,7 @@ def neighbour_recovery(
         "block_isolated": bi,
         "pixel_dropped": 1.0 - pix.mean(axis=(1, 2)),
         "block_dropped": 1.0 - blk.mean(axis=(1, 2)),
+        "image": img,
     }
 
 

@@ -605,3 +605,15 @@ def test_same_generator_state_same_mask_whatever_the_layout(seed):
     for bad in (0, np.random.RandomState(0), torch.Generator()):
         with pytest.raises(TypeError, match=r"generator must be a numpy\.random\.Generator"):
             K.dropout(x, 0.3, generator=bad)
+
+
+def test_dropblock_inplace_writes_into_a_writeable_input_and_refuses_a_readonly_one():
+    x = rng(0).uniform(0.5, 2.0, (2, 3, 6, 6))
+    ref, mask, s = K.drop_block2d(x, 0.4, 3, generator=rng(1), return_mask=True)
+    y = x.copy()
+    out = K.drop_block2d(y, 0.4, 3, inplace=True, generator=rng(1))
+    assert out is y and np.array_equal(y, ref) and np.array_equal(ref, x * (mask * s))
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="input must be writeable"):
+        K.drop_block2d(frozen, 0.4, 3, inplace=True)

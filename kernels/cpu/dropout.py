@@ -78,7 +78,17 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from kernels.cpu._check import array, bounded, flag, integer, is_array, not_array, real_number
+from kernels.cpu._check import (
+    FLOAT_DTYPES,
+    MAX_ELEMENTS,
+    array,
+    bounded,
+    flag,
+    integer,
+    is_array,
+    not_array,
+    real_number,
+)
 from numerics.opcount import counted_einsum
 
 __all__ = [
@@ -263,9 +273,16 @@ def dropout(
     return _dropout_with(x, q, training, gen, return_mask, x.shape)
 
 
+def _float_array(value: object, name: str) -> None:
+    """Type and dtype first (the rank is checked by the caller, with its own message)."""
+    if not is_array(value):
+        raise not_array(value, name)
+    if value.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must have dtype float32 or float64, got {value.dtype}")
+
+
 def _channel_dropout(input, p, training, generator, return_mask, nd: int, fname: str):
-    if not is_array(input):
-        raise not_array(input, "input")
+    _float_array(input, "input")
     ranks = (3, 4) if nd == 2 else (nd + 1, nd + 2)
     if input.ndim not in ranks:
         shapes = {
@@ -495,14 +512,15 @@ def dropconnect_linear_backward(
     x, w = _linear_operands(input, weight, None)
     if not is_array(grad_output):
         raise not_array(grad_output, "grad_output")
-    g = array(
-        grad_output, "grad_output", x.ndim, x.dtype, empty_ok=tuple(range(x.ndim)), like="input"
-    )
+    _float_array(grad_output, "grad_output")
+    g = grad_output
     if g.shape != (*x.shape[:-1], w.shape[0]):
         raise ValueError(
-            f"grad_output must have shape {(*x.shape[:-1], w.shape[0])} (input's batch, "
-            f"out_features), got {g.shape}"
+            f"grad_output must have shape {(*x.shape[:-1], w.shape[0])} (the batch axes of "
+            f"input {x.shape}, then out_features of weight {w.shape}), got {g.shape}"
         )
+    if g.dtype != x.dtype:
+        raise TypeError(f"grad_output must have input's dtype {x.dtype}, got {g.dtype}")
     if mask is not None:
         if not is_array(mask):
             raise not_array(mask, "mask", "a bool numpy.ndarray or None")
@@ -510,8 +528,9 @@ def dropconnect_linear_backward(
             raise TypeError(f"mask must have dtype bool (True = kept), got {mask.dtype}")
         if mask.shape not in (w.shape, x.shape[:-1] + w.shape):
             raise ValueError(
-                f"mask must have shape {w.shape} (shared) or {x.shape[:-1] + w.shape} "
-                f"(per sample), got {mask.shape}"
+                f"mask must have shape {w.shape} (weight's, shared) or "
+                f"{x.shape[:-1] + w.shape} (per sample: input's batch axes, then weight's), got "
+                f"{mask.shape}"
             )
     q = _p(p)
     m_out, n_in = w.shape
@@ -594,8 +613,7 @@ def stochastic_depth(
 
 
 def _drop_block(input, p, block_size, inplace, eps, training, generator, return_mask, nd):
-    if not is_array(input):
-        raise not_array(input, "input")
+    _float_array(input, "input")
     shape_txt = "(N, C, H, W)" if nd == 2 else "(N, C, D, H, W)"
     if input.ndim != nd + 2:
         raise ValueError(
@@ -752,14 +770,19 @@ def drop_block_backward(
         The forward's ``bool`` mask (broadcasting to ``grad_output``), or ``None`` (evaluation
         mode: :math:`g\cdot s`).
     scale:
-        The forward's scale, a finite real number >= 0.
+        The forward's scale, a real number in [0, ``MAX_ELEMENTS``] (the forward's
+        :math:`\mathrm{numel}/(\varepsilon + \text{kept})` is at most numel when something is
+        kept, 0 otherwise).
     """
     g = _any_array(grad_output, "grad_output")
     if mask is not None:
         mask = _mask_array(mask, "mask", g.shape)
     s = real_number(scale, "scale")
-    if s < 0:
-        raise ValueError(f"scale must be a finite real number >= 0, got {scale!r}")
+    if not 0 <= s <= MAX_ELEMENTS:
+        raise ValueError(
+            f"scale must be a real number in [0, {MAX_ELEMENTS}] (the forward's scale "
+            f"numel/(eps + kept) is at most numel <= MAX_ELEMENTS), got {scale!r}"
+        )
     if mask is None:
         mask = np.ones((), dtype=bool)
     return _scaled(g, mask, s)

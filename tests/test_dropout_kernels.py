@@ -210,6 +210,7 @@ def test_fresh_mask_on_every_call_and_for_every_sample(seed, p):
     assert not np.array_equal(m1, m2)  # per call
     assert not np.array_equal(m1[0], m1[1])  # per sample
     big = 100000
+    assert mean_ok(K.dropout_mask(big, p, generator=gen).astype(float), 1 - p, 1.0)
     _, a = K.dropout(np.ones((2, big)), p, generator=gen, return_mask=True)
     _, b = K.dropout(np.ones((2, big)), p, generator=gen, return_mask=True)
     assert mean_ok((a == b).astype(float), c, 1.0)
@@ -346,10 +347,12 @@ def test_dropconnect_mean_variance_and_zero_covariance_vs_dropout(seed, p):
 
 @pytest.mark.claim("d000.drop.dropconnect")
 @given(seed=seeds, p=st.floats(0.1, 0.9), batch=st.integers(2, 6), bias=st.booleans())
-def test_dropconnect_shared_vs_per_sample_masks_and_torch_forward(seed, p, batch, bias):
+def test_dropconnect_shared_vs_per_sample_masks_and_forward(seed, p, batch, bias):
     """per_sample=False: one (out, in) mask for the batch (identical rows give identical
     outputs); per_sample=True: one mask per row ((batch, out, in)). The forward for the
-    returned mask is torch's F.linear with W ⊙ M / (1-p); the weight mask has mean 1-p."""
+    returned mask is Σ_i x_i W_oi M_oi / (1-p) + b (elementwise products summed: another
+    algorithm than the kernel's einsum; torch has no DropConnect, its F.linear is the
+    evaluation mode)."""
     out_f, in_f = 4, 40  # masks of 160 entries: coincide with probability <= 0.82^160 < 1e-13
     g = rng(seed)
     x = np.broadcast_to(g.standard_normal(in_f), (batch, in_f)).copy()
@@ -357,17 +360,17 @@ def test_dropconnect_shared_vs_per_sample_masks_and_torch_forward(seed, p, batch
     b = g.standard_normal(out_f) if bias else None
     y, m = K.dropconnect_linear(x, w, b, p, generator=g, return_mask=True)
     assert m.shape == (out_f, in_f) and np.all(y == y[:1])
-    ref = F.linear(T(x), T(w * m / (1 - p)), None if b is None else T(b)).numpy()
+    bias_term = 0 if b is None else b
+    ref = (x[:, None, :] * (w * m / (1 - p))).sum(axis=-1) + bias_term
     assert_close(y, ref, np.float64)
     y2, m2 = K.dropconnect_linear(x, w, b, p, generator=g, per_sample=True, return_mask=True)
     assert m2.shape == (batch, out_f, in_f)
     assert not np.array_equal(m2[0], m2[1])
-    for i in range(batch):
-        ref_i = F.linear(T(x[i]), T(w * m2[i] / (1 - p)), None if b is None else T(b)).numpy()
-        assert_close(y2[i], ref_i, np.float64)
+    ref2 = (x[:, None, :] * (w * m2 / (1 - p))).sum(axis=-1) + bias_term
+    assert_close(y2, ref2, np.float64)
     assert coincidence(p) ** (out_f * in_f) <= ALPHA
     y_eval = K.dropconnect_linear(x, w, b, p, training=False)
-    assert_close(y_eval, F.linear(T(x), T(w), None if b is None else T(b)).numpy(), np.float64)
+    assert_close(y_eval, (x[:, None, :] * w).sum(axis=-1) + bias_term, np.float64)
 
 
 # Stochastic depth -------------------------------------------------------------------------
@@ -462,18 +465,27 @@ def test_dropblock_drops_a_union_of_blocks_inside_the_map(seed, p, k, h, w):
 def test_dropblock_per_pixel_drop_probability_is_exact(seed, p, k, data):
     """P(pixel (i, j) dropped) = 1 - (1-γ)^{c_H(i) c_W(j)} (c by brute force), each of the H·W
     frequencies of 20000 independent maps inside a Hoeffding interval at ALPHA/(H·W) (family
-    false alarm <= ALPHA). A kernel without the H W / ((H-k+1)(W-k+1)) factor in γ (the naive
-    γ = p/k²) is rejected whenever the two differ by more than the intervals."""
+    false alarm <= ALPHA). Maps are independent per (sample, channel) as torchvision's: the
+    joint frequency of a pixel dropped in channels 0 and 1 of one sample (and in channel 0 of
+    samples 2m and 2m+1) is P², again per pixel at ALPHA/(H·W). A kernel without the
+    H W / ((H-k+1)(W-k+1)) factor in γ (the naive γ = p/k²) is rejected whenever the two
+    differ by more than the intervals."""
     h = data.draw(st.integers(max(k, 3), 8), label="h")
     w = data.draw(st.integers(max(k, 3), 8), label="w")
-    maps = 20000
-    _, mask, _ = K.drop_block2d(np.ones((maps, 1, h, w)), p, k, generator=rng(seed),
+    maps = 10000
+    _, mask, _ = K.drop_block2d(np.ones((maps, 2, h, w)), p, k, generator=rng(seed),
                                 return_mask=True)  # fmt: skip
-    freq = (~mask[:, 0]).mean(axis=0)
+    dropped = ~mask
+    freq = dropped.reshape(2 * maps, h, w).mean(axis=0)
     c = np.outer(coverage(h, k), coverage(w, k))
     expected = 1 - (1 - gamma(p, k, (h, w))) ** c
-    half = hoeffding_halfwidth(maps, 1.0, ALPHA / (h * w))
+    half = hoeffding_halfwidth(2 * maps, 1.0, ALPHA / (h * w))
     assert np.all(np.abs(freq - expected) <= half), np.abs(freq - expected).max()
+    half_pairs = hoeffding_halfwidth(maps // 2, 1.0, ALPHA / (h * w))
+    both_channels = (dropped[0::2, 0] & dropped[0::2, 1]).mean(axis=0)
+    both_samples = (dropped[0::2, 0] & dropped[1::2, 0]).mean(axis=0)
+    assert np.all(np.abs(both_channels - expected**2) <= half_pairs)
+    assert np.all(np.abs(both_samples - expected**2) <= half_pairs)
     naive = 1 - (1 - p / k**2) ** c
     if np.abs(naive - expected).max() > 2 * half:
         assert not np.all(np.abs(freq - naive) <= half)
@@ -617,3 +629,24 @@ def test_dropblock_inplace_writes_into_a_writeable_input_and_refuses_a_readonly_
     frozen.flags.writeable = False
     with pytest.raises(ValueError, match="input must be writeable"):
         K.drop_block2d(frozen, 0.4, 3, inplace=True)
+
+
+@pytest.mark.claim("d000.drop.ensemble-count", "d002.drop.subnetworks")
+@given(seed=seeds, p=st.floats(0.2, 0.8), n=st.integers(1, 4))
+@settings(max_examples=30)
+def test_masks_sample_all_2_to_the_n_subnetworks_with_bernoulli_weights(seed, p, n):
+    """A mask over n units picks one of 2^n sub-networks; mask m has probability
+    (1-p)^{|m|} p^{n-|m|}. Every one of the 2^n frequencies of 100000 draws lies inside a
+    Hoeffding interval at ALPHA/2^n (family false alarm <= ALPHA), so each sub-network occurs."""
+    draws = 100000
+    masks = K.dropout_mask((draws, n), p, generator=rng(seed))
+    codes = masks.astype(np.int64) @ (1 << np.arange(n))
+    freq = np.bincount(codes, minlength=2**n) / draws
+    kept = np.array([bin(m).count("1") for m in range(2**n)])
+    expected = (1 - p) ** kept * p ** (n - kept)
+    assert math.isclose(expected.sum(), 1.0)
+    half = hoeffding_halfwidth(draws, 1.0, ALPHA / 2**n)
+    assert np.all(np.abs(freq - expected) <= half)
+    # every sub-network occurs: P(some mask never drawn) <= 2^n (1 - min P)^draws <= ALPHA
+    assert 2**n * (1 - expected.min()) ** draws <= ALPHA
+    assert np.all(freq > 0)

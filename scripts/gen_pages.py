@@ -496,9 +496,59 @@ def residual_figures() -> str:
     )
 
 
+def dropout_figures() -> str:
+    """The ensemble gap, the Bayesian counterexample, DropBlock's actual rate and 002 Q7's
+    optimal rate, generated now from numerics.dropout_experiments."""
+    from numerics import dropout_experiments as dx
+
+    return "\n".join(
+        [
+            "## Weight scaling against the ensemble",
+            "",
+            figure("dropout_ensemble_gap.png", dx.ensemble_gap_figure(), "Ensemble gap"),
+            "",
+            "Relative gap between the weight-scaling output (all units on; torch's evaluation "
+            "mode) and the exact ensemble over all $2^6$ masks, against the number of hidden "
+            "layers between the dropout and the output (`ensemble_gap_figure`). Left: the "
+            "arithmetic mean of a linear output; right: the normalized weighted geometric mean "
+            "(NWGM) of a softmax output. Depth 0 (the output layer right after the dropout) is "
+            "exact in both; every nonlinearity in between opens a gap.",
+            "",
+            "## Monte-Carlo dropout is not a posterior",
+            "",
+            figure("dropout_bayesian.png", dx.bayesian_variance_figure(), "MC-dropout variance"),
+            "",
+            "Predictive variance at a test point of linear regression with dropout (exact over "
+            "the masks) and of the Gaussian posterior of the mean, against the number of "
+            "training points (`bayesian_variance_figure`). The posterior's shrinks like "
+            "$1/n$; dropout's tends to a constant set by $p$.",
+            "",
+            "## DropBlock's actual drop rate",
+            "",
+            figure("dropout_dropblock.png", dx.dropblock_fraction_figure(), "DropBlock rate"),
+            "",
+            "Left: the exact expected dropped fraction over the requested $p = 0.1$ against "
+            "the block size, per map size, with Ghiasi et al.'s $\\gamma$ and block centres "
+            "where the block fits. Right: each pixel's drop probability on one map: the "
+            "borders are dropped less, the interior more, than requested "
+            "(`dropblock_fraction_figure`).",
+            "",
+            "## The optimal rate against capacity",
+            "",
+            figure("dropout_optimal_rate.png", dx.optimal_rate_figure(), "Optimal rate"),
+            "",
+            "Linear-Gaussian model with an orthogonal design: measured risk against $p$, the "
+            "derived optimum $p^* = \\sigma^2 d/(\\sigma^2 d + n\\alpha^2)$, and the best fit of "
+            "002's $c\\log(d/n)$ (`optimal_rate_figure`).",
+            "",
+        ]
+    )
+
+
 FIGURES = {
     "architectures": architecture_tables,
     "residual": residual_figures,
+    "dropout": dropout_figures,
     "sequence": sequence_figures,
     "attention": attention_figures,
     "conv_matrix": benchmark_table,

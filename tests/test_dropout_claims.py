@@ -30,6 +30,7 @@ import torch
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from kernels.cpu.dropout import drop_block2d
 from numerics import dropout_experiments as X
 from numerics.gradcheck import assert_grad_close, central_difference
 from numerics.stats import chi2_interval, hoeffding_halfwidth
@@ -531,11 +532,10 @@ def test_the_dropblock_kernel_drops_the_exact_expected_fraction(seed, hw, bs, p)
     in [0, 1], independent maps; false alarm 1e-6) of the exact expected fraction counted
     here, which is below the requested p; its mask agrees pixel by pixel with the exact
     probabilities in the mean over maps (Hoeffding per pixel, alpha / pixels)."""
-    kd = pytest.importorskip("kernels.cpu.dropout")
     h, w = hw
     assume(bs <= min(h, w))
     x = np.ones((40, 10, h, w))
-    _, mask, _ = kd.drop_block2d(
+    _, mask, _ = drop_block2d(
         x, p, bs, training=True, generator=np.random.default_rng(seed), return_mask=True
     )
     exact = X.dropblock_drop_probability(h, w, bs, p)

@@ -30,7 +30,7 @@ import torch
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from kernels.cpu.dropout import drop_block2d
+from kernels.cpu.dropout import drop_block2d, stochastic_depth
 from numerics import dropout_experiments as X
 from numerics.gradcheck import assert_grad_close, central_difference
 from numerics.stats import chi2_interval, hoeffding_halfwidth
@@ -64,6 +64,27 @@ def _forward(x, ws, bs, act, out="linear"):
 
 
 # The ensemble, enumerated -------------------------------------------------------------------
+
+
+@pytest.mark.claim("d002.drop.geometric-mean")
+@example(t=4.0)
+@given(t=st.floats(2.0, 30.0))
+def test_relu_then_sigmoid_weight_scaling_misses_the_nwgm(t):
+    """The ledger's counterexample: one unit x = t, keep 1/2 (drop p = 1/2), relu(x - t) then a
+    sigmoid. The masks give sigma(t) and sigma(0) = 1/2 with probability 1/2 each; the NWGM is
+    sqrt(s)/(sqrt(s) + sqrt(1 - s)), s = sigma(t) (0.881 at t = 4, -> 1), while weight scaling
+    gives sigma(relu(0)) = 1/2 exactly."""
+    e = X.dropout_ensemble(
+        np.array([[t]]), [np.array([[1.0]]), np.array([[1.0]])],
+        [np.array([-t]), np.array([0.0])], 0.5, "relu", "sigmoid",
+    )  # fmt: skip
+    s = 1.0 / (1.0 + math.exp(-t))
+    expected = math.sqrt(s) / (math.sqrt(s) + math.sqrt(1.0 - s))
+    assert e["weight_scaling"][0, 0] == 0.5
+    assert_close(e["nwgm"], np.array([[expected]]), np.float64)
+    assert e["nwgm"][0, 0] - 0.5 > 0.1  # not an approximation: a gap of at least 0.1 here
+    if t == 4.0:
+        assert abs(e["nwgm"][0, 0] - 0.881) < 5e-4
 
 
 @pytest.mark.claim("d000.drop.ensemble-count", "d002.drop.subnetworks")
@@ -458,6 +479,40 @@ def test_the_gradient_through_a_dropped_block_is_the_identity(seed, width, depth
     g = torch.from_numpy(rng.standard_normal((4, width)))
     (y * g).sum().backward()
     assert torch.equal(xb.grad[1], g[1]) and torch.equal(xb.grad[3], g[3])
+
+
+@pytest.mark.claim("d000.drop.stochastic-depth-gradient")
+@given(seed=seeds, width=st.integers(1, 5), s=st.sampled_from([0.25, 0.5, 0.8]))
+def test_inverted_stochastic_depth_leaves_the_expected_jacobian_unchanged(seed, width, s):
+    """The ledger's counterexample to "improves gradient flow" read as the expected gradient:
+    one block y = x + (b/s) relu(x W^T) with survival s (torchvision's inverted scaling, the
+    kernel's stochastic_depth). Its two Jacobians I and I + J/s (torch autograd) average, with
+    weights 1 - s and s, to I + J, the plain block's Jacobian; Huang et al.'s unscaled
+    y = x + b relu(x W^T) averages to I + sJ."""
+    rng = np.random.default_rng(seed)
+    w = torch.from_numpy(rng.standard_normal((width, width)))
+    x = torch.from_numpy(rng.standard_normal((1, width)))
+
+    def jac(scale):
+        return torch.autograd.functional.jacobian(lambda v: v + scale * torch.relu(v @ w.T), x)[
+            0, :, 0, :
+        ]
+
+    eye = torch.eye(width, dtype=torch.float64)
+    plain = jac(1.0)
+    assert torch.equal(jac(0.0), eye)
+    inverted = (1 - s) * jac(0.0) + s * jac(1.0 / s)
+    torch.testing.assert_close(inverted, plain, rtol=1e-12, atol=1e-12)
+    unscaled = (1 - s) * jac(0.0) + s * jac(1.0)
+    torch.testing.assert_close(unscaled, eye + s * (plain - eye), rtol=1e-12, atol=1e-12)
+    # the kernel's stochastic_depth draws exactly these two branch factors: 0 and 1/s
+    kept_values = set()
+    for k in range(64):
+        out = stochastic_depth(
+            np.ones((8, 1)), 1 - s, "row", generator=np.random.default_rng(seed + k)
+        )
+        kept_values |= {float(v) for v in np.unique(out)}
+    assert kept_values <= {0.0, 1.0 / (1 - (1 - s))}
 
 
 # DropBlock ---------------------------------------------------------------------------------------

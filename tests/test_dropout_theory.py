@@ -567,7 +567,7 @@ def test_dropblock_rates_below_the_request_and_smaller_at_borders(h, w, bs, keep
     assume(bs <= min(h, w))
     positions = (h - bs + 1) * (w - bs + 1)
     gamma = (1 - keep) / bs**2 * Fraction(h * w, positions)
-    assume(gamma <= 1)
+    assert gamma <= 1 - keep  # b(S-b+1) >= S on each axis
     assert F(D.dropblock_gamma(S(keep), bs, h, w)) == gamma
     cov = _brute_coverage(h, w, bs)
     probs = D.dropblock_drop_probability(S(keep), bs, h, w)

@@ -412,7 +412,7 @@ def gaussian_dropout_moments(y: object, p: object) -> tuple[sympy.Expr, sympy.Ex
     (:func:`dropout_moments`). ``p`` the drop probability in [0, 1) (``sympy.stats.Normal``)."""
     yv, pv = real(y, "y"), _drop(p)
     q = 1 - pv
-    if pv == 0:  # a point mass at 1: sympy.stats refuses std 0
+    if pv.is_zero:  # a point mass at 1: sympy.stats refuses std 0
         return yv, sympy.Integer(0)
     eps = Normal("eps", 1, sympy.sqrt(pv / q))
     cache: dict = {}
@@ -541,7 +541,7 @@ def dropout_expected_loss(
     if kind == "bernoulli":
         rvs = {s: Bernoulli(f"r{i}", q) for i, s in enumerate(syms)}
         pred = sum(wi * s * xi / q for wi, s, xi in zip(ws, syms, xs, strict=True))
-    elif pv == 0:
+    elif pv.is_zero:
         return sympy.expand((yv - sum(a * b for a, b in zip(ws, xs, strict=True))) ** 2)
     else:
         rvs = {s: Normal(f"e{i}", 1, sympy.sqrt(pv / q)) for i, s in enumerate(syms)}
@@ -732,17 +732,13 @@ def dropblock_gamma(keep_prob: object, block_size: int, height: int, width: int)
 
     ``keep_prob`` in (0, 1) (torchvision's ``p`` is :math:`1 - \text{keep}`), ``block_size``
     :math:`b` an integer in :math:`[1, \min(H, W)]`, at most ``MAX_DROPBLOCK_SIZE``;
-    ``height``, ``width`` integers :math:`\ge 1` with :math:`HW \le` ``MAX_ITEMS``. A request
-    with :math:`\gamma > 1` cannot be met: ``ValueError`` naming ``keep_prob``.
+    ``height``, ``width`` integers :math:`\ge 1` with :math:`HW \le` ``MAX_ITEMS``. Always
+    :math:`\gamma \le 1 - \text{keep} < 1`: :math:`b(S-b+1) \ge S` on each axis
+    (:math:`b(S-b+1) - S = (b-1)(S-b) \ge 0`), with equality iff :math:`b = 1` or
+    :math:`b = S`.
     """
     keep, bs, h, w = _block_args(keep_prob, block_size, height, width)
-    g = (1 - keep) / bs**2 * sympy.Rational(h * w, (h - bs + 1) * (w - bs + 1))
-    if (g - 1).is_positive:
-        raise ValueError(
-            f"keep_prob too small for block_size {bs} on {h}x{w}: gamma = {g} > 1; keep_prob "
-            f"must be at least {1 - sympy.Rational(bs**2 * (h - bs + 1) * (w - bs + 1), h * w)}"
-        )
-    return g
+    return (1 - keep) / bs**2 * sympy.Rational(h * w, (h - bs + 1) * (w - bs + 1))
 
 
 def dropblock_coverage(size: int, block_size: int) -> list[int]:

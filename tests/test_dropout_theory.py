@@ -608,6 +608,38 @@ def test_dropblock_fraction_monte_carlo(seed):
     assert D.derive_dropblock_fraction().agrees() is False
 
 
+@pytest.mark.claim("d000.drop.dropblock-correlated")
+@given(
+    data=st.data(),
+    h=st.integers(1, 8),
+    w=st.integers(1, 8),
+    bs=st.integers(1, 4),
+    keep=st.builds(Fraction, st.integers(50, 99), st.just(100)),
+)
+@settings(max_examples=40)
+def test_dropblock_drop_indicators_are_positively_correlated_within_a_block(data, h, w, bs, keep):
+    assume(bs <= min(h, w))
+    a = (data.draw(st.integers(0, h - 1)), data.draw(st.integers(0, w - 1)))
+    b = (data.draw(st.integers(0, h - 1)), data.draw(st.integers(0, w - 1)))
+    gamma = (1 - keep) / bs**2 * Fraction(h * w, (h - bs + 1) * (w - bs + 1))
+    positions = [(i, j) for i in range(h - bs + 1) for j in range(w - bs + 1)]
+
+    def covering(px):
+        return {(i, j) for i, j in positions if i <= px[0] < i + bs and j <= px[1] < j + bs}
+
+    ca, cb = covering(a), covering(b)
+    kept_a, kept_b = (1 - gamma) ** len(ca), (1 - gamma) ** len(cb)
+    both_kept = (1 - gamma) ** len(ca | cb)
+    # Cov of drop indicators = Cov of keep indicators
+    ref = both_kept - kept_a * kept_b
+    got = D.dropblock_pair_covariance(S(keep), bs, h, w, a, b)
+    assert F(got) == ref
+    overlap = abs(a[0] - b[0]) < bs and abs(a[1] - b[1]) < bs and bool(ca & cb)
+    assert (ref > 0) == overlap and ref >= 0
+    if a == b:
+        assert ref == kept_a * (1 - kept_a)  # the Bernoulli variance
+
+
 # 002 review question 7 ---------------------------------------------------------------------
 
 

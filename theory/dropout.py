@@ -118,6 +118,7 @@ __all__ = [
     "dropblock_expected_fraction",
     "dropblock_gamma",
     "dropblock_matching_gamma",
+    "dropblock_pair_covariance",
     "dropconnect_moments",
     "dropout_expected_loss",
     "dropout_linear_moments",
@@ -802,6 +803,45 @@ def dropblock_expected_fraction(
         for b, nb in hw.items():
             total += na * nb * (1 - (1 - g) ** (a * b))
     return sympy.nsimplify(total / (h * w)) if total.is_Float else total / (h * w)
+
+
+def dropblock_pair_covariance(
+    keep_prob: object,
+    block_size: int,
+    height: int,
+    width: int,
+    pixel_a: Sequence[int],
+    pixel_b: Sequence[int],
+) -> sympy.Expr:
+    r"""Exact covariance of the drop indicators of two pixels under DropBlock (independent
+    seeds at rate :func:`dropblock_gamma` on the valid block positions): with :math:`C_a` the
+    set of block positions covering pixel :math:`a`,
+    :math:`P(a\text{ kept}) = (1-\gamma)^{|C_a|}` and :math:`P(a, b\text{ kept}) =
+    (1-\gamma)^{|C_a\cup C_b|}`, so :math:`\operatorname{Cov} = (1-\gamma)^{|C_a\cup C_b|} -
+    (1-\gamma)^{|C_a| + |C_b|}`: positive exactly when some block covers both (row and column
+    distances below ``block_size``), 0 otherwise — whereas element-wise dropout's indicators
+    are uncorrelated (covariance 0) for distinct pixels. ``pixel_a``, ``pixel_b`` pairs
+    ``(row, column)`` inside the map; other arguments as :func:`dropblock_gamma`."""
+    keep, bs, h, w = _block_args(keep_prob, block_size, height, width)
+    g = dropblock_gamma(keep, bs, h, w)
+
+    def pixel(value: object, name: str) -> tuple[int, int]:
+        if isinstance(value, TEXT) or not isinstance(value, Sequence) or len(value) != 2:
+            raise TypeError(f"{name} must be a pair (row, column) of integers, got {value!r}")
+        i, j = int_dim(value[0], f"{name}[0]", 0), int_dim(value[1], f"{name}[1]", 0)
+        if i >= h or j >= w:
+            raise ValueError(f"{name} must lie inside the {h}x{w} map, got {(i, j)}")
+        return i, j
+
+    (ai, aj), (bi, bj) = pixel(pixel_a, "pixel_a"), pixel(pixel_b, "pixel_b")
+
+    def span(i: int, size: int) -> range:  # block positions a with a <= i <= a + bs - 1
+        return range(max(0, i - bs + 1), min(i, size - bs) + 1)
+
+    rows_a, cols_a, rows_b, cols_b = span(ai, h), span(aj, w), span(bi, h), span(bj, w)
+    n_a, n_b = len(rows_a) * len(cols_a), len(rows_b) * len(cols_b)
+    common = len(set(rows_a) & set(rows_b)) * len(set(cols_a) & set(cols_b))
+    return sympy.expand((1 - g) ** (n_a + n_b - common) - (1 - g) ** (n_a + n_b))
 
 
 def dropblock_matching_gamma(

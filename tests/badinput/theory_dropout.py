@@ -538,6 +538,71 @@ ENTRIES = [
         time_limit=10.0,
     ),
     Entry(
+        "theory.dropout.dropblock_pair_covariance",
+        samples=(
+            Sample(
+                {
+                    "keep_prob": R(9, 10),
+                    "block_size": 7,
+                    "height": 14,
+                    "width": 14,
+                    "pixel_a": (0, 0),
+                    "pixel_b": (0, 0),
+                },
+                check=_eq(R(1, 160) * R(159, 160)),
+            ),
+            Sample(
+                {
+                    "keep_prob": R(9, 10),
+                    "block_size": 7,
+                    "height": 14,
+                    "width": 14,
+                    "pixel_a": (0, 0),
+                    "pixel_b": (7, 7),
+                },
+                check=_eq(0),
+            ),
+        ),
+        errors=(
+            ErrorSample(
+                {
+                    "keep_prob": R(9, 10),
+                    "block_size": 2,
+                    "height": 3,
+                    "width": 3,
+                    "pixel_a": (3, 0),
+                    "pixel_b": (0, 0),
+                },
+                ValueError,
+                "pixel_a must lie inside",
+            ),
+            ErrorSample(
+                {
+                    "keep_prob": R(9, 10),
+                    "block_size": 2,
+                    "height": 3,
+                    "width": 3,
+                    "pixel_a": (0, 0),
+                    "pixel_b": 4,
+                },
+                TypeError,
+                "pixel_b must be a pair",
+            ),
+            ErrorSample(
+                {
+                    "keep_prob": R(9, 10),
+                    "block_size": 2,
+                    "height": 3,
+                    "width": 3,
+                    "pixel_a": (0, -1),
+                    "pixel_b": (0, 0),
+                },
+                ValueError,
+                r"pixel_a\[1\] must be",
+            ),
+        ),
+    ),
+    Entry(
         "theory.dropout.log_law_rate",
         samples=(
             Sample({"capacity": 1, "data_size": 2, "scale": 1}, check=_eq(-sympy.log(2))),

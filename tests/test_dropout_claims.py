@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 import pytest
+import sympy
 import torch
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
@@ -35,6 +36,7 @@ from numerics import dropout_experiments as X
 from numerics.gradcheck import assert_grad_close, central_difference
 from numerics.stats import chi2_interval, hoeffding_halfwidth
 from numerics.tolerances import assert_close
+from theory import dropout as theory_dropout
 
 ALPHA = 1e-6
 seeds = st.integers(0, 2**32 - 1)
@@ -712,3 +714,23 @@ def test_q7_figure_and_bayesian_figure_arguments_are_checked():
         X.bayesian_variance_figure(dim=0)
     with pytest.raises(TypeError, match="sizes"):
         X.dropblock_fraction_figure(sizes="7")
+
+
+@pytest.mark.claim("d002.drop.review-capacity")
+@given(ratio=st.sampled_from([0.1, 1.0, 10.0, 1000.0]))
+def test_without_noise_no_dropout_is_optimal_at_any_capacity(ratio):
+    """The ledger's counterexample to "capacity raises the optimal rate": in the
+    linear-Gaussian model p* = sigma^2 d / (sigma^2 d + n alpha^2) (theory.dropout) tends to 0
+    as the noise vanishes, for every d/n — and the risk p^2 alpha^2 + q^2 sigma^2 d/n at
+    sigma = 0 is minimised at p = 0, so capacity alone sets nothing."""
+    s, n = sympy.symbols("s n", positive=True)
+    d = sympy.nsimplify(ratio) * n
+    p_star = theory_dropout.optimal_dropout_rate(n, d, s, 1)
+    assert sympy.limit(p_star, s, 0, "+") == 0
+    risk = theory_dropout.ridge_bayes_risk(sympy.Symbol("p"), n, d, s, 1)
+    at_zero_noise = sympy.limit(risk, s, 0, "+")
+    assert sympy.simplify(at_zero_noise - sympy.Symbol("p") ** 2) == 0
+    # and with noise the same helper's optimum does grow with d/n (the conditional part)
+    assert theory_dropout.optimal_dropout_rate(100, 10, 1, 1) < theory_dropout.optimal_dropout_rate(
+        100, 1000, 1, 1
+    )

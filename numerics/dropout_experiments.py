@@ -834,7 +834,10 @@ def dropblock_drop_probability(
     below ``p`` whenever ``p > 0``, ``bs > 1`` and the block has more than one position — the
     union of overlapping blocks is smaller than their total area) and ``"requested"`` ``p``.
     ``height``, ``width`` in ``[1, 4096]``; ``block_size`` in ``[1, min(height, width)]``;
-    ``p`` in [0, 1).
+    ``p`` in [0, 1). The float64 twin of the exact
+    :func:`theory.dropout.dropblock_drop_probability` (which takes ``keep_prob = 1 - p``, as
+    Ghiasi et al. do); fast enough for the figures' large maps, cross-checked against it in
+    ``tests/test_dropout_theory.py``.
     """
     h, w, bs, p = _dropblock_args(height, width, block_size, p)
     gamma = p / bs**2 * (h * w) / ((h - bs + 1) * (w - bs + 1))

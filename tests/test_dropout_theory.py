@@ -674,3 +674,25 @@ def test_optimal_rate_minimizes_the_risk_and_grows_with_capacity(n, d, s2, a2, o
     assert F(D.optimal_dropout_rate(n + 1, d, S(s2), S(a2))) < pstar  # more data
     assert F(D.optimal_dropout_rate(n, d, S(2 * s2), S(a2))) > pstar  # more noise
     assert D.derive_optimal_rate().agrees()
+
+
+@pytest.mark.claim("d000.drop.dropblock-contiguous")
+@given(
+    hw=st.tuples(st.integers(1, 9), st.integers(1, 9)),
+    bs=st.integers(1, 9),
+    keep=st.sampled_from([sympy.Rational(1, 2), sympy.Rational(9, 10), sympy.Rational(3, 4)]),
+)
+def test_exact_dropblock_rates_agree_with_the_float_twin_in_numerics(hw, bs, keep):
+    """theory.dropout.dropblock_drop_probability (exact, keep_prob as in Ghiasi et al.) and
+    numerics.dropout_experiments.dropblock_drop_probability (float64, p = 1 - keep as in
+    torchvision, used for the figures) are two implementations of one formula: their per-pixel
+    probabilities, coverage and mean fraction must agree to float64 rounding."""
+    from numerics.dropout_experiments import dropblock_drop_probability as float_twin
+
+    h, w = hw
+    assume(bs <= min(h, w))
+    exact = D.dropblock_drop_probability(keep, bs, h, w)
+    twin = float_twin(h, w, bs, float(1 - keep))
+    assert_close(twin["probability"], np.array(exact.tolist(), dtype=np.float64), np.float64)
+    assert_close(twin["fraction"], float(D.dropblock_expected_fraction(keep, bs, h, w)), np.float64)
+    assert_close(twin["gamma"], float(D.dropblock_gamma(keep, bs, h, w)), np.float64)

@@ -615,7 +615,8 @@ def dropout_ridge(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
     .. math:: w = \left(X^\top X + \tfrac pq\,\mathrm{diag}(X^\top X)\right)^{-1}X^\top y,
 
     ``p`` the DROP probability (inverted dropout on the inputs, :math:`q = 1 - p`). With
-    ``p = 0`` this is least squares (``x`` must then have full column rank). ``x`` (batch,
+    ``p = 0`` this is least squares (``x`` must then have full column rank: a system whose
+    condition number exceeds ``1e12`` is refused). ``x`` (batch,
     d) with ``batch * d * d`` at most ``MAX_WORK`` and no all-zero column; ``y`` (batch,).
     """
     xs, ys = _regression(x, y)
@@ -626,6 +627,11 @@ def dropout_ridge(x: np.ndarray, y: np.ndarray, p: float) -> np.ndarray:
     if (diag == 0).any():
         raise ValueError("x must have no all-zero column (its weight is not determined)")
     a = gram + (p / (1.0 - p)) * np.diag(diag)
+    if np.linalg.cond(a) > 1e12:  # rank-deficient up to rounding: the split is arbitrary
+        raise ValueError(
+            "x: X^T X + (p/q) diag(X^T X) is singular to float64 precision (condition number "
+            "above 1e12; e.g. duplicated columns at p = 0): give x full column rank or p > 0"
+        )
     try:
         w = np.linalg.solve(a, xs.T @ ys)
     except np.linalg.LinAlgError:

@@ -35,7 +35,7 @@ from kernels.cpu.dropout import drop_block2d, stochastic_depth
 from numerics import dropout_experiments as X
 from numerics.gradcheck import assert_grad_close, central_difference
 from numerics.stats import chi2_interval, hoeffding_halfwidth
-from numerics.tolerances import assert_close
+from numerics.tolerances import assert_close, reduction_bound
 from theory import dropout as theory_dropout
 
 ALPHA = 1e-6
@@ -170,7 +170,10 @@ def test_weight_scaling_equals_the_nwgm_for_one_softmax_or_sigmoid_layer(seed, n
 @given(seed=seeds, depth=st.integers(1, 3), p=st.sampled_from([0.1, 0.5, 0.8]))
 def test_a_nonlinearity_between_dropout_and_output_opens_a_gap(seed, depth, p):
     """tanh hidden layers: weight scaling is neither the arithmetic mean (linear output) nor
-    the NWGM (softmax output). Measured relative gaps are 5-30 % (see the figure)."""
+    the NWGM (softmax output). Over the figure's random networks (``ensemble_gap_figure``: 6
+    dropped units, p = 1/2, seeds 0-7) the median relative gap is 24-27 % with relu and
+    28-42 % with tanh at 1-3 hidden layers, range 12-88 % (pinned in
+    ``test_the_ledgers_quoted_numbers_reproduce``); here only that a gap exists."""
     lin = X.ensemble_gap(depth, "tanh", 6, p, 16, "linear", seed % 2**31)
     soft = X.ensemble_gap(depth, "tanh", 6, p, 16, "softmax", seed % 2**31)
     assert lin["relative_gap"] > 1e-6
@@ -384,7 +387,7 @@ def test_one_mask_gradient_is_unbiased_for_the_expected_loss(seed, n, act, out, 
 
 
 @pytest.mark.claim(
-    "d000.drop.objective", "d000.drop.review-regularization", "d002.drop.multiplicative-noise"
+    "d000.drop.regularizer", "d000.drop.review-regularization", "d002.drop.multiplicative-noise"
 )
 @given(seed=seeds, n=st.integers(1, 8), batch=st.integers(1, 5), p=drop_ps)
 def test_linear_regression_dropout_loss_is_loss_plus_data_dependent_ridge(seed, n, batch, p):
@@ -402,7 +405,7 @@ def test_linear_regression_dropout_loss_is_loss_plus_data_dependent_ridge(seed, 
         assert r["enumerated"] > r["plain"]
 
 
-@pytest.mark.claim("d000.drop.objective", "d000.drop.review-regularization")
+@pytest.mark.claim("d000.drop.regularizer", "d000.drop.review-regularization")
 @given(seed=seeds, n=st.integers(1, 6), batch=st.integers(1, 12), p=drop_ps)
 def test_the_expected_loss_minimiser_is_the_weighted_ridge(seed, n, batch, p):
     """The minimiser of the enumerated expected loss solves E[x~ x~^T] w = E[x~ y] (moments
@@ -425,6 +428,121 @@ def test_the_expected_loss_minimiser_is_the_weighted_ridge(seed, n, batch, p):
             v = w.copy()
             v[i] += s
             assert X.linear_dropout_loss(x, y, v, p)["enumerated"] > base
+
+
+@pytest.mark.claim("d000.drop.regularizer")
+@given(
+    seed=seeds,
+    n=st.integers(1, 5),
+    depth=st.integers(0, 2),
+    act=st.sampled_from(ACTS),
+    p=drop_ps,
+)
+def test_the_expected_loss_exceeds_the_ensemble_means_loss_by_the_mask_variance(
+    seed, n, depth, act, p
+):
+    """Squared loss L(f) = sum_k (f_k - y_k)^2 on random small MLPs (dropout on the n inputs,
+    inverted, drop p): E_r L(f_r) - L(E_r f_r) = sum_k Var_r f_{r,k} exactly (bias-variance
+    identity), hence >= 0 — the regularizer reading that holds for every network. Softmax
+    output with cross-entropy: E_r[-log f_{r,y}] >= -log E_r f_{r,y} (Jensen), and since -log
+    is 1-strongly convex on (0, 1] the gap is at least Var_r(f_{r,y}) / 2. Every expectation
+    is the exact enumeration over all 2^n masks (X.dropout_ensemble)."""
+    rng = np.random.default_rng(seed)
+    ws, bs = _net(rng, [n] + [4] * depth + [3])
+    x = rng.standard_normal((2, n))
+    y = rng.standard_normal((2, 3))
+    e = X.dropout_ensemble(x, ws, bs, p, act, "linear")
+    per = ((e["per_mask"] - y) ** 2).sum(axis=-1)  # (M, batch): L(f_r) per sample
+    expected = e["probs"] @ per
+    of_mean = ((e["arithmetic"] - y) ** 2).sum(axis=-1)
+    mag = e["probs"] @ per + of_mean
+    assert_close(expected - of_mean, e["variance"].sum(axis=-1), np.float64,
+                 reduction_length=2**n * 3 + 2, magnitude=mag)  # fmt: skip
+    assert np.all(expected - of_mean >= -reduction_bound(np.float64, 2**n * 3 + 2, mag))
+    if p > 0 and depth == 0:  # generic weights: the masks' outputs differ, the penalty is > 0
+        assert np.all(e["variance"].sum(axis=-1) > 1e-12)
+    # softmax + cross-entropy against the arithmetic mean of the class probabilities
+    s = X.dropout_ensemble(x, ws, bs, p, act, "softmax")
+    label = rng.integers(0, 3, size=2)
+    fy = s["per_mask"][:, np.arange(2), label]  # (M, batch)
+    ce = s["probs"] @ -np.log(fy)
+    ce_mean = -np.log(s["arithmetic"][np.arange(2), label])
+    var_y = s["probs"] @ (fy - s["probs"] @ fy) ** 2
+    slack = reduction_bound(np.float64, 2**n + 2, ce + ce_mean + 1.0)
+    assert np.all(ce - ce_mean >= var_y / 2 - slack), (ce - ce_mean, var_y)
+
+
+@pytest.mark.claim("d000.drop.regularizer")
+@example(t=1.0)
+@given(t=st.floats(1e-3, 1e6))
+def test_against_weight_scaling_the_dropout_penalty_can_be_negative(t):
+    """The ledger's counterexample: one unit x = t, keep 1/2, relu(2t r - t) (weights 1, bias
+    -t), squared loss against the target t. The masks give t and 0: E_r L = t^2/2 exactly;
+    the weight-scaled network (inference) gives relu(t - t) = 0 with loss t^2, so the
+    "penalty" E_r L - L(f_ws) = -t^2/2 < 0. Against the ensemble mean t/2 it is the mask
+    variance t^2/4 >= 0 (the reading that holds)."""
+    e = X.dropout_ensemble(
+        np.array([[t]]), [np.array([[1.0]]), np.array([[1.0]])],
+        [np.array([-t]), np.array([0.0])], 0.5, "relu", "linear",
+    )  # fmt: skip
+    assert sorted(e["per_mask"][:, 0, 0].tolist()) == [0.0, t]
+    expected = float(e["probs"] @ (e["per_mask"][:, 0, 0] - t) ** 2)
+    at_inference = float((e["weight_scaling"][0, 0] - t) ** 2)
+    assert expected == t * t / 2
+    assert at_inference == t * t
+    assert expected - at_inference < 0
+    of_mean = float((e["arithmetic"][0, 0] - t) ** 2)
+    assert_close(np.array(expected - of_mean), np.array(t * t / 4), np.float64)
+    assert_close(e["variance"], np.array([[t * t / 4]]), np.float64)
+
+
+@pytest.mark.claim("d002.drop.co-adaptation")
+@example(seed=0, batch=5, p=0.5, split=100.0)
+@given(
+    seed=seeds,
+    batch=st.integers(2, 10),
+    p=st.sampled_from([0.1, 0.25, 0.5, 0.8]),
+    split=st.floats(-100.0, 100.0),
+)
+def test_dropout_splits_duplicated_features_equally_where_least_squares_cannot_choose(
+    seed, batch, p, split
+):
+    """The checkable core of "prevents co-adaptation": linear regression with two identical
+    inputs x1 = x2 = x. Least squares fits only the sum: every split (w, c - w), c = x.y/x.x,
+    has the same minimal loss (X^T X has rank 1). Dropout's
+    expected loss (y - (w1 + w2) x)^2 + (p/q)(w1^2 + w2^2) x^2 has the unique minimiser
+    w1 = w2 = c q/(1 + q) (X.dropout_ridge; the same as solving the moment equations
+    enumerated over the 4 masks, which drop the two copies independently), and moving weight
+    from one copy to the other, (w + d, w - d), raises it by exactly (p/q) 2 d^2 mean(x^2)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(batch)
+    y = rng.standard_normal(batch)
+    x2 = np.stack([x, x], axis=1)
+    c = float(x @ y / (x @ x))
+    q = 1 - p
+    # least squares: any split of c is a minimiser, with one loss
+    plain = [X.linear_dropout_loss(x2, y, np.array([w, c - w]), 0.0)["plain"]
+             for w in (c / 2, 100.0, split, -37.5)]  # fmt: skip
+    assert_close(np.array(plain), np.full(4, plain[0]), np.float64)
+    assert X.linear_dropout_loss(x2, y, np.array([c / 2, c / 2 + 0.1]), 0.0)["plain"] > plain[0]
+    assert np.linalg.matrix_rank(x2.T @ x2) == 1  # the normal equations fix only w1 + w2
+    # dropout: the unique minimiser is the equal split
+    w = X.dropout_ridge(x2, y, p)
+    assert_close(w, np.full(2, c * q / (1 + q)), np.float64)
+    masks, probs = X.mask_table(2, p)
+    xt = masks[:, None, :] * x2[None] / q  # (4, batch, 2)
+    m2 = np.einsum("m,mbi,mbj->ij", probs, xt, xt)
+    m1 = np.einsum("m,mbi,b->i", probs, xt, y)
+    assert np.linalg.matrix_rank(m2) == 2  # strictly convex: one minimiser
+    assert_close(w, np.linalg.solve(m2, m1), np.float64)
+    best = X.linear_dropout_loss(x2, y, w, p)["enumerated"]
+    for d in (split, 100.0 - w[0]):
+        moved = X.linear_dropout_loss(x2, y, w + np.array([d, -d]), p)["enumerated"]
+        assert_close(np.array(moved - best), np.array(p / q * 2 * d * d * float((x * x).mean())),
+                     np.float64)  # fmt: skip
+    # the least-squares split (100, c - 100) costs more under dropout than the equal split
+    lsq = X.linear_dropout_loss(x2, y, np.array([100.0, c - 100.0]), p)["enumerated"]
+    assert lsq > X.linear_dropout_loss(x2, y, np.array([c / 2, c / 2]), p)["enumerated"] > best
 
 
 # Stochastic depth ------------------------------------------------------------------------------
@@ -515,6 +633,116 @@ def test_inverted_stochastic_depth_leaves_the_expected_jacobian_unchanged(seed, 
         )
         kept_values |= {float(v) for v in np.unique(out)}
     assert kept_values <= {0.0, 1.0 / (1 - (1 - s))}
+
+
+def _sd_stack(v, ws, factors, act):
+    """y <- y + f_l act(y W_l^T), block by block (f_l = b_l/s inverted, 1 plain)."""
+    for w, f in zip(ws, factors, strict=True):
+        v = v + f * act(v @ w.T)
+    return v
+
+
+def _sd_jacobians(ws, x, s, act):
+    """(mask-averaged Jacobian over all 2^L survival patterns b with P(b) = prod s^b
+    (1 - s)^(1 - b), inverted factors b/s; the plain stack's Jacobian), torch autograd."""
+
+    def jac(factors):
+        f = lambda v: _sd_stack(v, ws, factors, act)  # noqa: E731
+        return torch.autograd.functional.jacobian(f, x)[0, :, 0, :]
+
+    mean = sum(
+        math.prod(s if b else 1 - s for b in bits) * jac([b / s for b in bits])
+        for bits in itertools.product((0, 1), repeat=len(ws))
+    )
+    return mean, jac([1.0] * len(ws))
+
+
+@pytest.mark.claim("d000.drop.stochastic-depth-gradient")
+@given(
+    seed=seeds,
+    width=st.integers(1, 4),
+    depth=st.integers(1, 5),
+    s=st.sampled_from([0.25, 0.5, 0.8]),
+    act=st.sampled_from(["linear", "tanh"]),
+)
+def test_the_expected_jacobian_is_unchanged_only_for_one_block_or_linear_branches(
+    seed, width, depth, s, act
+):
+    """Inverted stochastic depth, survival s, blocks y <- y + (b_l/s) F_l(y): the Jacobian is
+    A_L ... A_1 with A_l = I + (b_l/s) J_l. For linear branches F_l(y) = y W_l^T the factors
+    are independent and J_l does not depend on the masks, so E[prod] = prod E = prod (I + W_l)
+    = the plain stack's Jacobian, at every depth (here: all 2^L masks enumerated, equal to
+    float64 rounding, bounded by 2 gamma_n |A_L| ... |A_1| summed over masks); for one
+    nonlinear block likewise. (Two or more tanh blocks: see the seed-0 test below.)"""
+    assume(act == "linear" or depth == 1)
+    rng = np.random.default_rng(seed)
+    ws = [torch.from_numpy(rng.standard_normal((width, width))) for _ in range(depth)]
+    x = torch.from_numpy(rng.standard_normal((1, width)))
+    f = {"linear": lambda t: t, "tanh": torch.tanh}[act]
+    mean, plain = _sd_jacobians(ws, x, s, f)
+    eye = np.eye(width)
+    mag = np.zeros((width, width))
+    for bits in [*itertools.product((0, 1), repeat=depth), None]:
+        prob = 1.0 if bits is None else math.prod(s if b else 1 - s for b in bits)
+        prod = eye
+        for w, b in zip(ws, [s] * depth if bits is None else bits, strict=True):
+            prod = (eye + (b / s) * np.abs(w.numpy())) @ prod  # >= |A_l| (0 <= tanh' <= 1)
+        mag += prob * prod
+    assert_close(mean.numpy(), plain.numpy(), np.float64,
+                 reduction_length=depth * width + 2**depth + 2, magnitude=mag)  # fmt: skip
+
+
+@pytest.mark.claim("d000.drop.stochastic-depth-gradient")
+def test_two_nonlinear_blocks_change_the_expected_jacobian():
+    """The counterexample to "with inverted scaling the expected gradient is unchanged" in a
+    stack: two tanh blocks y <- y + (b_l/s) tanh(y W_l^T), width 3, s = 1/2,
+    torch.manual_seed(0) (W_1, W_2, then x, standard normal float64). The later block's
+    Jacobian depends on the earlier mask, so E[A_2 A_1] != E[A_2] E[A_1]: the mask average
+    over all 4 patterns misses the plain stack's Jacobian by max|.| = 0.49 (0.51 with three
+    blocks), while one block or linear branches give 0 to rounding (test above)."""
+    gaps = {}
+    for depth, act in ((1, torch.tanh), (2, torch.tanh), (3, torch.tanh), (2, lambda t: t)):
+        torch.manual_seed(0)
+        ws = [torch.randn(3, 3, dtype=torch.float64) for _ in range(depth)]
+        x = torch.randn(1, 3, dtype=torch.float64)
+        mean, plain = _sd_jacobians(ws, x, 0.5, act)
+        gaps[depth, act is torch.tanh] = float((mean - plain).abs().max())
+    assert round(gaps[2, True], 2) == 0.49
+    assert round(gaps[3, True], 2) == 0.51
+    assert gaps[1, True] < 1e-14 and gaps[2, False] < 1e-14
+
+
+@pytest.mark.claim("d000.drop.stochastic-depth-skip")
+@given(seed=seeds, p=st.sampled_from([0.3, 0.5, 0.8]))
+def test_a_dropped_branch_gives_its_shortcut_and_a_plain_layer_gives_zero(seed, p):
+    """kernels.cpu.dropout.stochastic_depth (torchvision's, drop probability p, "row" mode,
+    inverted 1/(1 - p)) on 64 samples. Identity shortcut y = x + sd(F(x)): a dropped row is x
+    exactly. Projection shortcut y = x W_s^T + sd(F(x)) (3 -> 5 features): a dropped row is
+    W_s x exactly. A plain layer y = sd(F(x)) with no shortcut (the ledger's counterexample to
+    "skips entire layers"): a dropped row is 0, not x. Kept rows are F(x)/(1 - p) plus the
+    shortcut."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((64, 3))
+    w, w_up, w_s = (rng.standard_normal(shape) for shape in ((3, 3), (5, 3), (5, 3)))
+    out = {}
+    for name, branch, shortcut in (
+        ("identity", np.maximum(x @ w.T, 0), x),
+        ("projection", np.maximum(x @ w_up.T, 0), x @ w_s.T),
+        ("plain", np.maximum(x @ w.T, 0), np.zeros_like(x)),
+    ):
+        gen = np.random.default_rng(seed)  # the same rows dropped in all three
+        sd, mask = stochastic_depth(branch, p, "row", generator=gen, return_mask=True)
+        out[name] = (shortcut + sd, mask[:, 0], branch, shortcut)
+    mask = out["plain"][1]
+    assume(not mask.all() and mask.any())  # P(all kept or all dropped) < 2 * 0.8^64
+    drop = ~mask
+    assert np.array_equal(out["identity"][0][drop], x[drop])
+    assert np.array_equal(out["projection"][0][drop], (x @ w_s.T)[drop])
+    assert np.all(out["plain"][0][drop] == 0.0) and np.all(x[drop] != 0.0)
+    for name in ("identity", "projection", "plain"):
+        y, m, br, sc = out[name]
+        assert np.array_equal(m, mask)
+        assert_close(y[mask], sc[mask] + br[mask] / (1 - p), np.float64)
 
 
 # DropBlock ---------------------------------------------------------------------------------------
@@ -621,14 +849,20 @@ def test_dropblock_fraction_figure_numbers():
 def test_dropblock_removes_what_pixel_dropout_leaves_in_the_neighbours(seed, bs, p):
     """Smooth 32x32 map, same requested rate: after pixel dropout almost every dropped pixel
     has a kept 3x3 neighbour (and is recovered from them); after DropBlock a large share has
-    none. Hoeffding on per-sample fractions in [0, 1] (3000 samples), alpha/2 per method; and
-    on the per-sample indicator [block error > pixel error]: false alarm <= 1e-6 in total
-    (alpha/3 each)."""
+    none. Hoeffding (3000 independent samples, alpha/3 each, false alarm <= 1e-6 in total) on
+    the per-sample isolated fractions in [0, 1], one interval per method; and on the
+    per-sample indicator [block error > 5 x pixel error]: in more than half of the samples
+    DropBlock's recovery error is over 5 times pixel dropout's (the median ratio exceeds 5).
+    Mean errors have no useful Hoeffding interval here (a per-sample error can reach 4, the
+    means are ~1e-3 and ~0.06), so the ratio of the means quoted in the ledger (0.057 vs
+    0.00066 at p = 0.1, b = 5) is pinned at seed 0 in
+    ``test_the_ledgers_quoted_numbers_reproduce``; the per-sample ratio, unlike that mean
+    ratio, can fall below 10 in most samples for some maps (b = 3, p = 0.2), not below 5."""
     n = 3000
     r = X.neighbour_recovery(32, bs, p, n, seed)
     t = hoeffding_halfwidth(n, 1.0, ALPHA / 3)
     assert r["block_isolated"].mean() - t > r["pixel_isolated"].mean() + t
-    worse = (r["block_error"] > r["pixel_error"]).mean()
+    worse = (r["block_error"] > 5 * r["pixel_error"]).mean()
     assert worse - t > 0.5
     # each per-sample error is bounded by construction: a dropped pixel with a kept neighbour
     # is estimated within D = max |f(neighbour) - f| of its value, an isolated one within 2
@@ -639,7 +873,6 @@ def test_dropblock_removes_what_pixel_dropout_leaves_in_the_neighbours(seed, bs,
     for kind in ("pixel", "block"):
         iso = r[f"{kind}_isolated"]
         assert np.all(r[f"{kind}_error"] <= dmax**2 * (1 - iso) + 4 * iso + 1e-12)
-    assert r["block_error"].mean() > 10 * r["pixel_error"].mean()  # the quoted ratio's order
 
 
 # 002 Q7: the optimal dropout rate ---------------------------------------------------------------
@@ -683,27 +916,41 @@ def test_dropout_risk_is_minimised_near_p_star(seed, nd):
 @settings(max_examples=10)
 @given(seed=seeds)
 def test_p_star_grows_with_d_over_n_and_no_c_log_ratio_fits(seed):
-    """Measured argmins at d/n = 0.1, 1, 10 (n = 20): increasing, all in (0, 1). log(d/n) is
-    negative at 0.1 and positive at 10, so c*log(d/n) has opposite signs there for every c != 0
-    (and is 0 for c = 0) while both optimal rates are positive: no constant c fits; and p* <= 1
-    while c*log(d/n) -> infinity. False alarm <= 1e-6 per run (alpha/3 each)."""
+    """d/n = 0.1, 1, 10 (n = 20): the exact optima p* = 1/11, 1/2, 10/11 increase and lie in
+    (0, 1); log(d/n) is negative at 0.1, 0 at 1 and positive at 10, so c log(d/n) is 0 at
+    d/n = 1 for every c (a misfit of p* = 1/2 there) and has opposite signs at 0.1 and 10
+    while both optima are positive: no constant c fits, and c log(d/n) -> infinity while
+    p* < 1. Measured: each argmin lies within the radius its chi-square intervals allow
+    around p* (false alarm <= 1e-6 per run, alpha/3 per ratio). The radii depend only on the
+    trials and the grid, not on the seed; with max(300, 60000 // d) trials they are 0.106,
+    0.137, 0.079, so the three intervals are disjoint — the measured argmins are then
+    increasing too, and the misfit of any c at d/n = 1 is the measured argmin there,
+    >= 1/2 - 0.137 > 0.3: both follow from the interval checks, they add no false alarm."""
     n = 20
-    runs = [X.optimal_dropout_rate(n, d, 1.0, 1.0, 39, 300, seed) for d in (2, 20, 200)]
-    radii = []
-    for r, d in zip(runs, (2, 20, 200), strict=True):
+    ds = (2, 20, 200)
+    p_star = [d / (d + n) for d in ds]
+    assert 0 < p_star[0] < p_star[1] < p_star[2] < 1
+    logs = [math.log(d / n) for d in ds]
+    assert logs[0] < 0 == logs[1] < logs[2]
+    c = sum(a * b for a, b in zip(p_star, logs, strict=True)) / sum(v * v for v in logs)
+    assert max(abs(c * v - q) for v, q in zip(logs, p_star, strict=True)) >= 0.5
+    radii, ph = [], []
+    for d, ps in zip(ds, p_star, strict=True):
+        r = X.optimal_dropout_rate(n, d, 1.0, 1.0, 39, min(10**4, max(300, 60000 // d)), seed)
         lo, hi = _risk_checks(r, ALPHA / 3)
-        p_star, curv = d / (d + n), 1.0 + d / n
-        r_min = p_star**2 + (1 - p_star) ** 2 * d / n
+        curv = 1.0 + d / n
+        r_min = ps**2 + (1 - ps) ** 2 * d / n
         radii.append(math.sqrt(max(float(r["risk_exact"].min()) * hi / lo - r_min, 0) / curv))
-        assert abs(float(r["p_hat"]) - p_star) <= radii[-1] + 1e-12
-    ph = [float(r["p_hat"]) for r in runs]
-    assert 0 < ph[0] < ph[1] < ph[2] < 1
-    logs = [math.log(d / n) for d in (2, 20, 200)]
-    assert logs[0] < 0 < logs[2]
-    # least-squares c through the origin, and its misfit: no c reproduces the measured rates
-    c = sum(a * b for a, b in zip(ph, logs, strict=True)) / sum(v * v for v in logs)
-    assert max(abs(c * v - q) for v, q in zip(logs, ph, strict=True)) > 0.3
-    assert c * logs[0] < 0 < ph[0]
+        ph.append(float(r["p_hat"]))
+        assert abs(ph[-1] - ps) <= radii[-1] + 1e-12
+    # the teeth: disjoint intervals around the three optima, away from 0 at d/n = 1
+    assert p_star[0] + radii[0] < p_star[1] - radii[1]
+    assert p_star[1] + radii[1] < p_star[2] - radii[2]
+    assert p_star[1] - radii[1] > 0.3
+    # hence, measured: increasing argmins, and a misfit > 0.3 for every c (0 at d/n = 1)
+    assert ph[0] < ph[1] < ph[2]
+    c_hat = sum(a * b for a, b in zip(ph, logs, strict=True)) / sum(v * v for v in logs)
+    assert max(abs(c_hat * v - q) for v, q in zip(logs, ph, strict=True)) >= ph[1] > 0.3
 
 
 def test_q7_figure_and_bayesian_figure_arguments_are_checked():
@@ -734,3 +981,85 @@ def test_without_noise_no_dropout_is_optimal_at_any_capacity(ratio):
     assert theory_dropout.optimal_dropout_rate(100, 10, 1, 1) < theory_dropout.optimal_dropout_rate(
         100, 1000, 1, 1
     )
+
+
+# The ledger's quoted numbers ---------------------------------------------------------------------
+
+
+def _sig(v: float, digits: int) -> float:
+    """v rounded to ``digits`` significant digits (how the ledger quotes small numbers)."""
+    return float(f"{v:.{digits}g}")
+
+
+@pytest.mark.claim(
+    "d000.drop.bayesian",
+    "d000.drop.inference-ensemble",
+    "d002.drop.geometric-mean",
+    "d000.drop.dropblock-correlated",
+    "d000.drop.stochastic-depth-time",
+    "d002.drop.review-optimal-p",
+)
+def test_the_ledgers_quoted_numbers_reproduce():
+    """Every measured number the ledger quotes, recomputed deterministically (seed 0, the
+    figures' defaults) and compared rounded to the quoted digits.
+
+    - d000.drop.bayesian: bayesian_variance((10, 100, 1000, 10000), 5, 0.5, 1, 1, 0).
+    - d000.drop.inference-ensemble / d002.drop.geometric-mean: ensemble_gap_figure's defaults
+      (6 units, p = 1/2, batch 16, seeds 0-7), medians over seeds per depth 1-3.
+    - d000.drop.dropblock-correlated: neighbour_recovery(32, b, 0.1, 3000, 0) (the statistical
+      test's 3000 samples; at the default 200 samples b = 7 gives 0.476, not 0.47), b = 3, 5,
+      7.
+    - d000.drop.stochastic-depth-time: stochastic_depth_macs's defaults (L = 12, width 16,
+      batch 8, p_L = 1/2, batch mode, seed 0) with 2000 steps. (The ledger quotes L = 110
+      only in closed form, 329/440.)
+    - d002.drop.review-optimal-p: optimal_dropout_rate(20, d, 1, 1, 99, max(200, 10000 // d),
+      0) at d/n = 0.1, 0.5, 1, 3, 10 (99-point grid); the least-squares c through the origin
+      of c log(d/n) against the exact p* over optimal_rate_figure's 60 log-spaced ratios in
+      [0.01, 100] and over the five ratios."""
+    r = X.bayesian_variance((10, 100, 1000, 10000), 5, 0.5, 1, 1, 0)
+    assert [round(float(v), 3) for v in r["mc_variance"]] == [0.557, 0.219, 0.251, 0.256]
+    assert [_sig(float(v), 2) for v in r["posterior_variance"]] == [0.69, 0.053, 0.0052, 0.00049]
+
+    def gaps(act, key, out):
+        return np.array(
+            [[X.ensemble_gap(d, act, 6, 0.5, 16, out, s)[key] for s in range(8)] for d in (1, 2, 3)]
+        )
+
+    rel = {act: gaps(act, "relative_gap", "linear") for act in ("relu", "tanh")}
+    med = {act: np.round(100 * np.median(v, axis=1)).astype(int) for act, v in rel.items()}
+    assert (med["relu"].min(), med["relu"].max()) == (24, 27)
+    assert (med["tanh"].min(), med["tanh"].max()) == (28, 42)
+    both = np.concatenate([rel["relu"], rel["tanh"]])
+    assert (round(100 * both.min()), round(100 * both.max())) == (12, 88)
+    nwgm = np.concatenate([np.median(gaps(a, "nwgm_gap", "softmax"), axis=1)
+                           for a in ("relu", "tanh")])  # fmt: skip
+    assert (round(float(nwgm.min()), 2), round(float(nwgm.max()), 2)) == (0.14, 0.18)
+
+    nb = {b: X.neighbour_recovery(32, b, 0.1, 3000, 0) for b in (3, 5, 7)}
+    assert _sig(float(nb[5]["pixel_error"].mean()), 2) == 0.00066
+    assert _sig(float(nb[5]["block_error"].mean()), 2) == 0.057
+    assert round(float(nb[5]["pixel_isolated"].mean()), 2) == 0.0  # 3.5e-6
+    iso = {b: round(float(nb[b]["block_isolated"].mean()), 2) for b in (3, 5, 7)}
+    assert iso == {3: 0.14, 5: 0.39, 7: 0.47}
+    assert round(X.dropblock_drop_probability(32, 32, 5, 0.1)["fraction"], 3) == 0.095  # exact
+    assert round(float(nb[5]["block_dropped"].mean()), 3) == 0.094  # measured: 0.0938
+
+    macs = X.stochastic_depth_macs(12, 16, 8, 0.5, "batch", 2000, 0)
+    assert round(float(macs["fractions"].mean()), 4) == 0.7295
+    assert round(float(macs["expected"]), 4) == 0.7292  # (3L - 1)/(4L) = 35/48
+
+    ratios = (0.1, 0.5, 1.0, 3.0, 10.0)
+    ds = [round(v * 20) for v in ratios]
+    runs = [X.optimal_dropout_rate(20, d, 1.0, 1.0, 99, max(200, 10000 // d), 0) for d in ds]
+    assert [round(float(run["p_hat"]), 2) for run in runs] == [0.09, 0.34, 0.50, 0.75, 0.91]
+    assert [round(float(run["p_star"]), 3) for run in runs] == [0.091, 0.333, 0.5, 0.75, 0.909]
+
+    def fit(grid):
+        p_star, logs = grid / (grid + 1), np.log(grid)
+        c = float(p_star @ logs / (logs @ logs))
+        return c, float(np.abs(c * logs - p_star).max())
+
+    c_fig, miss_fig = fit(np.logspace(-2, 2, 60))
+    c_five, miss_five = fit(np.array(ratios))
+    assert (round(c_fig, 2), round(c_five, 2)) == (0.14, 0.20)
+    assert min(miss_fig, miss_five) > 0.3

@@ -294,6 +294,11 @@ ENTRIES = [
         errors=(
             ErrorSample({"x": np.zeros((6, 3)), "y": YR, "p": 0.25}, ValueError, "x must have no"),
             ErrorSample({"x": np.ones((6, 3)), "y": YR, "p": 0.0}, ValueError, "x: X"),
+            ErrorSample(  # duplicated columns: singular only up to rounding
+                {"x": np.column_stack([XR[:, 0], XR[:, 0], XR[:, 1]]), "y": YR, "p": 0.0},
+                ValueError,
+                "x: X",
+            ),
             ErrorSample({"x": XR, "y": YR, "p": float("nan")}, ValueError, "p must be"),
             ErrorSample({"x": XR, "y": XR, "p": 0.25}, ValueError, "y must have ndim 1"),
         ),

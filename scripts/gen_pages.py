@@ -123,6 +123,20 @@ TOPICS = {
         "`tests/test_dropout_claims.py`. Conventions: [Probabilities, variances, dropout]"
         "(../conventions.md#probabilities-variances-dropout).",
     ),
+    "regularization": (
+        "Regularization and training dynamics",
+        "L2 and L1 penalties (gradients, update rules, weight decay coupled and decoupled, "
+        "exact zeros and who produces them), their Bayesian reading (the $\\lambda$ of a "
+        "Gaussian or Laplace prior, for summed and for mean losses), the bias-variance "
+        "trade-off, minibatch gradient noise against the batch size, sharpness, PAC-Bayes, "
+        "early stopping as a spectral filter against ridge, and validation selection. "
+        "Helpers: `theory.regularization`; kernels: `kernels.cpu.optim`; experiments: "
+        "`numerics.regularization_experiments`; tests: `tests/test_regularization_theory.py`, "
+        "`tests/test_regularization_optim.py`, `tests/test_regularization_claims.py`. 002's "
+        "review question 7 (the optimal dropout rate) is judged on the "
+        "[Dropout](dropout.md#d002-drop-review-optimal-p) page. Conventions: "
+        "[Regularization and optimizers](../conventions.md#regularization-and-optimizers).",
+    ),
     "normalization": (
         "Normalization layers",
         "Batch, layer, instance and group normalization: definitions (which axes; biased vs "

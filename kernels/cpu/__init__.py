@@ -20,6 +20,8 @@
 * :mod:`kernels.cpu.dropout` — dropout (element-wise, ``dropout1d/2d/3d``), DropConnect,
   stochastic depth and DropBlock with seeded ``numpy.random.Generator`` masks, training and
   evaluation modes, forward and backward.
+* :mod:`kernels.cpu.optim` — optimizer steps as in ``torch.optim`` (SGD with momentum and
+  coupled weight decay, SGDW, Adam, AdamW) and the L1 subgradient and proximal (ISTA) steps.
 * :mod:`kernels.cpu.mlp` — a bias-free MLP stack, forward and backward.
 * :mod:`kernels.cpu.layers` — small layer objects that own their parameters.
 

@@ -62,6 +62,7 @@ def test_sgd_weight_decay_is_l2_step_by_step(seed, lr, lam):
     ours, state = theta0.copy(), {}
     for _ in range(5):
         loss, g = O.loss_and_grad(ours, X, y)
+        assert_close(np.array(loss), _torch_loss(torch.tensor(ours), X, y).numpy(), F64)
         q = p.detach().clone().requires_grad_(True)
         (_torch_loss(q, X, y) + 0.5 * lam * (q * q).sum()).backward()
         assert_close(q.grad.numpy(), g + lam * ours, F64, context="autograd of L + λ/2‖θ‖²")

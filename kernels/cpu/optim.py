@@ -43,7 +43,8 @@ Theory.
 
 Work is bounded: parameter arrays and ``X`` have at most ``kernels.cpu._check.MAX_ELEMENTS``
 (2**27) elements, and :func:`run` does at most ``steps * (N * d)`` ≤ MAX_ELEMENTS · 16
-multiply-adds in total (``ValueError`` naming ``steps`` otherwise).
+multiply-adds in total and at most ``MAX_STEPS`` = 10**5 steps (``ValueError`` naming
+``steps`` otherwise).
 """
 
 from __future__ import annotations
@@ -71,6 +72,21 @@ __all__ = [
 MAX_WORK = MAX_ELEMENTS * 16
 """Largest total work of :func:`run` (``steps * N * d`` multiply-adds)."""
 
+MAX_STEPS = 10**5
+"""Most iterations of :func:`run` (each costs a Python-level step)."""
+
+RANKS = (0, 1, 2, 3, 4)
+"""Allowed ranks of parameter arrays."""
+
+_OVERFLOW = "lr, weight_decay, momentum, dampening, lam, params or grads"
+
+
+def _finite_result(out: np.ndarray, names: str = _OVERFLOW) -> np.ndarray:
+    """Refuse a step whose result overflowed (e.g. lr = 1e308), naming the arguments."""
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the step overflowed to a non-finite value: {names} too large")
+    return out
+
 
 # argument checks ---------------------------------------------------------------------------
 
@@ -90,9 +106,9 @@ def _unit(value: object, name: str) -> float:
 
 
 def _params(params: object, grads: object) -> tuple[np.ndarray, np.ndarray]:
-    p = array(params, "params", (0, 1, 2, 3, 4))
+    p = array(params, "params", RANKS)
     bounded(p.size, "the parameter array", "params")
-    g = array(grads, "grads", p.ndim, like="params")
+    g = array(grads, "grads", RANKS)
     if g.shape != p.shape:
         raise ValueError(f"grads must have the shape of params {p.shape}, got {g.shape}")
     p64, g64 = p.astype(np.float64), g.astype(np.float64)
@@ -114,7 +130,7 @@ def _state(state: object, shape: tuple[int, ...], keys: tuple[str, ...]) -> dict
         if v is None:
             out[k] = None
             continue
-        a = array(v, f"state[{k!r}]", len(shape))
+        a = array(v, f"state[{k!r}]", RANKS)
         if a.shape != shape:
             raise ValueError(f"state[{k!r}] must have the shape of params {shape}, got {a.shape}")
         out[k] = a.astype(np.float64)
@@ -140,7 +156,7 @@ def soft_threshold(x: np.ndarray, t: float) -> np.ndarray:
     :math:`\frac12\|y - X\theta\|^2 + \lambda\|\theta\|_1` is solved by
     :math:`S_\lambda(X^\top y)` coordinate-wise.
     """
-    a = array(x, "x", (0, 1, 2, 3, 4)).astype(np.float64)
+    a = array(x, "x", RANKS).astype(np.float64)
     bounded(a.size, "the input", "x")
     tt = _nonneg(t, "t")
     return np.sign(a) * np.maximum(np.abs(a) - tt, 0.0)
@@ -155,7 +171,8 @@ def l1_subgradient_step(params: np.ndarray, grads: np.ndarray, lr: float, lam: f
     """
     p, g = _params(params, grads)
     eta, lm = _nonneg(lr, "lr"), _nonneg(lam, "lam")
-    return p - eta * (g + lm * np.sign(p))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _finite_result(p - eta * (g + lm * np.sign(p)), "lr, lam, params or grads")
 
 
 def ista_step(params: np.ndarray, grads: np.ndarray, lr: float, lam: float) -> np.ndarray:
@@ -167,8 +184,9 @@ def ista_step(params: np.ndarray, grads: np.ndarray, lr: float, lam: float) -> n
     """
     p, g = _params(params, grads)
     eta, lm = _nonneg(lr, "lr"), _nonneg(lam, "lam")
-    z = p - eta * g
-    return np.sign(z) * np.maximum(np.abs(z) - eta * lm, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _finite_result(p - eta * g, "lr, params or grads")
+        return np.sign(z) * np.maximum(np.abs(z) - eta * lm, 0.0)
 
 
 # optimizer steps (torch.optim's algorithms) --------------------------------------------------
@@ -222,10 +240,11 @@ def sgd_step(
     p, g, st, eta, mu, damp, wd = _sgd_args(
         params, grads, state, lr, momentum, dampening, weight_decay, nesterov, maximize
     )
-    if wd != 0.0:
-        g = g + wd * p
-    d, st = _momentum(g, st, mu, damp, nesterov)
-    return p - eta * d, st
+    with np.errstate(over="ignore", invalid="ignore"):
+        if wd != 0.0:
+            g = g + wd * p
+        d, st = _momentum(g, st, mu, damp, nesterov)
+        return _finite_result(p - eta * d), st
 
 
 def sgdw_step(
@@ -249,9 +268,10 @@ def sgdw_step(
     p, g, st, eta, mu, damp, wd = _sgd_args(
         params, grads, state, lr, momentum, dampening, weight_decay, nesterov, maximize
     )
-    p = p * (1.0 - eta * wd)
-    d, st = _momentum(g, st, mu, damp, nesterov)
-    return p - eta * d, st
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = p * (1.0 - eta * wd)
+        d, st = _momentum(g, st, mu, damp, nesterov)
+        return _finite_result(p - eta * d), st
 
 
 def _adam(params, grads, state, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled):
@@ -265,6 +285,11 @@ def _adam(params, grads, state, lr, betas, eps, weight_decay, amsgrad, maximize,
     if flag(maximize, "maximize"):
         g = -g
     step = st.get("step", 0) + 1
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _adam_update(p, g, st, step, eta, wd, b1, b2, e, ams, decoupled)
+
+
+def _adam_update(p, g, st, step, eta, wd, b1, b2, e, ams, decoupled):
     if decoupled:
         p = p * (1.0 - eta * wd)
     elif wd != 0.0:
@@ -288,7 +313,8 @@ def _adam(params, grads, state, lr, betas, eps, weight_decay, amsgrad, maximize,
         denom = np.sqrt(v) / bc2_sqrt + e
     if np.any(denom == 0):
         raise ValueError("eps must be > 0 where the second moment is 0 (division by zero)")
-    return p - (eta / bc1) * (m / denom), new
+    names = "lr, weight_decay, eps, params or grads"
+    return _finite_result(p - (eta / bc1) * (m / denom), names), new
 
 
 def adam_step(
@@ -338,21 +364,21 @@ def adamw_step(
 # losses, per-example gradients, minibatches ---------------------------------------------------
 
 
-def _data(theta, X, y, model):
+def _data(theta, X, y, model, tname="theta"):
     if model not in ("linear", "logistic"):
         raise ValueError(f"model must be 'linear' or 'logistic', got {model!r}")
     x = array(X, "X", 2)
     bounded(x.size, "the design matrix", "X")
-    t = array(theta, "theta", 1)
+    t = array(theta, tname, 1)
     yy = array(y, "y", 1)
     n, d = x.shape
     if t.shape != (d,):
-        raise ValueError(f"theta must have shape ({d},) (X's columns), got {t.shape}")
+        raise ValueError(f"{tname} must have shape ({d},) (X's columns), got {t.shape}")
     if yy.shape != (n,):
         raise ValueError(f"y must have shape ({n},) (X's rows), got {yy.shape}")
     arrs = [a.astype(np.float64) for a in (t, x, yy)]
     if not all(np.all(np.isfinite(a)) for a in arrs):
-        raise ValueError("theta, X and y must be finite (no NaN or inf)")
+        raise ValueError(f"{tname}, X and y must be finite (no NaN or inf)")
     if model == "logistic" and not np.all((arrs[2] == 0) | (arrs[2] == 1)):
         raise ValueError("y must hold labels 0 or 1 for model='logistic'")
     return arrs
@@ -466,16 +492,22 @@ def run(
         raise ValueError("penalty='l1' needs algorithm='ista' or 'subgradient'")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-    t, x, yy = _data(theta0, X, y, model)
+    t, x, yy = _data(theta0, X, y, model, "theta0")
     eta, lm = _nonneg(lr, "lr"), _nonneg(lam, "lam")
     k = integer(steps, "steps", 0)
     rep = flag(replace, "replace")
     n, d = x.shape
-    if k * n * d > MAX_WORK:
-        raise ValueError(f"steps: steps*N*d = {k * n * d} exceeds the limit MAX_WORK = {MAX_WORK}")
+    if k > MAX_STEPS or k * n * d > MAX_WORK:
+        raise ValueError(
+            f"steps must be <= MAX_STEPS = {MAX_STEPS} with steps*N*d <= MAX_WORK = "
+            f"{MAX_WORK}, got steps={k} (N={n}, d={d})"
+        )
+    if generator is not None and not isinstance(generator, np.random.Generator):
+        raise TypeError(f"generator must be a numpy.random.Generator, got {type(generator)}")
     if batch_size is None:
         if algorithm == "sgd":
             raise ValueError("batch_size must be an integer >= 1 for algorithm='sgd', got None")
+        b = None
     else:
         b = integer(batch_size, "batch_size", 1)
         if not rep and b > n:
@@ -491,24 +523,52 @@ def run(
             loss += lm * float(np.abs(theta).sum())
         return loss
 
-    obj = [objective(t)]
-    for _ in range(k):
-        if batch_size is None:
-            _, g = loss_and_grad(t, x, yy, model, reduction)
-        else:
-            idx = minibatch_indices(n, b, generator, rep)
-            _, g = loss_and_grad(t, x[idx], yy[idx], model, "mean")
-            if reduction == "sum":
-                g = n * g
-        if algorithm == "ista":
-            t = ista_step(t, g, eta, lm)
-        elif algorithm == "subgradient":
-            t = l1_subgradient_step(t, g, eta, lm)
-        else:
-            if penalty == "l2":
-                g = g + lm * t
-            t = t - eta * g
-        obj.append(objective(t))
+    def check():
         if not (np.all(np.isfinite(t)) and math.isfinite(obj[-1])):
-            raise ValueError(f"lr: the iterates overflowed (diverged) at lr={eta}; lower lr")
+            raise ValueError(
+                f"lr, lam, theta0: the iterates or the objective overflowed (diverged) at "
+                f"lr={eta}, lam={lm}; lower them"
+            )
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        obj = [objective(t)]
+        check()
+        for _ in range(k):
+            t = _run_step(
+                t,
+                x,
+                yy,
+                model,
+                algorithm,
+                penalty,
+                lm,
+                eta,
+                reduction,
+                n,
+                batch_size,
+                generator,
+                rep,
+            )
+            obj.append(objective(t) if np.all(np.isfinite(t)) else math.inf)
+            check()
     return t, np.asarray(obj)
+
+
+def _run_step(t, x, yy, model, algorithm, penalty, lm, eta, reduction, n, b, generator, rep):
+    """One iteration of :func:`run` (arguments already checked)."""
+    if b is None:
+        _, g = loss_and_grad(t, x, yy, model, reduction)
+    else:
+        idx = minibatch_indices(n, b, generator, rep)
+        _, g = loss_and_grad(t, x[idx], yy[idx], model, "mean")
+        if reduction == "sum":
+            g = n * g
+    if not np.all(np.isfinite(g)):
+        return g
+    if algorithm == "ista":
+        return ista_step(t, g, eta, lm)
+    if algorithm == "subgradient":
+        return l1_subgradient_step(t, g, eta, lm)
+    if penalty == "l2":
+        g = g + lm * t
+    return t - eta * g

@@ -172,18 +172,22 @@ def test_coupled_and_decoupled_diverge_with_momentum_and_adam():
     lr=st.floats(1e-3, 0.2),
     wd=st.floats(0.0, 1.0),
     momentum=st.sampled_from([0.0, 0.5, 0.9]),
+    dampening=st.sampled_from([0.0, 0.3]),
     nesterov=st.booleans(),
     amsgrad=st.booleans(),
     maximize=st.booleans(),
     b1=st.sampled_from([0.0, 0.3, 0.6, 0.9]),
 )
 @settings(max_examples=40)
-def test_steps_match_torch_optim(seed, lr, wd, momentum, nesterov, amsgrad, maximize, b1):
+def test_steps_match_torch_optim(
+    seed, lr, wd, momentum, dampening, nesterov, amsgrad, maximize, b1
+):
     """sgd_step/adam_step/adamw_step = torch.optim.SGD/Adam/AdamW for 6 steps (float64)."""
     X, y, t0 = _problem(seed)
-    nesterov = nesterov and momentum > 0
+    nesterov = nesterov and momentum > 0 and dampening == 0
+    sgd_kw = {"momentum": momentum, "dampening": dampening, "nesterov": nesterov}
     cases = [
-        (torch.optim.SGD, O.sgd_step, {"momentum": momentum, "nesterov": nesterov}),
+        (torch.optim.SGD, O.sgd_step, sgd_kw),
         (torch.optim.Adam, O.adam_step, {"amsgrad": amsgrad, "betas": (b1, 0.99)}),
         (torch.optim.AdamW, O.adamw_step, {"amsgrad": amsgrad, "betas": (b1, 0.99)}),
     ]
@@ -200,6 +204,39 @@ def test_steps_match_torch_optim(seed, lr, wd, momentum, nesterov, amsgrad, maxi
                 maximize=maximize, **kw,
             )  # fmt: skip
             assert_close(ours, p.detach().numpy(), F64, context=tcls.__name__)
+
+
+@given(seed=SEEDS, scale=st.sampled_from([1.0, 30.0]), reduction=st.sampled_from(["mean", "sum"]))
+def test_logistic_loss_and_gradient_match_torch(seed, scale, reduction):
+    """Logistic loss (labels 0/1) = torch's binary_cross_entropy_with_logits and its autograd
+    gradient, also for large |logits|; the per-example gradients average to the mean gradient."""
+    rng = np.random.default_rng(seed)
+    X, t = scale * rng.standard_normal((7, 3)), rng.standard_normal(3)
+    y = (rng.random(7) < 0.5).astype(np.float64)
+    loss, g = O.loss_and_grad(t, X, y, model="logistic", reduction=reduction)
+    tt = torch.tensor(t, requires_grad=True)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(
+        torch.from_numpy(X) @ tt, torch.from_numpy(y), reduction=reduction
+    )
+    ref.backward()
+    assert_close(np.array(loss), ref.detach().numpy(), F64)
+    assert_close(g, tt.grad.numpy(), F64)
+    per = O.per_example_gradients(t, X, y, model="logistic")
+    assert_close(per.mean(axis=0), O.loss_and_grad(t, X, y, "logistic")[1], F64)
+
+
+@given(seed=SEEDS, reduction=st.sampled_from(["mean", "sum"]), lam=st.floats(0.0, 0.5))
+def test_sgd_with_full_batch_without_replacement_is_gd(seed, reduction, lam):
+    """B = N without replacement: every minibatch is a permutation of the data, so SGD's
+    iterates equal GD's (summed loss: the minibatch mean gradient is scaled by N)."""
+    X, y, t0 = _problem(seed)
+    lr = 0.02 if reduction == "sum" else 0.1
+    kw = {"lr": lr, "steps": 5, "reduction": reduction, "penalty": "l2", "lam": lam}
+    gd, _ = O.run(X, y, t0, **kw)
+    sgd, _ = O.run(
+        X, y, t0, algorithm="sgd", batch_size=8, generator=np.random.default_rng(seed), **kw
+    )
+    assert_close(sgd, gd, F64)
 
 
 # L1: subgradient vs proximal --------------------------------------------------------------

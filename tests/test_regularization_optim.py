@@ -232,7 +232,9 @@ def test_sgd_with_full_batch_without_replacement_is_gd(seed, reduction, lam):
     X, y, t0 = _problem(seed)
     lr = 0.02 if reduction == "sum" else 0.1
     kw = {"lr": lr, "steps": 5, "reduction": reduction, "penalty": "l2", "lam": lam}
-    gd, _ = O.run(X, y, t0, **kw)
+    gd, obj = O.run(X, y, t0, **kw)
+    loss = O.loss_and_grad(gd, X, y, reduction=reduction)[0]
+    assert_close(np.array(obj[-1]), np.array(loss + 0.5 * lam * gd @ gd), F64, context="λ/2‖θ‖²")
     sgd, _ = O.run(
         X, y, t0, algorithm="sgd", batch_size=8, generator=np.random.default_rng(seed), **kw
     )
@@ -311,6 +313,8 @@ def test_ista_orthogonal_design_is_soft_threshold(seed, lam):
         lam=lam, reduction="sum",
     )  # fmt: skip
     assert_close(theta, closed, F64)
+    lasso = 0.5 * np.sum((y - Q @ theta) ** 2) + lam * np.abs(theta).sum()
+    assert_close(np.array(obj[-1]), np.array(lasso), F64, context="½‖y − Xθ‖² + λ‖θ‖₁")
     assert np.count_nonzero(theta == 0) == np.count_nonzero(np.abs(Q.T @ y) <= lam)
     assert np.all(np.diff(obj[1:]) <= 1e-12)
     bigger = O.soft_threshold(Q.T @ y, lam + 0.5)

@@ -167,6 +167,33 @@ def test_coupled_and_decoupled_diverge_with_momentum_and_adam():
 
 
 @pytest.mark.claim("d002.reg.l2-is-weight-decay")
+def test_fixed_points_coupled_vs_decoupled():
+    """Where each optimizer converges (same problem, wd = 0.1, lr = 0.05): coupled SGD with
+    momentum and coupled Adam reach ridge(λ = wd) (gradient ∇L + wd·θ = 0); SGDW with momentum
+    μ (dampening 0) reaches ridge(λ = wd·(1−μ)) — fixed point of b = μb + ∇L, θ = (1−η·wd)θ − ηb;
+    AdamW's fixed point satisfies ∇L/(|∇L| + ε) ≈ −wd·θ per coordinate, i.e. ≈ the
+    *unregularized* least-squares solution when wd·|θ| < 1: after 5000 steps it is within
+    0.0014 of OLS and 0.35 from ridge(wd)."""
+    X, y, t0 = _problem(0)
+    n, wd, mu = X.shape[0], 0.1, 0.9
+
+    def ridge(lam):
+        return np.linalg.solve(X.T @ X / n + lam * np.eye(3), X.T @ y / n)
+
+    kw = {"lr": 0.05, "weight_decay": wd}
+    sgd = _train(O.sgd_step, X, y, t0, 2000, momentum=mu, **kw)
+    sgdw = _train(O.sgdw_step, X, y, t0, 2000, momentum=mu, **kw)
+    adam = _train(O.adam_step, X, y, t0, 5000, **kw)
+    adamw = _train(O.adamw_step, X, y, t0, 5000, **kw)
+    assert_close(sgd, ridge(wd), F64, context="SGD+momentum, coupled")
+    assert_close(sgdw, ridge(wd * (1 - mu)), F64, context="SGDW+momentum")
+    assert_close(adam, ridge(wd), F64, context="Adam, coupled")
+    to_ols, to_ridge = np.abs(adamw - ridge(0.0)).max(), np.abs(adamw - ridge(wd)).max()
+    print("AdamW: distance to OLS", to_ols, "to ridge(wd)", to_ridge)
+    assert to_ols < 0.01 * to_ridge and to_ridge > 0.3
+
+
+@pytest.mark.claim("d002.reg.l2-is-weight-decay")
 @given(
     seed=SEEDS,
     lr=st.floats(1e-3, 0.2),

@@ -262,8 +262,12 @@ def sgdw_step(
     decay lr-multiplied as torch's AdamW does: :math:`\theta \leftarrow (1-\eta\,\mathrm{wd})
     \theta`, then the momentum step of :func:`sgd_step` on the loss gradient alone (no decay
     term in the momentum buffer). Without momentum it equals :func:`sgd_step` with the same
-    ``weight_decay`` (to rounding); with momentum it does not. Same arguments as
-    :func:`sgd_step`.
+    ``weight_decay`` (to rounding); with momentum it does not: on a strongly convex loss
+    SGD (coupled) converges to the minimizer of :math:`L + \frac{\mathrm{wd}}2\|\theta\|^2`,
+    SGDW with momentum :math:`\mu` (dampening 0) to that of
+    :math:`L + \frac{\mathrm{wd}(1-\mu)}2\|\theta\|^2` (the fixed point of
+    :math:`b = \mu b + \nabla L`, :math:`\theta = (1-\eta\,\mathrm{wd})\theta - \eta b`).
+    Same arguments as :func:`sgd_step`.
     """
     p, g, st, eta, mu, damp, wd = _sgd_args(
         params, grads, state, lr, momentum, dampening, weight_decay, nesterov, maximize
@@ -356,7 +360,11 @@ def adamw_step(
     r"""One step of :class:`torch.optim.AdamW` (Loshchilov & Hutter 2019, Alg. 2, torch's
     form): :math:`\theta \leftarrow (1-\eta\,\mathrm{wd})\theta` (decoupled, **lr-multiplied**)
     then the Adam step of :func:`adam_step` on the loss gradient alone. torch's default
-    ``weight_decay=1e-2``. Arguments as :func:`adam_step`.
+    ``weight_decay=1e-2``. Its fixed point satisfies :math:`\nabla_j L/(|\nabla_j L| +
+    \epsilon) \approx -\mathrm{wd}\,\theta_j` (stationary moments), so for
+    :math:`\mathrm{wd}|\theta_j| < 1` it sits next to the *unregularized* minimizer — not at
+    the minimizer of :math:`L + \frac{\mathrm{wd}}2\|\theta\|^2` that coupled Adam reaches.
+    Arguments as :func:`adam_step`.
     """
     return _adam(params, grads, state, lr, betas, eps, weight_decay, amsgrad, maximize, True)
 

@@ -420,7 +420,7 @@ def early_stopping_vs_ridge(
     r"""Exact expected excess risks (σ² left out) of GD at :math:`t = 1..` ``steps`` and of
     ridge at :math:`\lambda = 1/(\eta t)` (the heuristic match; mean loss), their worst
     ``ratio`` :math:`\max_t R_{GD}(t)/R_{ridge}(1/(\eta t))` (Ali, Kolter & Tibshirani 2019:
-    ≤ 1.6862 for gradient flow), ``best_gd`` :math:`\min_t R_{GD}`, ``best_ridge``
+    ≤ 1.6862 for gradient flow), ``best_gd`` :math:`\min_{t\ge0} R_{GD}` (t = 0 included), ``best_ridge``
     :math:`\min_\lambda R_{ridge}` (golden-section on log λ over [1e-8, 1e8] after a 400-point
     grid) and ``lam_match`` (steps, d): the λ per direction with the same filter,
     :math:`\lambda_{t,i} = s_i(1-\eta s_i)^t/(1-(1-\eta s_i)^t)` — equal across directions for
@@ -457,7 +457,7 @@ def early_stopping_vs_ridge(
     with np.errstate(divide="ignore"):
         lam_match = s * (1 - f) / f
     return {"risk_gd": r_gd, "risk_ridge": r_ridge, "ratio": float((r_gd / r_ridge).max()),
-            "best_gd": float(r_gd.min()), "best_ridge": best_ridge,
+            "best_gd": float(min(r_gd.min(), gd["risk"][0] - sig**2)), "best_ridge": best_ridge,
             "lam_match": lam_match}  # fmt: skip
 
 

@@ -324,17 +324,21 @@ def test_gd_risk_within_ali_bound_of_ridge_at_one_over_eta_t(seed):
 def test_early_stopping_is_not_the_optimal_trade_off(beta, gd_wins):
     """s = (1, 0.1), σ = 1, n = 10, η = 0.5: with β = (3, 0.3) the best early-stopped risk
     (0.111) beats the best ridge risk (0.157); with β = (1, 1) ridge wins (0.141 vs 0.150).
-    Both exceed the oracle per-direction (Wiener) filter Σ s_i β_i² v_i/(β_i² + v_i),
-    v_i = σ²/(n s_i): neither is "the optimal trade-off"; they are different filters."""
+    The oracle per-direction (Wiener) filter β_i²/(β_i² + v_i), v_i = σ²/(n s_i), has risk
+    Σ s_i β_i² v_i/(β_i² + v_i); it is ridge with λ_i = σ²/(n β_i²), so ridge reaches it when
+    all |β_i| are equal (β = (1, 1)) and early stopping never does here: "early stopping
+    finds the optimal trade-off" holds for neither."""
     s, b, sig, n = np.array([1.0, 0.1]), np.array(beta), 1.0, 10
     e = R.early_stopping_vs_ridge(s, b, sig, 0.5, 4000, n)
     v = sig**2 / (n * s)
     oracle = float((s * b**2 * v / (b**2 + v)).sum())
-    assert e["best_gd"] > oracle * 1.01 and e["best_ridge"] > oracle * 1.01
+    assert e["best_gd"] > oracle * 1.01
     if gd_wins:
         assert e["best_gd"] < 0.75 * e["best_ridge"]
+        assert e["best_ridge"] > oracle * 1.01
     else:
         assert e["best_ridge"] < 0.97 * e["best_gd"]
+        assert abs(e["best_ridge"] - oracle) <= 1e-9 * oracle
 
 
 # Ridge: bias/variance against λ, optimism, optimal λ --------------------------------------

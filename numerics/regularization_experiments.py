@@ -421,8 +421,8 @@ def early_stopping_vs_ridge(
     ridge at :math:`\lambda = 1/(\eta t)` (the heuristic match; mean loss), their worst
     ``ratio`` :math:`\max_t R_{GD}(t)/R_{ridge}(1/(\eta t))` (Ali, Kolter & Tibshirani 2019:
     ≤ 1.6862 for gradient flow), ``best_gd`` :math:`\min_{t\ge0} R_{GD}` (t = 0 included),
-    ``best_ridge`` :math:`\min_\lambda R_{ridge}` (golden-section on log λ over [1e-8, 1e8] after a 400-point
-    grid) and ``lam_match`` (steps, d): the λ per direction with the same filter,
+    ``best_ridge`` :math:`\min_\lambda R_{ridge}` (golden-section on log λ over [1e-8, 1e8]
+    after a 400-point grid) and ``lam_match`` (steps, d): the λ per direction with the same filter,
     :math:`\lambda_{t,i} = s_i(1-\eta s_i)^t/(1-(1-\eta s_i)^t)` — equal across directions for
     every t iff all eigenvalues are equal (then R_GD(t) = R_ridge(λ_t) exactly). Needs
     :math:`0 < \eta s_{\max} < 1` (monotone filters)."""

@@ -167,10 +167,12 @@ def _problem(eigenvalues, beta, noise, n):
     return s, b, sig, n
 
 
-def _work(amount: int, what: str) -> None:
+def _work(amount: int, names: str) -> None:
+    """Refuse a call that would touch more than MAX_WORK numbers, naming the arguments
+    (``names``) that set its size."""
     if amount > MAX_WORK:
-        raise ValueError(f"{what}: the call would touch {amount} numbers, more than MAX_WORK "
-                         f"= {MAX_WORK}")  # fmt: skip
+        raise ValueError(f"{names} too large: the call would touch {amount} numbers, more than "
+                         f"MAX_WORK = {MAX_WORK}")  # fmt: skip
 
 
 # The fixed design -----------------------------------------------------------------------
@@ -184,7 +186,7 @@ def design(eigenvalues: object, n: int, seed: int = 0) -> np.ndarray:
     s = _vector(eigenvalues, "eigenvalues", positive=True)
     n = _int(n, "n", s.size, MAX_N)
     seed = _int(seed, "seed", 0, MAX_SEED)
-    _work(n * s.size * 4, "design")
+    _work(n * s.size * 4, "n, eigenvalues")
     q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, s.size)))
     return math.sqrt(n) * q * np.sqrt(s)
 
@@ -211,7 +213,7 @@ def gd_bias_variance(
     s, b, sig, n = _problem(eigenvalues, beta, noise, n)
     eta = _real(eta, "eta", 0.0, 1e3, True)
     steps = _int(steps, "steps", 0, MAX_STEPS)
-    _work((steps + 1) * s.size * 4, "gd_bias_variance")
+    _work((steps + 1) * s.size * 4, "steps, eigenvalues")
     with np.errstate(over="ignore", invalid="ignore"):
         f = _gd_filter(s, eta, steps)
         bias2 = s * (1.0 - f) ** 2 * b**2
@@ -290,7 +292,10 @@ def monte_carlo_gd(
     steps = _int(steps, "steps", 0, MAX_STEPS)
     trials = _int(trials, "trials", 2, 10**6)
     seed = _int(seed, "seed", 0, MAX_SEED)
-    _work((steps + 1) * trials * s.size * 4 + n * s.size * 4 + trials * n, "monte_carlo_gd")
+    _work(
+        (steps + 1) * trials * s.size * 4 + n * s.size * 4 + trials * n,
+        "steps, trials, n, eigenvalues",
+    )
     x = design(s, n, seed)
     rng = np.random.default_rng([seed, 1])
     y = x @ b + sig * rng.standard_normal((trials, n))
@@ -322,7 +327,7 @@ def monte_carlo_ridge(
     trials = _int(trials, "trials", 2, 10**6)
     seed = _int(seed, "seed", 0, MAX_SEED)
     d = s.size
-    _work(lam.size * trials * d * 8 + trials * n * (d + 2), "monte_carlo_ridge")
+    _work(lam.size * trials * d * 8 + trials * n * (d + 2), "lams, trials, n, eigenvalues")
     x = design(s, n, seed)
     rng = np.random.default_rng([seed, 2])
     y = x @ b + sig * rng.standard_normal((trials, n))
@@ -360,7 +365,7 @@ def gd_curves(
     steps = _int(steps, "steps", 0, MAX_STEPS)
     n_val = _int(n_val, "n_val", 1, MAX_N)
     seed = _int(seed, "seed", 0, MAX_SEED)
-    _work((steps + 1) * (n + n_val) * s.size * 2 + n * s.size * 4, "gd_curves")
+    _work((steps + 1) * (n + n_val) * s.size * 2 + n * s.size * 4, "steps, n, n_val, eigenvalues")
     x = design(s, n, seed)
     rng = np.random.default_rng([seed, 3])
     y = x @ b + sig * rng.standard_normal(n)
@@ -431,7 +436,7 @@ def early_stopping_vs_ridge(
     if eta * s.max() >= 1:
         raise ValueError("eta must satisfy eta * max(eigenvalues) < 1 (monotone GD filters)")
     steps = _int(steps, "steps", 1, MAX_STEPS)
-    _work((steps + 1) * s.size * 8, "early_stopping_vs_ridge")
+    _work((steps + 1) * s.size * 8, "steps, eigenvalues")
     gd = gd_bias_variance(s, b, sig, eta, steps, n)
     r_gd = gd["risk"][1:] - sig**2
     t = np.arange(1, steps + 1)
@@ -482,7 +487,7 @@ def optimal_ridge_lambda(
     sig = _real(noise, "noise", 0.0, 1e3, True)
     tau = _real(prior_sd, "prior_sd", 0.0, 1e3, True)
     seed = _int(seed, "seed", 0, MAX_SEED)
-    _work(sum(ns) * dim * 4, "optimal_ridge_lambda")
+    _work(sum(ns) * dim * 4, "sizes, dim")
     rng = np.random.default_rng(seed)
     summed = []
     for nn in ns:
@@ -534,7 +539,7 @@ def minibatch_gradient_variance(
     batch = _int(batch, "batch", 1, big_n)
     trials = _int(trials, "trials", 1, 10**7)
     seed = _int(seed, "seed", 0, MAX_SEED)
-    _work(trials * (big_n + batch * d + d) + big_n * d, "minibatch_gradient_variance")
+    _work(trials * (big_n + batch * d + d) + big_n * d, "trials, batch, grads")
     rng = np.random.default_rng(seed)
     mean = g.mean(0)
     dev = g - mean
@@ -575,7 +580,7 @@ def validation_selection_bias(
     p = _real(error, "error", 0.0, 1.0, False)
     trials = _int(trials, "trials", 1, 10**7)
     seed = _int(seed, "seed", 0, MAX_SEED)
-    _work(trials * k + n_val * 4, "validation_selection_bias")
+    _work(trials * k + n_val * 4, "trials, k, n_val")
     rng = np.random.default_rng(seed)
     errs = rng.binomial(n_val, p, (trials, k)) / n_val
     # P(Bin >= m) for m = 1..n via the pmf (log-space, stable)
@@ -662,7 +667,7 @@ def zero_one_decomposition(predictions: np.ndarray, labels: np.ndarray) -> dict[
     if labels.shape[0] != predictions.shape[1]:
         raise ValueError(f"labels must have one entry per column of predictions "
                          f"({predictions.shape[1]}), got {labels.shape[0]}")  # fmt: skip
-    _work(predictions.size * 65, "zero_one_decomposition")
+    _work(predictions.size * 65, "predictions")
     pr = predictions.astype(np.int64)
     counts = np.stack([(pr == c).sum(0) for c in range(64)])  # (64, points)
     main = counts.argmax(0)

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -176,6 +177,32 @@ def test_variance_oscillates_for_eta_s_three_halves(seed):
     assert v[0] > v[1] and v[2] > v[3] and v[1] < v[2]
 
 
+@pytest.mark.claim("d002.reg.bias-variance-decomposition")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, sig=st.floats(0.2, 5.0))
+def test_errors_are_chi_squared_without_signal(seed, sig):
+    """β = 0, T = 1000 training sets, n = 20, d = 3 (exact distributions, χ² intervals, ALPHA
+    over 6 parts). GD at t = 0 (θ = 0): T·n·test/σ² ~ χ²_{Tn} (fresh test noise, all n
+    directions). Ridge at λ = 0 (OLS): T·n·train/σ² ~ χ²_{T(n−d)} (train = ‖y − Xθ‖²/n, the
+    function reports half of it) and test = σ²/n·(2χ²_d + χ²_{n−d}) per set, so the mean gap
+    test − train (expected optimism 2σ²d/n) lies between the ends of those intervals."""
+    s, b, n, trials, d = np.array([1.0, 0.3, 0.1]), np.zeros(3), 20, 1000, 3
+    a = ALPHA / 6
+    gd = R.monte_carlo_gd(s, b, sig, 0.5, 0, n, trials, seed)
+    lo, hi = chi2_interval(trials * n, a)
+    assert lo <= gd["test"][0] * trials * n / sig**2 <= hi
+    ols = R.monte_carlo_ridge(s, b, sig, [0.0], n, trials, seed)
+    c = sig**2 / (trials * n)
+    tr_lo, tr_hi = (c * v for v in chi2_interval(trials * (n - d), a))
+    assert tr_lo <= 2 * ols["train"][0] <= tr_hi
+    d_lo, d_hi = chi2_interval(trials * d, a)
+    te_lo, te_hi = c * (2 * d_lo + tr_lo / c), c * (2 * d_hi + tr_hi / c)
+    assert te_lo <= ols["test"][0] <= te_hi
+    assert te_lo - tr_hi <= ols["gap"][0] <= te_hi - tr_lo
+    assert_close(ols["gap"], ols["test"] - 2 * ols["train"], np.float64,
+                 reduction_length=4, magnitude=ols["test"])  # fmt: skip
+
+
 # Training and validation curves -------------------------------------------------------------
 
 
@@ -202,6 +229,20 @@ def test_gd_training_loss_grows_above_two_over_lambda_max(seed, over):
     c = R.gd_curves([1.0, 0.1], [1.0, 1.0], 0.5, over, 200, 10, 5, seed)
     assert c["train"][-1] > c["train"][0]
     assert c["train"][-1] > c["train"][1]
+
+
+@pytest.mark.claim("d002.reg.validation-u-shaped")
+@settings(max_examples=10, deadline=None)
+@given(seed=seeds, sig=st.floats(0.2, 5.0))
+def test_validation_and_training_errors_at_the_start_are_chi_squared(seed, sig):
+    """β = 0, θ_0 = 0: n_val·validation/σ² ~ χ²_{n_val} (fresh validation labels) and
+    2n·train/σ² ~ χ²_n (ALPHA over 2 parts)."""
+    n, n_val = 50, 4000
+    c = R.gd_curves([1.0, 0.5], [0.0, 0.0], sig, 0.5, 0, n, n_val, seed)
+    lo, hi = chi2_interval(n_val, ALPHA / 2)
+    assert lo <= c["validation"][0] * n_val / sig**2 <= hi
+    lo, hi = chi2_interval(n, ALPHA / 2)
+    assert lo <= 2 * c["train"][0] * n / sig**2 <= hi
 
 
 @pytest.mark.claim("d002.reg.validation-u-shaped")
@@ -315,6 +356,22 @@ def test_gd_risk_within_ali_bound_of_ridge_at_one_over_eta_t(seed):
     b = rng.standard_normal(d) * rng.uniform(0.1, 10)
     e = R.early_stopping_vs_ridge(s, b, rng.uniform(0.1, 10), 0.01 / s.max(), 3000, 50)
     assert e["ratio"] <= 1.69
+
+
+@pytest.mark.claim("d002.reg.early-stopping-optimal")
+@given(seed=seeds, sig=st.floats(0.1, 20.0))
+def test_best_early_stopped_risk_includes_not_training(seed, sig):
+    """The best early-stopped risk is at most the risk at t = 0 (θ = 0: Σ s_i β_i²); with
+    high noise and a small signal it *is* t = 0 (σ = 20, β ~ 0.3: any step costs more variance
+    than it removes bias)."""
+    rng = np.random.default_rng(seed)
+    s, b = 10 ** rng.uniform(-2, 0, 3), 0.3 * rng.standard_normal(3)
+    e = R.early_stopping_vs_ridge(s, b, sig, 0.5 / s.max(), 2000, 10)
+    r0 = float((s * b**2).sum())
+    assert e["best_gd"] <= r0 * (1 + 1e-12)
+    assert e["best_gd"] <= e["risk_gd"].min()
+    if sig >= 10:
+        assert_close(e["best_gd"], r0, np.float64, reduction_length=3, magnitude=r0)
 
 
 @pytest.mark.claim("d002.reg.early-stopping-optimal")
@@ -465,6 +522,17 @@ def test_reparametrization_keeps_the_function_and_changes_sharpness(seed):
     assert (r["max_diff"] <= 1e-12).all()
     assert (r["loss"] <= 1e-24).all()
     sh = r["sharpness"]
+    # independent: at loss 0 the Hessian is the Gauss-Newton 2/N JᵀJ; its W2 block is
+    # α²·2/N·HᵀH (H the hidden activations), so sharpness ≥ α² λ_max(2/N HᵀH), with equality
+    # up to O(1) as α grows (nets rebuilt from the documented generator order)
+    gen = torch.Generator().manual_seed(seed)
+    w1 = torch.randn(4, 3, generator=gen, dtype=torch.float64).numpy()
+    torch.randn(1, 4, generator=gen, dtype=torch.float64)
+    x = torch.randn(8, 3, generator=gen, dtype=torch.float64).numpy()
+    h = np.maximum(x @ w1.T, 0)
+    gn = float(np.linalg.eigvalsh(2 / 8 * h.T @ h).max())
+    assert (sh >= np.array(al) ** 2 * gn * (1 - 1e-9)).all()
+    assert abs(sh[5] / 1e6 / gn - 1) < 1e-3
     assert abs(sh[4] / sh[3] / 100 - 1) < 0.01
     assert abs(sh[0] / sh[1] / 100 - 1) < 0.01
     assert sh[5] > 1e4 * sh[2] and sh[0] > 1e4 * sh[2]

@@ -124,6 +124,30 @@ def test_gd_bias_variance_monte_carlo_matches_the_closed_form(seed):
     assert_close(cf["variance"], f**2 * sig**2 / n, np.float64, reduction_length=4, magnitude=1.0)
 
 
+@pytest.mark.claim("d002.reg.bias-then-variance")
+@given(
+    s=st.lists(st.floats(0.01, 1.0), min_size=1, max_size=4),
+    frac=st.floats(0.05, 1.95),
+    b=st.floats(-5, 5),
+)
+def test_noise_free_gd_iterates_are_the_spectral_filter(s, frac, b):
+    """σ = 0: every training set is the same, so the iterated GD (monte_carlo_gd) equals the
+    filter (1 − (1 − ηs_i)^t)β_i to rounding at every t, with zero variance, training loss
+    ½Σ s_i(1 − f_i)²β_i² and test error Σ s_i(1 − f_i)²β_i² (η = frac · 2/s_max, unstable
+    steps η > 2/s_max included)."""
+    sv = np.array(s)
+    bv = np.full(sv.size, b)
+    eta = 2 * frac / sv.max()
+    mc = R.monte_carlo_gd(sv, bv, 0.0, eta, 30, 8, 2, 0)
+    f = _gd_filter(sv, eta, 30)
+    scale = 1.0 + abs(b)
+    assert_close(mc["mean"], f * bv, np.float64, reduction_length=31, magnitude=scale)
+    assert (mc["var"] == 0).all()
+    err = (sv * (1 - f) ** 2 * bv**2).sum(1)
+    assert_close(mc["test"], err, np.float64, reduction_length=31, magnitude=scale**2)
+    assert_close(mc["train"], err / 2, np.float64, reduction_length=31, magnitude=scale**2)
+
+
 @pytest.mark.claim("d002.reg.bias-variance-decomposition")
 def test_total_error_is_not_bias_plus_variance_without_the_noise_term():
     """The σ² term is needed: with σ = 2, n = 20 the Monte-Carlo test error exceeds

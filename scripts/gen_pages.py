@@ -559,10 +559,47 @@ def dropout_figures() -> str:
     )
 
 
+def regularization_figures() -> str:
+    """Training and validation curves, bias and variance through training, and minibatch
+    gradient noise, generated now from numerics.regularization_experiments."""
+    from numerics import regularization_experiments as rx
+
+    return "\n".join(
+        [
+            "## Training and validation curves",
+            "",
+            figure("reg_validation.png", rx.validation_curves_figure(), "Validation curves"),
+            "",
+            "Gradient descent from zero on linear regression with a fixed design: training "
+            "error and expected validation error against the step, with and without label "
+            "noise (`validation_curves_figure`). The validation curve turns up only when the "
+            "labels are noisy.",
+            "",
+            "## Bias and variance through training",
+            "",
+            figure("reg_bias_variance.png", rx.bias_variance_figure(), "Bias and variance"),
+            "",
+            "Bias², variance and test error of gradient descent against the step: Monte-Carlo "
+            "over training sets (points) and the closed form per eigen-direction (lines) on the "
+            "same axes (`bias_variance_figure`).",
+            "",
+            "## Minibatch gradient noise",
+            "",
+            figure("reg_gradient_noise.png", rx.gradient_noise_figure(), "Gradient noise"),
+            "",
+            "Measured variance of the minibatch gradient against the batch size, drawn with and "
+            "without replacement, with $\\operatorname{tr}\\Sigma/B$ and "
+            "$\\operatorname{tr}\\Sigma/B\\cdot(N-B)/(N-1)$ (`gradient_noise_figure`).",
+            "",
+        ]
+    )
+
+
 FIGURES = {
     "architectures": architecture_tables,
     "residual": residual_figures,
     "dropout": dropout_figures,
+    "regularization": regularization_figures,
     "sequence": sequence_figures,
     "attention": attention_figures,
     "conv_matrix": benchmark_table,

@@ -1051,7 +1051,8 @@ def derive_gaussian_kl() -> Derivation:
     r"""KL between 1-D Gaussians by integration (``sympy.stats`` expectation of the log-density
     ratio under :math:`Q`), times :math:`d` for isotropic :math:`d`-dim ones (independent
     coordinates, each mean shifted by :math:`\mu_Q-\mu_P`, so
-    :math:`\|\mu_Q-\mu_P\|^2 = d(\mu_Q-\mu_P)^2`); equals :func:`gaussian_kl` and vanishes at :math:`Q = P` for every :math:`d`."""
+    :math:`\|\mu_Q-\mu_P\|^2 = d(\mu_Q-\mu_P)^2`); equals :func:`gaussian_kl` and vanishes
+    at :math:`Q = P` for every :math:`d`."""
     mq, mp = sympy.symbols("mu_Q mu_P", real=True)
     vq, vp = sympy.symbols("v_Q v_P", positive=True)
     X = Normal("X", mq, sympy.sqrt(vq))

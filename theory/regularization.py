@@ -59,6 +59,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+import mpmath
 import sympy
 from sympy.stats import E as expectation
 from sympy.stats import Normal, variance
@@ -236,7 +237,10 @@ def soft_threshold(z: object, lam: object) -> sympy.Expr:
     r""":math:`S_\lambda(z) = \mathrm{sign}(z)\max(|z| - \lambda, 0)`, the proximal map of
     :math:`\lambda|\cdot|` (ISTA's step). Exact zero for :math:`|z| \le \lambda`. Symbolic
     arguments give a ``Piecewise``. ``z`` real, ``lam`` :math:`\ge 0`."""
-    zz, lm = real(z, "z"), _nonneg(lam, "lam")
+    return _soft(real(z, "z"), _nonneg(lam, "lam"))
+
+
+def _soft(zz: sympy.Expr, lm: sympy.Expr) -> sympy.Expr:
     return sympy.piecewise_fold(sympy.Piecewise((zz - lm, zz > lm), (zz + lm, zz < -lm), (0, True)))
 
 
@@ -245,8 +249,8 @@ def lasso_1d(xty: object, xtx: object, lam: object) -> sympy.Expr:
     :math:`\hat\theta = S_\lambda(x^\top y)/x^\top x` (zero iff :math:`|x^\top y| \le \lambda`).
     With a mean loss :math:`\frac1{2N}\|\cdot\|^2` pass :math:`N\lambda`. ``xty`` real,
     ``xtx`` :math:`> 0`, ``lam`` :math:`\ge 0`."""
-    a = _positive(xtx, "xtx")
-    return sympy.piecewise_fold(soft_threshold(xty, lam) / a)
+    c, a, lm = real(xty, "xty"), _positive(xtx, "xtx"), _nonneg(lam, "lam")
+    return sympy.piecewise_fold(_soft(c, lm) / a)
 
 
 # Priors -------------------------------------------------------------------------------------------
@@ -444,6 +448,13 @@ def early_stopping_lambda(eigenvalue: object, lr: object, steps: object) -> symp
     u = eta * s
     if (u - 1).is_nonnegative:
         raise ValueError(f"lr*eigenvalue must be in (0, 1) for a positive matching lambda, got {u}")
+    if u.atoms(sympy.Float) and isinstance(t, int):
+        # floats: 1 - (1-u)^t cancels catastrophically for tiny u (1e-320 gives 0/0);
+        # log1p/expm1 keep the relative precision.
+        with mpmath.workprec(64):
+            lg = t * mpmath.log1p(-mpmath.mpf(sympy.Float(u)._mpf_))
+            val = mpmath.mpf(sympy.Float(s)._mpf_) * mpmath.exp(lg) / -mpmath.expm1(lg)
+        return sympy.Float(val)
     a = (1 - u) ** t
     return sympy.cancel(s * a / (1 - a))
 

@@ -669,3 +669,26 @@ def test_expected_min_validation_monte_carlo(seed) -> None:
     want = float(R.expected_min_validation_error(k, m, Q(3, 10)))
     assert abs(mins.mean() - want) <= hoeffding_halfwidth(T, 1.0, FALSE_ALARM)
     assert want < p - 2 * hoeffding_halfwidth(T, 1.0, FALSE_ALARM)
+
+
+@pytest.mark.claim("d002.reg.q6-batch-decay-coupling")
+@given(pos, nonneg, st.builds(Fraction, st.integers(0, 40), st.integers(1, 10)))
+def test_sgd_stationary_variance_needs_stable_step(h, lam, extra) -> None:
+    eta = (2 + extra) / (h + lam)  # eta (h + lam) >= 2: no stationary law (the recursion grows)
+    with pytest.raises(ValueError, match=r"lr\*\(curvature\+decay\) must be in \(0, 2\)"):
+        R.sgd_stationary_variance(S(eta), 1, S(h), S(lam), 1)
+    a = eta * (h + lam)
+    assert (1 - a) ** 2 >= 1  # the variance map v -> (1-a)^2 v + c has no nonnegative fixed point
+
+
+@pytest.mark.claim("d002.reg.early-stopping-lambda")
+@given(pos, unit_open, st.integers(1, 50))
+def test_early_stopping_lambda_floats(s, frac, t) -> None:
+    eta = frac / s
+    exact = R.early_stopping_lambda(S(s), S(eta), t)
+    got = R.early_stopping_lambda(float(s), float(eta), t)
+    assert float(got) == pytest.approx(float(exact), rel=1e-12)
+    # tiny eigenvalues: the limit 1/(eta t), without 0/0
+    assert float(R.early_stopping_lambda(1e-300, float(eta), t)) == pytest.approx(
+        1 / (float(eta) * t), rel=1e-12
+    )

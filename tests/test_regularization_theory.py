@@ -94,6 +94,7 @@ def test_derivation_agrees(name: str) -> None:
 def test_derivation_disagrees(name: str) -> None:
     d = getattr(R, name)()
     assert not d.agrees(), d.to_markdown()
+    assert "**not equal**" in d.to_markdown()
 
 
 @pytest.mark.claim("d002.reg.l2-is-weight-decay")
@@ -692,3 +693,39 @@ def test_early_stopping_lambda_floats(s, frac, t) -> None:
     assert float(R.early_stopping_lambda(1e-300, float(eta), t)) == pytest.approx(
         1 / (float(eta) * t), rel=1e-12
     )
+
+
+@pytest.mark.claim("d002.reg.validation-u-shaped")
+@given(st.lists(pos, min_size=1, max_size=3), st.lists(fracs, min_size=3, max_size=3), unit_open)
+def test_noise_free_gd_risk_never_increases(ss, bs, frac) -> None:
+    eta = 2 * frac / max(ss)  # 0 < eta s_i < 2
+    risks = [
+        R.gd_risk([S(s) for s in ss], [S(b) for b in bs[: len(ss)]], 0, S(eta), t) for t in range(6)
+    ]
+    assert all(b <= a for a, b in itertools.pairwise(risks))
+
+
+@pytest.mark.claim("d002.reg.validation-u-shaped")
+def test_noisy_gd_risk_is_u_shaped_example() -> None:
+    # one direction, s = 1, eta = 1/4, beta = 1, sigma^2 = 1: r(t) = (3/4)^{2t} + (1-(3/4)^t)^2
+    risks = [R.gd_risk([1], [1], 1, Q(1, 4), t) for t in range(30)]
+    assert risks[:3] == [1, Q(5, 8), Q(65, 128)]
+    t_min = risks.index(min(risks))
+    assert t_min == 2
+    assert all(b > a for a, b in itertools.pairwise(risks[t_min:]))  # rises back toward 1
+    for t in range(6):  # against the independent recursion
+        m, c = Fraction(0), Fraction(0)
+        for _ in range(t):
+            m, c = m + Fraction(1, 4) * (1 - m), c + Fraction(1, 4) * (1 - c)
+        assert F(risks[t]) == (m - 1) ** 2 + c**2
+
+
+@pytest.mark.claim("d002.reg.stop-at-increase", "d002.reg.validation-u-shaped")
+def test_first_increase_stops_at_a_local_minimum() -> None:
+    # two eigenvalues (1, 1/10), beta = (1/10, 1), sigma^2 = 1/4, eta = 1/2
+    risks = [R.gd_risk([1, Q(1, 10)], [Q(1, 10), 1], Q(1, 4), Q(1, 2), t) for t in range(40)]
+    first_increase = next(t for t in range(1, 40) if risks[t] > risks[t - 1])
+    assert first_increase == 2 and risks[1] == Q(779, 800)
+    best = risks.index(min(risks))
+    assert best == 6 and risks[best] < risks[1]
+    assert float(risks[1] - risks[best]) == pytest.approx(0.015698, abs=1e-6)

@@ -101,6 +101,7 @@ __all__ = [
     "gd_filter",
     "gd_l2_fixed_point",
     "gd_monotone_lr_bound",
+    "gd_risk",
     "l1_subdifferential",
     "l2_update",
     "lasso_1d",
@@ -474,6 +475,40 @@ def gd_bias_variance(
     s2, eta, t = _nonneg(noise_var, "noise_var"), _nonneg(lr, "lr"), _steps(steps)
     a = (1 - eta * s) ** t
     return sympy.expand(a**2 * b**2), sympy.cancel(s2 * (1 - a) ** 2 / s)
+
+
+def gd_risk(
+    eigenvalues: Sequence[object],
+    coefficients: Sequence[object],
+    noise_var: object,
+    lr: object,
+    steps: object,
+) -> sympy.Expr:
+    r"""Expected parameter error :math:`\mathbb E\|\theta_t - \beta\|^2` of GD after :math:`t`
+    steps from 0 (summed least squares, fixed design, noise variance :math:`\sigma^2`):
+    :math:`\sum_i (1-\eta s_i)^{2t}\beta_i^2 + \sigma^2(1-(1-\eta s_i)^t)^2/s_i`
+    (:func:`gd_bias_variance` summed over Gram eigen-directions). It is the excess validation
+    (test) risk for test inputs with :math:`\mathbb E\,xx^\top = I`. Noise-free
+    (:math:`\sigma^2 = 0`) and :math:`0<\eta s_i<2` it never increases; with noise it can be
+    U-shaped or have several local minima (epoch-wise double descent). ``eigenvalues`` reals
+    :math:`> 0` (at most :data:`MAX_EIGENVALUES`), ``coefficients`` as many reals,
+    ``noise_var``/``lr`` :math:`\ge 0`, ``steps`` an integer :math:`\ge 0` (at most
+    :data:`MAX_STEPS`)."""
+    ss = _eigenvalues(eigenvalues, "eigenvalues", positive=True)
+    if isinstance(coefficients, TEXT) or not isinstance(coefficients, Sequence):
+        raise TypeError(f"coefficients must be a sequence of reals, got {type(coefficients)}")
+    if len(coefficients) != len(ss):
+        raise ValueError(
+            f"coefficients must have as many entries as eigenvalues ({len(ss)}), "
+            f"got {len(coefficients)}"
+        )
+    bs = tuple(real(b, f"coefficients[{i}]") for i, b in enumerate(coefficients))
+    s2, eta, t = _nonneg(noise_var, "noise_var"), _nonneg(lr, "lr"), _steps(steps)
+    total = sympy.Integer(0)
+    for s, b in zip(ss, bs, strict=True):
+        a = (1 - eta * s) ** t
+        total += a**2 * b**2 + s2 * (1 - a) ** 2 / s
+    return sympy.cancel(total) if isinstance(t, int) else total
 
 
 # Bias-variance, PAC-Bayes, sharpness ---------------------------------------------------------

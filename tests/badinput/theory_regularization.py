@@ -246,6 +246,38 @@ ENTRIES = [
         ),
     ),
     Entry(
+        "theory.regularization.gd_risk",
+        samples=(
+            Sample(
+                {
+                    "eigenvalues": [1],
+                    "coefficients": [1],
+                    "noise_var": 1,
+                    "lr": R(1, 4),
+                    "steps": 1,
+                },
+                check=_eq(R(5, 8)),
+            ),
+        ),
+        errors=(
+            ErrorSample(
+                {"eigenvalues": [1], "coefficients": [1, 2], "noise_var": 1, "lr": 1, "steps": 1},
+                ValueError,
+                "coefficients must have",
+            ),
+            ErrorSample(
+                {"eigenvalues": [0], "coefficients": [1], "noise_var": 1, "lr": 1, "steps": 1},
+                ValueError,
+                r"eigenvalues\[0\] must be",
+            ),
+            ErrorSample(
+                {"eigenvalues": [1], "coefficients": [1], "noise_var": 1, "lr": 1, "steps": -1},
+                ValueError,
+                "steps must be",
+            ),
+        ),
+    ),
+    Entry(
         "theory.regularization.zero_one_decomposition",
         samples=(
             Sample(_ZO, check=_tuple_eq(R(3, 4), 1, R(1, 4))),

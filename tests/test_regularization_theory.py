@@ -729,3 +729,21 @@ def test_first_increase_stops_at_a_local_minimum() -> None:
     best = risks.index(min(risks))
     assert best == 6 and risks[best] < risks[1]
     assert float(risks[1] - risks[best]) == pytest.approx(0.015698, abs=1e-6)
+
+
+@pytest.mark.claim("d002.reg.early-stopping-optimal")
+def test_early_stopping_is_optimal_only_along_its_path() -> None:
+    # the 2-eigenvalue example: the best stopping time is beaten by ridge's best lambda and by
+    # the oracle per-direction shrinkage beta^2 / (beta^2 + sigma^2/s) (a different estimator)
+    ss, bs, s2, eta = [1.0, 0.1], [0.1, 1.0], 0.25, 0.5
+    risks = [float(R.gd_risk(ss, bs, s2, eta, t)) for t in range(0, 300, 1)]
+    best_t = min(risks)
+    assert best_t == pytest.approx(0.9580518302567294, rel=1e-12)
+    lam = np.linspace(1e-3, 20, 20001)
+    ridge = sum(
+        (lam / (s + lam)) ** 2 * b * b + s2 * (s / (s + lam)) ** 2 / s
+        for s, b in zip(ss, bs, strict=True)
+    )
+    oracle = sum(b * b * (s2 / s) / (b * b + s2 / s) for s, b in zip(ss, bs, strict=True))
+    assert oracle < ridge.min() < best_t
+    assert oracle == pytest.approx(0.01 * 0.25 / 0.26 + 2.5 / 3.5, rel=1e-12)

@@ -192,6 +192,16 @@ def real(
     return v
 
 
+def choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
+    """``value`` if it is one of the strings ``allowed``: TypeError for a non-string,
+    ValueError for another string, both naming ``name`` and the allowed values."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {allowed}, got {type(value).__name__} ({value!r})")
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
+
+
 def divides(groups: Dim, channels: Dim, groups_name: str, channels_name: str) -> None:
     """Raise ``ValueError`` unless ``groups`` divides ``channels`` (checked when both are ints)."""
     if isinstance(groups, int) and isinstance(channels, int) and channels % groups:

@@ -65,6 +65,7 @@ from sympy.stats import E as expectation
 from sympy.stats import Normal, variance
 
 from theory._args import TEXT, Dim, bounded, dim, flag, int_dim, real
+from theory._args import choice as _choice
 from theory.derivation import Derivation, Step
 
 __all__ = [
@@ -139,14 +140,6 @@ _LOSSES = ("sum", "mean")
 
 
 # Argument checking ------------------------------------------------------------------------
-
-
-def _choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {allowed}, got {type(value).__name__} ({value!r})")
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
 
 
 def _positive(value: object, name: str) -> sympy.Expr:

@@ -52,6 +52,7 @@ import numpy as np
 import sympy
 
 from theory._args import Dim, bounded, dim, flag, int_dim
+from theory._args import choice as _choice
 from theory.derivation import Derivation, Step
 
 __all__ = [
@@ -106,14 +107,6 @@ def _small(value: object, name: str, limit: int = MAX_EXPR_SIZE, minimum: int = 
     v = int_dim(value, name, minimum)
     bounded(v, name, limit)
     return v
-
-
-def _choice(value: object, name: str, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be one of {allowed}, got {type(value).__name__}")
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
 
 
 def _vec(prefix: str, n: int) -> sympy.ImmutableMatrix:

@@ -670,3 +670,59 @@ def test_the_ledgers_two_eigenvalue_example_has_no_matching_lambda():
     assert lam == 1
     assert ridge_filter(tenth, lam) == sympy.Rational(1, 11)
     assert early_stopping_lambda(tenth, half, 1) != lam
+
+
+@pytest.mark.claim("d002.reg.early-stopping-lambda")
+def test_beyond_eta_s_one_two_eigenvalues_can_share_a_ridge_lambda():
+    """The 'iff all eigenvalues are equal' needs 0 < eta s < 1: with s = (1/2, 4/3), eta = 1,
+    t = 2 GD's filter (1 - (1 - eta s)^2) is (3/4, 8/9), and ridge with lambda = 1/6 gives
+    s/(s + lambda) = (3/4, 8/9) as well — exactly."""
+    import sympy
+
+    from theory.regularization import gd_filter, ridge_filter
+
+    s = (sympy.Rational(1, 2), sympy.Rational(4, 3))
+    gd = [gd_filter(v, 1, 2) for v in s]
+    assert gd == [sympy.Rational(3, 4), sympy.Rational(8, 9)]
+    assert [ridge_filter(v, sympy.Rational(1, 6)) for v in s] == gd
+
+
+@pytest.mark.claim("d002.reg.early-stopping-optimal")
+def test_the_ledgers_early_stopping_numbers():
+    """The four risks the ledger quotes (s = (1, 0.1), sigma = 1, n = 10, eta = 0.5)."""
+    s = np.array([1.0, 0.1])
+    a = R.early_stopping_vs_ridge(s, np.array([3.0, 0.3]), 1.0, 0.5, 4000, 10)
+    b = R.early_stopping_vs_ridge(s, np.array([1.0, 1.0]), 1.0, 0.5, 4000, 10)
+    assert (round(a["best_gd"], 4), round(a["best_ridge"], 4)) == (0.111, 0.1565)
+    assert (round(b["best_gd"], 4), round(b["best_ridge"], 4)) == (0.15, 0.1409)
+
+
+@pytest.mark.claim("d002.reg.q6-l2-dropout")
+def test_dropout_zeroes_whole_columns_never_single_weights():
+    """Dropout on a layer's inputs acts on its weight matrix as W diag(r): over all 2^3 masks
+    of torch-style dropout (kernels.cpu.dropout.dropout on the identity) the induced weight
+    mask is constant down each column, so DropConnect's mask (1, 0, 1; 0, 1, 1) never occurs,
+    while kernels.cpu.dropout.dropconnect_linear draws masks that differ within a column."""
+    import itertools
+
+    from kernels.cpu.dropout import dropconnect_linear, dropout
+
+    w = np.arange(1.0, 7.0).reshape(2, 3)
+    induced = set()
+    for r in itertools.product([0.0, 1.0], repeat=3):
+        x = np.diag(r)  # columns of the identity, masked: the layer sees e_j * r_j
+        # y_j = W (r_j e_j) / q: the weight mask seen by the layer is W diag(r) / q
+        induced.add(tuple(((w @ x) != 0).astype(int).ravel()))
+    assert all(len(set(np.array(m).reshape(2, 3)[:, j])) == 1 for m in induced for j in range(3))
+    assert (1, 0, 1, 0, 1, 1) not in induced
+    # the kernel's dropout zeroes an input unit for every output at once
+    _, mask = dropout(np.ones((1, 3)), p=0.5, generator=np.random.default_rng(0), return_mask=True)
+    assert mask.shape == (1, 3)
+    # DropConnect does produce masks that differ within a column
+    seen_split = False
+    for k in range(64):
+        _, m = dropconnect_linear(np.ones((1, 3)), w, p=0.5,
+                                  generator=np.random.default_rng(k), return_mask=True)  # fmt: skip
+        m = np.asarray(m).reshape(2, 3)
+        seen_split |= any(m[0, j] != m[1, j] for j in range(3))
+    assert seen_split

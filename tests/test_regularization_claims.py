@@ -715,9 +715,13 @@ def test_dropout_zeroes_whole_columns_never_single_weights():
         induced.add(tuple(((w @ x) != 0).astype(int).ravel()))
     assert all(len(set(np.array(m).reshape(2, 3)[:, j])) == 1 for m in induced for j in range(3))
     assert (1, 0, 1, 0, 1, 1) not in induced
-    # the kernel's dropout zeroes an input unit for every output at once
-    _, mask = dropout(np.ones((1, 3)), p=0.5, generator=np.random.default_rng(0), return_mask=True)
-    assert mask.shape == (1, 3)
+    # the kernel's dropout on the inputs is the layer with weights W diag(mask) / q: a dropped
+    # input zeroes its whole column, for every output at once
+    x = np.random.default_rng(1).standard_normal((5, 3))
+    for k in range(16):
+        xd, mask = dropout(x, p=0.5, generator=np.random.default_rng(k), return_mask=True)
+        per_sample_weights = w[None] * mask[:, None, :] / 0.5  # (batch, out, in)
+        assert_close(xd @ w.T, np.einsum("bj,bij->bi", x, per_sample_weights), np.float64)
     # DropConnect does produce masks that differ within a column
     seen_split = False
     for k in range(64):

@@ -363,6 +363,7 @@ def ensemble_gap_figure(
     over ``seeds`` random networks (:func:`ensemble_gap`). ``max_depth`` in ``[1, 7]``;
     ``seeds`` in ``[1, 32]``; other arguments as :func:`ensemble_gap`.
     """
+    p = _drop(p)
     max_depth = _limit(_int(max_depth, "max_depth", 1), "max_depth", MAX_DEPTH - 1)
     seeds = _limit(_int(seeds, "seeds", 1), "seeds", 32)
     units = _limit(_int(units, "units", 1), "units", MAX_MASK_UNITS)

@@ -371,15 +371,26 @@ def test_spread_eigenvalues_have_no_matching_lambda(b, spread):
 @settings(max_examples=30, deadline=None)
 @given(seed=seeds)
 def test_gd_risk_within_ali_bound_of_ridge_at_one_over_eta_t(seed):
-    """Spread spectra (s in [1e-3, 1]), small steps (η s_max = 0.01, near gradient flow): the
-    excess risk of GD at t is at most 1.69 × ridge's at λ = 1/(ηt) (Ali, Kolter & Tibshirani
-    2019: 1.6862 for flow; measured up to 1.6875 for these discrete steps)."""
+    """Ali, Kolter & Tibshirani (2019) in the gradient-flow limit, which is a theorem per
+    eigen-direction: with u = s*tau, flow's bias factor e^(-2u) <= ridge's 1/(1+u)^2 at
+    lambda = 1/tau, and its variance factor (1 - e^(-u))^2 <= 1.6862 (u/(1+u))^2, so the risk
+    of gradient flow at time tau is at most 1.6862 x ridge's at lambda = 1/tau for every
+    spectrum and beta. Discrete GD is not covered: its variance factor (1-(1-eta s)^t)^2 exceeds
+    flow's, and with eta s_max = 0.01 the measured ratio to ridge reaches about 1.69 (it went
+    above 1.69 for some spectra), so only a loose sanity bound of 2 is asserted for it."""
     rng = np.random.default_rng(seed)
     d = int(rng.integers(2, 6))
     s = 10 ** rng.uniform(-3, 0, d)
     b = rng.standard_normal(d) * rng.uniform(0.1, 10)
-    e = R.early_stopping_vs_ridge(s, b, rng.uniform(0.1, 10), 0.01 / s.max(), 3000, 50)
-    assert e["ratio"] <= 1.69
+    sig, n = rng.uniform(0.1, 10), 50
+    v = sig**2 / (n * s)  # per-direction variance of the least-squares coefficient
+    for tau in 10 ** rng.uniform(-1, 4, 20):
+        u = s * tau
+        flow_f, ridge_f = -np.expm1(-u), u / (1 + u)
+        risk = lambda f: float((s * ((1 - f) ** 2 * b**2 + f**2 * v)).sum())  # noqa: E731
+        assert risk(flow_f) <= 1.6862 * risk(ridge_f) * (1 + 1e-12)
+    e = R.early_stopping_vs_ridge(s, b, sig, 0.01 / s.max(), 3000, n)
+    assert e["ratio"] <= 2.0
 
 
 @pytest.mark.claim("d002.reg.early-stopping-optimal")

@@ -26,6 +26,17 @@ What never passes (the checker must not lie):
   array (an integer result from a float kernel is a bug); ``expected`` may also hold integers
   (an exact reference).
 
+**GPU rule** (:func:`assert_gpu_close`). A kernel run at reduced precision (float32, float16,
+bfloat16 — on a GPU or in Triton's interpreter) is judged against a float64 reference *and*
+against torch at the same precision on the same input: its largest error must not exceed twice
+torch's own largest error, plus one unit of the dtype's rounding at the reference's largest
+magnitude (:math:`\varepsilon\,\max|e|`, so that a result torch happens to get exactly right
+still allows the final rounding), plus a documented ``slack`` where ``tl.dot`` rounds its
+inputs to TF32 (:data:`TF32_EPS`):
+
+.. math:: \max|a - e| \le 2\max|t - e| + \varepsilon_{\text{dtype}}\max|e|
+          \;(+\ \text{slack}\cdot\max|e|)
+
 A mismatch raises :class:`AssertionError`; an argument of the wrong kind
 (:class:`TypeError`) or value (:class:`ValueError`) names the argument.
 """
@@ -232,3 +243,106 @@ def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
         return np.broadcast_shapes(shape, target) == target
     except ValueError:
         return False
+
+
+# --------------------------------------------------------------------------- the GPU rule
+
+#: Machine epsilon of TF32 (10 explicit mantissa bits), the input rounding of ``tl.dot`` on a
+#: GPU: the ``slack`` per unit of magnitude a kernel using it may add to the GPU rule.
+TF32_EPS = 2.0**-10
+
+#: float64 stand-ins for the reduced precisions NumPy lacks (bfloat16: 8 bits of mantissa).
+_EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+
+
+def _as_float64(value: object, name: str) -> tuple[np.ndarray, str]:
+    """``value`` as float64 plus its dtype's name (a torch tensor of any float dtype,
+    bfloat16 included, or a floating NumPy array)."""
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        dtype = str(value.dtype).removeprefix("torch.")  # type: ignore[attr-defined]
+        if dtype not in _EPS:
+            raise TypeError(f"{name} must be a floating tensor, got dtype {dtype}")
+        return value.detach().cpu().double().numpy(), dtype  # type: ignore[attr-defined]
+    arr = _real_array(value, name, integers=False)
+    return arr, str(np.asarray(value).dtype)
+
+
+@dataclass(frozen=True)
+class GPUError:
+    """What :func:`assert_gpu_close` measured: the kernel's and torch's largest absolute
+    errors against the float64 reference, and the bound the kernel's had to meet."""
+
+    kernel: float
+    torch: float
+    bound: float
+
+
+def assert_gpu_close(
+    actual: object,
+    expected: object,
+    torch_result: object,
+    *,
+    factor: float = 2.0,
+    slack: float = 0.0,
+    context: str = "",
+) -> GPUError:
+    r"""The GPU rule: :math:`\max|a-e| \le` ``factor`` :math:`\cdot\max|t-e| +
+        (\varepsilon + \text{slack})\max|e|`.
+
+        ``actual`` (the kernel's result) and ``torch_result`` (torch's, same dtype, same input)
+        are torch tensors or NumPy arrays of one floating dtype, which sets :math:`\varepsilon`
+        (float64 :math:`2^{-52}`, float32 :math:`2^{-23}`, float16 :math:`2^{-10}`, bfloat16
+        :math:`2^{-7}`); ``expected`` is the float64 reference. Shapes must be equal (any memory
+        layout; no broadcasting). NaN anywhere in ``actual`` or ``expected`` fails, and an infinity
+        passes only against the same infinity (torch's result is only measured: where it is not
+        finite where the reference is, the rule cannot judge and the call fails: choose an input
+    on which torch at this precision is finite).
+        ``factor`` (:math:`\ge 1`) and ``slack`` (:math:`\ge 0`, e.g. :data:`TF32_EPS` for
+        ``tl.dot``) must be stated by the caller when they differ from the rule. Returns the
+        measured :class:`GPUError`; raises :class:`AssertionError` with both errors otherwise.
+    """
+    if not isinstance(context, str):
+        raise TypeError(f"context must be a str, got {type(context).__name__}")
+    f = _real(factor, "factor", minimum=1.0)
+    sl = _real(slack, "slack")
+    a, a_dtype = _as_float64(actual, "actual")
+    t, t_dtype = _as_float64(torch_result, "torch_result")
+    e = _real_array(expected, "expected", integers=True)
+    if a_dtype != t_dtype:
+        raise TypeError(
+            f"actual ({a_dtype}) and torch_result ({t_dtype}) must have the same dtype: the rule "
+            "compares errors at the same precision"
+        )
+    for name, arr in (("actual", a), ("torch_result", t)):
+        if arr.shape != e.shape:
+            raise AssertionError(
+                f"shape mismatch: {name} {arr.shape} vs expected {e.shape} (no broadcasting)"
+                f"\n{context}"
+            )
+    with np.errstate(invalid="ignore", over="ignore"):
+        same_inf = np.isinf(e) & (a == e)
+        finite = np.isfinite(a) & np.isfinite(e)
+        if not (finite | same_inf).all():
+            idx = tuple(int(i) for i in np.argwhere(~(finite | same_inf))[0])
+            raise AssertionError(
+                f"non-finite mismatch at {idx}: actual={a[idx]!r} expected={e[idx]!r}\n{context}"
+            )
+        t_ok = (np.isfinite(t) & np.isfinite(e)) | (np.isinf(e) & (t == e))
+        err = float(np.abs(a - e)[finite].max(initial=0.0))
+        if not t_ok.all():
+            idx = tuple(int(i) for i in np.argwhere(~t_ok)[0])
+            raise AssertionError(
+                f"torch_result is not finite where expected is (at {idx}: {t[idx]!r} vs "
+                f"{e[idx]!r}): torch's own error is unbounded, the rule cannot judge\n{context}"
+            )
+        own = float(np.abs(t - e)[finite].max(initial=0.0))
+        scale = float(np.abs(e[np.isfinite(e)]).max(initial=0.0))
+    bound = f * own + (_EPS[a_dtype] + sl) * scale
+    result = GPUError(kernel=err, torch=own, bound=bound)
+    if not err <= bound:
+        raise AssertionError(
+            f"{a_dtype}: the kernel's largest error {err:.3e} exceeds {f:g} x torch's own "
+            f"({own:.3e}) + ({_EPS[a_dtype]:.3e} + slack {sl:g}) x max|expected| ({scale:.3e}) "
+            f"= {bound:.3e}\n{context}"
+        )
+    return result

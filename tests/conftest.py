@@ -3,6 +3,10 @@
 Profiles: ``dev`` (default), ``ci`` (loaded when ``CI`` is set: derandomized, no example
 database) and ``thorough``; ``HYPOTHESIS_PROFILE`` overrides.
 
+Where torch sees no CUDA device, ``TRITON_INTERPRET=1`` is set before anything imports triton,
+so the Triton kernels of ``kernels.gpu`` run in Triton's interpreter (an explicit
+``TRITON_INTERPRET`` in the environment is left as it is).
+
 Every test links to the claims it backs with ``@pytest.mark.claim("d000.conv.output-size")``.
 Unknown ids fail the collection. With ``--claims-report PATH`` the run writes
 ``[{nodeid, outcome, claims}]`` to PATH (used by ``scripts/verify.py``); the claim ids travel
@@ -14,6 +18,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+
+# The Triton kernels (kernels.gpu) run compiled where torch sees a CUDA device and in Triton's
+# interpreter on the CPU elsewhere; the interpreter must be chosen before triton is imported.
+if "TRITON_INTERPRET" not in os.environ:
+    import torch
+
+    if not torch.cuda.is_available():
+        os.environ["TRITON_INTERPRET"] = "1"
 
 import pytest
 from hypothesis import HealthCheck, settings

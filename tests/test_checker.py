@@ -10,7 +10,10 @@
 * each Monte-Carlo interval of ``numerics.stats`` equals its stated bound (so a constant-factor
   widening or narrowing fails), is valid against the exact distribution (mpmath), is no wider
   than a measured factor of the exact interval, and has power against a shifted distribution;
-* ``numerics.opcount`` counts exactly the product of the dimensions.
+* ``numerics.opcount`` counts exactly the product of the dimensions;
+* the GPU rule ``numerics.tolerances.assert_gpu_close`` passes a result as good as torch's, fails
+  one a little beyond twice torch's error (plus one rounding unit), and fails NaN, infinities,
+  permuted or transposed results — with every operand in every torch memory layout.
 """
 
 from __future__ import annotations
@@ -39,9 +42,11 @@ from numerics.opcount import (
 )
 from numerics.tolerances import (
     GRADCHECK,
+    TF32_EPS,
     TOLERANCES,
     Tolerance,
     assert_close,
+    assert_gpu_close,
     reduction_bound,
     tolerance,
 )
@@ -843,3 +848,111 @@ def test_stats_subnormal_alpha_gives_the_finite_bound(alpha):
     assert hi <= (10 + 2 * math.sqrt(10 * x4) + 2 * x4) / 10 + 1e-12
     with pytest.raises(ValueError, match=r"\bwidth\b"):
         stats.hoeffding_halfwidth(1, 1e308, alpha)
+
+
+# --------------------------------------------------------------------------- the GPU rule
+
+TORCH_LAYOUTS = ("contiguous", "transposed", "strided", "permuted", "channels_last")
+GPU_EPS = {torch.float32: 2.0**-23, torch.float16: 2.0**-10, torch.bfloat16: 2.0**-7}
+
+
+def torch_layout(t: torch.Tensor, kind: str) -> torch.Tensor:
+    """The same values as the 4-D tensor ``t`` in another memory layout."""
+    if kind == "contiguous":
+        return t.contiguous()
+    if kind == "transposed":
+        return t.transpose(0, -1).contiguous().transpose(0, -1)
+    if kind == "strided":
+        big = torch.zeros(tuple(2 * s + 1 for s in t.shape), dtype=t.dtype)
+        view = big[tuple(slice(1, None, 2) for _ in t.shape)]
+        view.copy_(t)
+        return view
+    if kind == "permuted":  # torch has no negative strides; a scrambled axis order instead
+        return t.permute(2, 0, 3, 1).contiguous().permute(1, 3, 0, 2)
+    if kind == "channels_last":
+        return t.contiguous(memory_format=torch.channels_last)
+    raise AssertionError(kind)
+
+
+def test_torch_layouts_are_what_they_say():
+    t = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    strides = {k: torch_layout(t, k).stride() for k in TORCH_LAYOUTS}
+    assert len(set(strides.values())) == len(TORCH_LAYOUTS), strides
+    for k in TORCH_LAYOUTS:
+        assert torch.equal(torch_layout(t, k), t), k
+
+
+@given(
+    seed=seeds,
+    dtype=st.sampled_from(list(GPU_EPS)),
+    kind_a=st.sampled_from(TORCH_LAYOUTS),
+    kind_t=st.sampled_from(TORCH_LAYOUTS),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+)
+def test_gpu_rule_fails_on_wrong_and_passes_on_right_in_every_layout(
+    seed, dtype, kind_a, kind_t, scale
+):
+    g = torch.Generator().manual_seed(seed)
+    e64 = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64) * scale
+    e = e64.numpy()
+    own = e64.to(dtype)  # torch's result: the reference rounded (its error is the rounding)
+    t = torch_layout(own, kind_t)
+    own_err = float((own.double() - e64).abs().max())
+    bound = 2 * own_err + GPU_EPS[dtype] * float(e64.abs().max())
+    # right: torch's own result, and a result with twice torch's error
+    measured = assert_gpu_close(torch_layout(own, kind_a), e, t)
+    assert measured.kernel == measured.torch == own_err and measured.bound == bound
+    # one element beyond the bound (in float64: an exact perturbation of the kernel's output)
+    idx = tuple(int(torch.randint(0, s, (1,), generator=g)) for s in e.shape)
+    wrong = own.double()
+    wrong[idx] = e64[idx] + 1.01 * bound
+    assert fails(assert_gpu_close, torch_layout(wrong, kind_a), e, t.double())
+    wrong_low = own.clone()
+    wrong_low[idx] = (e64[idx] + 4 * bound).to(dtype)  # 4x: still beyond after rounding
+    assert fails(assert_gpu_close, torch_layout(wrong_low, kind_a), e, t)
+    # permuted, transposed, negated results
+    for moved in (own.flip(-1), own.roll(1, 0), -own):
+        assert fails(assert_gpu_close, torch_layout(moved, kind_a), e, t)
+    assert fails(assert_gpu_close, own.transpose(0, 1), e, t)  # another shape
+    # NaN and infinities in the kernel's result, the reference, or torch's
+    for bad in (math.nan, math.inf, -math.inf):
+        spoiled = own.clone()
+        spoiled[idx] = bad
+        assert fails(assert_gpu_close, torch_layout(spoiled, kind_a), e, t), bad
+        e_bad = e.copy()
+        e_bad[idx] = bad
+        assert fails(assert_gpu_close, torch_layout(own, kind_a), e_bad, t), bad
+        assert fails(assert_gpu_close, torch_layout(own, kind_a), e, torch_layout(spoiled, kind_t))
+
+
+def test_gpu_rule_pins_its_bound_from_both_sides():
+    e = np.array([1.0, -2.0, 4.0])
+    t = torch.tensor(e + np.array([0.0, 2.0**-20, 0.0]), dtype=torch.float64)  # error 2^-20
+    bound = 2 * 2.0**-20 + 2.0**-52 * 4.0
+    for frac, ok in ((0.99, True), (1.01, False)):
+        a = torch.tensor(e + np.array([frac * bound, 0.0, 0.0]), dtype=torch.float64)
+        assert (not fails(assert_gpu_close, a, e, t)) == ok, frac
+    # float32: one rounding unit at max|e| = 4 joins the bound
+    t32 = t.float()
+    bound32 = 2 * 2.0**-20 + 2.0**-23 * 4.0
+    assert assert_gpu_close(t32, e, t32).bound == bound32
+    for extra, ok in ((0.0, True), (2.0**-23, False)):  # exactly the bound; one ulp beyond
+        a32 = torch.tensor([1.0 + bound32 + extra, -2.0, 4.0], dtype=torch.float32)
+        assert (not fails(assert_gpu_close, a32, e, t32)) == ok, extra
+    # the TF32 slack and the factor move the bound by exactly what they say
+    a = torch.tensor(e + np.array([bound + 2.0 * TF32_EPS, 0, 0]), dtype=torch.float64)
+    assert fails(assert_gpu_close, a, e, t)
+    assert assert_gpu_close(a, e, t, slack=TF32_EPS).bound == bound + TF32_EPS * 4.0
+    assert assert_gpu_close(t, e, t, factor=3.0).bound == 3 * 2.0**-20 + 2.0**-52 * 4.0
+
+
+def test_gpu_rule_refuses_mixed_precisions_and_bad_arguments():
+    e = np.ones(3)
+    with pytest.raises(TypeError, match="same dtype"):
+        assert_gpu_close(torch.ones(3), e, torch.ones(3, dtype=torch.float16))
+    with pytest.raises(ValueError, match="factor"):
+        assert_gpu_close(torch.ones(3), e, torch.ones(3), factor=0.5)
+    with pytest.raises(ValueError, match="slack"):
+        assert_gpu_close(torch.ones(3), e, torch.ones(3), slack=-1.0)
+    with pytest.raises(TypeError, match="actual"):
+        assert_gpu_close(torch.ones(3, dtype=torch.int32), e, torch.ones(3))

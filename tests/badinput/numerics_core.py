@@ -17,9 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from numerics.gradcheck import assert_grad_close
-from numerics.tolerances import Tolerance, assert_close
+from numerics.tolerances import TF32_EPS, Tolerance, assert_close, assert_gpu_close
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean, positive_int
 
 
@@ -67,6 +68,8 @@ _rng = np.random.default_rng(7)
 X = _rng.uniform(-1, 1, (2, 3))
 G = _rng.standard_normal((2, 3))
 E = np.array([1.0, -2.0, 3.5])
+T32 = torch.tensor(E, dtype=torch.float32)
+T16 = torch.tensor(E, dtype=torch.float16)
 A = _rng.standard_normal((2, 3))
 B = _rng.standard_normal((3, 4))
 
@@ -230,6 +233,62 @@ ENTRIES = [
             ),
         ),
         domains={"reduction_length": positive_int},
+        note="AssertionError is the answer 'fail' (see the module docstring)",
+    ),
+    Entry(
+        "numerics.tolerances.assert_gpu_close",
+        make=lambda: _outcome(assert_gpu_close),
+        result="any",
+        samples=(
+            Sample(
+                {"actual": T32, "expected": E, "torch_result": T32},
+                check=lambda r: r == "pass",
+            ),
+            Sample(
+                {"actual": T32 + 1e-3, "expected": E, "torch_result": T32, "context": "c"},
+                check=_equals("fail"),
+            ),
+            Sample(
+                {
+                    "actual": T32 + 1e-3,
+                    "expected": E,
+                    "torch_result": T32,
+                    "factor": 2.0,
+                    "slack": TF32_EPS,
+                },
+                check=_equals("pass"),
+            ),
+            Sample(
+                {
+                    "actual": E.astype(np.float32),
+                    "expected": E,
+                    "torch_result": E.astype(np.float32),
+                },
+                check=_equals("pass"),
+            ),
+        ),
+        errors=(
+            ErrorSample(
+                {"actual": T32, "expected": E, "torch_result": T16}, TypeError, "same dtype"
+            ),
+            ErrorSample(
+                {"actual": T32, "expected": E, "torch_result": T32, "factor": 0.5},
+                ValueError,
+                "factor",
+            ),
+            ErrorSample(
+                {"actual": T32, "expected": E, "torch_result": T32, "slack": math.nan},
+                ValueError,
+                "slack",
+            ),
+            ErrorSample(
+                {"actual": T32.int(), "expected": E, "torch_result": T32}, TypeError, "actual"
+            ),
+            ErrorSample(
+                {"actual": T32, "expected": E + 1j, "torch_result": T32}, TypeError, "expected"
+            ),
+        ),
+        domains={"factor": lambda v: _real_in(1, math.inf, closed_lo=True)(v)},
         note="AssertionError is the answer 'fail' (see the module docstring)",
     ),
     # ------------------------------------------------------------------ numerics.stats

@@ -35,6 +35,10 @@ mask whatever the memory layout of the input.
 :func:`stochastic_depth` in ``"row"`` mode, ...), or ``None`` when ``training=False`` (nothing
 was dropped; :func:`dropout_backward` then returns the gradient unchanged).
 
+**The GPU kernel's twin.** :func:`philox_dropout` and :func:`philox_dropout_mask` draw their
+masks from ``(seed, offset)`` with Philox-4x32-10 exactly as Triton's ``tl.rand`` does
+(:mod:`kernels.cpu.philox`), so they reproduce :func:`kernels.gpu.dropout.dropout` bit for bit.
+
 **Variants.**
 
 * :func:`dropout1d`, :func:`dropout2d`, :func:`dropout3d` — channel-wise ("spatial") dropout
@@ -78,6 +82,7 @@ import numbers
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from kernels.cpu import philox
 from kernels.cpu._check import (
     FLOAT_DTYPES,
     MAX_ELEMENTS,
@@ -105,6 +110,8 @@ __all__ = [
     "dropout3d",
     "dropout_backward",
     "dropout_mask",
+    "philox_dropout",
+    "philox_dropout_mask",
     "stochastic_depth",
 ]
 
@@ -358,6 +365,68 @@ def dropout3d(
     (``(C, 1, 1, 1)`` unbatched). Arguments as :func:`dropout`.
     """
     return _channel_dropout(input, p, training, generator, return_mask, 3, "dropout3d")
+
+
+# The GPU kernel's twin: masks from Philox (seed, offset) --------------------------------
+
+
+def philox_dropout_mask(
+    shape: int | tuple[int, ...], p: float, *, seed: int, offset: int = 0
+) -> np.ndarray:
+    r"""The keep mask of :func:`kernels.gpu.dropout.dropout`, bit for bit: element :math:`i`
+    (row-major in ``shape``) is kept iff :math:`u_i \ge \mathrm{fl}_{32}(p)` with
+    :math:`u_i` = :func:`kernels.cpu.philox.rand` ``(seed, offset + i)`` (Triton's ``tl.rand``).
+    Its keep probability is exactly :func:`kernels.cpu.philox.keep_probability` ``(p)``.
+
+    ``shape``: an int or a tuple of ints >= 0 (at most ``MAX_ELEMENTS`` elements); ``p``: the
+    drop probability in [0, 1); ``seed``, ``offset``: integers in :math:`[0, 2^{63})` with
+    ``offset + size`` :math:`\le 2^{63}`.
+    """
+    shape_t = _shape(shape)
+    q = _p(p)
+    s, o = _philox_counter(seed, offset, math.prod(shape_t))
+    u = philox.rand(s, np.arange(math.prod(shape_t), dtype=np.uint64) + np.uint64(o))
+    return (u >= np.float32(q)).reshape(shape_t)
+
+
+def _philox_counter(seed: object, offset: object, n: int) -> tuple[int, int]:
+    for name, v in (("seed", seed), ("offset", offset)):
+        if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{name} must be an integer in [0, 2**63), got {type(v).__name__}")
+        if not 0 <= int(v) < 2**63:
+            raise ValueError(f"{name} must be an integer in [0, 2**63), got {v}")
+    if int(offset) + n > 2**63:
+        raise ValueError(f"offset: offset + size must stay below 2**63, got {offset} + {n}")
+    return int(seed), int(offset)
+
+
+def philox_dropout(
+    input: np.ndarray,
+    p: float = 0.5,
+    training: bool = True,
+    *,
+    seed: int,
+    offset: int = 0,
+    return_mask: bool = False,
+):
+    r"""Inverted dropout with the mask of :func:`philox_dropout_mask`: the NumPy twin of
+    :func:`kernels.gpu.dropout.dropout`, equal to it bit for bit (float32 and float64 inputs:
+    ``x * (m * fl(1/(1-p)))`` in the input's dtype, as the kernel computes). The backward is
+    :func:`dropout_backward` with the returned mask.
+
+    ``input``: float32/float64 array of any rank; other arguments as
+    :func:`philox_dropout_mask`; ``training=False`` is the identity (a copy).
+    """
+    x = _any_array(input, "input")
+    q = _p(p)
+    training = flag(training, "training")
+    s, o = _philox_counter(seed, offset, x.size)
+    return_mask = flag(return_mask, "return_mask")
+    if not training:
+        return (_copy(x), None) if return_mask else _copy(x)
+    mask = philox_dropout_mask(x.shape, q, seed=s, offset=o)
+    out = _scaled(x, mask, 1.0 / (1.0 - q))
+    return (out, mask) if return_mask else out
 
 
 def dropout_backward(grad_output: np.ndarray, mask: np.ndarray | None, p: float) -> np.ndarray:

@@ -22,12 +22,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from kernels.cpu import philox
+from kernels.cpu.dropout import philox_dropout_mask
 from tests.badinput.table import (
     Entry,
     ErrorSample,
     Sample,
     boolean,
     finite_float,
+    nonneg_int,
     one_of,
     positive_int,
 )
@@ -488,5 +491,55 @@ ENTRIES = [
             ),
         ),
         domains={"scale": nonneg_float},
+    ),
+    Entry(
+        K + "philox_dropout_mask",
+        samples=(
+            Sample(
+                {"shape": (3, 4), "p": 0.25, "seed": 9, "offset": 0},
+                check=lambda m: (
+                    m.dtype == np.bool_
+                    and np.array_equal(
+                        m.ravel(),
+                        philox.rand(9, np.arange(12, dtype=np.uint64)) >= np.float32(0.25),
+                    )
+                ),
+            ),
+            Sample({"shape": 0, "p": 0.5, "seed": 1}, check=lambda m: m.shape == (0,)),
+            Sample({"shape": (), "p": 0.0, "seed": 1, "offset": 2**40}, check=lambda m: bool(m)),
+        ),
+        errors=(
+            ErrorSample({"shape": (3,), "p": 1.0, "seed": 1}, ValueError, r"\bp\b"),
+            ErrorSample({"shape": (3,), "p": 0.5, "seed": -1}, ValueError, "seed"),
+            ErrorSample(
+                {"shape": (3,), "p": 0.5, "seed": 1, "offset": 2**63 - 1}, ValueError, "offset"
+            ),
+            ErrorSample({"shape": (-3,), "p": 0.5, "seed": 1}, ValueError, "shape"),
+        ),
+        domains={"seed": lambda v: nonneg_int(v) and int(v) < 2**63},
+    ),
+    Entry(
+        K + "philox_dropout",
+        samples=(
+            Sample(
+                {"input": X, "p": 0.3, "seed": 4, "offset": 7, "return_mask": True},
+                check=lambda r: (
+                    np.array_equal(r[0], X * (r[1] * np.float64(1 / 0.7)))
+                    and np.array_equal(r[1], philox_dropout_mask(X.shape, 0.3, seed=4, offset=7))
+                ),
+            ),
+            Sample({"input": X, "p": 0.3, "training": False, "seed": 4}, check=_identity(X)),
+            Sample(
+                {"input": X.astype(np.float32), "p": 0.0, "seed": 4},
+                check=_identity(X.astype(np.float32)),
+            ),
+        ),
+        errors=(
+            ErrorSample({"input": X, "p": 1.0, "seed": 1}, ValueError, r"\bp\b"),
+            ErrorSample({"input": X, "p": 0.5, "seed": "1"}, TypeError, "seed"),
+            ErrorSample({"input": X, "p": 0.5, "seed": 1, "training": 1}, TypeError, "training"),
+            ErrorSample({"input": X.astype(int), "p": 0.5, "seed": 1}, TypeError, "input"),
+        ),
+        domains={"training": boolean, "seed": lambda v: nonneg_int(v) and int(v) < 2**63},
     ),
 ]

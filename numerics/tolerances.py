@@ -276,6 +276,10 @@ class GPUError:
     torch: float
     bound: float
 
+    def __post_init__(self) -> None:
+        for name in ("kernel", "torch", "bound"):
+            object.__setattr__(self, name, _real(getattr(self, name), name))
+
 
 def assert_gpu_close(
     actual: object,

@@ -145,6 +145,22 @@ ENTRIES = [
         domains={"rtol": _real_in(0, math.inf, closed_lo=True)},
     ),
     Entry(
+        "numerics.tolerances.GPUError",
+        samples=(
+            Sample(
+                {"kernel": 1e-7, "torch": 1e-7, "bound": 3e-7},
+                check=lambda r: (r.kernel, r.torch, r.bound) == (1e-7, 1e-7, 3e-7),
+            ),
+            Sample({"kernel": 0, "torch": 0, "bound": 0}, check=lambda r: r.bound == 0.0),
+        ),
+        errors=(
+            ErrorSample({"kernel": -1.0, "torch": 0.0, "bound": 0.0}, ValueError, "kernel"),
+            ErrorSample({"kernel": 0.0, "torch": math.nan, "bound": 0.0}, ValueError, "torch"),
+            ErrorSample({"kernel": 0.0, "torch": 0.0, "bound": "1"}, TypeError, "bound"),
+        ),
+        domains={"bound": _real_in(0, math.inf, closed_lo=True)},
+    ),
+    Entry(
         "numerics.tolerances.tolerance",
         samples=(
             Sample({"dtype": np.float64}, check=_equals(Tolerance(1e-7, 1e-7))),

@@ -712,6 +712,7 @@ def bayesian_variance_figure(dim: int = 5, p: float = 0.5, seed: int = 0) -> byt
     d/n` (:func:`bayesian_variance`, 13 sizes)."""
     sizes = tuple(int(v) for v in np.unique(np.round(np.logspace(1, 4, 13)).astype(int)))
     r = bayesian_variance(sizes, dim, p, 1.0, 1.0, seed)
+    p = _drop(p)  # validated by bayesian_variance; a float for the title (p may be a Rational)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.loglog(r["n"], r["mc_variance"], "o-", color="C3", label="MC dropout (exact over masks)")

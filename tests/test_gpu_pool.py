@@ -131,6 +131,9 @@ def test_max_pool_equals_torch_and_numpy(cfg, ties, batched, seed, dtype):
     d64 = cpu.max_pool2d_backward(_np(g), _np(x), *args)
     assert dx.dtype == dtype and dx.shape == x.shape
     assert_gpu_close(dx, d64, gt, context=str(cfg))
+    # the gather adds in output order, as the NumPy kernel's sequential np.add.at: same bits
+    same = cpu.max_pool2d_backward(g.cpu().numpy(), x.cpu().numpy(), *args)
+    assert np.array_equal(dx.cpu().numpy(), same)
 
 
 @MAX
@@ -228,6 +231,9 @@ def test_avg_pool_equals_torch_and_numpy(cfg, cip, override, batched, seed, dtyp
     dx = gpu.avg_pool2d_backward(g, x, *args)
     assert dx.dtype == dtype and dx.shape == x.shape
     assert_gpu_close(dx, cpu.avg_pool2d_backward(_np(g), _np(x), *args), gt, context=str(cfg))
+    # g/d_o rounded once, then added in output order, as the NumPy kernel: same bits
+    same = cpu.avg_pool2d_backward(g.cpu().numpy(), x.cpu().numpy(), *args)
+    assert np.array_equal(dx.cpu().numpy(), same)
 
 
 @AVG

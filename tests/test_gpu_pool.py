@@ -389,6 +389,24 @@ def test_huge_kernel_and_padding_read_only_the_real_taps():
     assert torch.allclose(a, mean, rtol=1e-14, atol=0)
     dx = gpu.avg_pool2d_backward(torch.ones_like(a), x, k, 1, p, count_include_pad=False)
     assert torch.allclose(dx, torch.full_like(x, 30 / 20), rtol=1e-14, atol=0)
+    # a stride of 10**30 leaves one window per axis: the same as any stride >= the size
+    for pool in (gpu.max_pool2d, gpu.avg_pool2d):
+        assert torch.equal(pool(x, 3, 10**30, 1, ceil_mode=True), pool(x, 3, 7, 1, ceil_mode=True))
+    g = torch.ones(1, 2, 1, 1, dtype=x.dtype, device=_dev())
+    assert torch.equal(
+        gpu.max_pool2d_backward(g, x, 3, 10**30, 1, ceil_mode=True),
+        gpu.max_pool2d_backward(g, x, 3, 7, 1, ceil_mode=True),
+    )
+
+
+@MAX
+def test_indices_beyond_16_bits():
+    """A 2x20000 map (positions up to 39 999 > 2**15): indices and the backward's routing."""
+    x = _input(13, (1, 1, 2, 20000), False, torch.float32)
+    y, idx = gpu.max_pool2d(x, 2, return_indices=True)
+    yt, it, gt = _torch_max(x, (2,))
+    assert torch.equal(y, yt) and torch.equal(idx, it) and int(idx.max()) > 2**15
+    assert torch.equal(gpu.max_pool2d_backward(torch.ones_like(y), x, 2), gt)
 
 
 # --------------------------------------------------------------------------- GPU-only sizes

@@ -392,6 +392,9 @@ def test_huge_kernel_and_padding_read_only_the_real_taps():
     # a stride of 10**30 leaves one window per axis: the same as any stride >= the size
     for pool in (gpu.max_pool2d, gpu.avg_pool2d):
         assert torch.equal(pool(x, 3, 10**30, 1, ceil_mode=True), pool(x, 3, 7, 1, ceil_mode=True))
+    # a dilation of 10**30 with kernel 1 has one tap: the same as dilation 1
+    assert torch.equal(gpu.max_pool2d(x, 1, 1, 0, 10**30), x)
+    assert torch.equal(gpu.max_pool2d_backward(x, x, 1, 1, 0, 10**30), x)
     g = torch.ones(1, 2, 1, 1, dtype=x.dtype, device=_dev())
     assert torch.equal(
         gpu.max_pool2d_backward(g, x, 3, 10**30, 1, ceil_mode=True),

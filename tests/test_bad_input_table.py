@@ -310,7 +310,9 @@ def equivalents(value: Any) -> list[Any]:
         readonly.flags.writeable = False
         return [fortran, strided, flipped, readonly]
     if isinstance(value, torch.Tensor) and value.ndim >= 1 and value.numel():
-        bigger = torch.zeros(tuple(2 * n for n in value.shape), dtype=value.dtype)
+        bigger = torch.zeros(
+            tuple(2 * n for n in value.shape), dtype=value.dtype, device=value.device
+        )
         strided = bigger[tuple(slice(None, None, 2) for _ in value.shape)]
         strided.copy_(value)
         out = [strided]
@@ -330,7 +332,7 @@ def tensor_variants(value: torch.Tensor) -> list[Any]:
         value.to(torch.complex64),
         value.to(other),
         value[None],
-        value.numpy() if value.dtype != torch.bfloat16 else value.float().numpy(),
+        (value.float() if value.dtype == torch.bfloat16 else value).cpu().numpy(),
         value.tolist(),
         value.to("meta"),
     ]

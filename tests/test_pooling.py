@@ -927,3 +927,26 @@ def test_avg_pool_negative_divisor_override_follows_torch():
     assert np.array_equal(y[0, 0], sums)
     expected = F.avg_pool2d(torch.from_numpy(x), 2, divisor_override=-1).numpy()
     assert np.array_equal(y, expected)
+
+
+# The gradient of max pooling (theory.pooling.derive_max_pool_gradient) -------------------
+
+
+@pytest.mark.claim("d000.pool.max-definition")
+@pytest.mark.parametrize("taps", range(1, 7))
+def test_max_pool_gradient_is_one_hot_at_the_unique_argmax(taps):
+    for a in range(taps):
+        assert th.max_pool_gradient(taps, a) == [int(j == a) for j in range(taps)]
+    d = th.derive_max_pool_gradient(taps)
+    assert d.agrees()
+
+
+@pytest.mark.claim("d000.pool.max-definition")
+@given(st.lists(st.integers(-3, 3), min_size=1, max_size=9))
+def test_torch_routes_the_window_gradient_to_the_first_maximum(values):
+    """The tie rule the derivation states: SymPy's H(0) = 1/2 splits, torch's max pooling gives
+    everything to the first maximum (row-major), so its gradient is e_(first argmax)."""
+    x = torch.tensor(values, dtype=torch.float64).reshape(1, 1, 1, -1).requires_grad_(True)
+    torch.nn.functional.max_pool2d(x, (1, len(values))).sum().backward()
+    first = values.index(max(values))
+    assert x.grad.reshape(-1).tolist() == [float(j == first) for j in range(len(values))]

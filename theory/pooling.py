@@ -38,9 +38,11 @@ __all__ = [
     "avg_pool_matrix",
     "avg_pool_shift_bound",
     "derive_adaptive_rule",
+    "derive_max_pool_gradient",
     "derive_noise_reduction",
     "derive_stride_reduction",
     "document_windows",
+    "max_pool_gradient",
     "pooled_noise_variance",
     "pooling_injective",
     "rule_agrees",
@@ -418,4 +420,99 @@ def derive_noise_reduction() -> Derivation:
         claimed=sigma2 / n,
         derived=general.subs(rho, 0),
         scope="exact for equicorrelated noise; the reduction factor n needs rho = 0",
+    )
+
+
+# --- The gradient of max pooling --------------------------------------------------------------
+
+
+def _taps(taps: object) -> int:
+    if isinstance(taps, bool) or not isinstance(taps, int | sympy.Integer):
+        raise TypeError(f"taps must be an int in [1, 8], got {type(taps).__name__}")
+    if not 1 <= int(taps) <= 8:
+        raise ValueError(f"taps must be an int in [1, 8] (the window's size), got {taps}")
+    return int(taps)
+
+
+def max_pool_gradient(taps: int = 3, argmax: int = 0) -> list[sympy.Expr]:
+    r""":math:`\partial y/\partial x_j` of one window :math:`y = \max(x_1,\dots,x_K)` at a
+    point where tap ``argmax`` (0-based) is the **unique** maximum, computed by SymPy from
+    :math:`\partial\max/\partial x_j = H(x_j - \max_{l\ne j} x_l)` with the other taps
+    :math:`x_l = x_a - d_l`, :math:`d_l > 0`: the one-hot vector :math:`e_a`.
+
+    ``taps``: the window size :math:`K \in [1, 8]`; ``argmax``: an int in ``[0, taps)``.
+    """
+    k = _taps(taps)
+    if isinstance(argmax, bool) or not isinstance(argmax, int | sympy.Integer):
+        raise TypeError(f"argmax must be an int in [0, {k}), got {type(argmax).__name__}")
+    a = int(argmax)
+    if not 0 <= a < k:
+        raise ValueError(f"argmax must be an int in [0, {k}) (a tap of the window), got {argmax}")
+    xs = sympy.symbols(f"x1:{k + 1}", real=True)
+    top = sympy.Symbol("m", real=True)
+    gaps = sympy.symbols(f"d1:{k + 1}", positive=True)
+    point = {x: (top if j == a else top - gaps[j]) for j, x in enumerate(xs)}
+    y = sympy.Max(*xs)
+    out = []
+    for x in xs:
+        g = sympy.diff(y, x).subs(point)
+        # H(m - max(m - d_l)) = H(min d_l) = 1 and H(m - d_j - m) = H(-d_j) = 0: SymPy leaves
+        # the first unevaluated, so rewrite max(m - d_l) = m - min(d_l) before evaluating.
+        g = g.replace(sympy.Max, lambda *args: top - sympy.Min(*(top - v for v in args)))
+        out.append(sympy.simplify(g))
+    return out
+
+
+def derive_max_pool_gradient(taps: int = 3) -> Derivation:
+    r"""The gradient of max pooling routes each output's gradient to its window's argmax.
+
+    One window :math:`y = \max(x_1,\dots,x_K)`: SymPy gives :math:`\partial y/\partial x_j =
+    H(x_j - \max_{l\ne j}x_l)`. With a unique maximum this is the one-hot vector at the argmax
+    (:func:`max_pool_gradient`); at a tie :math:`y` is not differentiable, SymPy's
+    :math:`H(0) = 1/2` splits the gradient evenly and torch gives all of it to the **first**
+    maximum — both are subgradients. Summed over overlapping windows,
+    :math:`\partial L/\partial x_t = \sum_o g_o\,[a(o) = t]`, the formula of
+    :func:`kernels.cpu.pool.max_pool2d_backward` and :func:`kernels.gpu.pool.max_pool2d_backward`.
+    """
+    k = _taps(taps)
+    xs = sympy.symbols(f"x1:{k + 1}", real=True)
+    y = sympy.Max(*xs)
+    grads = [sympy.diff(y, x) for x in xs]
+    onehot = max_pool_gradient(k, 0)
+    tie = (
+        [g.subs({xs[1]: xs[0]}).subs({x: xs[0] - 1 for x in xs[2:]}) for g in grads]
+        if k > 1
+        else [1]
+    )
+    return Derivation(
+        title="Max pooling's gradient: one-hot routing to the argmax",
+        steps=(
+            Step(
+                f"One window of ${k}$ taps, $y = \\max_j x_j$; SymPy differentiates it as",
+                sympy.Eq(
+                    sympy.Matrix([sympy.Derivative(y, x) for x in xs]),
+                    sympy.Matrix(grads),
+                    evaluate=False,
+                ),
+            ),
+            Step(
+                "where $x_1$ is the unique maximum ($x_l = x_1 - d_l$, $d_l > 0$), the gradient "
+                "is the one-hot vector $e_1$ (and likewise $e_a$ for any argmax $a$):",
+                sympy.Eq(sympy.Symbol("g"), sympy.Matrix(onehot), evaluate=False),
+            ),
+            Step(
+                "at a tie ($x_1 = x_2$ above the rest) $y$ is not differentiable: SymPy's "
+                "$H(0) = 1/2$ gives",
+                sympy.Eq(sympy.Symbol("g"), sympy.Matrix(tie), evaluate=False),
+            ),
+            Step(
+                "another subgradient; torch (and both kernels) route all of it to the first "
+                "maximum in row-major order. Overlapping windows add: "
+                "$\\partial L/\\partial x_t = \\sum_o g_o\\,[a(o) = t]$."
+            ),
+        ),
+        claimed=sympy.Integer(1),
+        derived=onehot[0],
+        scope="proved for a window of " + str(k) + " taps (SymPy); the routing is exhaustively "
+        "compared with torch autograd in tests/test_pooling.py and tests/test_gpu_pool.py",
     )

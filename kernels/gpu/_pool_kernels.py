@@ -139,9 +139,9 @@ def max_pool_fwd_kernel(
 # [0, O)), and t receives g[o] iff idx[o] == t. The argmax indices come from the forward kernel
 # (WRITE_IDX, int32 scratch). Candidates are visited in row-major output order, the order of
 # torch's sequential CPU sum. The routing is tested against torch's autograd and the NumPy
-# kernel (which scatters with np.add.at); theory: the window geometry is
-# theory.conv.pool_output_size, and theory/pooling.py has no derivative statement for max
-# pooling (reported to the lead).
+# kernel (which scatters with np.add.at); theory: theory.pooling.derive_max_pool_gradient
+# proves the one-hot routing for a unique maximum and states the tie rule (SymPy's H(0) = 1/2
+# splits, torch picks the first maximum); the window geometry is theory.conv.pool_output_size.
 @triton.jit
 def max_pool_bwd_kernel(
     g_ptr,

@@ -344,4 +344,31 @@ ENTRIES = [
     derivation_entry("theory.pooling.derive_adaptive_rule"),
     derivation_entry("theory.pooling.derive_noise_reduction"),
     derivation_entry("theory.pooling.derive_stride_reduction"),
+    Entry(
+        "theory.pooling.derive_max_pool_gradient",
+        samples=(
+            Sample({"taps": 3}, check=lambda d: d.agrees()),
+            Sample({"taps": 1}, check=lambda d: d.agrees()),
+        ),
+        errors=(
+            ErrorSample({"taps": 0}, ValueError, "taps"),
+            ErrorSample({"taps": 2.0}, TypeError, "taps"),
+        ),
+        result="any",
+        domains={"taps": lambda v: positive_dim(v) and int(v) <= 8},
+    ),
+    Entry(
+        "theory.pooling.max_pool_gradient",
+        samples=(
+            Sample({"taps": 4, "argmax": 2}, check=lambda g: g == [0, 0, 1, 0]),
+            Sample({"taps": 1, "argmax": 0}, check=lambda g: g == [1]),
+        ),
+        errors=(
+            ErrorSample({"taps": 3, "argmax": 3}, ValueError, "argmax"),
+            ErrorSample({"taps": 9, "argmax": 0}, ValueError, "taps"),
+            ErrorSample({"taps": 3, "argmax": "0"}, TypeError, "argmax"),
+        ),
+        result="count",
+        domains={"taps": lambda v: positive_dim(v) and int(v) <= 8},
+    ),
 ]

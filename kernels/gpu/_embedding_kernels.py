@@ -80,7 +80,7 @@ def _embedding_fwd(idx_ptr, w_ptr, out_ptr, flags_ptr, n, V, d,
 @triton.jit
 def _chunk_sums(g_ptr, perm_ptr, sorted_ptr, start_ptr, end_ptr, direct_ptr, slot_ptr,
                 part_ptr, gw_ptr, flags_ptr, d, pad, HAS_PAD: tl.constexpr,
-                ACC: tl.constexpr, CHUNK: tl.constexpr, BLOCK_D: tl.constexpr):
+                ACC: tl.constexpr, BLOCK_D: tl.constexpr):
     c = tl.program_id(0)
     pid_d = tl.program_id(1)
     cols = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -90,11 +90,9 @@ def _chunk_sums(g_ptr, perm_ptr, sorted_ptr, start_ptr, end_ptr, direct_ptr, slo
     v = tl.load(sorted_ptr + start).to(tl.int64)
     acc = tl.zeros((BLOCK_D,), ACC)
     bad = tl.zeros((BLOCK_D,), tl.int32)
-    for k in tl.static_range(CHUNK):  # fixed order: sorted position start, start + 1, ...
-        p = start + k
-        s = tl.load(perm_ptr + tl.minimum(p, end - 1)).to(tl.int64)  # always in bounds
-        ok = col_ok & ((tl.zeros((BLOCK_D,), tl.int32) + p) < end)
-        g = tl.load(g_ptr + s * d + cols, mask=ok, other=0.0).to(ACC)
+    for p in range(start, end):  # fixed order: sorted positions start, start + 1, ... (<= CHUNK)
+        s = tl.load(perm_ptr + p).to(tl.int64)
+        g = tl.load(g_ptr + s * d + cols, mask=col_ok, other=0.0).to(ACC)
         bad = bad | ((g != g) | (g == _INF) | (g == -_INF)).to(tl.int32)
         acc += g
     tl.store(flags_ptr + c * tl.num_programs(1) + pid_d, tl.max(bad, 0))
@@ -196,7 +194,7 @@ def backward_sorted(
     flags = torch.empty(grid[0] * grid[1], dtype=torch.int32, device=dev)
     _chunk_sums[grid](
         g, perm, sorted_idx, starts, ends, direct, slot, part, gw, flags, d,
-        0 if pad is None else pad, HAS_PAD=pad is not None, ACC=_acc(g.dtype), CHUNK=CHUNK,
+        0 if pad is None else pad, HAS_PAD=pad is not None, ACC=_acc(g.dtype),
         BLOCK_D=block_d,
     )
     if n_part:

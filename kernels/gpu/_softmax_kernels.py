@@ -63,8 +63,8 @@ def _online_stats(x_ptr, g_ptr, base, n_cols, ACC: tl.constexpr, BLOCK: tl.const
     so that ``-inf - -inf`` never makes a NaN: those terms are then exactly 0."""
     offs = tl.arange(0, BLOCK)
     m = tl.full((), _NEG_INF, ACC)
-    s = tl.zeros((), ACC)
-    d = tl.zeros((), ACC)
+    s = tl.zeros((), tl.float64)
+    d = tl.zeros((), tl.float64)
     flag = tl.zeros((), tl.int32)
     for start in range(0, n_cols, BLOCK):
         cols = start + offs
@@ -75,11 +75,11 @@ def _online_stats(x_ptr, g_ptr, base, n_cols, ACC: tl.constexpr, BLOCK: tl.const
         m_safe = tl.where(m_new == _NEG_INF, 0.0, m_new).to(ACC)
         alpha = tl.exp(m - m_safe)  # 0 while m is -inf, else e^{m_old - m_new} <= 1
         e = tl.exp(x - m_safe)
-        s = s * alpha + tl.sum(e, 0)
+        s = s * alpha.to(tl.float64) + tl.sum(e.to(tl.float64), 0)
         if WITH_G:
             g = tl.load(g_ptr + base + cols, mask=valid, other=0.0).to(ACC)
             flag = flag | _status(g, valid, 4) | _status(-g, valid, 4)
-            d = d * alpha + tl.sum(g * e, 0)
+            d = d * alpha.to(tl.float64) + tl.sum(g.to(tl.float64) * e.to(tl.float64), 0)
         m = m_new
     flag = flag | (m == _NEG_INF).to(tl.int32) * 2
     return m, s, d, flag
@@ -89,8 +89,9 @@ def _online_stats(x_ptr, g_ptr, base, n_cols, ACC: tl.constexpr, BLOCK: tl.const
 def _softmax_fwd_looped(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     base = row * n_cols
-    m, s, d, flag = _online_stats(x_ptr, x_ptr, base, n_cols, ACC, BLOCK, False)
+    m, s64, d, flag = _online_stats(x_ptr, x_ptr, base, n_cols, ACC, BLOCK, False)
     tl.store(flags_ptr + row, flag)
+    s = s64.to(ACC)
     m_safe = tl.where(m == _NEG_INF, 0.0, m).to(ACC)
     offs = tl.arange(0, BLOCK)
     for start in range(0, n_cols, BLOCK):
@@ -111,6 +112,11 @@ def _softmax_fwd_looped(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOC
 # Long rows: the online pass also accumulates d = sum_i g_i e^{x_i - m} with the same
 # rescaling as s, so <g, y> = d / s after one pass over (x, g); a second pass writes dx.
 # Masked entries (x = -inf) have y = 0 and so dx = 0 exactly.
+# Accuracy: g_j - <g, y> cancels when g_j is close to the mean <g, y>, and the error of the dot
+# product then dominates dx (y_j times it); fp32 accumulation lost to torch by 3x on a
+# 4-entry row (tests/test_gpu_softmax.py caught it), so <g, y> and the running sums s, d are
+# accumulated in float64 (products of two fp32 numbers are exact there). Two float64 ops per
+# element stay far below memory time even at consumer GPUs' 1/64 fp64 rate.
 @triton.jit
 def _softmax_bwd_fused(g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constexpr,
                        BLOCK: tl.constexpr):
@@ -123,7 +129,7 @@ def _softmax_bwd_fused(g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constexp
     m = tl.max(x, 0)
     e = tl.exp(x - m)
     y = e / tl.sum(e, 0)
-    dot = tl.sum(g * y, 0)
+    dot = tl.sum(g.to(tl.float64) * y.to(tl.float64), 0).to(ACC)  # see the note above
     dx = y * (g - dot)
     tl.store(dx_ptr + base + offs, dx.to(dx_ptr.dtype.element_ty), mask=valid)
     flag = _status(x, valid, 1) | (m == _NEG_INF).to(tl.int32) * 2
@@ -136,10 +142,11 @@ def _softmax_bwd_looped(g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constex
                         BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     base = row * n_cols
-    m, s, d, flag = _online_stats(x_ptr, g_ptr, base, n_cols, ACC, BLOCK, True)
+    m, s64, d, flag = _online_stats(x_ptr, g_ptr, base, n_cols, ACC, BLOCK, True)
     tl.store(flags_ptr + row, flag)
     m_safe = tl.where(m == _NEG_INF, 0.0, m).to(ACC)
-    dot = d / s
+    s = s64.to(ACC)
+    dot = (d / s64).to(ACC)
     offs = tl.arange(0, BLOCK)
     for start in range(0, n_cols, BLOCK):
         cols = start + offs

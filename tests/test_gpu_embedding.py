@@ -76,8 +76,9 @@ def check_backward(gw, g, idx, w, pad, context=""):
     if gw.dtype == torch.float64:
         mag = cpu.embedding_backward(np.abs(g64), i, w.double().cpu().numpy(), pad)
         reps = int(np.bincount(i.reshape(-1)).max()) if i.size else 1
-        assert_close(gw.cpu().numpy(), ref, np.float64, reduction_length=reps, magnitude=mag,
-                     context=context)
+        assert_close(
+            gw.cpu().numpy(), ref, np.float64, reduction_length=reps, magnitude=mag, context=context
+        )
     else:
         assert_gpu_close(gw, ref, torch_grad(g, idx, w, pad), context=context)
     return ref
@@ -89,8 +90,10 @@ def check_backward(gw, g, idx, w, pad, context=""):
 @pytest.mark.claim("d000.seq.embedding-lookup")
 @pytest.mark.parametrize("blocks", BLOCKS)
 @pytest.mark.parametrize(("dtype", "itype"), list(zip(FLOATS, INDEX * 2, strict=True)), ids=str)
-@pytest.mark.parametrize(("V", "d", "shape"), [(11, 37, (3, 7)), (3, 1, (7,)), (50, 20, ()),
-                                                (4, 9, (2, 0, 3)), (1, 17, (4, 1))])
+@pytest.mark.parametrize(
+    ("V", "d", "shape"),
+    [(11, 37, (3, 7)), (3, 1, (7,)), (50, 20, ()), (4, 9, (2, 0, 3)), (1, 17, (4, 1))],
+)
 def test_lookup_is_bit_equal_to_indexing_and_torch(V, d, shape, dtype, itype, blocks):
     w = table(V, d, 0, dtype)
     idx = indices(shape, V, 1, itype)
@@ -101,8 +104,9 @@ def test_lookup_is_bit_equal_to_indexing_and_torch(V, d, shape, dtype, itype, bl
     assert torch.equal(out, F.embedding(idx, w)) and torch.equal(out, w[idx.long()])
     assert torch.equal(out_pad, out)  # padding_idx changes the gradient only
     if dtype == torch.float64:
-        np.testing.assert_array_equal(out.cpu().numpy(), cpu.embedding(idx.cpu().numpy(),
-                                                                       w.cpu().numpy()))
+        np.testing.assert_array_equal(
+            out.cpu().numpy(), cpu.embedding(idx.cpu().numpy(), w.cpu().numpy())
+        )
 
 
 def test_non_contiguous_arguments_give_bit_identical_results():

@@ -81,8 +81,14 @@ def check_forward(y, x, dim, context=""):
     (``n`` terms of magnitude ``y``)."""
     ref = ref_forward(x, dim)
     if x.dtype == torch.float64:
-        assert_close(y.cpu().numpy(), ref, np.float64, reduction_length=x.shape[dim],
-                     magnitude=ref, context=context)
+        assert_close(
+            y.cpu().numpy(),
+            ref,
+            np.float64,
+            reduction_length=x.shape[dim],
+            magnitude=ref,
+            context=context,
+        )
     else:
         assert_gpu_close(y, ref, torch.softmax(x, dim), context=context)
 
@@ -95,8 +101,14 @@ def check_backward(dx, g, x, dim, context=""):
         y = ref_forward(x, dim)
         ga = np.abs(g.cpu().numpy())
         mag = y * (ga + (ga * y).sum(axis=dim, keepdims=True))
-        assert_close(dx.cpu().numpy(), ref, np.float64, reduction_length=x.shape[dim],
-                     magnitude=mag, context=context)
+        assert_close(
+            dx.cpu().numpy(),
+            ref,
+            np.float64,
+            reduction_length=x.shape[dim],
+            magnitude=mag,
+            context=context,
+        )
     else:
         assert_gpu_close(dx, ref, torch_backward(g, x, dim), context=context)
 
@@ -217,10 +229,15 @@ def test_rows_sum_to_one_within_the_rule(r, n, seed, which, dtype):
 
 @pytest.mark.claim("d000.attn.weights")
 @settings(max_examples=40)  # interpreter: two launches per example
-@given(r=rows, n=cols, seed=seeds, which=paths, shift=st.integers(-(2**12), 2**12),
-       dtype=st.sampled_from(FLOATS[:2]))
-def test_adding_an_exactly_representable_constant_changes_nothing(r, n, seed, which, shift,
-                                                                   dtype):
+@given(
+    r=rows,
+    n=cols,
+    seed=seeds,
+    which=paths,
+    shift=st.integers(-(2**12), 2**12),
+    dtype=st.sampled_from(FLOATS[:2]),
+)
+def test_adding_an_exactly_representable_constant_changes_nothing(r, n, seed, which, shift, dtype):
     """Scores ``a/8`` (integers ``|a| <= 2**10``) plus ``c = shift/8`` (``|shift| <= 2**12``):
     every ``x + c`` is exact (|8(x + c)| < 2**13 < 2**24), so ``(x+c) - max(x+c)`` is the very
     same float as ``x - max x`` and the outputs must be **bit-identical** (forward and
@@ -241,8 +258,9 @@ def test_adding_an_exactly_representable_constant_changes_nothing(r, n, seed, wh
 
 
 @settings(max_examples=30)  # interpreter: one launch per example and path
-@given(r=rows, n=cols, which=paths, value=st.floats(-1e4, 1e4, width=32),
-       dtype=st.sampled_from(FLOATS))
+@given(
+    r=rows, n=cols, which=paths, value=st.floats(-1e4, 1e4, width=32), dtype=st.sampled_from(FLOATS)
+)
 def test_equal_entries_give_exactly_uniform_rows(r, n, which, value, dtype):
     """All entries equal: every exponent is exactly 0, ``s = n`` exactly, so every output entry
     is the same float ``1/n`` rounded once (fused) or ``exp(0)/n`` (looped): equal to

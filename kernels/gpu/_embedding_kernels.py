@@ -50,8 +50,9 @@ def _blocks(n: int, d: int) -> tuple[int, int]:
 
 
 @triton.jit
-def _embedding_fwd(idx_ptr, w_ptr, out_ptr, flags_ptr, n, V, d,
-                   BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+def _embedding_fwd(
+    idx_ptr, w_ptr, out_ptr, flags_ptr, n, V, d, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr
+):
     pid_n = tl.program_id(0)
     pid_d = tl.program_id(1)
     rows = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -78,9 +79,23 @@ def _embedding_fwd(idx_ptr, w_ptr, out_ptr, flags_ptr, n, V, d,
 # gradient is 0. Sorted path: positions `perm` of the indices in stable sorted order; chunk c
 # covers sorted positions [start[c], end[c]) of one index v = idx_sorted[start[c]].
 @triton.jit
-def _chunk_sums(g_ptr, perm_ptr, sorted_ptr, start_ptr, end_ptr, direct_ptr, slot_ptr,
-                part_ptr, gw_ptr, flags_ptr, d, pad, HAS_PAD: tl.constexpr,
-                ACC: tl.constexpr, BLOCK_D: tl.constexpr):
+def _chunk_sums(
+    g_ptr,
+    perm_ptr,
+    sorted_ptr,
+    start_ptr,
+    end_ptr,
+    direct_ptr,
+    slot_ptr,
+    part_ptr,
+    gw_ptr,
+    flags_ptr,
+    d,
+    pad,
+    HAS_PAD: tl.constexpr,
+    ACC: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
     c = tl.program_id(0)
     pid_d = tl.program_id(1)
     cols = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -107,8 +122,16 @@ def _chunk_sums(g_ptr, perm_ptr, sorted_ptr, start_ptr, end_ptr, direct_ptr, slo
 
 
 @triton.jit
-def _segment_sums(part_ptr, seg_first_ptr, seg_count_ptr, seg_row_ptr, gw_ptr, d,
-                  ACC: tl.constexpr, BLOCK_D: tl.constexpr):
+def _segment_sums(
+    part_ptr,
+    seg_first_ptr,
+    seg_count_ptr,
+    seg_row_ptr,
+    gw_ptr,
+    d,
+    ACC: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
     """Row ``seg_row[s]`` of grad_weight = the sum, in chunk order, of partials
     ``seg_first[s] .. seg_first[s] + seg_count[s] - 1`` (an index split over several chunks)."""
     s = tl.program_id(0)
@@ -127,8 +150,18 @@ def _segment_sums(part_ptr, seg_first_ptr, seg_count_ptr, seg_row_ptr, gw_ptr, d
 # Atomic backward: the same scatter-add, each tile added with tl.atomic_add into a zeroed
 # fp32/fp64 buffer; entries whose index is padding_idx are skipped.
 @triton.jit
-def _embedding_bwd_atomic(g_ptr, idx_ptr, acc_ptr, flags_ptr, n, d, pad, HAS_PAD: tl.constexpr,
-                          BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+def _embedding_bwd_atomic(
+    g_ptr,
+    idx_ptr,
+    acc_ptr,
+    flags_ptr,
+    n,
+    d,
+    pad,
+    HAS_PAD: tl.constexpr,
+    BLOCK_N: tl.constexpr,
+    BLOCK_D: tl.constexpr,
+):
     pid_n = tl.program_id(0)
     pid_d = tl.program_id(1)
     rows = pid_n.to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -140,12 +173,13 @@ def _embedding_bwd_atomic(g_ptr, idx_ptr, acc_ptr, flags_ptr, n, d, pad, HAS_PAD
     g = tl.load(g_ptr + rows[:, None] * d + cols[None, :], mask=mask, other=0.0)
     g = g.to(acc_ptr.dtype.element_ty)
     bad = ((g != g) | (g == _INF) | (g == -_INF)) & mask
-    tl.store(flags_ptr + pid_n * tl.num_programs(1) + pid_d,
-             tl.max(tl.max(bad.to(tl.int32), 1), 0))
+    tl.store(flags_ptr + pid_n * tl.num_programs(1) + pid_d, tl.max(tl.max(bad.to(tl.int32), 1), 0))
     keep = row_ok
     if HAS_PAD:
         keep = keep & (idx != pad)
-    tl.atomic_add(acc_ptr + idx[:, None] * d + cols[None, :], g, mask=keep[:, None] & col_ok[None, :])
+    tl.atomic_add(
+        acc_ptr + idx[:, None] * d + cols[None, :], g, mask=keep[:, None] & col_ok[None, :]
+    )
 
 
 # ----------------------------------------------------------------------------- launchers
@@ -193,8 +227,20 @@ def backward_sorted(
     grid = (starts.numel(), triton.cdiv(d, block_d))
     flags = torch.empty(grid[0] * grid[1], dtype=torch.int32, device=dev)
     _chunk_sums[grid](
-        g, perm, sorted_idx, starts, ends, direct, slot, part, gw, flags, d,
-        0 if pad is None else pad, HAS_PAD=pad is not None, ACC=_acc(g.dtype),
+        g,
+        perm,
+        sorted_idx,
+        starts,
+        ends,
+        direct,
+        slot,
+        part,
+        gw,
+        flags,
+        d,
+        0 if pad is None else pad,
+        HAS_PAD=pad is not None,
+        ACC=_acc(g.dtype),
         BLOCK_D=block_d,
     )
     if n_part:
@@ -225,7 +271,15 @@ def backward_atomic(
     grid = (triton.cdiv(n, block_n), triton.cdiv(d, block_d))
     flags = torch.empty(grid[0] * grid[1], dtype=torch.int32, device=g.device)
     _embedding_bwd_atomic[grid](
-        g, idx, acc, flags, n, d, 0 if pad is None else pad, HAS_PAD=pad is not None,
-        BLOCK_N=block_n, BLOCK_D=block_d,
+        g,
+        idx,
+        acc,
+        flags,
+        n,
+        d,
+        0 if pad is None else pad,
+        HAS_PAD=pad is not None,
+        BLOCK_N=block_n,
+        BLOCK_D=block_d,
     )
     return acc.to(g.dtype), flags

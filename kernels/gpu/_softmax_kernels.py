@@ -55,8 +55,9 @@ def _softmax_fwd_fused(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOCK
 
 
 @triton.jit
-def _online_stats(x_ptr, g_ptr, base, n_cols, ACC: tl.constexpr, BLOCK: tl.constexpr,
-                  WITH_G: tl.constexpr):
+def _online_stats(
+    x_ptr, g_ptr, base, n_cols, ACC: tl.constexpr, BLOCK: tl.constexpr, WITH_G: tl.constexpr
+):
     """One pass over a long row: its maximum ``m``, ``s = sum exp(x - m)``, and (``WITH_G``)
     ``d = sum g exp(x - m)``, rescaled online (Milakov & Gimelshein 2018, Alg. 3); plus the
     status word. ``m_safe`` replaces a maximum of ``-inf`` (all entries so far masked) by 0
@@ -89,7 +90,7 @@ def _online_stats(x_ptr, g_ptr, base, n_cols, ACC: tl.constexpr, BLOCK: tl.const
 def _softmax_fwd_looped(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     base = row * n_cols
-    m, s64, d, flag = _online_stats(x_ptr, x_ptr, base, n_cols, ACC, BLOCK, False)
+    m, s64, _d, flag = _online_stats(x_ptr, x_ptr, base, n_cols, ACC, BLOCK, False)
     tl.store(flags_ptr + row, flag)
     s = s64.to(ACC)
     m_safe = tl.where(m == _NEG_INF, 0.0, m).to(ACC)
@@ -118,8 +119,9 @@ def _softmax_fwd_looped(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOC
 # accumulated in float64 (products of two fp32 numbers are exact there). Two float64 ops per
 # element stay far below memory time even at consumer GPUs' 1/64 fp64 rate.
 @triton.jit
-def _softmax_bwd_fused(g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constexpr,
-                       BLOCK: tl.constexpr):
+def _softmax_bwd_fused(
+    g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOCK: tl.constexpr
+):
     row = tl.program_id(0).to(tl.int64)
     offs = tl.arange(0, BLOCK)
     valid = offs < n_cols
@@ -138,8 +140,9 @@ def _softmax_bwd_fused(g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constexp
 
 
 @triton.jit
-def _softmax_bwd_looped(g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constexpr,
-                        BLOCK: tl.constexpr):
+def _softmax_bwd_looped(
+    g_ptr, x_ptr, dx_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOCK: tl.constexpr
+):
     row = tl.program_id(0).to(tl.int64)
     base = row * n_cols
     m, s64, d, flag = _online_stats(x_ptr, g_ptr, base, n_cols, ACC, BLOCK, True)

@@ -44,11 +44,15 @@ _MESSAGES = {
 }
 
 
-def _dim(value: object, ndim: int) -> int:
+def _dim(value: object, x: torch.Tensor) -> int:
+    ndim = x.ndim
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"dim must be an integer in [-{ndim}, {ndim}), got {value!r}")
     if not -ndim <= int(value) < ndim:
-        raise ValueError(f"dim must be an integer in [-{ndim}, {ndim}), got {value}")
+        raise ValueError(
+            f"dim must be an integer in [-{ndim}, {ndim}) for input of shape {tuple(x.shape)}, "
+            f"got {value}"
+        )
     return int(value) % ndim
 
 
@@ -78,7 +82,7 @@ def softmax(input: torch.Tensor, dim: int = -1) -> torch.Tensor:
     docstring for the domain and the differences from torch.
     """
     x = _backend.tensor(input, "input", min_ndim=1)
-    axis = _dim(dim, x.ndim)
+    axis = _dim(dim, x)
     if x.numel() == 0:
         return torch.zeros_like(x, memory_format=torch.contiguous_format)
     kernels = _backend.load("_softmax_kernels")
@@ -87,14 +91,12 @@ def softmax(input: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return _unrows(y, x.shape, axis)
 
 
-def softmax_backward(
-    grad_output: torch.Tensor, input: torch.Tensor, dim: int = -1
-) -> torch.Tensor:
+def softmax_backward(grad_output: torch.Tensor, input: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Gradient of :func:`softmax`: :math:`dx = y \circ (g - \sum_{\text{dim}} g \circ y)` with
     :math:`y` recomputed from ``input`` (fused: ``input`` and ``grad_output`` are read once per
     row of up to ``MAX_FUSED`` entries)."""
     x = _backend.tensor(input, "input", min_ndim=1)
-    axis = _dim(dim, x.ndim)
+    axis = _dim(dim, x)
     g = _backend.tensor(grad_output, "grad_output")
     _backend.same(g, x, "grad_output", "input")
     if g.shape != x.shape:

@@ -74,8 +74,7 @@ def _out_of_range(idx: torch.Tensor, rows: int) -> ValueError:
     lo, hi = int(idx.min().item()), int(idx.max().item())
     bad = lo if lo < 0 else hi
     return ValueError(
-        f"input: index {bad} out of range [0, {rows}) for weight with num_embeddings = {rows} "
-        "rows"
+        f"input: index {bad} out of range [0, {rows}) for weight with num_embeddings = {rows} rows"
     )
 
 

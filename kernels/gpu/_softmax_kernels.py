@@ -40,6 +40,15 @@ def _status(x, valid, BAD: tl.constexpr):
 
 
 @triton.jit
+def _reciprocal(s, ACC: tl.constexpr):
+    """``1/s`` rounded once to ``ACC`` (divided in float64, which is IEEE on every backend):
+    Triton's float32 ``/`` compiles to ``div.full.f32`` (up to 2 ulp, not correctly rounded),
+    so ``y = e * (1/s)`` is used, one division per row. Uniform rows then give exactly
+    ``fl(1/n)`` and one-hot rows exactly 1."""
+    return (1.0 / s.to(tl.float64)).to(ACC)
+
+
+@triton.jit
 def _softmax_fwd_fused(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
     offs = tl.arange(0, BLOCK)
@@ -48,7 +57,7 @@ def _softmax_fwd_fused(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOCK
     x = tl.load(x_ptr + base + offs, mask=valid, other=_NEG_INF).to(ACC)
     m = tl.max(x, 0)
     e = tl.exp(x - m)  # every exponent <= 0; masked lanes and -inf entries give exactly 0
-    y = e / tl.sum(e, 0)
+    y = e * _reciprocal(tl.sum(e, 0), ACC)
     tl.store(y_ptr + base + offs, y.to(y_ptr.dtype.element_ty), mask=valid)
     flag = _status(x, valid, 1) | (m == _NEG_INF).to(tl.int32) * 2
     tl.store(flags_ptr + row, flag)
@@ -92,14 +101,14 @@ def _softmax_fwd_looped(x_ptr, y_ptr, flags_ptr, n_cols, ACC: tl.constexpr, BLOC
     base = row * n_cols
     m, s64, _d, flag = _online_stats(x_ptr, x_ptr, base, n_cols, ACC, BLOCK, False)
     tl.store(flags_ptr + row, flag)
-    s = s64.to(ACC)
+    inv = (1.0 / s64).to(ACC)
     m_safe = tl.where(m == _NEG_INF, 0.0, m).to(ACC)
     offs = tl.arange(0, BLOCK)
     for start in range(0, n_cols, BLOCK):
         cols = start + offs
         valid = cols < n_cols
         x = tl.load(x_ptr + base + cols, mask=valid, other=_NEG_INF).to(ACC)
-        y = tl.exp(x - m_safe) / s
+        y = tl.exp(x - m_safe) * inv
         tl.store(y_ptr + base + cols, y.to(y_ptr.dtype.element_ty), mask=valid)
 
 
@@ -130,7 +139,7 @@ def _softmax_bwd_fused(
     g = tl.load(g_ptr + base + offs, mask=valid, other=0.0).to(ACC)
     m = tl.max(x, 0)
     e = tl.exp(x - m)
-    y = e / tl.sum(e, 0)
+    y = e * _reciprocal(tl.sum(e, 0), ACC)
     dot = tl.sum(g.to(tl.float64) * y.to(tl.float64), 0).to(ACC)  # see the note above
     dx = y * (g - dot)
     tl.store(dx_ptr + base + offs, dx.to(dx_ptr.dtype.element_ty), mask=valid)
@@ -148,7 +157,7 @@ def _softmax_bwd_looped(
     m, s64, d, flag = _online_stats(x_ptr, g_ptr, base, n_cols, ACC, BLOCK, True)
     tl.store(flags_ptr + row, flag)
     m_safe = tl.where(m == _NEG_INF, 0.0, m).to(ACC)
-    s = s64.to(ACC)
+    inv = (1.0 / s64).to(ACC)
     dot = (d / s64).to(ACC)
     offs = tl.arange(0, BLOCK)
     for start in range(0, n_cols, BLOCK):
@@ -156,7 +165,7 @@ def _softmax_bwd_looped(
         valid = cols < n_cols
         x = tl.load(x_ptr + base + cols, mask=valid, other=_NEG_INF).to(ACC)
         g = tl.load(g_ptr + base + cols, mask=valid, other=0.0).to(ACC)
-        y = tl.exp(x - m_safe) / s
+        y = tl.exp(x - m_safe) * inv
         tl.store(dx_ptr + base + cols, (y * (g - dot)).to(dx_ptr.dtype.element_ty), mask=valid)
 
 

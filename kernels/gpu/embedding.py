@@ -33,6 +33,16 @@ it would cost more traffic than the lookup), and not at all by the backward, whi
 ``weight`` (only its shape, dtype and device); the keyword ``deterministic`` of
 :func:`embedding_backward` is an addition; index tensors of other integer dtypes (uint8, int16)
 are refused, as torch does.
+
+**Bytes that must move** (``n`` indices of ``i`` bytes, ``weight`` ``(V, d)`` of element size
+``b``): forward :math:`n\,i + 2nd\,b` (indices, rows read, rows written); backward
+:math:`n\,i + nd\,b + Vd\,b` (indices, ``grad_output`` read, the dense ``grad_weight``
+written, zero rows included, as torch's dense backward). Beyond that the sorted backward
+sorts the indices (``torch.sort``: about :math:`n(2i + 16)` bytes), writes the used rows
+after zero-filling (:math:`+Ud\,b`, ``U`` distinct indices) and, for indices repeated more than
+``CHUNK`` times, a float32 partial row per chunk (written and read once); the atomic backward
+adds into a float32 buffer (read-modify-write of :math:`nd` entries in L2) and, for
+float16/bfloat16, casts it (:math:`Vd(4 + b)`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ G[s,:]`, two ways:
 
 * **sorted, deterministic** (default): the wrapper sorts the indices (stable, with their
   positions) and cuts the sorted list into *chunks* of at most :data:`CHUNK` equal indices.
-  :func:`_chunk_sums` sums each chunk's rows of ``G`` in sorted order (fp32/fp64 accumulator)
+  :func:`_chunk_sums` sums each chunk's rows of ``G`` in sorted order (float64 accumulator,
+  float64 partials: the sum of up to ~2**29 float32 terms is then rounded once, to within half
+  an ulp plus a negligible float64 term, whatever torch's own error on the same input)
   and writes the sum straight into ``grad_weight`` when the chunk is its index's whole segment,
   else into a partial buffer; :func:`_segment_sums` adds a multi-chunk segment's partials in
   chunk order. Every sum has a fixed order, so results are bit-equal from run to run, and a
@@ -37,10 +39,6 @@ TILE = 4096
 CHUNK = 32
 
 _INF = tl.constexpr(float("inf"))
-
-
-def _acc(dtype: torch.dtype):
-    return tl.float64 if dtype == torch.float64 else tl.float32
 
 
 def _blocks(n: int, d: int) -> tuple[int, int]:
@@ -220,8 +218,7 @@ def backward_sorted(
     direct = (chunks_per_seg[chunk_seg] == 1).to(torch.int32)
     slot = torch.cumsum(1 - direct, 0) - (1 - direct)  # partial row of each split chunk
     n_part = int((1 - direct).sum().item())
-    acc_dtype = torch.float64 if g.dtype == torch.float64 else torch.float32
-    part = torch.empty((max(n_part, 1), d), dtype=acc_dtype, device=dev)
+    part = torch.empty((max(n_part, 1), d), dtype=torch.float64, device=dev)
     gw = torch.zeros((num_weights, d), dtype=g.dtype, device=dev)
     block_d = min(triton.next_power_of_2(d), MAX_BLOCK_D)
     grid = (starts.numel(), triton.cdiv(d, block_d))
@@ -240,7 +237,7 @@ def backward_sorted(
         d,
         0 if pad is None else pad,
         HAS_PAD=pad is not None,
-        ACC=_acc(g.dtype),
+        ACC=tl.float64,
         BLOCK_D=block_d,
     )
     if n_part:
@@ -255,7 +252,7 @@ def backward_sorted(
         if seg_row.numel():
             grid2 = (seg_row.numel(), triton.cdiv(d, block_d))
             _segment_sums[grid2](
-                part, seg_first, seg_count, seg_row, gw, d, ACC=_acc(g.dtype), BLOCK_D=block_d
+                part, seg_first, seg_count, seg_row, gw, d, ACC=tl.float64, BLOCK_D=block_d
             )
     return gw, flags
 

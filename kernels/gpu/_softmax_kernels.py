@@ -177,7 +177,7 @@ def _acc(dtype: torch.dtype):
 
 
 def _warps(block: int) -> int:
-    return 4 if block <= 2048 else 8 if block <= 8192 else 16
+    return 4 if block <= 2048 else 8 if block <= 8192 else 16 if block <= 16384 else 32
 
 
 def forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,13 +6,17 @@ read and one write per element (forward). Longer rows loop over blocks of :data:
 columns with the *online* softmax of Milakov & Gimelshein (2018), "Online normalizer
 calculation for softmax" (arXiv:1805.02867), Algorithm 3: a running maximum :math:`m` and a
 running sum :math:`s` rescaled by :math:`e^{m_{old}-m_{new}}` whenever the maximum grows, so
-one pass finds both, and a second pass writes :math:`e^{x-m}/s`.
+one pass finds both, and a second pass writes :math:`e^{x-m}/s` (three row transfers instead
+of two; the second read often hits L2). ``MAX_FUSED`` and the warp counts are untuned (written
+without a GPU): the benchmark should sweep them.
 
 Validation is fused: every program writes a status word for its row into ``flags`` (0: fine;
 bit 0: a NaN or ``+inf`` in the input; bit 1: every entry ``-inf``; bit 2: a NaN or infinity in
 ``grad_output``), so the wrapper refuses bad input without an extra pass over memory.
 
-Accumulation in float32 for float16/bfloat16/float32 and float64 for float64 (``ACC``).
+Accumulation in float32 for float16/bfloat16/float32 and float64 for float64 (``ACC``); the
+online sums, the backward's dot product and the per-row reciprocal in float64 (see the notes
+at :func:`_reciprocal` and above the backward kernels).
 Both caps are module constants so that tests can shrink them (``monkeypatch``) to exercise the
 looped path at small sizes.
 """

@@ -15,8 +15,9 @@ Deliberate differences, each counted so that a change in torch's database is see
 * dropout needs ``seed=`` (its mask is a function of ``(seed, offset)``): the test passes
   the sample's index; values are then checked to be 0 or ``x/(1-p)``, exactly ``x`` for
   ``p = 0`` or ``training=False``;
-* dropout with ``p = 1`` is refused, in training and evaluation mode alike (as :func:`kernels.cpu.dropout.dropout`: the scale
-  :math:`1/(1-p)` does not exist; torch returns zeros);
+* dropout with ``p = 1`` is refused, in training and evaluation mode alike (as
+  :func:`kernels.cpu.dropout.dropout`: the scale :math:`1/(1-p)` does not exist; torch returns
+  zeros);
 * ``softmax``'s ``with_dtype`` variant (a ``dtype=`` keyword) is not part of our API;
 * the samples our CPU kernels refuse on purpose (``tests/test_opinfo_pool_norm.py``) are
   refused here too.

@@ -357,8 +357,19 @@ def test_argument_checks():
         gpu.softmax_backward(x.double(), x)
     with pytest.raises(ValueError, match="grad_output"):
         gpu.softmax_backward(x[:, :2], x)
-    with pytest.raises(ValueError, match="input"):
-        gpu.softmax(torch.tensor(1.0, device=DEV))
+    with pytest.raises(ValueError, match="dim"):
+        gpu.softmax(torch.tensor(1.0, device=DEV), 1)
+
+
+def test_a_zero_dim_input_is_one_slice_as_in_torch():
+    """torch's OpInfo sample: softmax of a 0-d tensor (dim 0 or -1) is 1, its gradient 0."""
+    for dim in (0, -1):
+        x = torch.tensor(-2.5, device=DEV)
+        y = gpu.softmax(x, dim)
+        assert y.shape == () and y.item() == torch.softmax(x.cpu(), dim).item() == 1.0
+        g = torch.tensor(0.75, device=DEV)
+        dx = gpu.softmax_backward(g, x, dim)
+        assert dx.shape == () and dx.item() == 0.0
 
 
 # ----------------------------------------------------------------------------- GPU-only

@@ -189,16 +189,16 @@ def softmax(input: np.ndarray, dim: int = -1) -> np.ndarray:
     :math:`y_i = e^{x_i - m}/\sum_j e^{x_j - m}`, :math:`m = \max_j x_j` (the shift changes
     nothing mathematically and keeps every exponent :math:`\le 0`).
 
-    ``input``: float32/float64, ndim >= 1; entries finite or ``-inf`` (a masked entry, weight
-    0); a slice whose entries are all ``-inf`` is refused (``ValueError`` naming ``input``:
+    ``input``: float32/float64 of any rank (a 0-d input is one slice of one entry, as torch:
+    ``dim`` in ``{-1, 0}``, result 1); entries finite or ``-inf`` (a masked entry, weight 0); a slice whose entries are all ``-inf`` is refused (``ValueError`` naming ``input``:
     torch returns NaN). Empty arrays give empty results.
     """
     if not is_array(input):
         raise not_array(input, "input")
     if input.dtype not in FLOAT_DTYPES:
         raise TypeError(f"input must have dtype float32 or float64, got {input.dtype}")
-    if input.ndim < 1:
-        raise ValueError(f"input must have ndim >= 1, got shape {input.shape}")
+    if input.ndim == 0:  # one slice of one entry (torch: dim in {-1, 0}, result 1)
+        return softmax(input.reshape(1), _dim(dim, 1)).reshape(())
     axis = _dim(dim, input.ndim)
     bounded(input.size, "the array", "input")
     if np.isnan(input).any() or (input == np.inf).any():
@@ -211,7 +211,7 @@ def softmax_backward(grad_output: np.ndarray, input: np.ndarray, dim: int = -1) 
     (the Jacobian :math:`\operatorname{diag}(y) - yy^\top` applied to ``grad_output``)."""
     y = softmax(input, dim)
     g = _grad_like(grad_output, input.shape, input.dtype, "input")
-    axis = _dim(dim, input.ndim)
+    axis = _dim(dim, max(input.ndim, 1))
     return y * (g - (g * y).sum(axis=axis, keepdims=True))
 
 

@@ -12,7 +12,7 @@ Milakov & Gimelshein (2018, arXiv:1805.02867). Accumulation in float32 (float16,
 float32) or float64 (float64); the output has the input's dtype.
 
 Domain (as the CPU kernel; ``ValueError``/``TypeError`` naming the argument otherwise):
-``input`` a float16/bfloat16/float32/float64 tensor on the kernel device, ``ndim >= 1``, entries
+``input`` a float16/bfloat16/float32/float64 tensor on the kernel device, any rank, entries
 finite or ``-inf`` (masked: weight exactly 0); a slice along ``dim`` whose entries are all
 ``-inf`` is refused naming ``input`` (torch returns NaN there); NaN and ``+inf`` are refused.
 Empty tensors give empty results. ``grad_output``: ``input``'s dtype, device and shape, finite.
@@ -90,10 +90,13 @@ def softmax(input: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Numerically stable softmax along ``dim`` (torch's ``F.softmax``):
     :math:`y_i = e^{x_i - m}/\sum_j e^{x_j - m}`, :math:`m = \max_j x_j`.
 
-    ``input``: float tensor, ``ndim >= 1``, entries finite or ``-inf`` (masked); see the module
+    ``input``: float tensor of any rank (a 0-d input is one slice of one entry, as torch:
+    ``dim`` in ``{-1, 0}``, result 1), entries finite or ``-inf`` (masked); see the module
     docstring for the domain and the differences from torch.
     """
-    x = _backend.tensor(input, "input", min_ndim=1)
+    x = _backend.tensor(input, "input")
+    if x.ndim == 0:
+        return softmax(x.reshape(1), _dim(dim, x.reshape(1))).reshape(())
     axis = _dim(dim, x)
     if x.numel() == 0:
         return torch.zeros_like(x, memory_format=torch.contiguous_format)
@@ -107,9 +110,12 @@ def softmax_backward(grad_output: torch.Tensor, input: torch.Tensor, dim: int = 
     r"""Gradient of :func:`softmax`: :math:`dx = y \circ (g - \sum_{\text{dim}} g \circ y)` with
     :math:`y` recomputed from ``input`` (fused: ``input`` and ``grad_output`` are read once per
     row of up to ``MAX_FUSED`` entries)."""
-    x = _backend.tensor(input, "input", min_ndim=1)
-    axis = _dim(dim, x)
+    x = _backend.tensor(input, "input")
     g = _backend.tensor(grad_output, "grad_output")
+    if x.ndim == 0 and g.ndim == 0:
+        one = softmax_backward(g.reshape(1), x.reshape(1), _dim(dim, x.reshape(1)))
+        return one.reshape(())
+    axis = _dim(dim, x)
     _backend.same(g, x, "grad_output", "input")
     if g.shape != x.shape:
         raise ValueError(

@@ -81,7 +81,7 @@ ENTRIES = [
             ErrorSample({"input": PINF, "dim": 0}, ValueError, r"input must hold finite"),
             ErrorSample({"input": X.to(torch.int64), "dim": -1}, TypeError, "input"),
             ErrorSample({"input": X.cpu().numpy(), "dim": -1}, TypeError, "input"),
-            ErrorSample({"input": X[0, 0], "dim": 0}, ValueError, "input"),
+            ErrorSample({"input": X[0, 0], "dim": 1}, ValueError, "dim"),  # 0-d: dim in {-1, 0}
         ),
         domains={"dim": _dim_domain(2)},
     ),

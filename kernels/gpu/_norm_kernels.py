@@ -11,9 +11,11 @@ Two shapes of work:
 * **Column kernels** (batch norm): per channel ``c`` the set is ``(N, *)`` of the
   ``(N, C, HW)`` input. Stage 1: program ``(c, p)`` reduces one chunk of the set to
   ``(count, mean, M2)`` (Chan et al.'s pairwise update per block); stage 2 combines the
-  ``P`` partials per channel in a fixed order. The same two-stage scheme gives ``dγ, dβ``
-  (partial sums per program, then :func:`_colsum`), so every reduction is deterministic:
-  no atomics anywhere.
+  ``P`` partials per channel in a fixed order. These per-channel statistics and sums are
+  float64 for every input dtype (sets of millions of entries; see ``norm._BN_ACC``); the
+  elementwise passes run in float32 unless the input is float64. The same two-stage scheme
+  gives ``dγ, dβ`` (partial sums per program, then :func:`_colsum`), so every reduction is
+  deterministic: no atomics anywhere.
 
 Scalars (``eps``, ``momentum``) are passed in a one- or two-element tensor of the compute
 dtype: a Python float argument would be typed float32 by Triton, which would round ``eps``
@@ -350,15 +352,20 @@ def _bn_finalize(
 @triton.jit
 def _bn_apply(
     X, Y, MEAN, RSTD, W, B, TOTAL, C, HW,
-    HAS_W: tl.constexpr, HAS_B: tl.constexpr, BLOCK: tl.constexpr,
+    HAS_W: tl.constexpr, HAS_B: tl.constexpr, F64: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
-    """Elementwise ``y = γ_c (x - mean_c) rstd_c + β_c``, ``c = (i // HW) % C``."""
+    """Elementwise ``y = γ_c (x - mean_c) rstd_c + β_c``, ``c = (i // HW) % C``; in float32
+    (the float64 statistics rounded) unless ``F64`` (float64 input)."""
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = i < TOTAL
     c = (i // HW) % C
     mean = tl.load(MEAN + c, mask=mask, other=0.0)
+    rstd = tl.load(RSTD + c, mask=mask, other=0.0)
+    if not F64:
+        mean = mean.to(tl.float32)
+        rstd = rstd.to(tl.float32)
     x = tl.load(X + i, mask=mask, other=0.0).to(mean.dtype)
-    y = (x - mean) * tl.load(RSTD + c, mask=mask, other=0.0)
+    y = (x - mean) * rstd
     if HAS_W:
         y = y * tl.load(W + c, mask=mask, other=0.0).to(mean.dtype)
     if HAS_B:
@@ -403,13 +410,16 @@ def _bn_partial_grads(X, DY, MEAN, RSTD, PGX, PG, C, HW, M, CHUNK, BLOCK: tl.con
 @triton.jit
 def _bn_backward_dx(
     X, DY, MEAN, RSTD, W, SGX, SG, DX, TOTAL, C, HW, M,
-    HAS_W: tl.constexpr, TRAIN: tl.constexpr, BLOCK: tl.constexpr,
+    HAS_W: tl.constexpr, TRAIN: tl.constexpr, F64: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = i < TOTAL
     c = (i // HW) % C
     mean = tl.load(MEAN + c, mask=mask, other=0.0)
     rstd = tl.load(RSTD + c, mask=mask, other=0.0)
+    if not F64:  # elementwise work in float32 (the per-channel sums stay float64 until here)
+        mean = mean.to(tl.float32)
+        rstd = rstd.to(tl.float32)
     g = tl.load(DY + i, mask=mask, other=0.0).to(mean.dtype)
     if TRAIN:
         x = tl.load(X + i, mask=mask, other=0.0).to(mean.dtype)

@@ -109,6 +109,12 @@ def _pow2(n: int, cap: int) -> int:
     return max(16, min(cap, 1 << max(0, int(n) - 1).bit_length()))
 
 
+def _warps(block: int) -> int:
+    """Warps for a row program of ``block`` lanes (Liger-Kernel's ``calculate_settings``):
+    about 8-16 elements per thread per live array."""
+    return 4 if block < 2048 else 8 if block < 8192 else 16
+
+
 def _check_sets(var: torch.Tensor, eps: float, acc: torch.dtype, what: str) -> None:
     """The CPU kernel's refusal of ``σ² + ε <= 0`` (only reachable when ε rounds to <= 0)."""
     if float(torch.tensor(eps, dtype=acc)) > 0:
@@ -162,7 +168,7 @@ def _rows_forward(xc, w, b, rows, length, eps, *, per_elem, center, groups=1, cp
         xc, y, xc if w is None else w, xc if b is None else b, mean, var, _scalars(xc, eps),
         length, groups, cpg, hw,
         HAS_W=w is not None, HAS_B=b is not None, PER_ELEM=per_elem, CENTER=center,
-        BLOCK=block, SINGLE=single,
+        BLOCK=block, SINGLE=single, num_warps=_warps(block),
     )  # fmt: skip
     return y, mean, var
 
@@ -191,7 +197,7 @@ def _rows_backward(gc, xc, w, rows, length, eps, *, want_dw, want_db, per_elem, 
         xc, gc, xc if w is None else w, dx, dwp, dbp, _scalars(xc, eps),
         rows, length, groups, cpg, hw, rpp,
         HAS_W=w is not None, WANT_DW=want_dw, WANT_DB=want_db, PER_ELEM=per_elem,
-        CENTER=center, BLOCK=block, SINGLE=single,
+        CENTER=center, BLOCK=block, SINGLE=single, num_warps=_warps(block),
     )  # fmt: skip
     return dx, _colsum(dwp) if want_dw else None, _colsum(dbp) if want_db else None
 

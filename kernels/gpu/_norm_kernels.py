@@ -28,7 +28,8 @@ import triton
 import triton.language as tl
 
 #: Longest row held in registers by the row kernels (16384: Liger's fp32 LayerNorm benchmark
-#: size, one read of x); longer rows are looped over in chunks of this size. A module constant so tests can shrink it (monkeypatch) to exercise the loop.
+#: size, one read of x); longer rows are looped over in chunks of this size. A module constant
+#: so tests can shrink it (monkeypatch) to exercise the loop.
 ROW_BLOCK = 16384
 #: Elements per block of the elementwise and column kernels.
 COL_BLOCK = 1024
@@ -278,10 +279,16 @@ def _colsum(P, OUT, NP, K, BLOCK: tl.constexpr):
 
 
 @triton.jit
-def _bn_partial_stats(X, PCNT, PMEAN, PM2, SCAL, C, HW, M, CHUNK, BLOCK: tl.constexpr):
+def _bn_partial_stats(
+    X, DY, PCNT, PMEAN, PM2, PSG, PSGX, SCAL, C, HW, M, CHUNK,
+    GRADS: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
     """Program ``(c, p)``: ``(count, mean, M2)`` of entries ``p*CHUNK .. (p+1)*CHUNK - 1`` of
     channel ``c``'s set (entry ``j`` is ``x[j // HW, c, j % HW]``), blocks combined by Chan's
-    update ``M2 = M2_a + M2_b + δ² n_a n_b / n``."""
+    update ``M2 = M2_a + M2_b + δ² n_a n_b / n``. With ``GRADS`` (the training backward) also
+    ``Σ g`` and ``S = Σ g (x - mean)`` about the running mean, in the same pass over ``x``:
+    when the mean moves from ``μ`` to ``μ'``, ``S += (μ - μ') Σ g`` (exact re-centring), so
+    the backward reads ``x`` and ``dy`` once for its statistics and sums."""
     c = tl.program_id(0)
     p = tl.program_id(1)
     eps = tl.load(SCAL)
@@ -291,6 +298,8 @@ def _bn_partial_stats(X, PCNT, PMEAN, PM2, SCAL, C, HW, M, CHUNK, BLOCK: tl.cons
     n = zero
     mean = zero
     m2 = zero
+    sg = zero
+    sgx = zero
     for off in range(0, CHUNK, BLOCK):
         j = start + off + cols
         mask = j < M
@@ -303,29 +312,42 @@ def _bn_partial_stats(X, PCNT, PMEAN, PM2, SCAL, C, HW, M, CHUNK, BLOCK: tl.cons
         tot = n + nb
         delta = mb - mean
         frac = nb / tl.maximum(tot, 1.0)
-        mean = mean + delta * frac
+        new_mean = mean + delta * frac
         m2 = m2 + m2b + delta * delta * n * frac
+        if GRADS:
+            g = tl.load(DY + addr, mask=mask, other=0.0).to(eps.dtype)
+            gb = tl.sum(g, axis=0)
+            sgx = sgx + (mean - new_mean) * sg + tl.sum(g * d, axis=0) + (mb - new_mean) * gb
+            sg = sg + gb
+        mean = new_mean
         n = tot
     out = p * C + c
     tl.store(PCNT + out, n)
     tl.store(PMEAN + out, mean)
     tl.store(PM2 + out, m2)
+    if GRADS:
+        tl.store(PSG + out, sg)
+        tl.store(PSGX + out, sgx)
 
 
 @triton.jit
 def _bn_finalize(
-    PCNT, PMEAN, PM2, MEAN, RSTD, RM, RV, SCAL, C, NP, M,
-    RUNNING: tl.constexpr, BLOCK: tl.constexpr,
+    PCNT, PMEAN, PM2, PSG, PSGX, MEAN, RSTD, SG, SGX, RM, RV, SCAL, C, NP, M,
+    RUNNING: tl.constexpr, GRADS: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     """Per channel: combine the ``NP`` partials (Chan, fixed order) into the mean and
     ``1/sqrt(var + eps)``; with ``RUNNING``, update the buffers in place as torch:
-    ``running = (1 - momentum) running + momentum batch`` with the unbiased variance."""
+    ``running = (1 - momentum) running + momentum batch`` with the unbiased variance; with
+    ``GRADS``, ``SG = Σ g`` (= dβ) and ``SGX = rstd Σ g (x - mean) = Σ g x̂`` (= dγ)."""
     cs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = cs < C
     eps = tl.load(SCAL)
     n = tl.load(PCNT + cs, mask=mask, other=0.0)
     mean = tl.load(PMEAN + cs, mask=mask, other=0.0)
     m2 = tl.load(PM2 + cs, mask=mask, other=0.0)
+    if GRADS:
+        sg = tl.load(PSG + cs, mask=mask, other=0.0)
+        sgx = tl.load(PSGX + cs, mask=mask, other=0.0)
     for p in range(1, NP):
         nb = tl.load(PCNT + p * C + cs, mask=mask, other=0.0)
         mb = tl.load(PMEAN + p * C + cs, mask=mask, other=0.0)
@@ -333,12 +355,22 @@ def _bn_finalize(
         tot = n + nb
         delta = mb - mean
         frac = nb / tl.maximum(tot, 1.0)
-        mean = mean + delta * frac
+        new_mean = mean + delta * frac
         m2 = m2 + m2b + delta * delta * n * frac
+        if GRADS:
+            gb = tl.load(PSG + p * C + cs, mask=mask, other=0.0)
+            sgxb = tl.load(PSGX + p * C + cs, mask=mask, other=0.0)
+            sgx = sgx + (mean - new_mean) * sg + sgxb + (mb - new_mean) * gb
+            sg = sg + gb
+        mean = new_mean
         n = tot
     var = m2 / M
+    rstd = 1.0 / tl.sqrt(var + eps)
     tl.store(MEAN + cs, mean, mask=mask)
-    tl.store(RSTD + cs, 1.0 / tl.sqrt(var + eps), mask=mask)
+    tl.store(RSTD + cs, rstd, mask=mask)
+    if GRADS:
+        tl.store(SG + cs, sg, mask=mask)
+        tl.store(SGX + cs, sgx * rstd, mask=mask)
     if RUNNING:
         mom = tl.load(SCAL + 1)
         rm = tl.load(RM + cs, mask=mask, other=0.0).to(eps.dtype)
@@ -405,8 +437,9 @@ def _bn_partial_grads(X, DY, MEAN, RSTD, PGX, PG, C, HW, M, CHUNK, BLOCK: tl.con
 # Batch-norm input gradient: the set of channel c is (N, *), m = N * HW entries; training mode
 # is the per-set formula above with gamma constant on the set (theory.normalization.
 # batchnorm_backward_proved): dx = gamma rstd (g - sum(g)/m - xhat sum(g xhat)/m), the two
-# sums being exactly dbeta and dgamma (from _bn_partial_grads + _colsum). Eval mode normalizes
-# with the running statistics, so xhat is affine in x: dx = gamma rstd g.
+# sums being exactly dbeta and dgamma (training: from _bn_partial_stats with GRADS, in the
+# statistics' pass, combined by _bn_finalize; eval: _bn_partial_grads + _colsum). Eval mode
+# normalizes with the running statistics, so xhat is affine in x: dx = gamma rstd g.
 @triton.jit
 def _bn_backward_dx(
     X, DY, MEAN, RSTD, W, SGX, SG, DX, TOTAL, C, HW, M,

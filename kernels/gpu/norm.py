@@ -231,41 +231,39 @@ def _col_geometry(k, m: int) -> tuple[int, int, int]:
 _BN_ACC = torch.float64
 
 
-def _bn_stats(xc, c, hw, m, eps, mom, rm, rv):
-    """Per-channel ``(mean, rstd)`` over ``(N, *)``; the running buffers updated in place."""
+def _bn_stats(xc, c, hw, m, eps, mom, rm, rv, gc=None):
+    """Per-channel ``(mean, rstd, Σ g x̂, Σ g)`` over ``(N, *)`` (the sums only with ``gc``,
+    the gradient, else None) in one two-stage pass; the running buffers updated in place."""
     k = _backend.load("_norm_kernels")
-    acc = torch.float64  # see _BN_ACC
+    acc = _BN_ACC
     block, chunk, nparts = _col_geometry(k, m)
-    pc, pm, pm2 = (torch.empty((nparts, c), dtype=acc, device=xc.device) for _ in range(3))
+    grads = gc is not None
+    parts = [
+        torch.empty((nparts, c), dtype=acc, device=xc.device) for _ in range(5 if grads else 3)
+    ]
+    pc, pm, pm2 = parts[:3]
+    psg, psgx = parts[3:] if grads else (pm, pm)
     k._bn_partial_stats[(c, nparts)](
-        xc,
-        pc,
-        pm,
-        pm2,
-        torch.tensor([eps], dtype=acc, device=xc.device),
-        c,
-        hw,
-        m,
-        chunk,
-        BLOCK=block,
-    )
-    mean = torch.empty(c, dtype=acc, device=xc.device)
-    rstd = torch.empty(c, dtype=acc, device=xc.device)
+        xc, xc if gc is None else gc, pc, pm, pm2, psg, psgx,
+        torch.tensor([eps], dtype=acc, device=xc.device), c, hw, m, chunk,
+        GRADS=grads, BLOCK=block,
+    )  # fmt: skip
+    mean, rstd, sg, sgx = (torch.empty(c, dtype=acc, device=xc.device) for _ in range(4))
     running = rm is not None
     rmc = rm.contiguous() if running else mean
     rvc = rv.contiguous() if running else mean
     cb = _pow2(c, k.CHANNEL_BLOCK)
     scal = torch.tensor([eps, mom], dtype=acc, device=xc.device)
     k._bn_finalize[(-(-c // cb),)](
-        pc, pm, pm2, mean, rstd, rmc, rvc, scal, c, nparts, m,
-        RUNNING=running, BLOCK=cb,
+        pc, pm, pm2, psg, psgx, mean, rstd, sg, sgx, rmc, rvc, scal, c, nparts, m,
+        RUNNING=running, GRADS=grads, BLOCK=cb,
     )  # fmt: skip
     if running:
         if rmc is not rm:
             rm.copy_(rmc)
         if rvc is not rv:
             rv.copy_(rvc)
-    return mean, rstd
+    return mean, rstd, (sgx if grads else None), (sg if grads else None)
 
 
 def _bn_apply(xc, mean, rstd, w, b, c, hw):
@@ -282,21 +280,24 @@ def _bn_apply(xc, mean, rstd, w, b, c, hw):
     return y
 
 
-def _bn_grads(gc, xc, mean, rstd, w, c, hw, *, train, want_dw, want_db):
+def _bn_grads(gc, xc, mean, rstd, w, c, hw, *, train, want_dw, want_db, sums=None):
     """``(dx, dw, db)`` of the per-channel normalization with ``mean``, ``rstd`` (batch
-    statistics when ``train``, else constants); ``dw``, ``db`` in the compute dtype."""
+    statistics when ``train``, else constants); ``dw``, ``db`` in float64. ``sums``: the
+    ``(Σ g x̂, Σ g)`` already computed with the statistics (training), else one more pass."""
     k = _backend.load("_norm_kernels")
-    acc = _BN_ACC
     m = xc.numel() // c if c else 0
     dx = torch.empty_like(xc)
     if xc.numel() == 0:
-        z = torch.zeros(c, dtype=acc, device=xc.device)
+        z = torch.zeros(c, dtype=_BN_ACC, device=xc.device)
         return dx, z.clone() if want_dw else None, z.clone() if want_db else None
-    block, chunk, nparts = _col_geometry(k, m)
-    pgx = torch.empty((nparts, c), dtype=torch.float64, device=xc.device)
-    pg = torch.empty((nparts, c), dtype=torch.float64, device=xc.device)
-    k._bn_partial_grads[(c, nparts)](xc, gc, mean, rstd, pgx, pg, c, hw, m, chunk, BLOCK=block)
-    sgx, sg = _colsum(pgx), _colsum(pg)
+    if sums is None:
+        block, chunk, nparts = _col_geometry(k, m)
+        pgx = torch.empty((nparts, c), dtype=_BN_ACC, device=xc.device)
+        pg = torch.empty((nparts, c), dtype=_BN_ACC, device=xc.device)
+        k._bn_partial_grads[(c, nparts)](xc, gc, mean, rstd, pgx, pg, c, hw, m, chunk, BLOCK=block)
+        sgx, sg = _colsum(pgx), _colsum(pg)
+    else:
+        sgx, sg = sums
     total = xc.numel()
     k._bn_backward_dx[(-(-total // k.COL_BLOCK),)](
         xc, gc, mean, rstd, xc if w is None else w, sgx, sg, dx, total, c, hw, m,
@@ -349,7 +350,7 @@ def batch_norm(
     elif x.numel() == 0:
         return xc.clone()
     else:
-        mean, rstd = _bn_stats(xc, c, hw, xc.numel() // c, e, mom, rm, rv)
+        mean, rstd, _, _ = _bn_stats(xc, c, hw, xc.numel() // c, e, mom, rm, rv)
     return _bn_apply(xc, mean, rstd, _flat(w), _flat(b), c, hw).reshape(x.shape)
 
 
@@ -372,15 +373,17 @@ def batch_norm_backward(
     )
     g = _grad_out(grad_out, x)
     xc, acc = x.contiguous(), _BN_ACC
+    sums = None
     if not train:
         mean, rstd = _eval_stats(rm, rv, e, acc, "eval-mode batch norm")
     elif x.numel() == 0:
         mean = rstd = torch.zeros(c, dtype=acc, device=x.device)
-    else:
-        mean, rstd = _bn_stats(xc, c, hw, xc.numel() // c, e, 0.0, None, None)
+    else:  # statistics and Σ g x̂, Σ g in one pass over (x, dy)
+        mean, rstd, sgx, sg = _bn_stats(xc, c, hw, xc.numel() // c, e, 0.0, None, None, g)
+        sums = (sgx, sg)
     dx, dw, db = _bn_grads(
         g, xc, mean, rstd, _flat(w), c, hw, train=train, want_dw=w is not None,
-        want_db=b is not None,
+        want_db=b is not None, sums=sums,
     )  # fmt: skip
     if train and x.numel() == 0:
         dx = torch.zeros_like(xc)

@@ -433,3 +433,27 @@ def test_gpu_backward_bit_reproducible_at_scale(name):
     for _ in range(5):
         for a, ref in zip(gb(g, x, *args), first, strict=True):
             assert a is None or torch.equal(a, ref)
+
+
+# the kernel stores the set's variance, which overflows to inf there (as torch's statistics)
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_huge_sets_are_rescaled_not_overflowed(dtype):
+    """Sets whose squares overflow (|x| ~ 1e20 in float32, 1e200 in float64) are divided by
+    max|x| first, as the CPU kernel does (torch returns NaN): finite, the reference's values."""
+    big = 1e20 if dtype == torch.float32 else 1e200
+    x64 = np.array([[1.0, -1.0, 3.0, 0.0, 2.5]]) * big
+    x = _t(x64, dtype)
+    xr = _np(x)
+    pairs = [
+        (gn.layer_norm(x, 5), cn.layer_norm(xr, 5)),
+        (gn.rms_norm(x, 5), cn.rms_norm(xr, 5)),
+        (gn.group_norm(x[:, :, None], 1)[:, :, 0], cn.group_norm(xr[:, :, None], 1)[:, :, 0]),
+    ]
+    g = _t(np.array([[0.5, -1.0, 2.0, 0.25, 1.5]]), dtype)
+    pairs.append((gn.layer_norm_backward(g, x, 5)[0], cn.layer_norm_backward(_np(g), xr, 5)[0]))
+    pairs.append((gn.rms_norm_backward(g, x, 5)[0], cn.rms_norm_backward(_np(g), xr, 5)[0]))
+    tol = 1e-5 if dtype == torch.float32 else 1e-13
+    for got, want in pairs:
+        assert torch.isfinite(got).all()
+        assert np.allclose(_np(got), want, rtol=tol, atol=tol * np.abs(want).max())

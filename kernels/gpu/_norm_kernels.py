@@ -44,6 +44,24 @@ CHANNEL_BLOCK = 128
 
 
 @triton.jit
+def _set_scale(amax, SCAL):
+    """``(scale, 1/scale)`` of a normalized set: ``max|x|`` when it reaches ``SCAL[1]``
+    (``2**48`` in float32, ``2**496`` in float64: where squares could overflow), else exactly
+    1 (no rounding added). Normalization is scale invariant up to ``eps``: ``x̂ = (x/s -
+    μ/s) / sqrt(σ²/s² + ε/s²)`` (the CPU kernel's rescaling, with ``s`` not a power of two)."""
+    big = tl.load(SCAL + 1)
+    scale = tl.where(amax >= big, amax, 1.0)
+    return scale, 1.0 / scale
+
+
+@triton.jit
+def _denominator(var_s, inv, eps, SCAL):
+    """``σ²/s² + ε/s²``, kept ``>= tiny`` when ``ε > 0`` and ``ε/s²`` underflowed."""
+    d = var_s + eps * inv * inv
+    return tl.where((eps > 0) & (inv < 1.0), tl.maximum(d, tl.load(SCAL + 2)), d)
+
+
+@triton.jit
 def _row_forward(
     X, Y, W, B, MEAN, VAR, SCAL, L, G, CPG, HW,
     HAS_W: tl.constexpr, HAS_B: tl.constexpr, PER_ELEM: tl.constexpr, CENTER: tl.constexpr,
@@ -52,22 +70,26 @@ def _row_forward(
     r"""``y = γ (x - μ)/sqrt(σ² + ε) + β`` per row (``CENTER``; RMSNorm: μ := 0, σ² := mean
     x²); ``γ, β`` per element (``PER_ELEM``, layer/RMS norm) or per channel, channel
     ``(row % G) * CPG + col // HW`` (group norm; instance norm: ``G = C, CPG = 1, HW = L``).
-    Writes the row's ``μ`` and ``σ²`` (the wrapper checks ``σ² + ε > 0``)."""
+    Writes the row's ``μ`` and ``σ²`` (the wrapper checks ``σ² + ε > 0``). Rows whose
+    squares could overflow are scaled first (:func:`_set_scale`)."""
     row = tl.program_id(0)
     eps = tl.load(SCAL)
     base = row.to(tl.int64) * L
     cols = tl.arange(0, BLOCK)
+    zero = tl.sum(tl.zeros([BLOCK], dtype=eps.dtype), axis=0)
     if SINGLE:
         mask = cols < L
         x = tl.load(X + base + cols, mask=mask, other=0.0).to(eps.dtype)
+        scale, inv = _set_scale(tl.max(tl.abs(x), axis=0), SCAL)
+        xs = x * inv
         if CENTER:
-            mean = tl.sum(x, axis=0) / L
-            d = tl.where(mask, x - mean, 0.0)
+            mean = tl.sum(xs, axis=0) / L
+            d = tl.where(mask, xs - mean, 0.0)
         else:
-            mean = tl.sum(tl.zeros([BLOCK], dtype=eps.dtype), axis=0)
-            d = x
+            mean = zero
+            d = xs
         var = tl.sum(d * d, axis=0) / L
-        rstd = 1.0 / tl.sqrt(var + eps)
+        rstd = 1.0 / tl.sqrt(_denominator(var, inv, eps, SCAL))
         y = d * rstd
         if PER_ELEM:
             widx = cols
@@ -79,26 +101,32 @@ def _row_forward(
             y = y + tl.load(B + widx, mask=mask, other=0.0).to(eps.dtype)
         tl.store(Y + base + cols, y.to(Y.dtype.element_ty), mask=mask)
     else:
+        amax = tl.zeros([BLOCK], dtype=eps.dtype)
+        for off in range(0, L, BLOCK):
+            idx = off + cols
+            x = tl.load(X + base + idx, mask=idx < L, other=0.0).to(eps.dtype)
+            amax = tl.maximum(amax, tl.abs(x))
+        scale, inv = _set_scale(tl.max(amax, axis=0), SCAL)
         acc = tl.zeros([BLOCK], dtype=eps.dtype)
         if CENTER:
             for off in range(0, L, BLOCK):
                 idx = off + cols
-                acc += tl.load(X + base + idx, mask=idx < L, other=0.0).to(eps.dtype)
+                acc += tl.load(X + base + idx, mask=idx < L, other=0.0).to(eps.dtype) * inv
         mean = tl.sum(acc, axis=0) / L
         acc = tl.zeros([BLOCK], dtype=eps.dtype)
         for off in range(0, L, BLOCK):
             idx = off + cols
             mask = idx < L
             x = tl.load(X + base + idx, mask=mask, other=0.0).to(eps.dtype)
-            d = tl.where(mask, x - mean, 0.0)
+            d = tl.where(mask, x * inv - mean, 0.0)
             acc += d * d
         var = tl.sum(acc, axis=0) / L
-        rstd = 1.0 / tl.sqrt(var + eps)
+        rstd = 1.0 / tl.sqrt(_denominator(var, inv, eps, SCAL))
         for off in range(0, L, BLOCK):
             idx = off + cols
             mask = idx < L
             x = tl.load(X + base + idx, mask=mask, other=0.0).to(eps.dtype)
-            y = (x - mean) * rstd
+            y = (x * inv - mean) * rstd
             if PER_ELEM:
                 widx = idx
             else:
@@ -108,8 +136,8 @@ def _row_forward(
             if HAS_B:
                 y = y + tl.load(B + widx, mask=mask, other=0.0).to(eps.dtype)
             tl.store(Y + base + idx, y.to(Y.dtype.element_ty), mask=mask)
-    tl.store(MEAN + row, mean)
-    tl.store(VAR + row, var)
+    tl.store(MEAN + row, mean * scale)
+    tl.store(VAR + row, var * scale * scale)  # may overflow to inf (as torch's statistics)
 
 
 # The backward of one normalized set of m entries (theory.normalization.batchnorm_backward_proved
@@ -127,6 +155,7 @@ def _row_forward(
 #   (theory.normalization.affine_gradients_proved); accumulated per program (PER_ELEM: one
 #   partial row per program over its rows; per channel: one partial per (row, channel)), then
 #   summed over programs in a fixed order by _colsum: deterministic, no atomics.
+#   A set scaled by s (_set_scale) has xhat and mean(.) unchanged and rstd = rstd_s / s.
 @triton.jit
 def _row_backward(
     X, DY, W, DX, DWP, DBP, SCAL, R, L, G, CPG, HW, RPP,
@@ -149,12 +178,14 @@ def _row_backward(
             base = row.to(tl.int64) * L
             x = tl.load(X + base + cols, mask=mask, other=0.0).to(eps.dtype)
             g = tl.load(DY + base + cols, mask=mask, other=0.0).to(eps.dtype)
+            _, inv = _set_scale(tl.max(tl.abs(x), axis=0), SCAL)
+            xs = x * inv
             if CENTER:
-                mean = tl.sum(x, axis=0) / L
-                d = tl.where(mask, x - mean, 0.0)
+                mean = tl.sum(xs, axis=0) / L
+                d = tl.where(mask, xs - mean, 0.0)
             else:
-                d = x
-            rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / L + eps)
+                d = xs
+            rstd = 1.0 / tl.sqrt(_denominator(tl.sum(d * d, axis=0) / L, inv, eps, SCAL))
             xhat = d * rstd
             if HAS_W:
                 gp = g * w
@@ -163,9 +194,9 @@ def _row_backward(
             c1 = tl.sum(gp * xhat, axis=0) / L
             if CENTER:
                 c2 = tl.sum(gp, axis=0) / L
-                dx = (gp - c2 - xhat * c1) * rstd
+                dx = (gp - c2 - xhat * c1) * (rstd * inv)
             else:
-                dx = (gp - xhat * c1) * rstd
+                dx = (gp - xhat * c1) * (rstd * inv)
             tl.store(DX + base + cols, dx.to(DX.dtype.element_ty), mask=mask)
             dw_acc += g * xhat
             db_acc += g
@@ -178,21 +209,29 @@ def _row_backward(
             row = p * RPP + r
             valid = (cols * 0 + row) < R  # a vector: the interpreter refuses scalar masks
             base = row.to(tl.int64) * L
+            amax = tl.zeros([BLOCK], dtype=eps.dtype)
+            for off in range(0, L, BLOCK):
+                idx = off + cols
+                m = (idx < L) & valid
+                x = tl.load(X + base + idx, mask=m, other=0.0).to(eps.dtype)
+                amax = tl.maximum(amax, tl.abs(x))
+            _, inv = _set_scale(tl.max(amax, axis=0), SCAL)
             acc = tl.zeros([BLOCK], dtype=eps.dtype)
             if CENTER:
                 for off in range(0, L, BLOCK):
                     idx = off + cols
                     m = (idx < L) & valid
-                    acc += tl.load(X + base + idx, mask=m, other=0.0).to(eps.dtype)
+                    acc += tl.load(X + base + idx, mask=m, other=0.0).to(eps.dtype) * inv
             mean = tl.sum(acc, axis=0) / L
             acc = tl.zeros([BLOCK], dtype=eps.dtype)
             for off in range(0, L, BLOCK):
                 idx = off + cols
                 m = (idx < L) & valid
                 x = tl.load(X + base + idx, mask=m, other=0.0).to(eps.dtype)
-                d = tl.where(m, x - mean, 0.0)
+                d = tl.where(m, x * inv - mean, 0.0)
                 acc += d * d
-            rstd = 1.0 / tl.sqrt(tl.sum(acc, axis=0) / L + eps)
+            rstd = 1.0 / tl.sqrt(_denominator(tl.sum(acc, axis=0) / L, inv, eps, SCAL))
+            rstd_x = rstd * inv  # d xhat / d x
             acc1 = tl.zeros([BLOCK], dtype=eps.dtype)
             acc2 = tl.zeros([BLOCK], dtype=eps.dtype)
             for off in range(0, L, BLOCK):
@@ -206,7 +245,7 @@ def _row_backward(
                     else:
                         widx = (row % G) * CPG + idx // HW
                     g = g * tl.load(W + widx, mask=m, other=0.0).to(eps.dtype)
-                acc1 += g * tl.where(m, x - mean, 0.0) * rstd
+                acc1 += g * tl.where(m, x * inv - mean, 0.0) * rstd
                 acc2 += g
             c1 = tl.sum(acc1, axis=0) / L
             c2 = tl.sum(acc2, axis=0) / L
@@ -216,14 +255,14 @@ def _row_backward(
                     m = (idx < L) & valid
                     x = tl.load(X + base + idx, mask=m, other=0.0).to(eps.dtype)
                     g = tl.load(DY + base + idx, mask=m, other=0.0).to(eps.dtype)
-                    xhat = (x - mean) * rstd
+                    xhat = (x * inv - mean) * rstd
                     gp = g
                     if HAS_W:
                         gp = g * tl.load(W + idx, mask=m, other=0.0).to(eps.dtype)
                     if CENTER:
-                        dx = (gp - c2 - xhat * c1) * rstd
+                        dx = (gp - c2 - xhat * c1) * rstd_x
                     else:
-                        dx = (gp - xhat * c1) * rstd
+                        dx = (gp - xhat * c1) * rstd_x
                     tl.store(DX + base + idx, dx.to(DX.dtype.element_ty), mask=m)
                     pidx = p.to(tl.int64) * L + idx
                     cm = idx < L
@@ -246,11 +285,11 @@ def _row_backward(
                         idx = ch * HW + s
                         x = tl.load(X + base + idx, mask=m, other=0.0).to(eps.dtype)
                         g = tl.load(DY + base + idx, mask=m, other=0.0).to(eps.dtype)
-                        xhat = tl.where(m, (x - mean) * rstd, 0.0)
+                        xhat = tl.where(m, (x * inv - mean) * rstd, 0.0)
                         gp = g
                         if HAS_W:
                             gp = g * wc
-                        dx = (gp - c2 - xhat * c1) * rstd
+                        dx = (gp - c2 - xhat * c1) * rstd_x
                         tl.store(DX + base + idx, dx.to(DX.dtype.element_ty), mask=m)
                         sdw += g * xhat
                         sdb += g

@@ -28,14 +28,17 @@ Deliberate differences from torch / :mod:`kernels.cpu.norm`:
 * as the CPU kernel, ``σ² + ε <= 0`` in a normalized set (possible only for ``eps <= 0``, or
   an ``eps`` that rounds to 0 in float32) is refused with ``ValueError`` naming ``eps``, where
   torch returns NaN; the running-variance checks of eval mode are the CPU kernel's.
-* the CPU kernel rescales sets whose squares would overflow; these kernels, like torch's, do
-  not (a float32 set with ``|x - μ|`` beyond about ``1e19`` gives inf/NaN, as torch).
+* sets whose squares could overflow (``max|x| >= 2**48`` in float32, ``2**496`` in float64)
+  are divided by ``max|x|`` first, as the CPU kernel does (with a power of two there): finite
+  input gives finite output where torch returns NaN. Batch norm's statistics are float64, so
+  only float64 input beyond about ``1e154`` could overflow there (not rescaled).
 * ``rms_norm(eps=None)`` uses ``torch.finfo`` of the **computation** dtype (float32 for
   float16/bfloat16/float32 input, float64 for float64), as torch does — not of the input dtype.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -97,8 +100,13 @@ def _acc(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _scalars(x: torch.Tensor, *values: float) -> torch.Tensor:
-    return torch.tensor(values, dtype=_acc(x), device=x.device)
+def _scalars(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """``[eps, big, tiny]`` in the compute dtype: ``big = 2**(maxexp/2 - 16)`` is where a set is
+    rescaled (the CPU kernel's threshold), ``tiny`` the smallest normal number."""
+    acc = _acc(x)
+    info = torch.finfo(acc)
+    big = 2.0 ** (math.frexp(info.max)[1] // 2 - 16)
+    return torch.tensor([eps, big, info.tiny], dtype=acc, device=x.device)
 
 
 def _flat(t: torch.Tensor | None) -> torch.Tensor | None:

@@ -7,7 +7,8 @@ Two shapes of work:
   LayerNorm/RMSNorm). A row of at most :data:`ROW_BLOCK` entries is held in registers
   (``SINGLE``: one read of ``x``); a longer one is looped over in ``ROW_BLOCK`` chunks (the
   re-reads hit L2). Statistics are computed in two passes (mean, then the centred sum of
-  squares) in float32 (float64 for float64 input), never as ``E[x^2] - E[x]^2``.
+  squares) in float32 (float64 for float64 input), never as ``E[x^2] - E[x]^2``; a set
+  whose squares could overflow is divided by ``max|x|`` first (:func:`_set_scale`).
 * **Column kernels** (batch norm): per channel ``c`` the set is ``(N, *)`` of the
   ``(N, C, HW)`` input. Stage 1: program ``(c, p)`` reduces one chunk of the set to
   ``(count, mean, M2)`` (Chan et al.'s pairwise update per block); stage 2 combines the
@@ -17,8 +18,8 @@ Two shapes of work:
   gives ``dγ, dβ`` (partial sums per program, then :func:`_colsum`), so every reduction is
   deterministic: no atomics anywhere.
 
-Scalars (``eps``, ``momentum``) are passed in a one- or two-element tensor of the compute
-dtype: a Python float argument would be typed float32 by Triton, which would round ``eps``
+Scalars (``eps``, ``momentum``, the rescaling threshold) are passed in a small tensor of the
+compute dtype: a Python float argument would be typed float32 by Triton, which would round ``eps``
 in float64 runs.
 """
 

@@ -17,9 +17,28 @@ group and instance norm are **row kernels**, one program per normalized set, the
 registers up to ``_norm_kernels.ROW_BLOCK`` entries and looped over beyond; batch norm is a
 **column reduction** per channel over :math:`(N, *)`, two-stage (partial ``(count, mean, M2)``
 per chunk, combined in a fixed order), then an elementwise pass. ``dγ, dβ`` are two-stage
-partial sums too: **no atomics, so every result is bit-reproducible** run to run. Statistics
-accumulate in float32 (float64 for float64 input); the output has the input's dtype. Inputs of
-any layout are made contiguous first (same bits as a contiguous input).
+partial sums too: **no atomics, so every result is bit-reproducible** run to run. Row
+statistics accumulate in float32 (float64 for float64 input), batch-norm channel statistics
+and sums in float64 (:data:`_BN_ACC`); the output has the input's dtype. Inputs of any layout
+are made contiguous first (same bits as a contiguous input). The training backward of batch
+norm computes the statistics and ``Σ g, Σ g x̂`` in one pass over ``(x, dy)``.
+
+Bytes that must move (element size ``s`` of ``x``, ``a`` of the statistics; ``M`` entries of
+``x``; rows ``R`` of length ``L``; ``C`` channels) — what the benchmark divides by time:
+
+* layer norm: forward reads ``M s + 2 L s``, writes ``M s + 2 R a``; backward reads
+  ``2 M s + L s``, writes ``M s + 2 L s`` (+ ``P L a`` partials written and read per output,
+  ``P`` = multiprocessors);
+* RMS norm: forward reads ``M s + L s``, writes ``M s + 2 R a``; backward reads
+  ``2 M s + L s``, writes ``M s + L s`` (+ ``P L a`` partials);
+* group / instance norm (``R = N G`` / ``N C`` sets): forward reads ``M s + 2 C s``, writes
+  ``M s + 2 R a``; backward reads ``2 M s + C s``, writes ``M s + 2 C s`` (+ ``2 N C a``
+  partials);
+* batch norm training: forward reads ``2 M s + 2 C s`` (statistics, then normalize; + ``2 C s``
+  running buffers read and written), writes ``M s``; eval reads ``M s + 4 C s``, writes
+  ``M s``; backward (training) reads ``4 M s + C s`` (``x, dy`` for the statistics and sums,
+  again for ``dx``), writes ``M s + 2 C s``; eval backward reads ``3 M s`` (``x, dy``; ``dy``).
+
 
 Deliberate differences from torch / :mod:`kernels.cpu.norm`:
 

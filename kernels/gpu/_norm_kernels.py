@@ -162,12 +162,45 @@ def _row_backward(
     X, DY, W, DX, DWP, DBP, SCAL, R, L, G, CPG, HW, RPP,
     HAS_W: tl.constexpr, WANT_DW: tl.constexpr, WANT_DB: tl.constexpr,
     PER_ELEM: tl.constexpr, CENTER: tl.constexpr, BLOCK: tl.constexpr, SINGLE: tl.constexpr,
+    TILE: tl.constexpr = False, CB: tl.constexpr = 2, SB: tl.constexpr = 2,
 ):  # fmt: skip
-    """Program ``p`` handles rows ``p*RPP .. p*RPP + RPP - 1`` (masked beyond ``R``)."""
+    """Program ``p`` handles rows ``p*RPP .. p*RPP + RPP - 1`` (masked beyond ``R``).
+    ``TILE`` (per channel, ``RPP = 1``): the row as a ``(CB, SB)`` register tile of ``CPG``
+    channels by ``HW`` entries — one read of ``x`` and ``dy``, per-channel sums along axis 1."""
     p = tl.program_id(0)
     eps = tl.load(SCAL)
     cols = tl.arange(0, BLOCK)
-    if SINGLE:  # PER_ELEM only: the whole row, and the dγ/dβ partials, live in registers
+    if TILE:
+        row = p
+        chv = tl.arange(0, CB)
+        ch = chv[:, None]
+        sp = tl.arange(0, SB)[None, :]
+        mask = (ch < CPG) & (sp < HW)
+        base = row.to(tl.int64) * L
+        idx = ch * HW + sp
+        x = tl.load(X + base + idx, mask=mask, other=0.0).to(eps.dtype)
+        g = tl.load(DY + base + idx, mask=mask, other=0.0).to(eps.dtype)
+        _, inv = _set_scale(tl.max(tl.max(tl.abs(x), axis=1), axis=0), SCAL)
+        xs = x * inv
+        mean = tl.sum(tl.sum(xs, axis=1), axis=0) / L
+        d = tl.where(mask, xs - mean, 0.0)
+        var = tl.sum(tl.sum(d * d, axis=1), axis=0) / L
+        rstd = 1.0 / tl.sqrt(_denominator(var, inv, eps, SCAL))
+        xhat = d * rstd
+        gp = g
+        if HAS_W:
+            wv = tl.load(W + (row % G) * CPG + ch, mask=ch < CPG, other=0.0).to(eps.dtype)
+            gp = g * wv
+        c1 = tl.sum(tl.sum(gp * xhat, axis=1), axis=0) / L
+        c2 = tl.sum(tl.sum(gp, axis=1), axis=0) / L
+        dx = (gp - c2 - xhat * c1) * (rstd * inv)
+        tl.store(DX + base + idx, dx.to(DX.dtype.element_ty), mask=mask)
+        out = row.to(tl.int64) * CPG + chv
+        if WANT_DW:
+            tl.store(DWP + out, tl.sum(g * xhat, axis=1), mask=chv < CPG)
+        if WANT_DB:
+            tl.store(DBP + out, tl.sum(g, axis=1), mask=chv < CPG)
+    elif SINGLE:  # PER_ELEM only: the whole row, and the dγ/dβ partials, live in registers
         cmask = cols < L
         if HAS_W:
             w = tl.load(W + cols, mask=cmask, other=0.0).to(eps.dtype)

@@ -14,7 +14,8 @@ x/\sqrt{\overline{x^2}+\epsilon}` and the :math:`\overline{g'}` term drops
 
 Design (Triton tutorial 05 "layer norm"; Liger-Kernel's LayerNorm/RMSNorm; Quack): layer, RMS,
 group and instance norm are **row kernels**, one program per normalized set, the row in
-registers up to ``_norm_kernels.ROW_BLOCK`` entries and looped over beyond; batch norm is a
+registers up to ``_norm_kernels.ROW_BLOCK`` entries (group/instance backward: a (channels,
+spatial) register tile of the set, padded to powers of two) and looped over beyond; batch norm is a
 **column reduction** per channel over :math:`(N, *)`, two-stage (partial ``(count, mean, M2)``
 per chunk, combined in a fixed order), then an elementwise pass. ``dγ, dβ`` are two-stage
 partial sums too: **no atomics, so every result is bit-reproducible** run to run. Row
@@ -132,8 +133,8 @@ def _flat(t: torch.Tensor | None) -> torch.Tensor | None:
     return None if t is None else t.contiguous().reshape(-1)
 
 
-def _pow2(n: int, cap: int) -> int:
-    return max(16, min(cap, 1 << max(0, int(n) - 1).bit_length()))
+def _pow2(n: int, cap: int, least: int = 16) -> int:
+    return max(least, min(cap, 1 << max(0, int(n) - 1).bit_length()))
 
 
 def _warps(block: int) -> int:
@@ -210,6 +211,7 @@ def _rows_backward(gc, xc, w, rows, length, eps, *, want_dw, want_db, per_elem, 
     if rows == 0:
         return dx, zeros.clone() if want_dw else None, zeros.clone() if want_db else None
     block = _pow2(length, k.ROW_BLOCK)
+    tile = {}
     if per_elem:
         rpp = -(-rows // max(1, min(rows, _programs(k))))
         nprog = -(-rows // rpp)
@@ -218,13 +220,18 @@ def _rows_backward(gc, xc, w, rows, length, eps, *, want_dw, want_db, per_elem, 
     else:
         rpp, nprog, single = 1, rows, False
         shape = (rows // groups, groups * cpg)  # (N, C)
+        cb, sb = _pow2(cpg, 1 << 30, 2), _pow2(hw, 1 << 30, 2)
+        if cb * sb <= k.ROW_BLOCK:  # the row as one (channels, spatial) register tile
+            tile = {"TILE": True, "CB": cb, "SB": sb}
+            block = 16
     dwp = torch.empty(shape, dtype=acc, device=xc.device) if want_dw else dx
     dbp = torch.empty(shape, dtype=acc, device=xc.device) if want_db else dx
     k._row_backward[(nprog,)](
         xc, gc, xc if w is None else w, dx, dwp, dbp, _scalars(xc, eps),
         rows, length, groups, cpg, hw, rpp,
         HAS_W=w is not None, WANT_DW=want_dw, WANT_DB=want_db, PER_ELEM=per_elem,
-        CENTER=center, BLOCK=block, SINGLE=single, num_warps=_warps(block),
+        CENTER=center, BLOCK=block, SINGLE=single, **tile,
+        num_warps=_warps(tile["CB"] * tile["SB"] if tile else block),
     )  # fmt: skip
     return dx, _colsum(dwp) if want_dw else None, _colsum(dbp) if want_db else None
 

@@ -47,8 +47,10 @@ __all__ = [
     "derive_batchnorm_backward",
     "derive_groupnorm_backward",
     "derive_recovery",
+    "derive_rmsnorm_backward",
     "derive_xhat_moments",
     "document_gradient",
+    "rmsnorm_backward_proved",
     "statistics_count",
     "xhat_variance",
 ]
@@ -369,4 +371,92 @@ def derive_recovery() -> Derivation:
         ),
         claimed=b.x[0],
         derived=sympy.simplify(y[0]),
+    )
+
+
+# --------------------------------------------------------------------------- RMSNorm
+
+
+class _RMS(NamedTuple):
+    x: tuple[sympy.Symbol, ...]
+    g: tuple[sympy.Symbol, ...]
+    gamma: tuple[sympy.Symbol, ...]
+    r: sympy.Expr
+    xhat: list[sympy.Expr]
+    loss: sympy.Expr
+
+
+@cache
+def _rms(m: int) -> _RMS:
+    r"""RMSNorm of one set of ``m`` entries (Zhang & Sennrich 2019): :math:`\hat x_i =
+    x_i/r`, :math:`r = \sqrt{\frac1m\sum_j x_j^2 + \epsilon}`, :math:`y_i = \gamma_i\hat x_i`
+    (per-element :math:`\gamma`, no centring, no :math:`\beta`); loss :math:`\sum_i g_i y_i`."""
+    x = sympy.symbols(f"x1:{m + 1}", real=True)
+    g = sympy.symbols(f"g1:{m + 1}", real=True)
+    gam = sympy.symbols(f"gamma1:{m + 1}", real=True)
+    eps = sympy.Symbol("epsilon", positive=True)
+    r = sympy.sqrt(sum(xi**2 for xi in x) / m + eps)
+    xhat = [xi / r for xi in x]
+    loss = sum(gi * ga * h for gi, ga, h in zip(g, gam, xhat, strict=True))
+    return _RMS(x, g, gam, r, xhat, loss)
+
+
+def _rms_gradient(m: int, i: int) -> sympy.Expr:
+    r"""The kernels' :math:`\partial L/\partial x_i = \frac1r\big(g'_i - \frac{\hat x_i}{m}
+    \sum_j g'_j\hat x_j\big)`, :math:`g'_j = \gamma_j g_j` — the LayerNorm formula without the
+    :math:`\frac1m\sum_j g'_j` term (nothing is centred)."""
+    b = _rms(m)
+    gp = [ga * gi for ga, gi in zip(b.gamma, b.g, strict=True)]
+    dot = sum(a * h for a, h in zip(gp, b.xhat, strict=True))
+    return (gp[i] - b.xhat[i] / m * dot) / b.r
+
+
+def rmsnorm_backward_proved(max_m: int = MAX_PROVED_M) -> bool:
+    r"""True when, for every set size :math:`1 \le m \le` ``max_m`` (in ``[1,
+    MAX_PROVED_M]``) and every :math:`i`, ``sympy.diff`` of the RMSNorm loss equals
+    :math:`\frac1r(g'_i - \hat x_i\,\overline{g'\hat x})` for :math:`x_i` and
+    :math:`g_i\hat x_i` for :math:`\gamma_i` identically (exact symbolic identities); False as
+    soon as one fails. The reference for ``kernels.cpu.norm.rms_norm_backward`` and the Triton
+    kernel ``kernels.gpu._norm_kernels._row_backward`` (``CENTER=False``)."""
+    return _rms_proved(_proof_range(max_m))
+
+
+@cache
+def _rms_proved(max_m: int) -> bool:
+    checked = 0
+    for m in range(1, max_m + 1):
+        b = _rms(m)
+        for i in range(m):
+            if not _identical(sympy.diff(b.loss, b.x[i]), _rms_gradient(m, i), b.r):
+                return False
+            if not _identical(sympy.diff(b.loss, b.gamma[i]), b.g[i] * b.xhat[i], b.r):
+                return False
+            checked += 1
+    return checked > 0
+
+
+def derive_rmsnorm_backward() -> Derivation:
+    r"""The RMSNorm input gradient (no centring: the :math:`\overline{g'}` term drops)."""
+    m = 3
+    b = _rms(m)
+    return Derivation(
+        title=r"RMSNorm backward",
+        steps=(
+            Step(
+                r"$\hat x_i = x_i/r$ with $r = \sqrt{\frac1m\sum_j x_j^2+\epsilon}$, so "
+                r"$\partial r/\partial x_j = x_j/(m r)$ and $\partial\hat x_i/\partial x_j = "
+                r"\delta_{ij}/r - \hat x_i\hat x_j/(m r)$."
+            ),
+            Step(
+                r"With $g'_i = \gamma_i\,\partial L/\partial y_i$: $\partial L/\partial x_j = "
+                r"\sum_i g'_i\,\partial\hat x_i/\partial x_j = \frac1r\big(g'_j - \hat x_j\,"
+                r"\frac1m\sum_i g'_i\hat x_i\big)$ — LayerNorm's formula without "
+                r"$-\frac1m\sum_i g'_i$, since no mean is subtracted; "
+                r"$\partial L/\partial\gamma_i = g_i\hat x_i$."
+            ),
+            Step(r"Proved exactly for every $m = 1,\dots,8$ (`rmsnorm_backward_proved(8)`)."),
+        ),
+        claimed=_rms_gradient(m, 0),
+        derived=sympy.diff(b.loss, b.x[0]),
+        scope=f"exact identity for every m = 1..{MAX_PROVED_M}",
     )

@@ -1,4 +1,4 @@
-r"""Batch, layer, instance and group normalization in NumPy, forward and hand-written backward,
+r"""Batch, layer, instance, group and RMS normalization in NumPy, forward and hand-written backward,
 with torch's ``torch.nn.functional`` signatures (a float64 drop-in reference).
 
 All four share one core: normalize over a set :math:`S` of :math:`m` entries with the biased
@@ -62,6 +62,8 @@ __all__ = [
     "instance_norm_backward",
     "layer_norm",
     "layer_norm_backward",
+    "rms_norm",
+    "rms_norm_backward",
 ]
 
 Grads = tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
@@ -539,3 +541,79 @@ def group_norm_backward(
     gprime = (g if wv is None else g * wv).reshape(xg.shape)
     dx = _input_grad(gprime, xhat_g, inv_std, axes).reshape(x.shape)
     return (dx, *_param_grads(g, xhat_g.reshape(x.shape), w, b, params))
+
+
+# --------------------------------------------------------------------------- RMS norm
+
+
+def _rms_setup(x, normalized_shape, weight, eps, compute_dtype=None):
+    """Checks as layer norm (no bias); ``eps=None`` becomes ``finfo(compute dtype).eps``
+    (torch: the opmath dtype, float32 for half input; here the input's dtype by default)."""
+    x, w, _, axes, e = _layer_setup(x, normalized_shape, weight, None, 0.0 if eps is None else eps)
+    if eps is None:
+        e = float(np.finfo(x.dtype if compute_dtype is None else compute_dtype).eps)
+    return x, w, axes, e
+
+
+def _rms_statistics(xs: np.ndarray, axes: tuple[int, ...], eps: float):
+    r"""``(xhat, inv_rms)`` with :math:`\hat x = x/\sqrt{\overline{x^2}+\epsilon}`; refuses
+    :math:`\overline{x^2}+\epsilon \le 0`. Sets whose squares could overflow are divided by a
+    power of two first (exact), as in :func:`_statistics`."""
+    scale = _set_scale(xs, axes)
+    if scale is not None:
+        xs = xs / scale
+        eps_s = eps / scale / scale
+    ms = (xs * xs).mean(axis=axes, keepdims=True)
+    denom = ms + (eps if scale is None else eps_s)
+    if scale is not None and eps > 0:
+        denom = np.maximum(denom, np.finfo(xs.dtype).tiny)
+    if (denom <= 0).any():  # NaN (from a NaN input) propagates, as in torch
+        raise ValueError(
+            f"eps: RMS norm needs mean(x**2) + eps > 0 in every normalized set, got eps = "
+            f"{eps!r} and a mean square of {float(ms.min())!r} (a zero set needs eps > 0)"
+        )
+    inv = 1.0 / np.sqrt(denom)
+    xhat = xs * inv
+    return xhat, inv if scale is None else inv / scale
+
+
+def rms_norm(
+    x: np.ndarray,
+    normalized_shape: int | Sequence[int],
+    weight: np.ndarray | None = None,
+    eps: float | None = None,
+) -> np.ndarray:
+    r"""RMSNorm over the trailing ``normalized_shape`` axes (``F.rms_norm``, Zhang & Sennrich
+    2019): :math:`y = \gamma\,x/\sqrt{\overline{x^2}+\epsilon}`. It does **not** centre (the
+    mean of ``y`` is not 0) and has no bias. ``eps=None`` is ``np.finfo(x.dtype).eps`` (torch:
+    ``finfo`` of its computation dtype — the same for float32/float64 input). Any finite
+    ``eps`` with :math:`\overline{x^2}+\epsilon > 0` in every set (else ``ValueError`` naming
+    ``eps``; torch returns NaN for an all-zero row with ``eps = 0``)."""
+    x, w, axes, e = _rms_setup(x, normalized_shape, weight, eps)
+    if x.size == 0:
+        return x.copy()
+    xhat, _ = _rms_statistics(x, axes, e)
+    return _affine(xhat, w, None)
+
+
+def rms_norm_backward(
+    grad_out: np.ndarray,
+    x: np.ndarray,
+    normalized_shape: int | Sequence[int],
+    weight: np.ndarray | None = None,
+    eps: float | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    r"""``(dx, dweight)`` of :func:`rms_norm`: with :math:`r = (\overline{x^2}+\epsilon)^{-1/2}`,
+    :math:`\hat x = r x` and :math:`g' = \gamma g`, :math:`\partial L/\partial x =
+    r\,(g' - \hat x\,\overline{g'\hat x})` (no :math:`\overline{g'}` term: nothing is
+    centred; proved by :func:`theory.normalization.rmsnorm_backward_proved`) and
+    :math:`\partial L/\partial\gamma = \sum g\,\hat x` over the leading axes."""
+    x, w, axes, e = _rms_setup(x, normalized_shape, weight, eps)
+    g = _grad(grad_out, x)
+    leading = tuple(range(x.ndim - len(axes)))
+    if x.size == 0:
+        return np.zeros_like(x), _param_grads(g, x, w, None, leading)[0]
+    xhat, inv = _rms_statistics(x, axes, e)
+    gprime = g if w is None else g * w
+    dx = inv * (gprime - xhat * (gprime * xhat).mean(axis=axes, keepdims=True))
+    return dx.astype(x.dtype), _param_grads(g, xhat, w, None, leading)[0]

@@ -170,6 +170,52 @@ ENTRIES = [
 ]
 
 
+# RMSNorm (torch's F.rms_norm signature: no bias, eps=None means finfo(dtype).eps).
+RMS = {"x": X, "normalized_shape": (6, 5), "weight": LW, "eps": None}
+
+
+def _unit_mean_square(y):
+    """Without weight and eps -> 0: mean square 1 over each set, mean not 0 (no centring)."""
+    assert np.allclose((y**2).mean(axis=(1, 2)), 1, rtol=1e-6)
+    assert np.abs(y.mean(axis=(1, 2))).max() > 0.1
+
+
+def _rms_eps(v) -> bool:
+    return v is None or finite_float(v)
+
+
+ENTRIES += [
+    Entry(
+        K + "rms_norm",
+        samples=(
+            Sample(RMS),
+            Sample({**RMS, "weight": None, "eps": 1e-300}, check=_unit_mean_square),
+            Sample({**RMS, "normalized_shape": 5, "weight": LW[0], "eps": 1e-5}),
+            Sample({**RMS, "x": X[:0]}, check=lambda y: y.shape == (0, 6, 5)),
+        ),
+        errors=(
+            ErrorSample({**RMS, "eps": float("inf")}, ValueError, "eps"),
+            ErrorSample({**RMS, "eps": "1e-5"}, TypeError, "eps"),
+            ErrorSample({**RMS, "x": X.astype(np.int64)}, TypeError, "x"),
+            ErrorSample({**RMS, "weight": np.ones(5)}, ValueError, "weight"),
+            ErrorSample(
+                {**RMS, "x": np.zeros((2, 3)), "normalized_shape": 3, "weight": None, "eps": 0.0},
+                ValueError,
+                "^eps",
+            ),
+            ErrorSample({**RMS, "normalized_shape": (5, 6)}, ValueError, "normalized_shape"),
+        ),
+        domains={"eps": _rms_eps},
+    ),
+    Entry(
+        K + "rms_norm_backward",
+        samples=(Sample({"grad_out": G, **RMS}), Sample({"grad_out": G, **RMS, "weight": None})),
+        errors=(ErrorSample({"grad_out": G[:1], **RMS}, ValueError, "grad_out"),),
+        domains={"eps": _rms_eps},
+    ),
+]
+
+
 # Outside-fuzz findings (FUZZ_FINDINGS.md 15, 16): np.matrix parameters are refused by name;
 # a negative running_var (reachable with torch's unchecked momentum, e.g. 2.0) is blamed on
 # running_var in eval mode, not on eps.
@@ -215,3 +261,31 @@ _FINDINGS = {
 }
 assert set(_FINDINGS) <= {e.target for e in ENTRIES}
 ENTRIES = [replace(e, errors=e.errors + _FINDINGS.get(e.target, ())) for e in ENTRIES]
+
+
+# theory.normalization's RMSNorm proof (added with the RMSNorm kernels; the lead may move these
+# two entries to tests/badinput/theory_normalization.py).
+def _rms_proof_range(v) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) and 1 <= v <= 8
+
+
+ENTRIES += [
+    Entry(
+        "theory.normalization.rmsnorm_backward_proved",
+        samples=(Sample({"max_m": 3}, check=lambda r: r is True),),
+        errors=(
+            ErrorSample({"max_m": 0}, ValueError, "max_m"),
+            ErrorSample({"max_m": 9}, ValueError, "max_m"),
+            ErrorSample({"max_m": 2.0}, TypeError, "max_m"),
+        ),
+        domains={"max_m": _rms_proof_range},
+        time_limit=20.0,
+    ),
+    Entry(
+        "theory.normalization.derive_rmsnorm_backward",
+        samples=(Sample({}, check=lambda d: d.agrees()),),
+        result="any",
+        fuzz=False,
+        note="takes no arguments",
+    ),
+]

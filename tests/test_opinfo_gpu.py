@@ -18,6 +18,8 @@ Deliberate differences, each counted so that a change in torch's database is see
 * dropout with ``p = 1`` is refused, in training and evaluation mode alike (as
   :func:`kernels.cpu.dropout.dropout`: the scale :math:`1/(1-p)` does not exist; torch returns
   zeros);
+* embedding's ``max_norm``, ``norm_type``, ``scale_grad_by_freq`` and ``sparse`` are not
+  implemented (as in :mod:`kernels.cpu.embedding`): those samples raise ``TypeError``;
 * ``softmax``'s ``with_dtype`` variant (a ``dtype=`` keyword) is not part of our API;
 * the samples our CPU kernels refuse on purpose (``tests/test_opinfo_pool_norm.py``) are
   refused here too.
@@ -68,7 +70,7 @@ OPS = {
 }
 
 # Samples refused on purpose (see the CPU kernels' docstrings), per op.
-REFUSED = {"nn.functional.batch_norm": 2, "nn.functional.dropout": 6}
+REFUSED = {"nn.functional.batch_norm": 2, "nn.functional.dropout": 6, "nn.functional.embedding": 5}
 
 
 def _kernel(op: Op, which: str):
@@ -138,6 +140,9 @@ def _run(name: str, op: Op, info, index: int, sample, stats: Counter) -> None:
             assert bool(ok.all()), where
         stats["agree"] += 1
         return
+    if op.module == "embedding":
+        _run_embedding(op, info, index, sample, stats)
+        return
     try:
         ours = fwd(x, *args, **kwargs)
     except ValueError as err:
@@ -181,11 +186,9 @@ def _run(name: str, op: Op, info, index: int, sample, stats: Counter) -> None:
     b_args, b_kwargs = _dev(sample.args), _dev(sample.kwargs)
     bound = _bound(fwd, b_args, b_kwargs)
     bound.pop("return_indices", None)
-    if op.module == "embedding":  # F.embedding(input, weight): the gradient is the weight's
-        got = {"weight": back(_dev(g), x, **bound)}
-    elif op.kind == "norm":
-        dx, dw, db = back(_dev(g), _dev(sample.input), **bound)
-        got = {"x": dx, "weight": dw, "bias": db}
+    if op.kind == "norm":
+        grads = back(_dev(g), _dev(sample.input), **bound)  # (dx, dweight[, dbias])
+        got = dict(zip(("x", "weight", "bias"), grads, strict=False))
     else:
         got = {"x": back(_dev(g), _dev(sample.input), **bound)}
     for key, e32, e64 in zip(wanted, grads32, grads64, strict=True):
@@ -201,6 +204,31 @@ def _run(name: str, op: Op, info, index: int, sample, stats: Counter) -> None:
     stats["agree"] += 1
 
 
+def _run_embedding(op: Op, info, index: int, sample, stats: Counter) -> None:
+    """OpInfo's embedding takes ``(weight, indices, **kwargs)``; ours ``(input, weight)``."""
+    fwd, back = _kernel(op, "forward"), _kernel(op, "backward")
+    weight, idx, kwargs = sample.input, sample.args[0], dict(sample.kwargs)
+    where = f"embedding sample {index}: weight {tuple(weight.shape)} kwargs {kwargs!r}"
+    if set(kwargs) - {"padding_idx"}:
+        with pytest.raises(TypeError):
+            fwd(_dev(idx), _dev(weight), **kwargs)
+        stats["max_norm/scale_grad_by_freq/sparse (not implemented)"] += 1
+        return
+    ours = fwd(_dev(idx), _dev(weight), **kwargs)
+    w32 = weight.detach().clone().requires_grad_(True)
+    w64 = weight.detach().double().requires_grad_(True)
+    theirs = torch.nn.functional.embedding(idx, w32, **kwargs)
+    assert torch.equal(ours.cpu(), theirs.detach()), where
+    g = torch.randn(theirs.shape, generator=torch.Generator().manual_seed(index))
+    (e32,) = torch.autograd.grad(theirs, [w32], g)
+    (e64,) = torch.autograd.grad(
+        torch.nn.functional.embedding(idx, w64, **kwargs), [w64], g.double()
+    )
+    got = back(_dev(g), _dev(idx), _dev(weight), **kwargs)
+    assert_gpu_close(got, e64.numpy(), e32, context=f"{where}: dweight")
+    stats["agree"] += 1
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_opinfo_samples_through_the_triton_kernels(name):
     op = OPS[name]
@@ -213,7 +241,9 @@ def test_opinfo_samples_through_the_triton_kernels(name):
     assert infos, name
     total, everything = 0, True
     for info in infos:
-        samples = list(info.sample_inputs("cpu", torch.float32, requires_grad=True))
+        # embedding: torch's database holds its unsupported-keyword samples only without grad
+        grad = op.module != "embedding"
+        samples = list(info.sample_inputs("cpu", torch.float32, requires_grad=grad))
         picked = _subset(samples)
         everything &= len(picked) == len(samples)
         for index, sample in picked:

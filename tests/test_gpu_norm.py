@@ -373,12 +373,14 @@ def test_normalized_sets_have_the_theory_moments(shape, eps, seed, scale, shift)
     assert np.allclose(yr.mean(axis=-1), mean / np.sqrt(ms + eps), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.claim("d002.norm.common-form")
 def test_rms_norm_does_not_centre_where_layer_norm_does():
     x = torch.tensor([[1.0, 2.0, 3.0, 6.0]], dtype=torch.float64, device=_dev())
     assert abs(float(gn.layer_norm(x, 4).mean())) < 1e-15
     assert float(gn.rms_norm(x, 4).mean()) > 0.5  # 3/sqrt(12.5) = 0.8485...
 
 
+@pytest.mark.claim("d002.norm.common-form")
 @settings(max_examples=15)  # each example is five interpreted kernel launches
 @given(shape=shape_st, seed=seeds, c=st.floats(-20, 20).filter(lambda v: abs(v) > 0.5))
 def test_adding_a_constant_per_set(shape, seed, c):

@@ -91,6 +91,18 @@ def test_eps_none_is_the_dtype_eps_as_torch():
         assert np.allclose(y, F.rms_norm(torch.from_numpy(x), [3]).numpy(), rtol=1e-6)
 
 
+@pytest.mark.claim("d002.norm.common-form")
+def test_the_ledger_counterexample_rms_norm_of_1_3():
+    """d002.norm.common-form's counterexample: F.rms_norm of (1, 3) is (1, 3)/sqrt(5), not the
+    (x - mean)/std = (-1, 1) of the common form."""
+    x = np.array([[1.0, 3.0]])
+    expected = np.array([[1.0, 3.0]]) / np.sqrt(5.0)
+    assert np.allclose(norm.rms_norm(x, 2, eps=1e-300), expected, rtol=1e-15)
+    assert np.allclose(F.rms_norm(torch.from_numpy(x), [2], eps=1e-300).numpy(), expected)
+    assert np.allclose(norm.layer_norm(x, 2, eps=1e-300), [[-1.0, 1.0]], rtol=1e-12)
+
+
+@pytest.mark.claim("d002.norm.common-form")
 def test_rms_norm_does_not_centre():
     x = np.array([[1.0, 2.0, 3.0, 6.0]])
     y = norm.rms_norm(x, 4, eps=0.0)

@@ -190,8 +190,9 @@ def softmax(input: np.ndarray, dim: int = -1) -> np.ndarray:
     nothing mathematically and keeps every exponent :math:`\le 0`).
 
     ``input``: float32/float64 of any rank (a 0-d input is one slice of one entry, as torch:
-    ``dim`` in ``{-1, 0}``, result 1); entries finite or ``-inf`` (a masked entry, weight 0); a slice whose entries are all ``-inf`` is refused (``ValueError`` naming ``input``:
-    torch returns NaN). Empty arrays give empty results.
+    ``dim`` in ``{-1, 0}``, result 1); entries finite or ``-inf`` (a masked entry, weight 0);
+    a slice whose entries are all ``-inf`` is refused (``ValueError`` naming ``input``: torch
+    returns NaN). Empty arrays give empty results.
     """
     if not is_array(input):
         raise not_array(input, "input")

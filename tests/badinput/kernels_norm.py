@@ -261,31 +261,3 @@ _FINDINGS = {
 }
 assert set(_FINDINGS) <= {e.target for e in ENTRIES}
 ENTRIES = [replace(e, errors=e.errors + _FINDINGS.get(e.target, ())) for e in ENTRIES]
-
-
-# theory.normalization's RMSNorm proof (added with the RMSNorm kernels; the lead may move these
-# two entries to tests/badinput/theory_normalization.py).
-def _rms_proof_range(v) -> bool:
-    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) and 1 <= v <= 8
-
-
-ENTRIES += [
-    Entry(
-        "theory.normalization.rmsnorm_backward_proved",
-        samples=(Sample({"max_m": 3}, check=lambda r: r is True),),
-        errors=(
-            ErrorSample({"max_m": 0}, ValueError, "max_m"),
-            ErrorSample({"max_m": 9}, ValueError, "max_m"),
-            ErrorSample({"max_m": 2.0}, TypeError, "max_m"),
-        ),
-        domains={"max_m": _rms_proof_range},
-        time_limit=20.0,
-    ),
-    Entry(
-        "theory.normalization.derive_rmsnorm_backward",
-        samples=(Sample({}, check=lambda d: d.agrees()),),
-        result="any",
-        fuzz=False,
-        note="takes no arguments",
-    ),
-]

@@ -111,3 +111,30 @@ ENTRIES = [
     _no_args("derive_xhat_moments"),
     _no_args("derive_recovery"),
 ]
+
+
+# The RMSNorm proof (theory.normalization.rmsnorm_backward_proved / derive_rmsnorm_backward).
+def _rms_proof_range(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and 1 <= v <= 8
+
+
+ENTRIES += [
+    Entry(
+        "theory.normalization.rmsnorm_backward_proved",
+        samples=(Sample({"max_m": 3}, check=lambda r: r is True),),
+        errors=(
+            ErrorSample({"max_m": 0}, ValueError, "max_m"),
+            ErrorSample({"max_m": 9}, ValueError, "max_m"),
+            ErrorSample({"max_m": 2.0}, TypeError, "max_m"),
+        ),
+        domains={"max_m": _rms_proof_range},
+        time_limit=20.0,
+    ),
+    Entry(
+        "theory.normalization.derive_rmsnorm_backward",
+        samples=(Sample({}, check=lambda d: d.agrees()),),
+        result="any",
+        fuzz=False,
+        note="takes no arguments",
+    ),
+]

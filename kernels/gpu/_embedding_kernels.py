@@ -113,10 +113,20 @@ def _chunk_sums(
         acc = tl.where(v == pad, 0.0, acc).to(ACC)
     direct = tl.load(direct_ptr + c)
     if direct != 0:
-        tl.store(gw_ptr + v * d + cols, acc.to(gw_ptr.dtype.element_ty), mask=col_ok)
+        tl.store(gw_ptr + v * d + cols, _rounded(acc, gw_ptr.dtype.element_ty), mask=col_ok)
     else:
         slot = tl.load(slot_ptr + c).to(tl.int64)
         tl.store(part_ptr + slot * d + cols, acc, mask=col_ok)
+
+
+@triton.jit
+def _rounded(acc, OUT: tl.constexpr):
+    """``acc`` (float32 or float64) in the output dtype; a float64 sum reaches float16/bfloat16
+    through float32 (Triton's interpreter turns float64 -> bfloat16 into garbage: 1.0 became
+    9.18e-41), which adds at most one float32 rounding before the final one."""
+    if OUT == tl.float64:
+        return acc.to(OUT)
+    return acc.to(tl.float32).to(OUT)
 
 
 @triton.jit
@@ -142,7 +152,7 @@ def _segment_sums(
     acc = tl.zeros((BLOCK_D,), ACC)
     for k in range(0, count):
         acc += tl.load(part_ptr + (first + k) * d + cols, mask=col_ok, other=0.0).to(ACC)
-    tl.store(gw_ptr + v * d + cols, acc.to(gw_ptr.dtype.element_ty), mask=col_ok)
+    tl.store(gw_ptr + v * d + cols, _rounded(acc, gw_ptr.dtype.element_ty), mask=col_ok)
 
 
 # Atomic backward: the same scatter-add, each tile added with tl.atomic_add into a zeroed

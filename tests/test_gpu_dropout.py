@@ -21,7 +21,7 @@ from kernels.cpu.dropout import dropout_backward as cpu_dropout_backward
 from kernels.cpu.dropout import philox_dropout, philox_dropout_mask
 from kernels.gpu import _backend
 from kernels.gpu.dropout import dropout, dropout_backward
-from numerics.stats import hoeffding_halfwidth
+from numerics.stats import FALSE_ALARM, hoeffding_halfwidth
 from numerics.tolerances import assert_gpu_close
 
 pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
@@ -37,6 +37,9 @@ INTERPRETED = _backend.interpret_requested()
 #: per kernel, a GPU ~1000x faster, so a GPU run tests 12x more draws and 5x more seeds.
 N_DRAWS = 16_384 if INTERPRETED else 200_000
 STAT_EXAMPLES = 5 if INTERPRETED else 25
+#: Per-example false-alarm probability: FALSE_ALARM shared by the examples of one test
+#: (a union bound), so that a whole test fails wrongly with probability <= 1e-6.
+ALPHA = FALSE_ALARM / STAT_EXAMPLES
 
 
 def _dev(t: torch.Tensor) -> torch.Tensor:
@@ -128,7 +131,7 @@ def test_keep_fraction_lies_in_a_rigorous_interval(seed, p):
     n = N_DRAWS
     _, mask = dropout(_dev(torch.ones(n)), p, seed=seed, return_mask=True)
     q = philox.keep_probability(p)
-    assert abs(mask.float().mean().item() - q) <= hoeffding_halfwidth(n, 1.0)
+    assert abs(mask.float().mean().item() - q) <= hoeffding_halfwidth(n, 1.0, ALPHA)
 
 
 @settings(max_examples=STAT_EXAMPLES)
@@ -137,14 +140,14 @@ def test_two_seeds_agree_on_q2_plus_1_minus_q_2_of_entries(s1, s2, p):
     """Independent masks agree on an entry with probability q^2 + (1-q)^2 (Hoeffding, 1e-6);
     the same seed agrees everywhere."""
     if s1 == s2:
-        s2 = s1 + 1
+        s2 = (s1 + 1) % 2**63
     n = N_DRAWS
     ones = _dev(torch.ones(n))
     _, m1 = dropout(ones, p, seed=s1, return_mask=True)
     _, m2 = dropout(ones, p, seed=s2, return_mask=True)
     q = philox.keep_probability(p)
     agree = (m1 == m2).float().mean().item()
-    assert abs(agree - (q * q + (1 - q) ** 2)) <= hoeffding_halfwidth(n, 1.0)
+    assert abs(agree - (q * q + (1 - q) ** 2)) <= hoeffding_halfwidth(n, 1.0, ALPHA)
     _, m1b = dropout(ones, p, seed=s1, return_mask=True)
     assert torch.equal(m1, m1b)
 
@@ -159,8 +162,32 @@ def test_the_keep_fraction_matches_torch_dropout_statistically(seed):
     ours = (dropout(ones, p, seed=seed) != 0).float().mean().item()
     torch.manual_seed(seed % 2**32)
     theirs = (torch.nn.functional.dropout(ones, p) != 0).float().mean().item()
-    t = hoeffding_halfwidth(n, 1.0)
+    t = hoeffding_halfwidth(n, 1.0, ALPHA)
     assert abs(ours - (1 - p)) <= t + 2.0**-23 and abs(theirs - (1 - p)) <= t
+
+
+@given(seed=seeds, offset=offsets)
+def test_the_keep_rule_is_u_at_least_p_not_u_above_p(seed, offset):
+    """p set to the very uniform element 0 draws: kept under u >= p (ours, torch-compatible
+    at p = 0), dropped under Triton's tutorial rule u > p."""
+    u0 = float(philox.rand(seed, offset))
+    if not 0 < u0 < 1:
+        return
+    _, mask = dropout(_dev(torch.ones(2)), u0, seed=seed, offset=offset, return_mask=True)
+    assert bool(mask[0])
+    below = float(np.nextafter(np.float32(u0), np.float32(1)))  # the next float32 above u0
+    _, mask = dropout(_dev(torch.ones(2)), below, seed=seed, offset=offset, return_mask=True)
+    assert not bool(mask[0])
+
+
+def test_p_that_rounds_to_one_in_float32_is_refused():
+    """fl32(1 - 1e-9) = 1: every draw would be dropped (keep probability 0, not 1e-9) and
+    E[y] = x would fail; refused like p = 1, by the kernel and its NumPy twin."""
+    with pytest.raises(ValueError, match="p must"):
+        dropout(_dev(torch.ones(4)), 1 - 1e-9, seed=3)
+    with pytest.raises(ValueError, match="p must"):
+        philox_dropout(np.ones(4), 1 - 1e-9, seed=3)
+    dropout(_dev(torch.ones(4)), float(np.nextafter(np.float32(1), np.float32(0))), seed=3)
 
 
 def test_p0_is_the_identity_and_eval_mode_copies():

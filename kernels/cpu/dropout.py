@@ -383,10 +383,22 @@ def philox_dropout_mask(
     ``offset + size`` :math:`\le 2^{63}`.
     """
     shape_t = _shape(shape)
-    q = _p(p)
+    q = _philox_p(p)
     s, o = _philox_counter(seed, offset, math.prod(shape_t))
     u = philox.rand(s, np.arange(math.prod(shape_t), dtype=np.uint64) + np.uint64(o))
     return (u >= np.float32(q)).reshape(shape_t)
+
+
+def _philox_p(value: object) -> float:
+    """A drop probability in [0, 1) whose float32 value is below 1 (the GPU kernel compares
+    float32 uniforms with fl32(p): p = 1 - 1e-9 would drop every unit)."""
+    q = _p(value)
+    if np.float32(q) == 1.0:
+        raise ValueError(
+            f"p must be a drop probability whose float32 value is below 1, got {value!r}, which "
+            "rounds to 1.0: every unit would be dropped"
+        )
+    return q
 
 
 def _philox_counter(seed: object, offset: object, n: int) -> tuple[int, int]:
@@ -418,7 +430,7 @@ def philox_dropout(
     :func:`philox_dropout_mask`; ``training=False`` is the identity (a copy).
     """
     x = _any_array(input, "input")
-    q = _p(p)
+    q = _philox_p(p)
     training = flag(training, "training")
     s, o = _philox_counter(seed, offset, x.size)
     return_mask = flag(return_mask, "return_mask")

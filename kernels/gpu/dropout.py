@@ -48,6 +48,12 @@ def _p(value: object) -> float:
             f"p must be a drop probability in [0, 1), got {value!r} (p = 1 drops everything: "
             "the 1/(1-p) scale does not exist)"
         )
+    if float(torch.tensor(p, dtype=torch.float32)) == 1.0:
+        raise ValueError(
+            f"p must be a drop probability whose float32 value is below 1 (the kernel compares "
+            f"float32 uniforms with it), got {value!r}, which rounds to 1.0: every unit would "
+            "be dropped"
+        )
     return p
 
 
@@ -104,11 +110,12 @@ def dropout(
 
 
 def dropout_backward(
-    grad_output: torch.Tensor, p: float = 0.5, *, seed: int, offset: int = 0
+    grad_output: torch.Tensor, p: float, *, seed: int, offset: int = 0
 ) -> torch.Tensor:
     r""":math:`\partial L/\partial x_i = [u_i \ge p]\,g_i/(1-p)` with the forward's
-    ``(seed, offset)``: the mask is drawn again, bit for bit, not stored (training mode; in
-    evaluation mode the gradient is ``grad_output`` itself)."""
+    ``(seed, offset)``: the mask is drawn again, bit for bit, not stored. (This is the training
+    backward; after an evaluation-mode forward the gradient is ``grad_output`` itself, with no
+    call needed.) ``p`` is required, as in :func:`kernels.cpu.dropout.dropout_backward`."""
     g = _backend.tensor(grad_output, "grad_output")
     q = _p(p)
     s, o = _counter(seed, offset, g.numel())

@@ -710,9 +710,18 @@ def gpu_page() -> str:
         "- **Interpreter tests in CI** (`tests/test_gpu_*.py`): small irregular shapes that "
         "exercise the masks and the looped paths, float32 and float64, against the NumPy "
         "kernel and torch; invariants as hypothesis properties; backward runs repeated and "
-        "compared bit for bit where the kernel promises determinism. The same files run "
-        "unchanged on a GPU, where a larger GPU-only set (the issue's shapes, float16 and "
-        "bfloat16) runs too.",
+        "compared bit for bit where the kernel promises determinism (the reductions have a "
+        "fixed order by construction; the interpreter runs programs one after another, so "
+        "only a GPU run can expose a race). The same files run unchanged on a GPU, where a "
+        "larger GPU-only set (the issue's shapes, float16 and bfloat16) runs too.",
+        "- **torch's own samples** (`tests/test_opinfo_gpu.py`): every OpInfo sample of the "
+        "ten torch ops, unchanged (an evenly spread subset of at most 40 per op in the "
+        "interpreter), forward, running buffers and backward by the GPU rule; the deliberate "
+        "refusals are counted.",
+        "- **Compiled without a GPU** (`tests/test_gpu_compile.py`): every kernel "
+        "specialization the tests launch (112, in four dtypes) is compiled by Triton's own "
+        "compiler to PTX and, with the `ptxas` in the Triton wheel, to a cubin for Hopper "
+        "(sm_90) — the interpreter alone never runs the compiler.",
         "- **Random bits reproduced**: dropout draws `tl.rand(seed, offset + i)` "
         "(Philox-4x32-10). `kernels.cpu.philox` reimplements it in NumPy; Random123's "
         "known-answer vectors pin the rounds, and a Triton kernel's `tl.randint`/`tl.rand` "
@@ -721,8 +730,10 @@ def gpu_page() -> str:
         "dropout bit for bit, and its exact keep probability is known "
         "(`kernels.cpu.philox.keep_probability`).",
         "- **Triton versions**: the kernels use only long-standing `triton.language` calls; the "
-        "interpreter suite passes under Triton 3.9 (PyPI, this project's pin) and 3.6 (the GPU "
-        "machines' image).",
+        "interpreter suite and the sm_90 compilation pass under Triton 3.9 (PyPI, this "
+        "project's pin) and 3.6 (the GPU machines' image; `bash scripts/triton_compat.sh "
+        "3.6.0`, which needs NumPy 2.2 because Triton 3.6's interpreter `int()`s shape-(1,) "
+        "arrays).",
         "",
         '!!! note "Interpreter quirk: bfloat16 is truncated"',
         "    Triton's interpreter converts float32 to bfloat16 by truncation (1.7100695 becomes "

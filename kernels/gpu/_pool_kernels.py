@@ -245,8 +245,10 @@ def avg_pool_fwd_kernel(
 # Backward of average pooling.
 #
 # y[o] = (1/d_o) sum_{t in window o, t real} x[t] is linear, y = A x with A[o, t] = [t in W_o]/d_o
-# (theory.pooling.avg_pool_matrix builds A exactly, per axis; the 2-D A is the Kronecker product
-# of the two axes' matrices because the divisor is d_h[oh] d_w[ow]). Hence
+# (theory.pooling.avg_pool_matrix builds A exactly per axis for floor mode and torch's default
+# divisor; ceil mode and divisor_override change only which windows exist and d_o, not the
+# linearity; the 2-D A is the Kronecker product of the two axes' matrices because the divisor is
+# d_h[oh] d_w[ow], or a constant under divisor_override). Hence
 #     dL/dx = A^T dL/dy,   dL/dx[t] = sum_{o : t in W_o} g[o] / d_o.
 # Computed as a gather (row t of A^T per input position): each input position visits the
 # outputs whose windows contain it, o = (t - B - j)/S for the taps j (integer, in [0, O)), in

@@ -659,8 +659,13 @@ GPU_FAMILIES = ("norm", "attention", "dropout", "pool", "embedding")
 
 
 def _first_line(obj) -> str:
-    doc = (obj.__doc__ or "").strip().split("\n\n")[0]
-    return " ".join(doc.split())
+    """The first paragraph of a docstring, its reST roles turned into Markdown/KaTeX."""
+    import re
+
+    doc = " ".join((obj.__doc__ or "").strip().split("\n\n")[0].split())
+    doc = re.sub(r":math:`([^`]*)`", r"$\1$", doc)
+    doc = re.sub(r":(?:func|mod|class|data|meth):`~?([^`]*)`", r"`\1`", doc)
+    return re.sub(r"``([^`]*)``", r"`\1`", doc)
 
 
 def gpu_page() -> str:

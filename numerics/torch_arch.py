@@ -72,8 +72,8 @@ def _alloc(elements: int, name: str) -> None:
         )
 
 
-def _tokens(x: object, d: int, name: str = "x") -> torch.Tensor:
-    """A floating ``(N, L, d)`` tensor."""
+def _tokens(x: object, d: int, like: torch.Tensor, name: str = "x") -> torch.Tensor:
+    """A floating ``(N, L, d)`` tensor on the device of the module's parameter ``like``."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor of shape (N, L, {d}), got {type(x).__name__}"
@@ -82,6 +82,8 @@ def _tokens(x: object, d: int, name: str = "x") -> torch.Tensor:
         raise ValueError(
             f"{name} must be a floating tensor of shape (N, L, {d}), got {x.dtype} {tuple(x.shape)}"
         )
+    if x.device != like.device:
+        raise ValueError(f"{name} must be on the module's device {like.device}, got {x.device}")
     return x
 
 
@@ -102,7 +104,7 @@ class ClsToken(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, L, d)`` to ``(N, L+1, d)``."""
-        x = _tokens(x, self.token.shape[-1])
+        x = _tokens(x, self.token.shape[-1], self.token)
         return torch.cat([self.token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
 
 
@@ -123,7 +125,7 @@ class TableAdd(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x + table[:L]`` (``position``, needs L <= rows) or ``x + table[0]``."""
         rows, d = self.table.shape
-        x = _tokens(x, d)
+        x = _tokens(x, d, self.table)
         if self.index == "position" and x.shape[1] > rows:
             raise ValueError(f"x has {x.shape[1]} tokens, more than the table's {rows} rows")
         table = self.table[: x.shape[1]] if self.index == "position" else self.table[:1]
@@ -143,7 +145,7 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Self-attention of ``x`` ``(N, L, d)`` with itself (same shape out)."""
-        x = _tokens(x, self.mha.embed_dim)
+        x = _tokens(x, self.mha.embed_dim, self.mha.in_proj_weight)
         if x.dtype != self.mha.in_proj_weight.dtype:
             raise TypeError(
                 f"x must have the module's dtype {self.mha.in_proj_weight.dtype}, got {x.dtype}"

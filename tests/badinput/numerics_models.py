@@ -312,7 +312,11 @@ ENTRIES = [
         "numerics.torch_arch.SelfAttention.forward",
         make=lambda: _seeded(lambda: SelfAttention(8, 2)).forward,
         samples=(Sample({"x": torch.ones(2, 3, 8)}, check=lambda r: r.shape == (2, 3, 8)),),
-        errors=(ErrorSample({"x": torch.ones(2, 3, 8, dtype=torch.float64)}, TypeError, "x must"),),
+        errors=(
+            ErrorSample({"x": torch.ones(2, 3, 8, dtype=torch.float64)}, TypeError, "x must"),
+            # randomized-fuzz finding: a meta tensor reached nn.MultiheadAttention
+            ErrorSample({"x": torch.ones(2, 3, 8, device="meta")}, ValueError, "x must be on"),
+        ),
         bad_values={"x": (torch.ones(2, 3, 7),)},
     ),
     Entry(

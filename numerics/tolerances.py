@@ -132,9 +132,16 @@ def _count(value: object, name: str) -> int:
     return int(value)
 
 
+def _has_data(tensor: Any, name: str) -> None:
+    """A torch tensor must hold values to compare (a ``meta`` tensor has only a shape)."""
+    if tensor.device.type == "meta":
+        raise TypeError(f"{name} must hold values: a tensor on the meta device has none")
+
+
 def _real_array(value: object, name: str, *, integers: bool) -> np.ndarray:
     """``value`` as a float64 array, refusing what is not real numbers (no silent casts)."""
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        _has_data(value, name)
         value = value.detach().cpu().numpy()  # type: ignore[attr-defined]
     if isinstance(value, str | bytes) or value is None:
         raise TypeError(f"{name} must be a real array or number, got {type(value).__name__}")
@@ -259,6 +266,7 @@ def _as_float64(value: object, name: str) -> tuple[np.ndarray, str]:
     """``value`` as float64 plus its dtype's name (a torch tensor of any float dtype,
     bfloat16 included, or a floating NumPy array)."""
     if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        _has_data(value, name)
         dtype = str(value.dtype).removeprefix("torch.")  # type: ignore[attr-defined]
         if dtype not in _EPS:
             raise TypeError(f"{name} must be a floating tensor, got dtype {dtype}")

@@ -303,6 +303,10 @@ ENTRIES = [
             ErrorSample(
                 {"actual": T32, "expected": E + 1j, "torch_result": T32}, TypeError, "expected"
             ),
+            # randomized-fuzz finding: a meta tensor has no values to compare
+            ErrorSample(
+                {"actual": T32.to("meta"), "expected": E, "torch_result": T32}, TypeError, "actual"
+            ),
         ),
         domains={"factor": lambda v: _real_in(1, math.inf, closed_lo=True)(v)},
         note="AssertionError is the answer 'fail' (see the module docstring)",

@@ -430,11 +430,17 @@ def early_stopping_vs_ridge(
     after a 400-point grid) and ``lam_match`` (steps, d): the λ per direction with the same filter,
     :math:`\lambda_{t,i} = s_i(1-\eta s_i)^t/(1-(1-\eta s_i)^t)` — equal across directions for
     every t iff all eigenvalues are equal (then R_GD(t) = R_ridge(λ_t) exactly). Needs
-    :math:`0 < \eta s_{\max} < 1` (monotone filters)."""
+    :math:`0 < \eta s_{\max} < 1` (monotone filters) and :math:`\eta s_{\min} \ge 10^{-12}`
+    (else the filter rounds to 0 and the matching λ overflows)."""
     s, b, sig, n = _problem(eigenvalues, beta, noise, n)
     eta = _real(eta, "eta", 0.0, 1e3, True)
     if eta * s.max() >= 1:
         raise ValueError("eta must satisfy eta * max(eigenvalues) < 1 (monotone GD filters)")
+    if eta * s.min() < 1e-12:
+        raise ValueError(
+            "eta must satisfy eta * min(eigenvalues) >= 1e-12: below it GD barely moves in "
+            "float64 (1 - eta s rounds towards 1) and the matching lambda overflows"
+        )
     steps = _int(steps, "steps", 1, MAX_STEPS)
     _work((steps + 1) * s.size * 8, "steps, eigenvalues")
     gd = gd_bias_variance(s, b, sig, eta, steps, n)

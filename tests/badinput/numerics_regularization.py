@@ -222,6 +222,8 @@ ENTRIES = [
         errors=(
             ErrorSample({**PROBLEM, "eta": 1.0, "steps": 5, "n": 4}, ValueError, "eta"),
             ErrorSample({**PROBLEM, "eta": 0.5, "steps": 0, "n": 4}, ValueError, "steps"),
+            # randomized-fuzz finding: eta = 1e-320 made the matching lambda infinite
+            ErrorSample({**PROBLEM, "eta": 1e-320, "steps": 5, "n": 4}, ValueError, "eta"),
         ),
         domains={"steps": _int_in(1, R.MAX_STEPS)},
     ),

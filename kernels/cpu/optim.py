@@ -318,6 +318,9 @@ def _adam_update(p, g, st, step, eta, wd, b1, b2, e, ams, decoupled):
     if np.any(denom == 0):
         raise ValueError("eps must be > 0 where the second moment is 0 (division by zero)")
     names = "lr, weight_decay, eps, params or grads"
+    for key in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"):  # the state must stay usable too
+        if key in new:  # (found by the fuzz: weight_decay = 1e308 overflowed v = g^2 only)
+            _finite_result(new[key], names)
     return _finite_result(p - (eta / bc1) * (m / denom), names), new
 
 

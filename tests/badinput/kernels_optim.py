@@ -152,6 +152,8 @@ def _adam_entry(name, cls):
                 ErrorSample({**base, "betas": (0.9, -0.1)}, ValueError, r"betas\[1\] must be"),
                 ErrorSample({**base, "betas": 0.9}, TypeError, r"betas must be a pair"),
                 ErrorSample({**base, "eps": -1e-8}, ValueError, r"eps must be"),
+                # randomized-fuzz finding: a huge weight decay overflowed only the state v = g^2
+                ErrorSample({**base, "weight_decay": 1e308}, ValueError, r"weight_decay"),
                 ErrorSample(
                     {**base, "grads": np.zeros((2, 3)), "eps": 0.0}, ValueError, r"eps must be"
                 ),

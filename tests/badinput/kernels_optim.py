@@ -127,6 +127,14 @@ def _sgd_entry(name, check_fn):
     )
 
 
+def _coupled_overflow(name: str, base: dict) -> tuple[ErrorSample, ...]:
+    """Randomized-fuzz finding: Adam's coupled weight decay 1e308 overflowed only its state
+    v = g^2 (AdamW's decoupled decay scales the parameters instead, which stay finite)."""
+    if name != "adam_step":
+        return ()
+    return (ErrorSample({**base, "weight_decay": 1e308}, ValueError, r"weight_decay"),)
+
+
 def _adam_entry(name, cls):
     base = {"params": P, "grads": G, "state": {}, "lr": 0.01}
     kw = {"betas": (0.8, 0.99), "eps": 1e-8, "weight_decay": 0.1}
@@ -152,8 +160,7 @@ def _adam_entry(name, cls):
                 ErrorSample({**base, "betas": (0.9, -0.1)}, ValueError, r"betas\[1\] must be"),
                 ErrorSample({**base, "betas": 0.9}, TypeError, r"betas must be a pair"),
                 ErrorSample({**base, "eps": -1e-8}, ValueError, r"eps must be"),
-                # randomized-fuzz finding: a huge weight decay overflowed only the state v = g^2
-                ErrorSample({**base, "weight_decay": 1e308}, ValueError, r"weight_decay"),
+                *_coupled_overflow(name, base),
                 ErrorSample(
                     {**base, "grads": np.zeros((2, 3)), "eps": 0.0}, ValueError, r"eps must be"
                 ),

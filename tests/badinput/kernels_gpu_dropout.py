@@ -8,18 +8,22 @@ import numpy as np
 import torch
 
 from kernels.cpu.dropout import philox_dropout, philox_dropout_mask
+from kernels.gpu._backend import interpret_requested
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean, nonneg_int
 
 K = "kernels.gpu.dropout."
+# The kernels' device without starting a backend: CUDA unless the interpreter is requested
+# (conftest sets TRITON_INTERPRET=1 where torch sees no CUDA device).
+DEV = "cuda" if torch.cuda.is_available() and not interpret_requested() else "cpu"
 _g = torch.Generator().manual_seed(5)
-X = torch.randn(3, 5, 7, generator=_g)
-G = torch.randn(3, 5, 7, generator=_g)
+X = torch.randn(3, 5, 7, generator=_g).to(DEV)
+G = torch.randn(3, 5, 7, generator=_g).to(DEV)
 
 
 def _twin(x: torch.Tensor, p: float, seed: int, offset: int = 0):
     def check(r):
         y = r[0] if isinstance(r, tuple) else r
-        want = philox_dropout(x.numpy(), p, seed=seed, offset=offset)
+        want = philox_dropout(x.cpu().numpy(), p, seed=seed, offset=offset)
         assert np.array_equal(y.cpu().numpy(), want)
 
     return check
@@ -28,7 +32,7 @@ def _twin(x: torch.Tensor, p: float, seed: int, offset: int = 0):
 def _grad_twin(g: torch.Tensor, p: float, seed: int, offset: int = 0):
     def check(r):
         m = philox_dropout_mask(tuple(g.shape), p, seed=seed, offset=offset)
-        want = g.numpy() * (m.astype(np.float32) * np.float32(1 / (1 - p)))
+        want = g.cpu().numpy() * (m.astype(np.float32) * np.float32(1 / (1 - p)))
         assert np.array_equal(r.cpu().numpy(), want)
 
     return check
@@ -51,7 +55,8 @@ ENTRIES: list[Entry] = [
             Sample({**_D, "return_mask": True}, check=lambda r: r[1].dtype == torch.bool),
             Sample({**_D, "training": False}, check=lambda r: torch.equal(r, X)),
             Sample(
-                {**_D, "input": torch.tensor(1.5)}, check=lambda r: r.item() in (0.0, 1.5 / 0.7)
+                {**_D, "input": torch.tensor(1.5, device=DEV)},
+                check=lambda r: r.item() in (0.0, 1.5 / 0.7),
             ),
             Sample({**_D, "input": X[:0]}, check=lambda r: r.shape == (0, 5, 7)),
             Sample({**_D, "input": X.half(), "p": 0.0}, check=lambda r: torch.equal(r, X.half())),
@@ -65,7 +70,7 @@ ENTRIES: list[Entry] = [
             ErrorSample({**_D, "seed": 1.0}, TypeError, "seed"),
             ErrorSample({**_D, "offset": 2**63 - 10}, ValueError, "offset"),
             ErrorSample({**_D, "training": "False"}, TypeError, "training"),
-            ErrorSample({**_D, "input": X.numpy()}, TypeError, "input"),
+            ErrorSample({**_D, "input": X.cpu().numpy()}, TypeError, "input"),
             ErrorSample({**_D, "input": X.int()}, TypeError, "input"),
             ErrorSample({**_D, "input": X.clone().requires_grad_(True)}, ValueError, "input"),
         ),
@@ -81,7 +86,7 @@ ENTRIES: list[Entry] = [
         errors=(
             ErrorSample({**_B, "p": 1.0}, ValueError, "p must"),
             ErrorSample({**_B, "seed": None}, TypeError, "seed"),
-            ErrorSample({**_B, "grad_output": G.double().numpy()}, TypeError, "grad_output"),
+            ErrorSample({**_B, "grad_output": G.double().cpu().numpy()}, TypeError, "grad_output"),
         ),
         domains={"seed": _SEED},
     ),

@@ -521,7 +521,9 @@ def copy_bandwidth(torch, smoke: bool) -> float:
     return 2 * n * 4 / (ms * 1e-3) / 1e9
 
 
-def run(sizes: str, dtypes=DTYPES, families=FAMILIES) -> tuple[float, list[Row]]:
+def run(sizes: str, dtypes=DTYPES, families=FAMILIES, after_dtype=None) -> tuple[float, list[Row]]:
+    """Measure; ``after_dtype(copy, rows)`` is called after each dtype (partial results are
+    written as they come, so a run stopped by a time limit keeps what it measured)."""
     import torch
 
     smoke = sizes == "smoke"
@@ -553,6 +555,8 @@ def run(sizes: str, dtypes=DTYPES, families=FAMILIES) -> tuple[float, list[Row]]
                 f"{theirs / ours:.2f}x torch",
                 flush=True,
             )
+        if after_dtype is not None:
+            after_dtype(copy, rows)
     return copy, rows
 
 
@@ -638,17 +642,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     dtypes = tuple(args.dtype or (("float32",) if args.smoke else DTYPES))
-    copy, rows = run("smoke" if args.smoke else "full", dtypes, tuple(args.family or FAMILIES))
     machine = _machine(args.smoke)
-    text = to_markdown(copy, rows, machine, args.smoke)
-    print(text)
     target = args.out or (None if args.smoke else RESULTS)
-    if target is not None:
+
+    def write(copy: float, rows: list[Row]) -> None:
+        if target is None:
+            return
         target.mkdir(parents=True, exist_ok=True)
-        (target / "gpu_memory_bound.md").write_text(text)
+        (target / "gpu_memory_bound.md").write_text(to_markdown(copy, rows, machine, args.smoke))
         payload = {"machine": machine, "copy_gbps": copy, "bytes": BYTES}
         payload["rows"] = [asdict(r) for r in rows]
         (target / "gpu_memory_bound.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+    families = tuple(args.family or FAMILIES)
+    copy, rows = run("smoke" if args.smoke else "full", dtypes, families, after_dtype=write)
+    print(to_markdown(copy, rows, machine, args.smoke))
+    if target is not None:
         print(f"written: {target / 'gpu_memory_bound.md'}")
     return 0
 

@@ -13,14 +13,13 @@ import json
 
 import pytest
 
-import kernels.gpu
 from benchmarks import gpu_memory_bound as bench
-from kernels.gpu import _backend
+from tests.gpu_support import INTERPRETED, needs_kernels
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
+pytestmark = needs_kernels
 
 
-@pytest.mark.skipif(not _backend.interpret_requested(), reason="the smoke mode is for the CPU")
+@pytest.mark.skipif(not INTERPRETED, reason="the smoke mode is for the CPU")
 def test_smoke_run_checks_every_case_and_writes_the_table(tmp_path, capsys):
     assert bench.main(["--smoke", "--dtype", "float32", "--out", str(tmp_path)]) == 0
     payload = json.loads((tmp_path / "gpu_memory_bound.json").read_text())
@@ -38,7 +37,7 @@ def test_smoke_run_checks_every_case_and_writes_the_table(tmp_path, capsys):
     assert "Aim 1" in md and "Aim 2" in md
 
 
-@pytest.mark.skipif(not _backend.interpret_requested(), reason="needs the interpreter")
+@pytest.mark.skipif(not INTERPRETED, reason="needs the interpreter")
 def test_a_real_measurement_needs_a_gpu(capsys):
     assert bench.main([]) == 2
     assert "no CUDA device" in capsys.readouterr().err

@@ -19,8 +19,9 @@ import pytest
 
 import kernels.gpu
 from tests.gpu_compile import ROOT
+from tests.gpu_support import INTERPRETED, needs_kernels
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
+pytestmark = needs_kernels
 
 
 def _interpreter_too_old_for_numpy() -> bool:
@@ -48,7 +49,7 @@ def _python(code: str, interpret: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.skipif(
-    not kernels.gpu._backend.interpret_requested(),
+    not INTERPRETED,
     reason="on a CUDA device the kernels are compiled and run by the GPU tests themselves",
 )
 @pytest.mark.skipif(_interpreter_too_old_for_numpy(), reason="Triton <= 3.6 needs NumPy < 2.3")

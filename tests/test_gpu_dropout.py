@@ -15,24 +15,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kernels.gpu
 from kernels.cpu import philox
 from kernels.cpu.dropout import dropout_backward as cpu_dropout_backward
 from kernels.cpu.dropout import philox_dropout, philox_dropout_mask
-from kernels.gpu import _backend
 from kernels.gpu.dropout import dropout, dropout_backward
 from numerics.stats import FALSE_ALARM, hoeffding_halfwidth
 from numerics.tolerances import assert_gpu_close
+from tests.gpu_support import DEV, INTERPRETED, gpu_only, needs_kernels
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
-gpu_only = pytest.mark.skipif(_backend.interpret_requested(), reason="GPU-only sizes")
+pytestmark = needs_kernels
 
 seeds = st.integers(0, 2**63 - 1)
 offsets = st.integers(0, 2**40)
 probs = st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.7, 0.9, 0.999])
 shapes = st.sampled_from([(), (1,), (37, 23), (5, 1, 13), (2, 3, 4, 5), (1000,), (1025,)])
 LOW = (torch.float16, torch.bfloat16)
-INTERPRETED = _backend.interpret_requested()
 #: Draws per statistical test and examples per property: the interpreter runs ~1 µs per element
 #: per kernel, a GPU ~1000x faster, so a GPU run tests 12x more draws and 5x more seeds.
 N_DRAWS = 16_384 if INTERPRETED else 200_000
@@ -43,7 +40,7 @@ ALPHA = FALSE_ALARM / STAT_EXAMPLES
 
 
 def _dev(t: torch.Tensor) -> torch.Tensor:
-    return t.to(_backend.device())
+    return t.to(DEV)
 
 
 def _randn(shape, dtype, seed) -> torch.Tensor:

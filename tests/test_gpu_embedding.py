@@ -22,17 +22,15 @@ from hypothesis import strategies as st
 import kernels.gpu
 from kernels.cpu import embedding as cpu
 from numerics.tolerances import assert_close, assert_gpu_close, reduction_bound
+from tests.gpu_support import DEV, INTERPRETED, needs_kernels
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
+pytestmark = needs_kernels
 
 if kernels.gpu.available():
     from kernels.gpu import _backend
     from kernels.gpu import embedding as gpu
 
-    DEV = _backend.device()
-    INTERPRET = _backend.interpret_requested()
-else:  # pragma: no cover - collected only to be skipped
-    DEV, INTERPRET = torch.device("cpu"), True
+INTERPRET = INTERPRETED
 
 # The interpreter (Triton 3.9) converts float32 to bfloat16 by truncation, not rounding to
 # nearest (0.33333 -> 0.3320 where torch gives 0.3340): bfloat16 runs on a GPU only.

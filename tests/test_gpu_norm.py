@@ -19,16 +19,16 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kernels.gpu
 from kernels.cpu import norm as cn
 from kernels.gpu import _backend
 from kernels.gpu import norm as gn
 from numerics.tolerances import assert_gpu_close
+from tests.gpu_support import DEV, gpu_only, needs_kernels
 from theory import normalization as th
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
+pytestmark = needs_kernels
 
-GPU_ONLY = pytest.mark.skipif(_backend.interpret_requested(), reason="GPU-only sizes")
+GPU_ONLY = gpu_only
 seeds = st.integers(0, 2**32 - 1)
 
 
@@ -38,7 +38,7 @@ def _seed(*key) -> int:
 
 
 def _dev() -> torch.device:
-    return _backend.device()
+    return DEV
 
 
 def _np(t: torch.Tensor | None) -> np.ndarray | None:

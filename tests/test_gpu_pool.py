@@ -23,22 +23,22 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kernels.gpu
 from kernels.cpu import pool as cpu
 from kernels.gpu import _backend
 from kernels.gpu import pool as gpu
 from numerics.tolerances import assert_gpu_close
+from tests.gpu_support import DEV, gpu_only, needs_kernels
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
+pytestmark = needs_kernels
 
 seeds = st.integers(0, 2**32 - 1)
-GPU_ONLY = pytest.mark.skipif(_backend.interpret_requested(), reason="GPU-only sizes")
+GPU_ONLY = gpu_only
 MAX = pytest.mark.claim("d000.pool.max-definition")
 AVG = pytest.mark.claim("d000.pool.avg-definition")
 
 
 def _dev() -> torch.device:
-    return _backend.device()
+    return DEV
 
 
 @pytest.fixture

@@ -20,17 +20,15 @@ from hypothesis import strategies as st
 import kernels.gpu
 from kernels.cpu import attention as cpu
 from numerics.tolerances import assert_close, assert_gpu_close
+from tests.gpu_support import DEV, INTERPRETED, needs_kernels
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
+pytestmark = needs_kernels
 
 if kernels.gpu.available():
     from kernels.gpu import _backend
     from kernels.gpu import attention as gpu
 
-    DEV = _backend.device()
-    INTERPRET = _backend.interpret_requested()
-else:  # pragma: no cover - collected only to be skipped
-    DEV, INTERPRET = torch.device("cpu"), True
+INTERPRET = INTERPRETED
 
 NEG_INF = float("-inf")
 # The interpreter (Triton 3.9) converts float32 to bfloat16 by truncation, not rounding to

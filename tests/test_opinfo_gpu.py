@@ -36,14 +36,14 @@ import numpy as np
 import pytest
 import torch
 
-import kernels.gpu
-from kernels.gpu import _backend
 from numerics.tolerances import assert_gpu_close
 
 pytest.importorskip("expecttest")
 from torch.testing._internal.common_methods_invocations import op_db
 
-pytestmark = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
+from tests.gpu_support import DEV, INTERPRETED, needs_kernels
+
+pytestmark = needs_kernels
 
 INTERPRETED_SAMPLES = 40
 
@@ -84,7 +84,7 @@ def _dev(value, dtype=None):
         t = value.detach()
         if dtype is not None and t.is_floating_point():
             t = t.to(dtype)
-        return t.to(_backend.device()).clone()
+        return t.to(DEV).clone()
     if isinstance(value, list | tuple):
         return type(value)(_dev(v, dtype) for v in value)
     if isinstance(value, dict):
@@ -108,7 +108,7 @@ def _cpu(value, dtype=None):
 
 def _subset(samples: list) -> list[tuple[int, object]]:
     indexed = list(enumerate(samples))
-    if not _backend.interpret_requested() or len(indexed) <= INTERPRETED_SAMPLES:
+    if not INTERPRETED or len(indexed) <= INTERPRETED_SAMPLES:
         return indexed
     step = len(indexed) / INTERPRETED_SAMPLES
     return [indexed[int(i * step)] for i in range(INTERPRETED_SAMPLES)]
@@ -277,7 +277,7 @@ def test_opinfo_error_inputs_are_rejected(name):
 def test_the_interpreter_subset_is_spread_over_all_samples():
     samples = list(range(1440))
     picked = [i for i, _ in _subset(samples)]
-    if _backend.interpret_requested():
+    if INTERPRETED:
         assert len(picked) == INTERPRETED_SAMPLES and picked[0] == 0 and picked[-1] > 1400
     else:
         assert picked == samples

@@ -15,8 +15,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import kernels.gpu
 from kernels.cpu import philox
+from tests.gpu_support import needs_kernels
 
 seeds = st.integers(0, 2**63 - 1)
 offsets = st.integers(0, 2**63 - 1 - 4096)
@@ -79,8 +79,6 @@ def test_keep_probability_edges():
 
 
 # Against Triton ---------------------------------------------------------------------------
-
-needs_kernels = pytest.mark.skipif(not kernels.gpu.available(), reason=kernels.gpu.status())
 
 
 def _triton_words(seed: int, offsets: np.ndarray):

@@ -14,17 +14,12 @@ import numpy as np
 import torch
 
 from tests.badinput.table import Entry, ErrorSample, Sample
+from tests.gpu_support import DEV
 
 K = "kernels.gpu.attention."
 
 
-def _device() -> torch.device:
-    from kernels.gpu import _backend, available
-
-    return _backend.device() if available() else torch.device("cpu")
-
-
-_DEV = _device()
+_DEV = DEV
 _rng = np.random.default_rng(15)
 X = torch.from_numpy(_rng.standard_normal((3, 5))).float().to(_DEV)
 X[0, 1] = X[2, 4] = X[1, 0] = float("-inf")

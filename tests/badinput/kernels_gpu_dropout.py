@@ -8,13 +8,10 @@ import numpy as np
 import torch
 
 from kernels.cpu.dropout import philox_dropout, philox_dropout_mask
-from kernels.gpu._backend import interpret_requested
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean, nonneg_int
+from tests.gpu_support import DEV
 
 K = "kernels.gpu.dropout."
-# The kernels' device without starting a backend: CUDA unless the interpreter is requested
-# (conftest sets TRITON_INTERPRET=1 where torch sees no CUDA device).
-DEV = "cuda" if torch.cuda.is_available() and not interpret_requested() else "cpu"
 _g = torch.Generator().manual_seed(5)
 X = torch.randn(3, 5, 7, generator=_g).to(DEV)
 G = torch.randn(3, 5, 7, generator=_g).to(DEV)

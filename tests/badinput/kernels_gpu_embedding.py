@@ -15,17 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean
+from tests.gpu_support import DEV
 
 K = "kernels.gpu.embedding."
 
 
-def _device() -> torch.device:
-    from kernels.gpu import _backend, available
-
-    return _backend.device() if available() else torch.device("cpu")
-
-
-_DEV = _device()
+_DEV = DEV
 _rng = np.random.default_rng(16)
 IDX = torch.tensor([[0, 3, 3], [4, 1, 0]], device=_DEV)
 W = torch.from_numpy(_rng.standard_normal((5, 2))).to(_DEV)

@@ -7,12 +7,10 @@ import numpy as np
 import torch
 
 from kernels.cpu import norm as cn
-from kernels.gpu import available
-from kernels.gpu._backend import device
 from tests.badinput.kernels_norm import _rms_eps, finite_float
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean
+from tests.gpu_support import DEV
 
-DEV = device() if available() else torch.device("cpu")
 _RNG = np.random.default_rng(2)
 XN = _RNG.standard_normal((4, 6, 5)) * 2 + 1
 WN, BN = _RNG.standard_normal(6), _RNG.standard_normal(6)

@@ -3,16 +3,10 @@ under Triton's interpreter, CUDA on a GPU; the table skips them where no kernel 
 
 from __future__ import annotations
 
-import os
-
 import torch
 
 from tests.badinput.table import Entry, ErrorSample, Sample, boolean
-
-# The kernels' device without starting a backend: CUDA unless the interpreter is requested
-# (conftest sets TRITON_INTERPRET=1 where torch sees no CUDA device).
-_INTERPRET = os.environ.get("TRITON_INTERPRET", "0").strip().lower() in ("1", "true", "on", "yes")
-DEV = "cuda" if torch.cuda.is_available() and not _INTERPRET else "cpu"
+from tests.gpu_support import DEV
 
 _GEN = torch.Generator().manual_seed(0)
 X = torch.randn(2, 3, 6, 5, generator=_GEN).to(DEV)  # (N, C, H, W)

@@ -29,46 +29,13 @@ rounded once to the input's dtype.
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 
 from kernels.cpu._check import flag
+from kernels.cpu.dropout import _philox_counter, _philox_p  # one domain with the twin
 from kernels.gpu import _backend
 
 __all__ = ["dropout", "dropout_backward"]
-
-
-def _p(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"p must be a real number in [0, 1), got {type(value).__name__}")
-    p = float(value)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(
-            f"p must be a drop probability in [0, 1), got {value!r} (p = 1 drops everything: "
-            "the 1/(1-p) scale does not exist)"
-        )
-    if float(torch.tensor(p, dtype=torch.float32)) == 1.0:
-        raise ValueError(
-            f"p must be a drop probability whose float32 value is below 1 (the kernel compares "
-            f"float32 uniforms with it), got {value!r}, which rounds to 1.0: every unit would "
-            "be dropped"
-        )
-    return p
-
-
-def _counter(seed: object, offset: object, n: int) -> tuple[int, int]:
-    for name, v in (("seed", seed), ("offset", offset)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{name} must be an integer in [0, 2**63), got {type(v).__name__}")
-        if not 0 <= int(v) < 2**63:
-            raise ValueError(f"{name} must be an integer in [0, 2**63), got {v}")
-    if int(offset) + n > 2**63:
-        raise ValueError(
-            f"offset: offset + input.numel() must stay below 2**63 (the counter), got "
-            f"{offset} + {n}"
-        )
-    return int(seed), int(offset)
 
 
 def _scale(p: float, dtype: torch.dtype) -> torch.Tensor:
@@ -94,9 +61,9 @@ def dropout(
     ``return_mask``: also return the ``bool`` keep mask (``None`` when not training).
     """
     x = _backend.tensor(input, "input")
-    q = _p(p)
+    q = _philox_p(p)
     train = flag(training, "training")
-    s, o = _counter(seed, offset, x.numel())
+    s, o = _philox_counter(seed, offset, x.numel())
     want_mask = flag(return_mask, "return_mask")
     if not train or x.numel() == 0:
         y = x.clone()
@@ -117,8 +84,8 @@ def dropout_backward(
     backward; after an evaluation-mode forward the gradient is ``grad_output`` itself, with no
     call needed.) ``p`` is required, as in :func:`kernels.cpu.dropout.dropout_backward`."""
     g = _backend.tensor(grad_output, "grad_output")
-    q = _p(p)
-    s, o = _counter(seed, offset, g.numel())
+    q = _philox_p(p)
+    s, o = _philox_counter(seed, offset, g.numel())
     if g.numel() == 0:
         return g.clone()
     gc = g.contiguous()

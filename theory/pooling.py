@@ -24,10 +24,8 @@ References: ``000_160a0b7c04e12fc6.txt`` § Advanced Pooling Techniques; torch
 
 from __future__ import annotations
 
-import numbers
 from math import gcd
 
-import numpy as np
 import sympy
 
 from theory._args import MAX_ITEMS, bounded, dim, flag, int_dim, real
@@ -429,11 +427,10 @@ def derive_noise_reduction() -> Derivation:
 
 
 def _taps(taps: object) -> int:
-    if isinstance(taps, bool | np.bool_) or not isinstance(taps, numbers.Integral | sympy.Integer):
-        raise TypeError(f"taps must be an int in [1, 8], got {type(taps).__name__}")
-    if not 1 <= int(taps) <= 8:
+    k = int_dim(taps, "taps")
+    if k > 8:
         raise ValueError(f"taps must be an int in [1, 8] (the window's size), got {taps}")
-    return int(taps)
+    return k
 
 
 def max_pool_gradient(taps: int = 3, argmax: int = 0) -> list[sympy.Expr]:
@@ -445,12 +442,8 @@ def max_pool_gradient(taps: int = 3, argmax: int = 0) -> list[sympy.Expr]:
     ``taps``: the window size :math:`K \in [1, 8]`; ``argmax``: an int in ``[0, taps)``.
     """
     k = _taps(taps)
-    if isinstance(argmax, bool | np.bool_) or not isinstance(
-        argmax, numbers.Integral | sympy.Integer
-    ):
-        raise TypeError(f"argmax must be an int in [0, {k}), got {type(argmax).__name__}")
-    a = int(argmax)
-    if not 0 <= a < k:
+    a = int_dim(argmax, "argmax", minimum=0)
+    if a >= k:
         raise ValueError(f"argmax must be an int in [0, {k}) (a tap of the window), got {argmax}")
     xs = sympy.symbols(f"x1:{k + 1}", real=True)
     top = sympy.Symbol("m", real=True)

@@ -135,3 +135,22 @@ def test_tensors_on_the_wrong_device_or_with_grad_are_refused_naming_them():
         dropout(torch.ones(3, device=wrong), 0.5, seed=1)
     with pytest.raises(ValueError, match=r"input requires grad"):
         dropout(torch.ones(3, requires_grad=True), 0.5, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "flag"),
+    [("matmul", "torch.backends.cuda.matmul"), ("conv", "torch.backends.cudnn")],
+)
+def test_dot_precision_follows_torchs_tf32_switch_for_the_same_operation(kind, flag):
+    from kernels.gpu._backend import dot_precision
+
+    module = eval(flag)  # the torch namespace holding allow_tf32
+    before = module.allow_tf32
+    try:
+        for tf32 in (False, True):
+            module.allow_tf32 = tf32
+            assert dot_precision(kind) == ("tf32" if tf32 else "ieee")
+    finally:
+        module.allow_tf32 = before
+    with pytest.raises(ValueError, match="kind must be 'matmul' or 'conv'"):
+        dot_precision("linear")

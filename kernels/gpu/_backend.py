@@ -140,3 +140,28 @@ def same(value: torch.Tensor, ref: torch.Tensor, name: str, ref_name: str) -> to
     if value.device != ref.device:
         raise ValueError(f"{name} must be on {ref_name}'s device {ref.device}, got {value.device}")
     return value
+
+
+# --------------------------------------------------------------------------- tl.dot precision
+
+
+def dot_precision(kind: str) -> str:
+    """``tl.dot``'s ``input_precision`` for float32 operands, following torch's own switch for
+    the same operation, so that a kernel and torch run at the same precision and the GPU rule
+    ("no more than twice torch's error") compares like with like:
+
+    * ``kind="matmul"`` (linear, attention, the matrix products): ``"tf32"`` iff
+      ``torch.backends.cuda.matmul.allow_tf32`` (default False: full float32, ``"ieee"``);
+    * ``kind="conv"``: ``"tf32"`` iff ``torch.backends.cudnn.allow_tf32`` (default True, as
+      cuDNN convolutions run in TF32 by default).
+
+    Half precisions and float64 ignore it (``tl.dot`` multiplies them exactly and accumulates
+    in float32 / float64). Triton's interpreter multiplies float32 exactly either way.
+    """
+    if kind == "matmul":
+        tf32 = torch.backends.cuda.matmul.allow_tf32
+    elif kind == "conv":
+        tf32 = torch.backends.cudnn.allow_tf32
+    else:
+        raise ValueError(f"kind must be 'matmul' or 'conv', got {kind!r}")
+    return "tf32" if tf32 else "ieee"

@@ -26,16 +26,15 @@ writes nothing unless ``--out`` is given.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from benchmarks.gpu_timing import machine as gpu_machine
+from benchmarks.gpu_timing import median_ms, ready
 
 RESULTS = Path(__file__).parent / "results"
 DTYPES = ("float32", "bfloat16", "float16")
@@ -497,19 +496,6 @@ def _cases(torch, sizes: str, dtype_name: str, families=FAMILIES) -> list[Case]:
 # --------------------------------------------------------------------------- timing
 
 
-def _median_ms(fn: Callable[[], object], smoke: bool) -> float:
-    if smoke:
-        times = []
-        for _ in range(2):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return 1e3 * statistics.median(times)
-    import triton.testing
-
-    return float(triton.testing.do_bench(fn, warmup=25, rep=200, return_mode="median"))
-
-
 def copy_bandwidth(torch, smoke: bool) -> float:
     """Device-to-device copy bandwidth in GB/s (bytes read + written), 1 GiB buffers."""
     from kernels.gpu._backend import device
@@ -517,7 +503,7 @@ def copy_bandwidth(torch, smoke: bool) -> float:
     n = 2**14 if smoke else 2**28  # float32 elements: 1 GiB, far beyond L2
     src = torch.randn(n, device=device())
     dst = torch.empty_like(src)
-    ms = _median_ms(lambda: dst.copy_(src), smoke)
+    ms = median_ms(lambda: dst.copy_(src), smoke)
     return 2 * n * 4 / (ms * 1e-3) / 1e9
 
 
@@ -532,8 +518,8 @@ def run(sizes: str, dtypes=DTYPES, families=FAMILIES, after_dtype=None) -> tuple
     for dtype in dtypes:
         for case in _cases(torch, sizes, dtype, families):
             case.check()  # never time a wrong answer
-            ours = _median_ms(case.ours, smoke)
-            theirs = _median_ms(case.theirs, smoke)
+            ours = median_ms(case.ours, smoke)
+            theirs = median_ms(case.theirs, smoke)
             gbps = case.bytes / (ours * 1e-3) / 1e9
             rows.append(
                 Row(
@@ -558,25 +544,6 @@ def run(sizes: str, dtypes=DTYPES, families=FAMILIES, after_dtype=None) -> tuple
         if after_dtype is not None:
             after_dtype(copy, rows)
     return copy, rows
-
-
-def _machine(smoke: bool) -> dict:
-    import torch
-
-    try:
-        import triton
-
-        triton_version = triton.__version__
-    except ImportError:  # pragma: no cover - the script needs triton anyway
-        triton_version = "absent"
-    return {
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "device": "Triton interpreter (CPU)" if smoke else torch.cuda.get_device_name(),
-        "torch": torch.__version__,
-        "triton": triton_version,
-        "cuda": torch.version.cuda,
-        "python": platform.python_version(),
-    }
 
 
 def to_markdown(copy: float, rows: list[Row], machine: dict, smoke: bool) -> str:
@@ -627,22 +594,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         os.environ.setdefault("TRITON_INTERPRET", "1")
-    import kernels.gpu
-
-    if not kernels.gpu.available():
-        print(f"benchmarks.gpu_memory_bound: {kernels.gpu.status()}", file=sys.stderr)
-        return 2
-    from kernels.gpu._backend import mode
-
-    if mode() == "interpreter" and not args.smoke:
-        print(
-            "benchmarks.gpu_memory_bound: no CUDA device (the interpreter measures nothing); "
-            "run on a GPU, or pass --smoke to check the script at tiny sizes",
-            file=sys.stderr,
-        )
-        return 2
+    if (code := ready("benchmarks.gpu_memory_bound", args.smoke)) != 0:
+        return code
     dtypes = tuple(args.dtype or (("float32",) if args.smoke else DTYPES))
-    machine = _machine(args.smoke)
+    machine = gpu_machine(args.smoke)
     target = args.out or (None if args.smoke else RESULTS)
 
     def write(copy: float, rows: list[Row]) -> None:

@@ -655,7 +655,7 @@ def counts_section(claims: tuple[Claim, ...], report: dict[str, dict], stamp: st
     return "\n".join(out)
 
 
-GPU_FAMILIES = ("norm", "attention", "dropout", "pool", "embedding")
+GPU_FAMILIES = ("linear", "conv", "attention", "recurrent", "norm", "dropout", "pool", "embedding")
 
 
 def _first_line(obj) -> str:
@@ -668,11 +668,27 @@ def _first_line(obj) -> str:
     return re.sub(r"``([^`]*)``", r"`\1`", doc)
 
 
+def _measured(name: str, flag: str, aims: str) -> str:
+    """The committed benchmark table ``benchmarks/results/<name>.md``, or a plain statement
+    that none was measured."""
+    table = ROOT / "benchmarks" / "results" / f"{name}.md"
+    if table.exists():
+        return table.read_text()
+    return (
+        "**Not measured yet.** No GPU was lent to the sessions that wrote these kernels, so no "
+        f"throughput or ratio to torch is claimed. On a CUDA machine, `bash scripts/bench.sh "
+        f"{flag}` measures every kernel (bfloat16, float16, float32; forward and backward) "
+        f"and writes `benchmarks/results/{name}.md`, which this page then shows. The aims: "
+        f"{aims}."
+    )
+
+
 def gpu_page() -> str:
     """The GPU kernels: what exists, how it is checked, the bytes each must move, and the
     last committed benchmark (or a plain statement that none was measured)."""
     import importlib
 
+    from benchmarks.gpu_compute_bound import FLOPS
     from benchmarks.gpu_memory_bound import BYTES
 
     out = [
@@ -756,19 +772,41 @@ def gpu_page() -> str:
         "| --- | --- |",
     ]
     out += [f"| {k} | {v} |" for k, v in BYTES.items()]
-    table = ROOT / "benchmarks" / "results" / "gpu_memory_bound.md"
-    out += ["", "## Measured", ""]
-    if table.exists():
-        out.append(table.read_text())
-    else:
-        out.append(
-            "**Not measured yet.** No GPU was lent to the sessions that wrote these kernels, "
-            "so no bandwidth or ratio to torch is claimed. On a CUDA machine, "
-            "`bash scripts/bench.sh --gpu` measures the copy bandwidth and every kernel "
-            "(float32, bfloat16, float16; forward and backward) and writes "
-            "`benchmarks/results/gpu_memory_bound.md`, which this page then shows. The aims: "
-            "≥ 85% of copy bandwidth and ≥ 1.0× torch at large sizes."
+    out += ["", "### Measured: memory-bound kernels", ""]
+    out.append(
+        _measured(
+            "gpu_memory_bound",
+            "--gpu-memory",
+            "≥ 85% of copy bandwidth and ≥ 1.0× torch at large sizes",
         )
+    )
+    out += [
+        "",
+        "## FLOPs each compute-bound kernel does",
+        "",
+        "A compute-bound kernel cannot beat its multiply-accumulates / the device's matrix "
+        "throughput. The benchmark counts FLOPs = 2 × MACs with the theory's own functions and "
+        "measures the device's GEMM peak (torch's matmul at 8192³) in the same run; float32 "
+        "runs with TF32 on for both sides (`kernels.gpu._backend.dot_precision` makes our "
+        "`tl.dot` follow torch's switches). Causal attention counts only the scores the mask "
+        "keeps.",
+        "",
+        "| kernel, pass | FLOPs |",
+        "| --- | --- |",
+    ]
+    out += [f"| {k} | {v} |" for k, v in FLOPS.items()]
+    out += ["", "### Measured: compute-bound kernels", ""]
+    out.append(
+        _measured(
+            "gpu_compute_bound",
+            "--gpu-compute",
+            "dense linear ≥ 90% of "
+            "torch's GEMM at large square sizes; attention forward ≥ 400 TFLOP/s "
+            "at bf16, D = 128, long sequences; implicit-GEMM convolution ≥ 70% of "
+            "cuDNN at the ResNet-50 shapes; and the block-sparse and separable "
+            "kernels' time following their MAC counts (a fitted line)",
+        )
+    )
     out.append("")
     return "\n".join(out)
 

@@ -11,7 +11,9 @@ op). This module closes that gap in two steps, each in its own process:
 2. ``compile`` (no interpreter): import the kernel modules (real ``JITFunction`` objects) and
    compile each recorded specialization with ``triton.compile`` for
    ``GPUTarget("cuda", 90, 32)`` (Hopper: H100/H200) down to PTX and, with the ``ptxas``
-   shipped in the Triton wheel, to a cubin.
+   shipped in the Triton wheel, to a cubin — and again with each of the kernel's GPU configs
+   (``CUDA_CONFIGS`` in its module: the large blocks the interpreter never runs), checking
+   that no config needs more shared memory than an sm_90 block may have.
 
 ``python -m tests.gpu_compile`` runs both and prints one line per specialization.
 """
@@ -123,8 +125,38 @@ def _constexpr(v, tl):
     return v
 
 
+#: Shared memory a Hopper block may use (227 KiB, the opt-in maximum of sm_90): a compiled
+#: kernel asking for more would fail at launch with OutOfResources, so it fails here.
+MAX_SHARED = 227 * 1024
+
+
+def with_cuda_configs(specs: list[dict]) -> list[dict]:
+    """The recorded specializations plus, for each kernel whose module lists configs in
+    ``CUDA_CONFIGS[kernel]`` (the block sizes, ``num_warps`` and ``num_stages`` it uses on a
+    GPU, where the interpreter runs small ones), each recorded specialization re-made with
+    every config (once per distinct result)."""
+    import importlib
+
+    out: dict[str, dict] = {json.dumps(s, sort_keys=True): s for s in specs}
+    for spec in specs:
+        configs = getattr(importlib.import_module(spec["module"]), "CUDA_CONFIGS", {})
+        for config in configs.get(spec["kernel"], ()):
+            options = {k: v for k, v in config.items() if k in ("num_warps", "num_stages")}
+            blocks = {k: v for k, v in config.items() if k not in options}
+            unknown = set(blocks) - set(spec["constexprs"])
+            assert not unknown, f"{spec['kernel']}: CUDA_CONFIGS names no constexpr {unknown}"
+            variant = {
+                **spec,
+                "constexprs": {**spec["constexprs"], **blocks},
+                "options": {**spec["options"], **options},
+            }
+            out.setdefault(json.dumps(variant, sort_keys=True), variant)
+    return list(out.values())
+
+
 def compile_all(specs_path: Path, capability: int = 90) -> list[tuple[str, str]]:
-    """Compile every recorded specialization; return ``(name, "ok" or the error)``."""
+    """Compile every recorded specialization (and its CUDA configs, :func:`with_cuda_configs`);
+    return ``(name, "ok" or the error)``."""
     assert os.environ.get("TRITON_INTERPRET", "0") in ("", "0")
     import importlib
 
@@ -135,15 +167,19 @@ def compile_all(specs_path: Path, capability: int = 90) -> list[tuple[str, str]]
 
     target = GPUTarget("cuda", capability, 32)
     results = []
-    for spec in json.loads(specs_path.read_text()):
+    for spec in with_cuda_configs(json.loads(specs_path.read_text())):
         fn = getattr(importlib.import_module(spec["module"]), spec["kernel"])
         consts = {k: _constexpr(v, tl) for k, v in spec["constexprs"].items()}
         types = ",".join(t for t in spec["signature"].values() if t != "constexpr")
         name = f"{spec['module'].rsplit('.', 1)[-1]}.{spec['kernel']}({types}) {consts}"
+        if spec["options"]:
+            name += f" {spec['options']}"
         try:
             src = ASTSource(fn=fn, signature=spec["signature"], constexprs=consts)
             kernel = triton.compile(src, target=target, options=spec["options"])
             assert "ptx" in kernel.asm and "cubin" in kernel.asm
+            shared = kernel.metadata.shared
+            assert shared <= MAX_SHARED, f"needs {shared} B of shared memory > {MAX_SHARED}"
             results.append((name, "ok"))
         except Exception as e:  # report every failure, not just the first
             results.append((name, f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}"))

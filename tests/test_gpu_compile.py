@@ -75,4 +75,4 @@ def test_every_launched_kernel_compiles_for_sm90(tmp_path: Path):
     results = json.loads(run.stdout.strip().splitlines()[-1])
     failed = [f"{name}: {status}" for name, status in results if status != "ok"]
     assert not failed, "\n".join(failed)
-    assert len(results) == len(recorded) >= len(KERNEL_MODULES)
+    assert len(results) >= len(recorded) >= len(KERNEL_MODULES)

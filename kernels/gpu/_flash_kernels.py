@@ -175,7 +175,7 @@ def _fwd_inner(acc, l_i, m_i, q, k_base, v_base, offs_m, lo, hi, S, qk_scale,
 
 
 @triton.jit
-def _attn_fwd(Q, K, V, O, LSE, SC, L, S, REP,
+def _attn_fwd(Q, K, V, OUT, LSE, SC, L, S, REP,
               HEAD_DIM: tl.constexpr, HEAD_DV: tl.constexpr, CAUSAL: tl.constexpr,
               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
               BLOCK_DV: tl.constexpr, PREC: tl.constexpr, ACC: tl.constexpr):  # fmt: skip
@@ -208,10 +208,10 @@ def _attn_fwd(Q, K, V, O, LSE, SC, L, S, REP,
     # 1/l divided once per row in float64 (float32 `/` is not correctly rounded on the GPU).
     inv = (1.0 / l_i.to(tl.float64)).to(ACC)
     out = acc * inv[:, None]
-    o_ptrs = O + zh * L * HEAD_DV + offs_m[:, None] * HEAD_DV + offs_dv[None, :]
+    o_ptrs = OUT + zh * L * HEAD_DV + offs_m[:, None] * HEAD_DV + offs_dv[None, :]
     tl.store(
         o_ptrs,
-        out.to(O.dtype.element_ty),
+        out.to(OUT.dtype.element_ty),
         mask=(offs_m[:, None] < L) & (offs_dv[None, :] < HEAD_DV),
     )
     lse = (m_i + tl.log2(l_i)) * ln2  # natural log-sum-exp of the (unscaled-base) scores
@@ -233,7 +233,7 @@ def _attn_fwd(Q, K, V, O, LSE, SC, L, S, REP,
 
 
 @triton.jit
-def _attn_bwd_preprocess(O, DO, DELTA, L, HEAD_DV: tl.constexpr, BLOCK_M: tl.constexpr,
+def _attn_bwd_preprocess(OUT, DO, DELTA, L, HEAD_DV: tl.constexpr, BLOCK_M: tl.constexpr,
                          BLOCK_DV: tl.constexpr, ACC: tl.constexpr):  # fmt: skip
     # δ_i = rowsum(dO ∘ O)_i (see the derivation above; theory.attention.derive_flash_backward)
     start_m = tl.program_id(0) * BLOCK_M
@@ -241,7 +241,7 @@ def _attn_bwd_preprocess(O, DO, DELTA, L, HEAD_DV: tl.constexpr, BLOCK_M: tl.con
     offs_m = start_m + tl.arange(0, BLOCK_M)
     offs_dv = tl.arange(0, BLOCK_DV)
     offs = zh * L * HEAD_DV + offs_m[:, None] * HEAD_DV + offs_dv[None, :]
-    o = _load(O + offs, offs_m[:, None], L, offs_dv[None, :], HEAD_DV, True,
+    o = _load(OUT + offs, offs_m[:, None], L, offs_dv[None, :], HEAD_DV, True,
               BLOCK_DV != HEAD_DV, 0.0).to(ACC)  # fmt: skip
     do = _load(DO + offs, offs_m[:, None], L, offs_dv[None, :], HEAD_DV, True,
                BLOCK_DV != HEAD_DV, 0.0).to(ACC)  # fmt: skip
@@ -330,8 +330,10 @@ def _attn_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, SC, L, S, REP,
             qk_scale, log2e, False, HEAD_DIM, HEAD_DV, BLOCK_M, BLOCK_D, BLOCK_DV, PREC,
         )  # fmt: skip
     keep = offs_n[:, None] < S
-    tl.store(DK + zkv * S * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :],
-             (dk * scale).to(DK.dtype.element_ty), mask=keep & (offs_d[None, :] < HEAD_DIM))  # fmt: skip
+    dk_ptrs = DK + zkv * S * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :]
+    tl.store(
+        dk_ptrs, (dk * scale).to(DK.dtype.element_ty), mask=keep & (offs_d[None, :] < HEAD_DIM)
+    )
     tl.store(DV + zkv * S * HEAD_DV + offs_n[:, None] * HEAD_DV + offs_dv[None, :],
              dv.to(DV.dtype.element_ty), mask=keep & (offs_dv[None, :] < HEAD_DV))  # fmt: skip
 

@@ -215,7 +215,7 @@ def _broadcast(shapes, names: str, hint: str = "") -> tuple[int, ...]:
 def _flat(t: torch.Tensor, batch: tuple[int, ...]) -> torch.Tensor:
     """``t`` expanded to ``(*batch, rows, cols)`` as a contiguous ``(prod(batch), rows, cols)``."""
     rows, cols = t.shape[-2:]
-    return t.expand(*batch, rows, cols).reshape(-1, rows, cols).contiguous()
+    return t.expand(*batch, rows, cols).reshape(math.prod(batch), rows, cols).contiguous()
 
 
 def _problem(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa) -> _Problem:
@@ -518,7 +518,7 @@ def flash_attention_backward(
     L = p.q.shape[1]
     grads = _backward(
         p, _flat(g, p.out_batch), _flat(o, p.out_batch),
-        m.reshape(-1, L).contiguous(),
+        m.reshape(math.prod(p.out_batch), L).contiguous(),
     )  # fmt: skip
     _refuse(checks)
     return grads

@@ -383,6 +383,8 @@ def test_bad_values_are_refused_after_the_launch():
         gpu.scaled_dot_product_attention_backward(g * float("inf"), q, k, v)
     with pytest.raises(ValueError, match="overflow"):
         gpu.scaled_dot_product_attention(q * 1e160, k * 1e160, v)
+    with pytest.raises(ValueError, match="scores too large for the backward"):
+        gpu.scaled_dot_product_attention_backward(g, q, k, v, scale=1e30)
     out, lse = gpu.flash_attention_forward(q, k, v)
     with pytest.raises(TypeError, match=r"lse must have dtype torch\.float64"):
         gpu.flash_attention_backward(g, q, k, v, out, lse.float())

@@ -65,6 +65,10 @@ summed back in float32/float64. Finiteness is checked by one fused reduction per
 single host synchronization after the kernels (inputs, ``lse`` and the output together), so bad
 input is refused after the launch; a score that overflows to ``-inf`` alone (``|scale·q·k| >
 3.4e38`` in float32) is given weight 0 (the limit of the softmax) where the CPU kernel refuses.
+The backward recomputes :math:`P = e^{S - \mathrm{LSE}}`, whose error is about :math:`|S|\,u`
+relative (:math:`u` of the accumulator): scores beyond about :math:`1/u` (:math:`10^7` in
+float32) make it meaningless, and a non-finite gradient is refused (``ValueError`` naming
+``query, key and scale``) — torch's flash backend shares the limit, its math path does not.
 
 **FLOPs** (2 per multiply-accumulate, as FlashAttention counts): forward
 ``4·Z·H·L·S·E`` for ``E = Ev`` (two products: ``QK^T`` and ``PV``); causal counts only the
@@ -329,6 +333,15 @@ def _overflow(out: torch.Tensor, lse: torch.Tensor) -> tuple[torch.Tensor, str]:
     return fine, "query, key and scale give scores that overflow (non-finite)"
 
 
+def _grads_finite(grads) -> tuple[torch.Tensor, str]:
+    fine = torch.stack([torch.isfinite(t).all() for t in grads]).all()
+    return fine, (
+        "query, key and scale give scores too large for the backward: it recomputes "
+        "P = exp(S - LSE), whose absolute error |S|·eps of the accumulator overflowed to a "
+        "non-finite gradient; scale the scores down (torch's flash backend shares this limit)"
+    )
+
+
 def _forward(p: _Problem) -> tuple[torch.Tensor, torch.Tensor]:
     kernels = _backend.load("_flash_kernels")
     return kernels.forward(
@@ -470,7 +483,7 @@ def scaled_dot_product_attention_backward(
         return _zeros_like_inputs(p)
     o, lse = _forward(p)
     grads = _backward(p, _flat(g, p.out_batch), o, lse)
-    _refuse([*checks, _overflow(o, lse)])
+    _refuse([*checks, _overflow(o, lse), _grads_finite(grads)])
     return grads
 
 
@@ -520,5 +533,5 @@ def flash_attention_backward(
         p, _flat(g, p.out_batch), _flat(o, p.out_batch),
         m.reshape(math.prod(p.out_batch), L).contiguous(),
     )  # fmt: skip
-    _refuse(checks)
+    _refuse([*checks, _grads_finite(grads)])
     return grads

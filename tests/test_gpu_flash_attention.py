@@ -336,6 +336,44 @@ def test_square_blocks_agree_too():
         np.testing.assert_allclose(np64(a), r, rtol=1e-12, atol=1e-13)
 
 
+class _PrecisionSpy:
+    """Wraps a kernel; records the ``PREC`` (``tl.dot`` input precision) of every launch."""
+
+    def __init__(self, kernel, seen):
+        self.kernel, self.seen = kernel, seen
+
+    def __getitem__(self, grid):
+        launch = self.kernel[grid]
+
+        def run(*args, **kwargs):
+            self.seen.append(kwargs["PREC"])
+            return launch(*args, **kwargs)
+
+        return run
+
+
+def test_float32_products_follow_torchs_tf32_switch(monkeypatch):
+    """``tl.dot`` runs float32 at torch's matmul precision (``allow_tf32``: ieee by default),
+    so the GPU rule compares like with like; half precisions and float64 ignore it."""
+    fk = _backend.load("_flash_kernels")
+    seen: list[str] = []
+    for name in ("_attn_fwd", "_attn_bwd_dkdv", "_attn_bwd_dq"):
+        monkeypatch.setattr(fk, name, _PrecisionSpy(getattr(fk, name), seen))
+    q = rand((1, 5, 16), 0, torch.float32)
+    saved = torch.backends.cuda.matmul.allow_tf32
+    try:
+        for tf32, want in ((False, "ieee"), (True, "tf32")):
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            seen.clear()
+            gpu.scaled_dot_product_attention_backward(q, q, q, q)
+            assert seen == [want] * 3
+            seen.clear()
+            gpu.scaled_dot_product_attention_backward(q.half(), q.half(), q.half(), q.half())
+            assert seen == ["ieee"] * 3
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def test_the_flash_form_of_the_backward_is_derived():
     assert th.derive_flash_backward().agrees()
 

@@ -230,6 +230,38 @@ def test_permuting_the_keys_permutes_their_gradients_and_keeps_the_output(L, S, 
     np.testing.assert_allclose(np64(dvp), np64(dv[:, perm]), rtol=1e-12, atol=1e-13)
 
 
+@SDPA
+@settings(max_examples=6, deadline=None)  # interpreter: ~0.4 s per forward + backward
+@given(
+    L=st.integers(1, 40),
+    S=st.integers(1, 40),
+    E=st.sampled_from([16, 24, 40]),
+    Ev=st.sampled_from([16, 24]),
+    hk=st.integers(1, 2),
+    rep=st.integers(1, 2),
+    causal=st.booleans(),
+    scale=st.one_of(st.none(), st.floats(-2, 2)),
+    seed=seeds,
+)
+def test_random_shapes_agree_with_the_float64_numpy_kernel(
+    L, S, E, Ev, hk, rep, causal, scale, seed
+):
+    """Any L, S (one or several blocks, partial last blocks, L < S and L > S), head widths
+    that fill or do not fill their tile, GQA, any scale: float64 forward and backward equal the
+    NumPy kernel to 1e-12 relative (both are float64; the order of the sums differs)."""
+    q = rand((1, hk * rep, L, E), seed)
+    k, v = rand((1, hk, S, E), seed + 1), rand((1, hk, S, Ev), seed + 2)
+    g = rand((1, hk * rep, L, Ev), seed + 3)
+    kw = dict(is_causal=causal, scale=scale, enable_gqa=rep > 1)
+    out = gpu.scaled_dot_product_attention(q, k, v, **kw)
+    ref = cpu.scaled_dot_product_attention(np64(q), np64(k), np64(v), **kw)
+    np.testing.assert_allclose(np64(out), ref, rtol=1e-12, atol=1e-12)
+    grads = gpu.scaled_dot_product_attention_backward(g, q, k, v, **kw)
+    refs = cpu.scaled_dot_product_attention_backward(np64(g), np64(q), np64(k), np64(v), **kw)
+    for a, r in zip(grads, refs, strict=True):
+        np.testing.assert_allclose(np64(a), r, rtol=1e-11, atol=1e-11)
+
+
 @pytest.mark.claim("d000.attn.output")
 @settings(max_examples=8, deadline=None)  # interpreter: one forward per example
 @given(L=st.integers(1, 40), S=st.integers(1, 40), causal=st.booleans(), seed=seeds,

@@ -249,6 +249,7 @@ ENTRIES += [
             _sdpa_sample(Q1, K1, V1),
             _sdpa_sample(Q1, K1, V1, causal=True),
             _sdpa_sample(Q2, K2, V2, causal=True, gqa=True),
+            _sdpa_sample(Q2, K2, V2, gqa=True),
             _sdpa_sample(Q3, K3, V3, causal=True, scale=-0.3),
             _sdpa_sample(Q4, K4, V4),
         ),
@@ -267,6 +268,8 @@ ENTRIES += [
             _bwd_sample(G1, Q1, K1, V1, causal=True),
             _bwd_sample(G2, Q2, K2, V2, causal=True, gqa=True),
             _bwd_sample(G3, Q3, K3, V3, scale=0.7),
+            _bwd_sample(G2, Q2, K2, V2, gqa=True),
+            _bwd_sample(G3, Q3, K3, V3, causal=True),
             _bwd_sample(G4, Q4, K4, V4, causal=True),
         ),
         errors=(

@@ -1203,3 +1203,76 @@ def derive_variant_costs() -> Derivation:
         derived=lead,
         scope="proved (closed forms; the strided count at n = s^2, limit as s -> oo)",
     )
+
+
+# 6. The FlashAttention form of the backward ------------------------------------------------
+
+
+def derive_flash_backward() -> Derivation:
+    r"""The backward as FlashAttention-2 computes it (Dao 2023, arXiv:2307.08691, Algorithm 2):
+    the row term of :math:`dS` from the output, :math:`\delta_i = \sum_j P_{ij}\,dP_{ij} =
+    \sum_c dO_{ic}\,O_{ic}`, and the weights recomputed from the saved log-sum-exp,
+    :math:`P_{ij} = e^{S_{ij} - \mathrm{LSE}_i}` with :math:`\mathrm{LSE}_i = \log\sum_l
+    e^{S_{il}}`; so :math:`dS = P\circ(dP - \delta\mathbf 1^\top)` needs neither the
+    :math:`n\times m` weights nor :math:`dP\circ P` stored. Proved with SymPy for
+    :math:`n = 2` queries, :math:`m = 3` keys, :math:`d_v = 2` and a symbolic scale: every
+    :math:`\delta_i` (as one identity with free weights) and every entry of :math:`P`."""
+    n, m, dv = 2, 3, 2
+    att = attention_expr(n, 1, dv, m, scale=sympy.Symbol("c", positive=True))
+    g = _sym_matrix("g", n, dv)
+    da = g * att.V.T
+    back = _exp_symbols(att)
+    w = sympy.symbols(f"w_1:{n + 1}", real=True)  # one free weight per row
+    via_p = sum(w[i] * sum(da[i, j] * att.A[i, j] for j in range(m)) for i in range(n))
+    via_o = sum(w[i] * sum(g[i, c] * att.O[i, c] for c in range(dv)) for i in range(n))
+    claimed = sympy.cancel(sympy.together(_rationalize(sympy.expand(via_o), back)))
+    derived = sympy.cancel(sympy.together(_rationalize(sympy.expand(via_p), back)))
+    lse = [sympy.log(sum(sympy.exp(att.S[i, j]) for j in range(m))) for i in range(n)]
+    p_ok = all(
+        sympy.cancel(
+            sympy.together(
+                _rationalize(
+                    sympy.expand(sympy.exp(att.S[i, j] - lse[i]), power_exp=True) - att.A[i, j],
+                    back,
+                )
+            )
+        )
+        == 0
+        for i in range(n)
+        for j in range(m)
+    )
+    return Derivation(
+        title=r"FlashAttention backward: $\delta = \operatorname{rowsum}(dO\circ O)$, "
+        r"$P = e^{S - \mathrm{LSE}}$",
+        steps=(
+            Step(
+                r"$dP = dO\,V^\top$ and $O = PV$, so "
+                r"$\sum_j P_{ij}dP_{ij} = \sum_j P_{ij}\sum_c dO_{ic}V_{jc} = "
+                r"\sum_c dO_{ic}\sum_j P_{ij}V_{jc} = \sum_c dO_{ic}O_{ic}$: "
+                r"$\delta = \operatorname{rowsum}(dO\circ O)$, one pass over $O$ and $dO$."
+            ),
+            Step(
+                r"Hence $dS = P\circ(dP - \delta\mathbf 1^\top)$ equals the softmax-Jacobian "
+                r"form of `derive_sdpa_backward`, $P\circ(dP - \operatorname{rowsum}(dP\circ P)"
+                r"\mathbf 1^\top)$."
+            ),
+            Step(
+                r"$P_{ij} = e^{S_{ij}}/\sum_l e^{S_{il}} = e^{S_{ij} - \mathrm{LSE}_i}$ with "
+                r"$\mathrm{LSE}_i = \log\sum_l e^{S_{il}}$ "
+                + ("(every entry checked: True)" if p_ok else "(FAILED for an entry)")
+                + r"; the forward saves $\mathrm{LSE}$ ($n$ numbers), the backward recomputes "
+                r"$P$ tile by tile from $Q$, $K$ and $\mathrm{LSE}$."
+            ),
+            Step(
+                r"Checked as one identity $\sum_i w_i\sum_j P_{ij}dP_{ij} = "
+                r"\sum_i w_i\sum_c dO_{ic}O_{ic}$ with free weights $w$ (so every row agrees), "
+                r"$e^{s_{ij}}$ written $E_{ij}$ and the difference cancelled to 0."
+            ),
+        ),
+        claimed=claimed,
+        derived=derived if p_ok else derived + 1,  # a wrong P-from-LSE step fails the check
+        scope="exact identity for n = 2 queries, m = 3 keys, d_v = 2, symbolic scale",
+    )
+
+
+__all__ += ["derive_flash_backward"]

@@ -471,3 +471,7 @@ ENTRIES = [
     ),
     derivation_entry(T + "derive_variant_costs"),
 ]
+
+# The FlashAttention form of the backward (delta = rowsum(dO o O), P = exp(S - LSE)), used by
+# kernels.gpu._flash_kernels.
+ENTRIES.append(derivation_entry(T + "derive_flash_backward"))

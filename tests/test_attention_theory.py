@@ -121,6 +121,12 @@ def test_sdpa_backward_proved_for_all_small_sizes():
     assert th.derive_softmax_jacobian().agrees()
 
 
+def test_the_flash_form_of_the_backward_is_derived():
+    """FlashAttention-2's backward (delta = rowsum(dO o O), P = exp(S - LSE)), used by
+    kernels.gpu.attention, equals the softmax-Jacobian form."""
+    assert th.derive_flash_backward().agrees()
+
+
 @pytest.mark.claim("d000.attn.sdpa")
 @pytest.mark.parametrize("broken", ["no_rowsum", "unscaled_dq", "dk_sign", "dv_no_transpose"])
 def test_sdpa_backward_proved_fails_on_a_broken_formula(monkeypatch, broken):

@@ -28,7 +28,6 @@ import kernels.gpu
 from kernels.cpu import attention as cpu
 from numerics.tolerances import assert_gpu_close
 from tests.gpu_support import DEV, INTERPRETED, gpu_only, needs_kernels
-from theory import attention as th
 
 pytestmark = needs_kernels
 
@@ -404,10 +403,6 @@ def test_float32_products_follow_torchs_tf32_switch(monkeypatch):
             assert seen == ["ieee"] * 3
     finally:
         torch.backends.cuda.matmul.allow_tf32 = saved
-
-
-def test_the_flash_form_of_the_backward_is_derived():
-    assert th.derive_flash_backward().agrees()
 
 
 # ----------------------------------------------------------------------------- edges, errors

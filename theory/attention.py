@@ -63,6 +63,7 @@ __all__ = [
     "AttentionExpr",
     "attention_cost",
     "attention_expr",
+    "derive_flash_backward",
     "derive_relative_factorization",
     "derive_score_scale",
     "derive_sdpa_backward",
@@ -1273,6 +1274,3 @@ def derive_flash_backward() -> Derivation:
         derived=derived if p_ok else derived + 1,  # a wrong P-from-LSE step fails the check
         scope="exact identity for n = 2 queries, m = 3 keys, d_v = 2, symbolic scale",
     )
-
-
-__all__ += ["derive_flash_backward"]

@@ -233,6 +233,39 @@ def test_random_geometry_linearity_and_adjoint_identity(cfg, seed):
         assert torch.equal(dx, xt)
 
 
+@MULTICHANNEL
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    ("transposed", "kw"),
+    [
+        (False, dict(stride=2, padding=1, dilation=2, groups=2)),
+        (False, dict(padding="same", groups=2)),
+        (True, dict(stride=2, padding=1, output_padding=1, groups=2)),
+        (True, dict(dilation=3, output_padding=2, groups=4)),
+    ],
+)
+def test_conv1d_family_through_2d(transposed, kw, dtype):
+    """conv1d / conv_transpose1d and their backwards (a map of height 1 through the 2-D
+    kernels) equal the NumPy kernel and torch under the GPU rule; unbatched too."""
+    x = _rand(90, (2, 4, 11), dtype)
+    groups = kw["groups"]
+    w = _rand(91, (4, 6 // groups, 3) if transposed else (6, 4 // groups, 3), dtype)
+    if transposed and groups == 4:
+        w = w[:, :1]
+    b = _rand(92, (w.shape[1] * groups if transposed else 6,), dtype)
+    name = "conv_transpose1d" if transposed else "conv1d"
+    fwd, back = getattr(gpu, name), getattr(gpu, name + "_backward")
+    ref, ref_back = getattr(cpu, name), getattr(cpu, name + "_backward")
+    for xs in (x, x[1]):
+        y = fwd(xs, w, b, **kw)
+        g = _rand(93, tuple(y.shape), dtype)
+        yt, dxt, dwt, dbt = _torch_grads(getattr(F, name), xs, w, b, g, **kw)
+        _check_all(name, (y, None, None), (ref(_np(xs), _np(w), _np(b), **kw), None, None),
+                   (yt, None, None), "forward")  # fmt: skip
+        want = ref_back(_np(g), _np(xs), _np(w), _np(b), **kw)
+        _check_all(name, back(g, xs, w, b, **kw), want, (dxt, dwt, dbt), "backward")
+
+
 @GROUPED
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_groups_are_the_per_group_convolutions_concatenated(dtype):

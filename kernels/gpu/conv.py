@@ -1,5 +1,6 @@
 r"""2-D convolution and transposed convolution in Triton as implicit GEMMs (no im2col buffer),
-forward and backward, with the API of :mod:`kernels.cpu.conv` on torch tensors.
+forward and backward, with the API of :mod:`kernels.cpu.conv` on torch tensors (the 1-D
+functions too: checked as 1-D, computed as 2-D on a map of height 1).
 
 **Forward** (cross-correlation, torch's ``F.conv2d``; :mod:`kernels.cpu.conv`'s formula):
 
@@ -65,6 +66,7 @@ convolution arithmetic* (2016).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -74,7 +76,16 @@ import torch
 from kernels.cpu._check import ConvGeometry, conv_geometry
 from kernels.gpu import _backend
 
-__all__ = ["conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward"]
+__all__ = [
+    "conv1d",
+    "conv1d_backward",
+    "conv2d",
+    "conv2d_backward",
+    "conv_transpose1d",
+    "conv_transpose1d_backward",
+    "conv_transpose2d",
+    "conv_transpose2d_backward",
+]
 
 Ints = int | Sequence[int]
 
@@ -110,9 +121,18 @@ def _nhwc(t: torch.Tensor, batched: bool) -> torch.Tensor:
 
 
 def _check(
-    input, weight, bias, stride, padding, dilation, groups, transposed=False, output_padding=0
+    input,
+    weight,
+    bias,
+    stride,
+    padding,
+    dilation,
+    groups,
+    transposed=False,
+    output_padding=0,
+    nd=2,
 ) -> _Conv:
-    x = _backend.tensor(input, "input", ndim=(3, 4))
+    x = _backend.tensor(input, "input", ndim=(nd + 1, nd + 2))
     w = _backend.tensor(weight, "weight")
     _backend.same(w, x, "weight", "input")
     b = None
@@ -122,29 +142,31 @@ def _check(
         b = b.contiguous()
     kw = {"transposed": True, "output_padding": output_padding} if transposed else {}
     geo = conv_geometry(
-        _proxy(x, x.ndim == 4),
+        _proxy(x, x.ndim == nd + 2),
         _proxy(w, False),
         None if b is None else _proxy(b, False),
         stride,
         padding,
         dilation,
         groups,
-        2,
+        nd,
         **kw,
     )
     n = int(x.shape[0]) if geo.batched else 1
-    out_numel = n * geo.out_channels * geo.out[0] * geo.out[1]
+    out_numel = n * geo.out_channels * math.prod(geo.out)
     for name, numel in (("input", x.numel()), ("the output", out_numel)):
         if numel > MAX_NUMEL:
             raise ValueError(
                 f"input: {name} would have {numel} elements, more than the kernels' int32 "
                 f"index limit {MAX_NUMEL}; split the batch"
             )
+    if nd == 1:  # validated as 1-D; the 2-D functions take it from here
+        return _Conv(geo, x, w, b, n)
     return _Conv(geo, _nhwc(x, geo.batched), w, b, n)
 
 
 def _grad(grad_output, c: _Conv, input: torch.Tensor) -> torch.Tensor:
-    g = _backend.tensor(grad_output, "grad_output", ndim=(3, 4))
+    g = _backend.tensor(grad_output, "grad_output", ndim=(c.geo.nd + 1, c.geo.nd + 2))
     _backend.same(g, input, "grad_output", "input")
     geo = c.geo
     expected = (*((c.n,) if geo.batched else ()), geo.out_channels, *geo.out)
@@ -154,7 +176,7 @@ def _grad(grad_output, c: _Conv, input: torch.Tensor) -> torch.Tensor:
             f"input, weight, stride, padding, dilation{', output_padding' * geo.transposed}; "
             f"got {tuple(g.shape)}"
         )
-    return _nhwc(g, geo.batched)
+    return g if geo.nd == 1 else _nhwc(g, geo.batched)
 
 
 def _acc(dtype: torch.dtype) -> torch.dtype:
@@ -385,3 +407,102 @@ def conv_transpose2d_backward(
     dw = _wgrad(c.x, g, *dims)
     db = None if c.bias is None else _bgrad(g)
     return _out(dx, geo.batched), dw, db
+
+
+# --------------------------------------------------------------------------- 1-D, through 2-D
+
+
+def _args_2d(c: _Conv, padding) -> dict:
+    """The checked 1-D geometry as 2-D arguments with a height-1 axis in front."""
+    geo = c.geo
+    pad = padding if isinstance(padding, str) else (0, geo.padding[0])
+    out = dict(stride=(1, geo.stride[0]), padding=pad, dilation=(1, geo.dilation[0]))
+    out["groups"] = geo.groups
+    if geo.transposed:
+        out["output_padding"] = (0, geo.output_padding[0])
+    return out
+
+
+def _h1(t: torch.Tensor | None) -> torch.Tensor | None:
+    """``(..., L)`` -> ``(..., 1, L)``: the 1-D length as a 2-D map of height 1."""
+    return None if t is None else t.unsqueeze(-2)
+
+
+def _squeeze(result):
+    """Drop the height-1 axis again (``grad_bias`` has none)."""
+    if isinstance(result, tuple):
+        dx, dw, db = result
+        return dx.squeeze(-2), dw.squeeze(-2), db
+    return result.squeeze(-2)
+
+
+def conv1d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Ints = 1,
+    padding: Ints | str = 0,
+    dilation: Ints = 1,
+    groups: int = 1,
+) -> torch.Tensor:
+    """``F.conv1d``: input ``(N, C_in, L)`` or ``(C_in, L)``, weight ``(C_out, C_in/G, K)``;
+    checked as 1-D (the CPU kernel's messages), computed by :func:`conv2d` on a map of height 1
+    (the result is ``(N, C_out, L_o)`` with channels innermost in memory)."""
+    c = _check(input, weight, bias, stride, padding, dilation, groups, nd=1)
+    kw = _args_2d(c, padding)
+    return _squeeze(conv2d(_h1(c.x), _h1(c.weight), c.bias, **kw))
+
+
+def conv1d_backward(
+    grad_output: torch.Tensor,
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Ints = 1,
+    padding: Ints | str = 0,
+    dilation: Ints = 1,
+    groups: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(grad_input, grad_weight, grad_bias)`` of :func:`conv1d`, by :func:`conv2d_backward`
+    on a map of height 1."""
+    c = _check(input, weight, bias, stride, padding, dilation, groups, nd=1)
+    g = _grad(grad_output, c, input)
+    kw = _args_2d(c, padding)
+    return _squeeze(conv2d_backward(_h1(g), _h1(c.x), _h1(c.weight), c.bias, **kw))
+
+
+def conv_transpose1d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Ints = 1,
+    padding: Ints = 0,
+    output_padding: Ints = 0,
+    groups: int = 1,
+    dilation: Ints = 1,
+) -> torch.Tensor:
+    """``F.conv_transpose1d``: input ``(N, C_in, L)`` or ``(C_in, L)``, weight
+    ``(C_in, C_out/G, K)``, output length ``(L-1)S - 2P + D(K-1) + P_out + 1``; by
+    :func:`conv_transpose2d` on a map of height 1."""
+    c = _check(input, weight, bias, stride, padding, dilation, groups, True, output_padding, 1)
+    kw = _args_2d(c, padding)
+    return _squeeze(conv_transpose2d(_h1(c.x), _h1(c.weight), c.bias, **kw))
+
+
+def conv_transpose1d_backward(
+    grad_output: torch.Tensor,
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: Ints = 1,
+    padding: Ints = 0,
+    output_padding: Ints = 0,
+    groups: int = 1,
+    dilation: Ints = 1,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``(grad_input, grad_weight, grad_bias)`` of :func:`conv_transpose1d`, by
+    :func:`conv_transpose2d_backward` on a map of height 1."""
+    c = _check(input, weight, bias, stride, padding, dilation, groups, True, output_padding, 1)
+    g = _grad(grad_output, c, input)
+    kw = _args_2d(c, padding)
+    return _squeeze(conv_transpose2d_backward(_h1(g), _h1(c.x), _h1(c.weight), c.bias, **kw))

@@ -25,6 +25,9 @@ BN = _RNG.standard_normal(6)
 WDN = _RNG.standard_normal((8, 1, 3, 3))  # depthwise, groups 4, multiplier 2
 BDN = _RNG.standard_normal(8)
 WTN = _RNG.standard_normal((4, 3, 2, 3))  # transposed: (C_in, C_out/G, K), groups 2 -> C_out 6
+X1N = _RNG.standard_normal((2, 4, 7))
+W1N = _RNG.standard_normal((6, 2, 3))
+WT1N = _RNG.standard_normal((4, 3, 3))
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
@@ -32,6 +35,7 @@ def _t(a: np.ndarray) -> torch.Tensor:
 
 
 X, W, B, WD, BD, WT = (_t(a) for a in (XN, WN, BN, WDN, BDN, WTN))
+X1, W1, WT1 = (_t(a) for a in (X1N, W1N, WT1N))
 K = "kernels.gpu.conv."
 
 _FWD = {"stride": 1, "padding": "same", "dilation": (1, 2), "groups": 2}
@@ -75,7 +79,7 @@ assert cpu.conv2d(XN, WN, **_FWD).shape == G2.shape
 assert cpu.conv2d(XN[1], WDN[:4], **_DEPTH).shape == GD.shape
 
 
-def _errors(base: dict, bad_weight: torch.Tensor, transposed: bool = False) -> tuple:
+def _errors(base: dict, bad_weight: torch.Tensor, transposed: bool = False, nd: int = 2) -> tuple:
     x, w = base["input"], base["weight"]
     out = [
         ErrorSample({**base, "stride": 0}, ValueError, "stride"),
@@ -88,6 +92,7 @@ def _errors(base: dict, bad_weight: torch.Tensor, transposed: bool = False) -> t
         ErrorSample({**base, "groups": 3}, ValueError, "groups"),
         ErrorSample({**base, "groups": True}, TypeError, "groups"),
         ErrorSample({**base, "weight": bad_weight}, ValueError, "weight"),
+        ErrorSample({**base, "stride": (1,) * (nd + 1)}, ValueError, "stride"),
         ErrorSample({**base, "input": x.long()}, TypeError, "input"),
         ErrorSample({**base, "input": x.cpu().numpy()}, TypeError, "input"),
         ErrorSample({**base, "input": x.clone().requires_grad_()}, ValueError, "input"),
@@ -155,6 +160,45 @@ ENTRIES = [
         K + "conv_transpose2d_backward",
         samples=(_sample("conv_transpose2d_backward", grad_output=GT, **_T),),
         errors=_grad_errors(_T, GT),
+        domains={"groups": positive_int},
+    ),
+]
+
+_C1_KW = {"stride": 2, "padding": 1, "dilation": 2, "groups": 2}
+_T1_KW = {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2, "dilation": 1}
+_C1 = {"input": X1, "weight": W1, "bias": B, **_C1_KW}
+_T1 = {"input": X1, "weight": WT1, "bias": B, **_T1_KW}
+G1 = _g((2, 6, 3))  # conv1d(X1, W1, **_C1_KW)
+GT1 = _g((2, 6, 14))  # conv_transpose1d(X1, WT1, **_T1_KW)
+assert cpu.conv1d(X1N, W1N, **_C1_KW).shape == G1.shape
+assert cpu.conv_transpose1d(X1N, WT1N, **_T1_KW).shape == GT1.shape
+
+ENTRIES += [
+    Entry(
+        K + "conv1d",
+        samples=(
+            _sample("conv1d", **_C1),
+            _sample("conv1d", input=X1[0], weight=W1, padding="same", groups=2),
+        ),
+        errors=_errors(_C1, W1[:, :1], nd=1),
+        domains={"groups": positive_int},
+    ),
+    Entry(
+        K + "conv1d_backward",
+        samples=(_sample("conv1d_backward", grad_output=G1, **_C1),),
+        errors=_grad_errors(_C1, G1),
+        domains={"groups": positive_int},
+    ),
+    Entry(
+        K + "conv_transpose1d",
+        samples=(_sample("conv_transpose1d", **_T1),),
+        errors=_errors(_T1, WT1[:3], transposed=True, nd=1),
+        domains={"groups": positive_int},
+    ),
+    Entry(
+        K + "conv_transpose1d_backward",
+        samples=(_sample("conv_transpose1d_backward", grad_output=GT1, **_T1),),
+        errors=_grad_errors(_T1, GT1),
         domains={"groups": positive_int},
     ),
 ]

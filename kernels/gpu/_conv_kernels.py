@@ -32,6 +32,8 @@ no autotuning: the choice depends only on the shape, so reruns are bit-equal).
 
 from __future__ import annotations
 
+import math
+
 import triton
 import triton.language as tl
 
@@ -284,9 +286,13 @@ def conv_depthwise_kernel(
 #        and in range,
 #
 # an implicit GEMM with rows (n, h, w), columns ci, reduction (kh, kw, co). Stride > 1 uses the
-# *divisibility mask* (rows whose tap offset is not a multiple of S load zeros), not the
-# sub-pixel decomposition: simple and exact, at the price of S_h S_w times the MACs of the
-# real work for strided layers. The transposed convolution is by torch's definition this map
+# *sub-pixel decomposition* (as in Shi et al. 2016's sub-pixel convolution / the "zero-free"
+# transposed convolution): an input row h is reached only through the taps with
+# kh D ≡ h + P (mod S), the same taps for every h of one residue class r = (h + P) mod S, so the
+# host launches one GEMM per class (S_h S_w launches; subpixel_classes), each over the rows of
+# its class and the taps kh = kh0 + t S/gcd(S, D) that reach them: no MAC on a zero, unlike the
+# divisibility mask (which would compute S_h S_w times the work). A class with no tap stores
+# zeros (+ bias). The transposed convolution is by torch's definition this map
 # (ConvTranspose2d docs: "the gradient of Conv2d with respect to its input"; Dumoulin & Visin
 # 2016, section 4; kernels.cpu.conv._conv_t computes crop_P(A_w^T x) the same way), so
 # conv_transpose2d launches this kernel with its input as G, output size = the cropped output
@@ -319,6 +325,16 @@ def conv_dgrad_kernel(
     DW,
     KH,
     KW,
+    H0,
+    W0,
+    HC,
+    WC,
+    KH0,
+    KW0,
+    KHS,
+    KWS,
+    NKH,
+    NKW,
     HAS_BIAS: tl.constexpr,
     F64: tl.constexpr,
     PREC: tl.constexpr,
@@ -327,15 +343,20 @@ def conv_dgrad_kernel(
     BLOCK_K: tl.constexpr,
     GROUP_M: tl.constexpr,
 ):
+    """One sub-pixel class: the rows ``h = H0 + j SH`` (``j < HC``), ``w = W0 + j' SW``
+    (``j' < WC``) and the taps ``kh = KH0 + t KHS`` (``t < NKH``), ``kw = KW0 + t' KWS`` that
+    reach them (see the comment above)."""
     gid = tl.program_id(1)
-    M = NB * H * W
+    M = NB * HC * WC
     pid_m, pid_n = _swizzle(tl.program_id(0), M, CIG, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     m_ok = offs_m < M
-    iw = offs_m % W
-    rest = offs_m // W
-    ih = rest % H
-    n = rest // H
+    jw = offs_m % WC
+    rest = offs_m // WC
+    jh = rest % HC
+    n = rest // HC
+    ih = H0 + jh * SH
+    iw = W0 + jw * SW
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     n_ok = offs_n < CIG
     offs_k = tl.arange(0, BLOCK_K)
@@ -346,19 +367,19 @@ def conv_dgrad_kernel(
     g_group = g_ptr + gid * COG
     w_group = w_ptr + gid * KH * KW * COG * CIG
     n_cblk = tl.cdiv(COG, BLOCK_K)
-    for it in range(0, KH * KW * n_cblk):
-        tap = it // n_cblk
-        c0 = (it - tap * n_cblk) * BLOCK_K
-        kh = tap // KW
-        kw = tap - kh * KW
+    for it in range(0, NKH * NKW * n_cblk):
+        t = it // n_cblk
+        c0 = (it - t * n_cblk) * BLOCK_K
+        th_i = t // NKW
+        kh = KH0 + th_i * KHS
+        kw = KW0 + (t - th_i * NKW) * KWS
+        # h + P - kh D is a multiple of S by the class's construction: the division is exact
+        # (and C-style truncation agrees with floor for the negative ones, masked anyway)
         th = ih + PH - kh * DH
         tw = iw + PW - kw * DW
-        thc = tl.where(th >= 0, th, 0)  # C-style // truncates: divide non-negatives only
-        twc = tl.where(tw >= 0, tw, 0)
-        oh = thc // SH
-        ow = twc // SW
-        row_ok = m_ok & (th >= 0) & (oh * SH == thc) & (oh < HO)
-        row_ok = row_ok & (tw >= 0) & (ow * SW == twc) & (ow < WO)
+        oh = th // SH
+        ow = tw // SW
+        row_ok = m_ok & (th >= 0) & (oh < HO) & (tw >= 0) & (ow < WO)
         ck = c0 + offs_k
         ck_ok = ck < COG
         pix = ((n * HO + oh) * WO + ow) * C_OUT
@@ -367,6 +388,7 @@ def conv_dgrad_kernel(
             mask=row_ok[:, None] & ck_ok[None, :],
             other=0.0,
         )
+        tap = kh * KW + kw
         b = tl.load(
             w_group + (tap * COG + ck)[:, None] * CIG + offs_n[None, :],
             mask=ck_ok[:, None] & n_ok[None, :],
@@ -376,8 +398,27 @@ def conv_dgrad_kernel(
     if HAS_BIAS:
         bias = tl.load(b_ptr + gid * CIG + offs_n, mask=n_ok, other=0.0)
         acc += bias.to(acc.dtype)[None, :]
-    dx = dx_ptr + offs_m[:, None] * C_IN + gid * CIG + offs_n[None, :]
+    row = (n * H + ih) * W + iw
+    dx = dx_ptr + row[:, None] * C_IN + gid * CIG + offs_n[None, :]
     tl.store(dx, acc.to(dx_ptr.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+
+
+def subpixel_classes(size: int, stride: int, pad: int, dilation: int, kernel: int):
+    """Per axis, the sub-pixel classes of the input-gradient kernel: for each residue
+    ``r = (h + P) mod S``, ``(h0, count, k0, k_step, k_count)`` — the positions
+    ``h = h0 + j S`` (``j < count``) and the taps ``k = k0 + t k_step`` (``t < k_count``) with
+    ``k D ≡ r (mod S)``, the only ones whose ``(h + P - k D)/S`` is an integer."""
+    out = []
+    for r in range(stride):
+        h0 = (r - pad) % stride
+        count = max(0, -(-(size - h0) // stride))
+        if count == 0:
+            continue
+        k0 = next((k for k in range(min(kernel, stride)) if (k * dilation) % stride == r), None)
+        step = stride // math.gcd(stride, dilation)
+        k_count = 0 if k0 is None else -(-(kernel - k0) // step)
+        out.append((h0, count, 0 if k0 is None else k0, step, k_count))
+    return out
 
 
 # Weight gradient.

@@ -16,11 +16,13 @@ small for tensor-core tiles: a direct kernel (elementwise multiply-adds, memory-
 
 **Backward** (``conv2d_backward``, the CPU kernel's derivation): the input gradient
 :math:`A_w^\top G` as an implicit GEMM over ``grad_output`` with the transposed weight, where
-stride > 1 is handled by a **divisibility mask** (output position :math:`(t + P - kD)/S` must
-be an integer; not the sub-pixel decomposition); the weight gradient as a GEMM per tap with
-the reduction over :math:`N H_o W_o` split across programs (**deterministic split-K**: partial
-sums in their own slots, added by the host, no atomics); the bias gradient a two-stage column
-sum. ``grad_bias`` is None when ``bias`` is None (the CPU kernel's semantics).
+stride > 1 is handled by the **sub-pixel decomposition** (input positions with the same
+:math:`(t + P) \bmod S` are reached by the same taps, those with :math:`kD \equiv t + P`: one
+GEMM per class, :math:`S_h S_w` launches, no multiply by a zero); the weight gradient as a
+GEMM per tap with the reduction over :math:`N H_o W_o` split across programs
+(**deterministic split-K**: partial sums in their own slots, added by the host, no atomics);
+the bias gradient a two-stage column sum. ``grad_bias`` is None when ``bias`` is None (the
+CPU kernel's semantics).
 
 **Transposed convolution** (``conv_transpose2d``) runs *the input-gradient kernel* — by
 torch's definition it is the gradient of ``conv2d`` with respect to its input (weight
@@ -55,8 +57,8 @@ Cost (MACs, :mod:`theory.conv`): forward :func:`theory.conv.conv_macs`
 :math:`N C_{out} (C_{in}/G) K_H K_W H_o W_o`; transposed :func:`theory.conv.conv_transpose_macs`
 :math:`N C_{in} (C_{out}/G) K_H K_W H_i W_i`; depthwise separable
 :func:`theory.conv.depthwise_separable_macs`; FLOPs :math:`= 2\times` MACs
-(:func:`theory.conv.macs_to_flops`). The input-gradient kernel does :math:`S_h S_w` times the
-forward's MACs on strided layers (the divisibility mask computes zeros).
+(:func:`theory.conv.macs_to_flops`). Each kernel executes exactly these MACs (plus the masked
+padding taps at the borders and the tile remainders), the input gradient included.
 
 References: cuDNN developer guide (implicit GEMM, NHWC); CUTLASS ``docs/implicit_gemm_
 convolution.md``; Triton tutorial 03-matrix-multiplication; torch ``F.conv2d``,
@@ -254,19 +256,23 @@ def _dgrad(g, w, b, n, h, wd, c_in, ho, wo, c_out, groups, s, p, d, kernel) -> t
     f64 = g.dtype == torch.float64
     wd_ = w.reshape(groups, cog, cig, kh, kw).permute(0, 3, 4, 1, 2).contiguous()
     cfg = kl.config("conv_dgrad_kernel", _interpreted(), f64, cig, cog)
-    m = n * h * wd
-    grid = (-(-m // cfg["BLOCK_M"]) * -(-cig // cfg["BLOCK_N"]), groups)
     args = (g, wd_, wd_ if b is None else b, dx, n, h, wd, c_in, ho, wo, c_out, cig, cog)
     args += (s[0], s[1], p[0], p[1], d[0], d[1], kh, kw)
-    _launch(
-        kl.conv_dgrad_kernel,
-        grid,
-        args,
-        cfg,
-        HAS_BIAS=b is not None,
-        F64=f64,
-        PREC=_prec(g.dtype),
-    )
+    rows = kl.subpixel_classes(h, s[0], p[0], d[0], kh)
+    cols = kl.subpixel_classes(wd, s[1], p[1], d[1], kw)
+    for h0, hc, kh0, khs, nkh in rows:  # one launch per sub-pixel class
+        for w0, wc, kw0, kws, nkw in cols:
+            m = n * hc * wc
+            grid = (-(-m // cfg["BLOCK_M"]) * -(-cig // cfg["BLOCK_N"]), groups)
+            _launch(
+                kl.conv_dgrad_kernel,
+                grid,
+                (*args, h0, w0, hc, wc, kh0, kw0, khs, kws, nkh, nkw),
+                cfg,
+                HAS_BIAS=b is not None,
+                F64=f64,
+                PREC=_prec(g.dtype),
+            )
     return dx
 
 

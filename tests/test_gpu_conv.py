@@ -81,7 +81,9 @@ CASES = {
         5, 5, 7, 9, (3, 2), dict(padding="same", dilation=(1, 2)), True, True
     ),
     "depthwise 3x3 stride 2": (6, 6, 7, 9, (3, 3), dict(stride=2, padding=1, groups=6), True, True),
-    "depthwise x2, same": (3, 6, 7, 9, (3, 3), dict(padding="same", groups=3), False, True),
+    "depthwise x2, same, dilation (1,2)": (
+        3, 6, 7, 9, (3, 3), dict(padding="same", dilation=(1, 2), groups=3), False, True
+    ),
     "unbatched groups 2": (4, 6, 6, 5, (3, 3), dict(groups=2), True, False),
     "single pixel": (3, 5, 1, 1, (1, 1), {}, True, True),
 }  # fmt: skip
@@ -128,6 +130,9 @@ T_CASES = {
         4, 4, 4, 3, (3, 3), dict(stride=1, groups=4, dilation=2, output_padding=1), True, True
     ),
     "unbatched 1x1": (5, 3, 6, 7, (1, 1), {}, True, False),
+    "stride 3, padding (1, 2), kernel 4x5": (
+        2, 3, 3, 4, (4, 5), dict(stride=3, padding=(1, 2), output_padding=(2, 0)), True, True
+    ),
 }  # fmt: skip
 
 
@@ -152,7 +157,7 @@ def test_conv_transpose2d_equals_numpy_and_torch(name, dtype):
 
 @MULTICHANNEL
 @pytest.mark.parametrize(
-    "name", ["3x3 pad 1", "2x5 stride (2,1) dil 2 groups 2", "depthwise x2, same"]
+    "name", ["3x3 pad 1", "2x5 stride (2,1) dil 2 groups 2", "depthwise x2, same, dilation (1,2)"]
 )
 def test_float16(name):
     """float16 in, float16 out, float32 accumulation: the GPU rule against torch's float16."""
@@ -233,7 +238,6 @@ def test_random_geometry_linearity_and_adjoint_identity(cfg, seed):
         assert torch.equal(dx, xt)
 
 
-@MULTICHANNEL
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize(
     ("transposed", "kw"),

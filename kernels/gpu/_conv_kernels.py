@@ -25,7 +25,7 @@ swizzle); the conv groups are the grid's second axis. Accumulation in float32 (f
 float64 inputs), ``tl.dot(..., input_precision=PREC)`` with ``PREC`` from
 ``_backend.dot_precision("conv")`` for float32 (TF32 by default, as cuDNN), bias fused.
 
-Configs: ``INTERPRETER_CONFIG`` (16-wide blocks; ``tl.dot`` needs every block dim >= 16) in
+Configs: ``INTERPRETER_CONFIG`` (small blocks, 16 to 64; ``tl.dot`` needs every block dim >= 16) in
 Triton's interpreter, ``CUDA_CONFIGS`` on a GPU, picked by :func:`config` (heuristic below,
 no autotuning: the choice depends only on the shape, so reruns are bit-equal).
 """

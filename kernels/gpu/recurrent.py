@@ -475,7 +475,7 @@ def gru_cell_backward(
     di, dh, dhx = _gru_bwd(g, c.h, ws, c.n, c.H)
     return {
         "input": torch.matmul(di, c.wih).reshape(c.input.shape),
-        "hx": c.out(torch.addmm(dhx, dh, c.whh)) if c.given[0] else None,
+        "hx": c.out(torch.matmul(dh, c.whh).add_(dhx)) if c.given[0] else None,
         **_param_grads(c, di, dh),
     }
 
@@ -537,7 +537,7 @@ def gru_cell_reset_before_backward(
     whh_grad = torch.cat([torch.matmul(d_rz.t(), c.h), torch.matmul(dan.t(), rh)])
     return {
         "input": torch.matmul(dg, c.wih).reshape(c.input.shape),
-        "hx": c.out(torch.addmm(dhx, d_rz, c.whh[: 2 * H])) if c.given[0] else None,
+        "hx": c.out(torch.matmul(d_rz, c.whh[: 2 * H]).add_(dhx)) if c.given[0] else None,
         "weight_ih": torch.matmul(dg.t(), c.x),
         "weight_hh": whh_grad,
         **_bias_grads(c, dg, dg),

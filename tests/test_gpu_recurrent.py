@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 import torch
@@ -445,6 +446,25 @@ def test_any_layout_any_tile_and_reruns_give_the_same_bits(kind, monkeypatch):
     g0 = {k: v[0] for k, v in grads.items()}
     for x, y in zip(_all(kind, one, g1), _all(kind, flat, g0), strict=True):
         assert torch.equal(x.reshape(y.shape) if x.shape[0] == 1 else x, y)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tanh_keeps_relative_accuracy_near_zero_and_saturates(dtype):
+    """h' = tanh(a) through rnn_cell (I = 1, x = 1, weight_ih = a, no hidden term) for a from
+    1e-30 to 400 of both signs: every element within 4 ulps of the correctly rounded tanh,
+    relatively — the max-norm GPU rule alone cannot see a cancelling formula near 0 — and
+    exactly +-1 (no NaN) where exp overflows."""
+    mag = np.concatenate([np.geomspace(1e-30, 0.6, 40), np.linspace(0.6, 0.7, 11), [3, 30, 400]])
+    a = np.concatenate([mag, -mag])
+    x = torch.ones(1, 1, dtype=dtype, device=DEV)
+    w = torch.tensor(a[:, None], dtype=dtype, device=DEV)
+    h = gpu.rnn_cell(x, None, w, torch.zeros(a.size, a.size, dtype=dtype, device=DEV))[0]
+    a_rounded = w[:, 0].double().cpu().numpy()
+    ref = np.array([float(mpmath.tanh(mpmath.mpf(v))) for v in a_rounded])
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    ulps = np.abs(_np(h) - ref) / np.spacing(np.abs(ref).astype(np_dtype)).astype(np.float64)
+    assert ulps.max() <= 4, (ulps.max(), a[ulps.argmax()])
+    assert h[a == 400].item() == 1.0 and h[a == -400].item() == -1.0
 
 
 def test_cuda_tile_heuristic_avoids_padding():

@@ -43,15 +43,19 @@ Launch sequences (``x`` ``(N, I)``, ``h`` ``(N, H)``; GEMM = ``torch.matmul``):
 **Bytes moved per gate kernel** (element size :math:`s`; :math:`NH` units; biases
 :math:`G H s` each, negligible): LSTM forward reads :math:`(4+4+1) NHs`, writes :math:`(1+1+4)
 NHs` (``hy, cy``, workspace): :math:`15 NHs`; LSTM backward reads :math:`(2+2+4) NHs`
-(``grad_hy, grad_cy, cx, cy``, workspace), writes :math:`(4+1) NHs`: :math:`13 NHs` (:math:`11
+(``grad_hy, grad_cy, cx, cy``, workspace), writes :math:`(4+1) NHs`: :math:`13 NHs` (:math:`12
 NHs` with one of the upstream gradients ``None``). GRU forward reads :math:`(3+3+1) NHs`,
 writes :math:`(1+4) NHs`: :math:`12 NHs`; GRU backward reads :math:`(1+1+4) NHs`, writes
 :math:`(3+3+1) NHs`: :math:`13 NHs`. RNN forward :math:`3 NHs`, backward :math:`3 NHs`.
-Reset-before GRU: ``_gru_rb_reset`` reads :math:`(2+2+1)NHs` writes :math:`(2+1)NHs`;
-``_gru_rb_update`` reads :math:`(1+1+1+1)NHs` writes :math:`2NHs`; backward
-:math:`(3 + 2)NHs` and :math:`(5 + 2)NHs`. The full cell costs :math:`2 N G H (I + H)` FLOPs
-in its two GEMMs (:math:`2\times` MACs; the gate math is :math:`O(NGH)`), the backward twice
-that plus the forward's recomputation.
+Reset-before GRU: ``_gru_rb_reset`` reads :math:`(2+2+1) NHs`, writes :math:`(2+1) NHs`
+(:math:`8 NHs`); ``_gru_rb_update`` reads :math:`4 NHs`, writes :math:`2 NHs`; backward
+``_gru_rb_bwd_update`` :math:`4 + 2` and ``_gru_rb_bwd_reset`` :math:`5 + 2` (:math:`NHs`).
+(torch's fused kernels: the same for the LSTM; GRU forward :math:`13 NHs`, its workspace
+holding a copy of ``hx``.) FLOPs of a full cell (:math:`2\times` MACs of the GEMMs; the
+:math:`O(NGH)` gate math not counted): forward :math:`2 N G H (I + H)` (both GRU forms);
+``*_cell_backward`` as implemented :math:`6 N G H (I + H)` (the forward's two products again,
+then ``dX``, ``dh``, ``dW_ih``, ``dW_hh``: :math:`4 N G H (I + H)`, what torch's autograd
+costs after its forward).
 
 **Precision**: gate math in float32 (float64 for float64 input), outputs and workspaces in the
 input dtype (as torch's fused kernels); float32, float64, float16, bfloat16.

@@ -508,6 +508,76 @@ def test_argument_errors_name_the_argument():
         gpu.gru_cell(**{**a, "input": _np(a["input"])})
 
 
+# --------------------------------------------------------------------------- sequences
+
+SEQ_CASES = [  # (L, N, H, I, batched, h0 given, biases, dtype)
+    (3, 3, 5, 2, True, True, (True, True), torch.float32),
+    (2, 1, 33, 9, False, False, (False, True), torch.float64),
+    (4, 7, 1, 2, True, True, (True, False), torch.float16),
+]
+
+
+def _seq_call(mod, kind, a, numpy=False):
+    conv = _np if numpy else (lambda v: v)
+    a = {k: (None if v is None else conv(v)) for k, v in a.items()}
+    if kind.startswith("rnn"):
+        return mod.rnn(**a, nonlinearity=kind[4:])
+    if kind == "lstm":
+        return mod.lstm(**a)
+    return mod.gru(**a, reset_before=kind == "gru_rb")
+
+
+def _torch_seq(kind, a):
+    x, h0 = a["input"], a["h0"]
+    H, I_ = a["weight_hh"].shape[1], a["weight_ih"].shape[1]
+    dt = x.dtype
+    zero = torch.zeros(G[kind] * H, dtype=dt, device=DEV)
+    b = [a[k] if a[k] is not None else zero for k in ("bias_ih", "bias_hh")]
+    if kind == "gru_rb":
+        h = h0[0] if h0 is not None else torch.zeros((*x.shape[1:-1], H), dtype=dt, device=DEV)
+        outs = []
+        for t in range(x.shape[0]):
+            h = _torch_gru_rb(x[t], h, a["weight_ih"], a["weight_hh"], *b)[0]
+            outs.append(h)
+        return torch.stack(outs), h[None]
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(kind)
+    m = cls(I_, H, dtype=dt, device=DEV) if cls else torch.nn.RNN(
+        I_, H, nonlinearity=kind[4:], dtype=dt, device=DEV
+    )  # fmt: skip
+    p = dict(weight_ih_l0=a["weight_ih"], weight_hh_l0=a["weight_hh"], bias_ih_l0=b[0],
+             bias_hh_l0=b[1])  # fmt: skip
+    state = None
+    if h0 is not None:
+        state = (h0, a["c0"]) if kind == "lstm" else h0
+    with torch.no_grad():
+        return torch.func.functional_call(m, p, (x, state))
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=_claims(k)) for k in G])
+@pytest.mark.parametrize("case", SEQ_CASES, ids=lambda c: f"L{c[0]}N{c[1]}H{c[2]}{c[7]}")
+def test_sequence_forward_equals_numpy_and_torch(kind, case):
+    """rnn / lstm / gru (either form) over a sequence: the input GEMM hoisted over all steps,
+    then per step the hidden GEMM and the gate kernel(s) writing output[t]."""
+    L, N, H, I_, batched, h0, bias, dtype = case
+    a, _ = _args(kind, N, H, I_, 7 * L + H, dtype, batched=batched, hx=h0, bias=bias)
+    rng = np.random.default_rng(L)
+    lead = (L, N) if batched else (L,)
+    a["input"] = torch.tensor(rng.standard_normal((*lead, I_)), dtype=dtype, device=DEV)
+    a["h0"] = None if a["hx"] is None else a.pop("hx")[None]
+    a.pop("hx", None)
+    if kind == "lstm":
+        a["c0"] = None if a["cx"] is None else a.pop("cx")[None]
+        a.pop("cx", None)
+    ours, ref, tor = _seq_call(gpu, kind, a), _seq_call(cpu, kind, a, True), _torch_seq(kind, a)
+    flat = [ours[0], *(ours[1] if isinstance(ours[1], tuple) else (ours[1],))]
+    flat_ref = [ref[0], *(ref[1] if isinstance(ref[1], tuple) else (ref[1],))]
+    flat_t = [tor[0], *(tor[1] if isinstance(tor[1], tuple) else (tor[1],))]
+    for o, r, t in zip(flat, flat_ref, flat_t, strict=True):
+        assert o.shape == t.shape == r.shape and o.dtype == dtype, (kind, case)
+        _check(o, r, t, f"{kind} {case}")
+    assert torch.equal(flat[1][0], flat[0][-1])  # h_n is the last output, bit for bit
+
+
 # --------------------------------------------------------------------------- GPU-only sizes
 
 

@@ -26,6 +26,12 @@ Launch sequences (``x`` ``(N, I)``, ``h`` ``(N, H)``; GEMM = ``torch.matmul``):
   kernels. Backward: ``_gru_rb_bwd_update`` (``daz, da_n``), GEMM ``d(rh) = da_n W_hn``,
   ``_gru_rb_bwd_reset`` (``dar`` and ``g z + d(rh) r``), then the GEMMs as above.
 
+**Sequences** (forward only; :func:`rnn`, :func:`lstm`, :func:`gru` with the CPU signatures,
+``num_layers=1``, seq-first): every step's input product in **one** GEMM ``(L N, I) x (I, G
+H)`` (cuDNN's hoisting), then per step the hidden GEMM and the gate kernel(s) writing
+:math:`h_t` straight into ``output[t]``. Their backward through time is not implemented here
+(:func:`kernels.cpu.recurrent.lstm_backward` etc.; the cell backward is the building block).
+
 **The gate functions alone** (torch's fused-cell style; 2-D, contiguous or not):
 
 * :func:`lstm_gates` ``(input_gates, hidden_gates, cx, input_bias, hidden_bias) -> (hy, cy,
@@ -77,19 +83,23 @@ import torch
 
 from kernels.cpu import recurrent as _cpu
 from kernels.cpu._check import bounded
+from kernels.cpu._check import flag as _flag
 from kernels.gpu import _backend
 
 __all__ = [
+    "gru",
     "gru_cell",
     "gru_cell_backward",
     "gru_cell_reset_before",
     "gru_cell_reset_before_backward",
     "gru_gates",
     "gru_gates_backward",
+    "lstm",
     "lstm_cell",
     "lstm_cell_backward",
     "lstm_gates",
     "lstm_gates_backward",
+    "rnn",
     "rnn_cell",
     "rnn_cell_backward",
 ]
@@ -222,15 +232,21 @@ def _mm(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return torch.matmul(a, w.t())
 
 
-def _rnn_fwd(ig, hg, bi, bh, n, H, relu):
-    hy = torch.empty((n, H), dtype=ig.dtype, device=ig.device)
+def _new(ig, n, H, hy=None):
+    """The ``(N, H)`` output buffer (``hy``: a preallocated contiguous one, e.g. a step of a
+    sequence's output)."""
+    return torch.empty((n, H), dtype=ig.dtype, device=ig.device) if hy is None else hy
+
+
+def _rnn_fwd(ig, hg, bi, bh, n, H, relu, hy=None):
+    hy = _new(ig, n, H, hy)
     (b1, b2), meta = _bias_meta(ig, bi, bh)
     _launch("_rnn_fwd", n, H, ig, hg, b1, b2, hy, RELU=relu, ACC=_acc(ig), **meta)
     return hy
 
 
-def _lstm_fwd(ig, hg, cx, bi, bh, n, H):
-    hy = torch.empty((n, H), dtype=ig.dtype, device=ig.device)
+def _lstm_fwd(ig, hg, cx, bi, bh, n, H, hy=None):
+    hy = _new(ig, n, H, hy)
     cy = torch.empty_like(hy)
     ws = torch.empty((n, 4 * H), dtype=ig.dtype, device=ig.device)
     (b1, b2), meta = _bias_meta(ig, bi, bh)
@@ -248,8 +264,8 @@ def _lstm_bwd(gh, gc, cx, cy, ws, n, H):
     return dg, dcx
 
 
-def _gru_fwd(ig, hg, hx, bi, bh, n, H):
-    hy = torch.empty((n, H), dtype=ig.dtype, device=ig.device)
+def _gru_fwd(ig, hg, hx, bi, bh, n, H, hy=None):
+    hy = _new(ig, n, H, hy)
     ws = torch.empty((n, 4 * H), dtype=ig.dtype, device=ig.device)
     (b1, b2), meta = _bias_meta(ig, bi, bh)
     _launch("_gru_fwd", n, H, ig, hg, b1, b2, hx, hy, ws, ACC=_acc(ig), **meta)
@@ -484,20 +500,23 @@ def gru_cell_backward(
     }
 
 
-def _rb_forward(c: _Cell):
-    """The reset-before launch sequence; returns ``(hy, workspace (N, 3H) = [r, z, n], r h)``."""
-    H, n = c.H, c.n
-    dt, dev = c.x.dtype, c.x.device
-    ig = _mm(c.x, c.wih)
-    hg = _mm(c.h, c.whh[: 2 * H])
+def _rb_step(ig, h, whh, bih, bhh, n, H, hy=None):
+    """The reset-before launch sequence after the input GEMM ``ig`` ``(N, 3H)``; returns
+    ``(hy, workspace (N, 3H) = [r, z, n], r h)``."""
+    dt, dev = ig.dtype, ig.device
+    hg = _mm(h, whh[: 2 * H])
     ws = torch.empty((n, 3 * H), dtype=dt, device=dev)
     rh = torch.empty((n, H), dtype=dt, device=dev)
-    (b1, b2), meta = _bias_meta(ig, c.bih, c.bhh)
-    _launch("_gru_rb_reset", n, H, ig, hg, b1, b2, c.h, rh, ws, ACC=_acc(ig), **meta)
-    hn = _mm(rh, c.whh[2 * H :])
-    hy = torch.empty((n, H), dtype=dt, device=dev)
-    _launch("_gru_rb_update", n, H, ig, hn, b1, b2, c.h, ws, hy, ACC=_acc(ig), **meta)
+    (b1, b2), meta = _bias_meta(ig, bih, bhh)
+    _launch("_gru_rb_reset", n, H, ig, hg, b1, b2, h, rh, ws, ACC=_acc(ig), **meta)
+    hn = _mm(rh, whh[2 * H :])
+    hy = _new(ig, n, H, hy)
+    _launch("_gru_rb_update", n, H, ig, hn, b1, b2, h, ws, hy, ACC=_acc(ig), **meta)
     return hy, ws, rh
+
+
+def _rb_forward(c: _Cell):
+    return _rb_step(_mm(c.x, c.wih), c.h, c.whh, c.bih, c.bhh, c.n, c.H)
 
 
 def gru_cell_reset_before(
@@ -546,3 +565,116 @@ def gru_cell_reset_before_backward(
         "weight_hh": whh_grad,
         **_bias_grads(c, dg, dg),
     }
+
+
+# --------------------------------------------------------------------------- sequences
+
+
+class _Seq:
+    """Checked sequence arguments (the CPU kernel's checks and messages): ``x (L, N, I)``,
+    ``h0``/``c0`` as ``(N, H)`` (zeros for ``None``)."""
+
+    def __init__(self, kind, input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, rb=False):
+        x = _t(input, "input")
+        h = _opt(h0, "h0", x)
+        c = _opt(c0, "c0", x) if kind == "lstm" else None
+        wih, whh = _t(weight_ih, "weight_ih", x), _t(weight_hh, "weight_hh", x)
+        bih, bhh = _opt(bias_ih, "bias_ih", x), _opt(bias_hh, "bias_hh", x)
+        _, p, _, batch = _cpu._seq_args(
+            kind, _proxy(x), _proxy(h), _proxy(c), _proxy(wih), _proxy(whh), _proxy(bih),
+            _proxy(bhh), False, rb,
+        )  # fmt: skip
+        self.L, self.n, self.H, self.batch = x.shape[0], batch or 1, p.H, batch
+        self.x = x.reshape(self.L, self.n, x.shape[-1]).contiguous()
+
+        def state(t):
+            if t is None:
+                return torch.zeros((self.n, p.H), dtype=x.dtype, device=x.device)
+            return t.reshape(self.n, p.H).contiguous()
+
+        self.h = state(h)
+        self.c = state(c) if kind == "lstm" else None
+        self.wih, self.whh = wih.contiguous(), whh.contiguous()
+        self.bih = None if bih is None else bih.contiguous()
+        self.bhh = None if bhh is None else bhh.contiguous()
+
+    def input_gates(self) -> torch.Tensor:
+        """All steps' input products in one GEMM ``(L N, I) x (I, G H)`` (cuDNN's
+        hoisting: only the hidden product is sequential)."""
+        gi = _mm(self.x.reshape(self.L * self.n, -1), self.wih)
+        return gi.reshape(self.L, self.n, -1)
+
+    def output(self) -> torch.Tensor:
+        return torch.empty((self.L, self.n, self.H), dtype=self.x.dtype, device=self.x.device)
+
+    def shaped(self, out: torch.Tensor, *states: torch.Tensor):
+        st = (1, self.n, self.H) if self.batch is not None else (1, self.H)
+        o = out if self.batch is not None else out[:, 0]
+        return o, tuple(s.reshape(st) for s in states)
+
+
+def rnn(
+    input: torch.Tensor,
+    h0: torch.Tensor | None,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None = None,
+    bias_hh: torch.Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Single-layer RNN over a sequence (``nn.RNN``, ``num_layers=1``, seq-first), forward
+    only: one GEMM for every step's input product, then per step the hidden GEMM and the gate
+    kernel writing :math:`h_t` straight into ``output[t]``. Returns ``(output, h_n)`` with
+    torch's (and :func:`kernels.cpu.recurrent.rnn`'s) shapes."""
+    relu = _cpu._nonlinearity(nonlinearity)
+    s = _Seq("rnn", input, h0, None, weight_ih, weight_hh, bias_ih, bias_hh)
+    gi, out, h = s.input_gates(), s.output(), s.h
+    for t in range(s.L):
+        h = _rnn_fwd(gi[t], _mm(h, s.whh), s.bih, s.bhh, s.n, s.H, relu, out[t])
+    o, (hn,) = s.shaped(out, h)
+    return o, hn
+
+
+def lstm(
+    input: torch.Tensor,
+    h0: torch.Tensor | None,
+    c0: torch.Tensor | None,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None = None,
+    bias_hh: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    r"""Single-layer LSTM over a sequence (``nn.LSTM``, ``num_layers=1``, seq-first, no
+    ``proj_size``), forward only, as :func:`rnn`: ``(output, (h_n, c_n))``. (The workspace of
+    each step is written and dropped: :math:`4 NHs` per step a forward-only kernel could
+    save.)"""
+    s = _Seq("lstm", input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+    gi, out, h, c = s.input_gates(), s.output(), s.h, s.c
+    for t in range(s.L):
+        h, c, _ = _lstm_fwd(gi[t], _mm(h, s.whh), c, s.bih, s.bhh, s.n, s.H, out[t])
+    o, (hn, cn) = s.shaped(out, h, c)
+    return o, (hn, cn)
+
+
+def gru(
+    input: torch.Tensor,
+    h0: torch.Tensor | None,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None = None,
+    bias_hh: torch.Tensor | None = None,
+    reset_before: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Single-layer GRU over a sequence (``nn.GRU``, ``num_layers=1``, seq-first), forward
+    only, as :func:`rnn`: torch's reset-after cell, or with ``reset_before=True`` the
+    reset-before cell (three GEMMs and two gate kernels per step). ``(output, h_n)``."""
+    rb = _flag(reset_before, "reset_before")
+    s = _Seq("gru", input, h0, None, weight_ih, weight_hh, bias_ih, bias_hh, rb)
+    gi, out, h = s.input_gates(), s.output(), s.h
+    for t in range(s.L):
+        if rb:
+            h = _rb_step(gi[t], h, s.whh, s.bih, s.bhh, s.n, s.H, out[t])[0]
+        else:
+            h, _ = _gru_fwd(gi[t], _mm(h, s.whh), h, s.bih, s.bhh, s.n, s.H, out[t])
+    o, (hn,) = s.shaped(out, h)
+    return o, hn

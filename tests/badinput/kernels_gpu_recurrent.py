@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from kernels.cpu import recurrent as cpu
-from tests.badinput.table import Entry, ErrorSample, Sample, one_of
+from tests.badinput.table import Entry, ErrorSample, Sample, boolean, one_of
 from tests.gpu_support import DEV
 
 P = "kernels.gpu.recurrent."
@@ -50,17 +50,22 @@ def _np(v):
     return None if v is None else v.detach().cpu().double().numpy()
 
 
+def _flatten(value) -> list:
+    """Tensors/arrays of a (nested) tuple or a dict (in key order)."""
+    if isinstance(value, dict):
+        return [v for k in sorted(value) for v in _flatten(value[k])]
+    if isinstance(value, tuple):
+        return [v for item in value for v in _flatten(item)]
+    return [value]
+
+
 def _like_cpu(name, kwargs):
     """Check: the result equals the float64 NumPy kernel's within float32 rounding."""
 
     def check(result):
         expected = getattr(cpu, name)(**{k: _np(v) if torch.is_tensor(v) else v
                                          for k, v in kwargs.items()})  # fmt: skip
-        got = result if isinstance(result, tuple | dict) else (result,)
-        exp = expected if isinstance(expected, tuple | dict) else (expected,)
-        if isinstance(got, dict):
-            assert got.keys() == exp.keys()
-            got, exp = [got[k] for k in sorted(got)], [exp[k] for k in sorted(exp)]
+        got, exp = _flatten(result), _flatten(expected)
         for a, e in zip(got, exp, strict=True):
             if e is None:
                 assert a is None
@@ -327,5 +332,82 @@ ENTRIES = [
             ErrorSample({**GRU_BWD[0], "hx": HX[:, :1]}, ValueError, "hx must have shape"),
             ErrorSample({**GRU_BWD[0], "grad_hy": None}, TypeError, "grad_hy"),
         ),
+    ),
+]
+
+
+# --------------------------------------------------------------------------- sequences
+
+L = 3
+XS, XSU = _r(L, N, I_), _r(L, I_)
+
+
+def _seq(g, *, batched=True, state=True, bias=(True, True), c=False):
+    kw = _cell(g, batched=batched, state=state, bias=bias, c=c)
+    kw["input"] = XS if batched else XSU
+    kw["h0"] = None if kw.pop("hx") is None else (HX[None] if batched else HU[None])
+    if c:
+        kw["c0"] = None if kw.pop("cx") is None else (CX[None] if batched else CU[None])
+    return kw
+
+
+def _seq_errors(g, extra=None):
+    base = {**_seq(g, c=g == 4), **(extra or {})}
+    return (
+        ErrorSample({**base, "input": XS[0]}, ValueError, "h0 must have shape"),
+        ErrorSample({**base, "input": XS[None]}, ValueError, "input must have ndim"),
+        ErrorSample({**base, "h0": HX}, ValueError, "h0 must have shape"),
+        ErrorSample({**base, "weight_hh": W[g][1][:, :4]}, ValueError, "weight_hh must have"),
+        ErrorSample({**base, "input": XS[:, :, :3]}, ValueError, "input has 3 features"),
+        ErrorSample({**base, "h0": HX[None].double()}, TypeError, "h0"),
+    )
+
+
+ENTRIES += [
+    Entry(
+        P + "rnn",
+        samples=(
+            Sample(
+                {**_seq(1), "nonlinearity": "relu"},
+                check=_like_cpu("rnn", {**_seq(1), "nonlinearity": "relu"}),
+            ),
+            Sample(
+                {**_seq(1, batched=False, state=False, bias=(False, True)), "nonlinearity": "tanh"}
+            ),
+        ),
+        errors=_seq_errors(1, {"nonlinearity": "tanh"}),
+        domains=NONLIN,
+    ),
+    Entry(
+        P + "lstm",
+        samples=(
+            Sample(_seq(4, c=True), check=_like_cpu("lstm", _seq(4, c=True))),
+            Sample(_seq(4, c=True, batched=False, state=False, bias=(True, False))),
+        ),
+        errors=(
+            *_seq_errors(4),
+            ErrorSample({**_seq(4, c=True), "c0": CX}, ValueError, "c0 must have shape"),
+        ),
+    ),
+    Entry(
+        P + "gru",
+        samples=(
+            Sample(
+                {**_seq(3), "reset_before": False},
+                check=_like_cpu("gru", {**_seq(3), "reset_before": False}),
+            ),
+            Sample(
+                {**_seq(3), "reset_before": True},
+                check=_like_cpu("gru", {**_seq(3), "reset_before": True}),
+            ),
+            Sample(
+                {**_seq(3, batched=False, state=False, bias=(False, False)), "reset_before": True}
+            ),
+        ),
+        errors=(
+            *_seq_errors(3),
+            ErrorSample({**_seq(3), "reset_before": 1}, TypeError, "reset_before"),
+        ),
+        domains={"reset_before": boolean},
     ),
 ]

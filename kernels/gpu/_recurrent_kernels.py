@@ -129,7 +129,8 @@ def _tanh(a, ACC: tl.constexpr):
     r"""``tanh`` to a few ulps without cancellation near 0: for :math:`|a| < 0.625` Cephes'
     approximation :math:`a + a z P(z)` (float32: ``tanhf``'s polynomial) or :math:`a + a z
     P(z)/Q(z)` (float64: ``tanh``'s rational function), :math:`z = a^2`; beyond,
-    :math:`\operatorname{sign}(a)(1 - 2/(e^{2|a|} + 1))` (saturates to :math:`\pm 1`)."""
+    :math:`\operatorname{sign}(a)(1 - 2/(e^{2\min(|a|, 20)} + 1))` (exactly :math:`\pm 1`
+    beyond 20)."""
     x = tl.abs(a)
     z = a * a
     if ACC == tl.float64:
@@ -144,7 +145,8 @@ def _tanh(a, ACC: tl.constexpr):
         p = p * z + 1.33314422036e-1
         p = p * z - 3.33332819422e-1
         small = a + a * z * p
-    big = 1.0 - 2.0 / (tl.exp(2.0 * x) + 1.0)
+    # |a| >= 20: tanh rounds to 1 in float64 (1 - 2e^-40) and float32; no overflow of exp
+    big = 1.0 - 2.0 / (tl.exp(2.0 * tl.minimum(x, 20.0)) + 1.0)
     big = tl.where(a < 0, -big, big)
     return tl.where(x < 0.625, small, big)
 

@@ -330,13 +330,20 @@ def _gru_pair(H, seed, dtype, b_hn_zero):
 @pytest.mark.claim("d000.seq.gru-candidate")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gru_forms_agree_for_H_1_without_b_hn_and_differ_with_it(seed):
-    """The CPU docstring's equivalence condition: for H = 1 and b_hn = 0, W(r h) = r(W h), so
+    """The CPU docstring's equivalence conditions: for H = 1 and b_hn = 0, W(r h) = r(W h), so
     the forms agree (to rounding: the products are taken in another order); a nonzero b_hn
-    separates them by (1 - r) b_hn inside the tanh."""
+    separates them by (1 - r) b_hn inside the tanh; h = 0 makes them agree for any H."""
     after, before, _ = _gru_pair(1, seed, torch.float64, b_hn_zero=True)
     assert torch.allclose(after, before, rtol=1e-14, atol=1e-15)
     after, before, a = _gru_pair(1, seed, torch.float64, b_hn_zero=False)
     assert a["bias_hh"][2].abs() > 0.01
+    assert (after - before).abs().max() > 1e-4
+    # h = 0 (any H): W(r h) = 0 = r(W h), equal with b_hn = 0; with H = 5 and h != 0 they differ
+    a, _ = _args("gru", 3, 5, 2, seed, torch.float64)
+    a["bias_hh"][10:] = 0
+    a["hx"] = None
+    assert torch.allclose(gpu.gru_cell(**a), gpu.gru_cell_reset_before(**a), rtol=1e-14, atol=0)
+    after, before, _ = _gru_pair(5, seed, torch.float64, b_hn_zero=True)
     assert (after - before).abs().max() > 1e-4
 
 

@@ -193,9 +193,10 @@ def _rnn_bwd(GH, HY, DA, N, H, RELU: tl.constexpr, ACC: tl.constexpr,
 @triton.jit
 def _lstm_fwd(IG, HG, BI, BH, CX, HY, CY, WS, N, H,
               HAS_BI: tl.constexpr, HAS_BH: tl.constexpr, ACC: tl.constexpr,
-              BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr):  # fmt: skip
+              WRITE_WS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr):  # fmt: skip
     """``i, f, o = sigmoid, g = tanh`` of the four pre-activations; ``c' = f c + i g``,
-    ``h' = o tanh(c')``. Workspace ``(N, 4H)``: the activated ``i, f, g, o`` (torch's)."""
+    ``h' = o tanh(c')``. Workspace ``(N, 4H)``: the activated ``i, f, g, o`` (torch's), written
+    only if ``WRITE_WS`` (a forward without backward skips those ``4 N H`` elements)."""
     cols, mask, gate, state = _tile(N, H, 4, BLOCK_N, BLOCK_H)
     i = _sigmoid(_pre(IG, HG, BI, BH, 0, gate, gate, cols, mask, H, HAS_BI, HAS_BH, ACC))
     f = _sigmoid(_pre(IG, HG, BI, BH, 1, gate, gate, cols, mask, H, HAS_BI, HAS_BH, ACC))
@@ -206,11 +207,12 @@ def _lstm_fwd(IG, HG, BI, BH, CX, HY, CY, WS, N, H,
     hy = o * _tanh(cy, ACC)
     tl.store(HY + state, hy.to(HY.dtype.element_ty), mask=mask)
     tl.store(CY + state, cy.to(CY.dtype.element_ty), mask=mask)
-    t = WS.dtype.element_ty
-    tl.store(WS + gate, i.to(t), mask=mask)
-    tl.store(WS + gate + H, f.to(t), mask=mask)
-    tl.store(WS + gate + 2 * H, g.to(t), mask=mask)
-    tl.store(WS + gate + 3 * H, o.to(t), mask=mask)
+    if WRITE_WS:
+        t = WS.dtype.element_ty
+        tl.store(WS + gate, i.to(t), mask=mask)
+        tl.store(WS + gate + H, f.to(t), mask=mask)
+        tl.store(WS + gate + 2 * H, g.to(t), mask=mask)
+        tl.store(WS + gate + 3 * H, o.to(t), mask=mask)
 
 
 # Backward of the LSTM gates. No function of theory.sequence derives the cell's backward
@@ -257,9 +259,10 @@ def _lstm_bwd(GH, GC, CX, CY, WS, DG, DCX, N, H,
 @triton.jit
 def _gru_fwd(IG, HG, BI, BH, HX, HY, WS, N, H,
              HAS_BI: tl.constexpr, HAS_BH: tl.constexpr, ACC: tl.constexpr,
-             BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr):  # fmt: skip
+             WRITE_WS: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_H: tl.constexpr):  # fmt: skip
     """torch's GRU: ``r, z = sigmoid``, ``n = tanh(ig_n + b_in + r (hg_n + b_hn))``,
-    ``h' = n + z (h - n)``. Workspace ``(N, 4H)``: ``r, z, n, hg_n + b_hn``."""
+    ``h' = n + z (h - n)``. Workspace ``(N, 4H)``: ``r, z, n, hg_n + b_hn`` (if
+    ``WRITE_WS``)."""
     cols, mask, gate, state = _tile(N, H, 3, BLOCK_N, BLOCK_H)
     r = _sigmoid(_pre(IG, HG, BI, BH, 0, gate, gate, cols, mask, H, HAS_BI, HAS_BH, ACC))
     z = _sigmoid(_pre(IG, HG, BI, BH, 1, gate, gate, cols, mask, H, HAS_BI, HAS_BH, ACC))
@@ -273,12 +276,13 @@ def _gru_fwd(IG, HG, BI, BH, HX, HY, WS, N, H,
     hx = tl.load(HX + state, mask=mask, other=0.0).to(ACC)
     hy = n + z * (hx - n)
     tl.store(HY + state, hy.to(HY.dtype.element_ty), mask=mask)
-    t = WS.dtype.element_ty
-    _, _, w, _ = _tile(N, H, 4, BLOCK_N, BLOCK_H)  # the units in the (N, 4H) workspace
-    tl.store(WS + w, r.to(t), mask=mask)
-    tl.store(WS + w + H, z.to(t), mask=mask)
-    tl.store(WS + w + 2 * H, n.to(t), mask=mask)
-    tl.store(WS + w + 3 * H, hn.to(t), mask=mask)
+    if WRITE_WS:
+        t = WS.dtype.element_ty
+        _, _, w, _ = _tile(N, H, 4, BLOCK_N, BLOCK_H)  # the units in the (N, 4H) workspace
+        tl.store(WS + w, r.to(t), mask=mask)
+        tl.store(WS + w + H, z.to(t), mask=mask)
+        tl.store(WS + w + 2 * H, n.to(t), mask=mask)
+        tl.store(WS + w + 3 * H, hn.to(t), mask=mask)
 
 
 # Backward of torch's GRU gates. No function of theory.sequence derives the cell's backward

@@ -48,10 +48,12 @@ H)`` (cuDNN's hoisting), then per step the hidden GEMM and the gate kernel(s) wr
 
 **Bytes moved per gate kernel** (element size :math:`s`; :math:`NH` units; biases
 :math:`G H s` each, negligible): LSTM forward reads :math:`(4+4+1) NHs`, writes :math:`(1+1+4)
-NHs` (``hy, cy``, workspace): :math:`15 NHs`; LSTM backward reads :math:`(2+2+4) NHs`
+NHs` (``hy, cy``, workspace): :math:`15 NHs` (:math:`11 NHs` in :func:`lstm_cell` and
+:func:`lstm`, which write no workspace); LSTM backward reads :math:`(2+2+4) NHs`
 (``grad_hy, grad_cy, cx, cy``, workspace), writes :math:`(4+1) NHs`: :math:`13 NHs` (:math:`12
 NHs` with one of the upstream gradients ``None``). GRU forward reads :math:`(3+3+1) NHs`,
-writes :math:`(1+4) NHs`: :math:`12 NHs`; GRU backward reads :math:`(1+1+4) NHs`, writes
+writes :math:`(1+4) NHs`: :math:`12 NHs` (:math:`8 NHs` without workspace, in
+:func:`gru_cell` and :func:`gru`); GRU backward reads :math:`(1+1+4) NHs`, writes
 :math:`(3+3+1) NHs`: :math:`13 NHs`. RNN forward :math:`3 NHs`, backward :math:`3 NHs`.
 Reset-before GRU: ``_gru_rb_reset`` reads :math:`(2+2+1) NHs`, writes :math:`(2+1) NHs`
 (:math:`8 NHs`); ``_gru_rb_update`` reads :math:`4 NHs`, writes :math:`2 NHs`; backward
@@ -245,13 +247,16 @@ def _rnn_fwd(ig, hg, bi, bh, n, H, relu, hy=None):
     return hy
 
 
-def _lstm_fwd(ig, hg, cx, bi, bh, n, H, hy=None):
+def _lstm_fwd(ig, hg, cx, bi, bh, n, H, hy=None, ws=True):
+    """``ws=False``: forward only, no workspace (``None`` returned)."""
     hy = _new(ig, n, H, hy)
     cy = torch.empty_like(hy)
-    ws = torch.empty((n, 4 * H), dtype=ig.dtype, device=ig.device)
+    w = torch.empty((n, 4 * H), dtype=ig.dtype, device=ig.device) if ws else hy
     (b1, b2), meta = _bias_meta(ig, bi, bh)
-    _launch("_lstm_fwd", n, H, ig, hg, b1, b2, cx, hy, cy, ws, ACC=_acc(ig), **meta)
-    return hy, cy, ws
+    _launch(
+        "_lstm_fwd", n, H, ig, hg, b1, b2, cx, hy, cy, w, ACC=_acc(ig), WRITE_WS=ws, **meta
+    )  # fmt: skip
+    return hy, cy, w if ws else None
 
 
 def _lstm_bwd(gh, gc, cx, cy, ws, n, H):
@@ -264,12 +269,12 @@ def _lstm_bwd(gh, gc, cx, cy, ws, n, H):
     return dg, dcx
 
 
-def _gru_fwd(ig, hg, hx, bi, bh, n, H, hy=None):
+def _gru_fwd(ig, hg, hx, bi, bh, n, H, hy=None, ws=True):
     hy = _new(ig, n, H, hy)
-    ws = torch.empty((n, 4 * H), dtype=ig.dtype, device=ig.device)
+    w = torch.empty((n, 4 * H), dtype=ig.dtype, device=ig.device) if ws else hy
     (b1, b2), meta = _bias_meta(ig, bi, bh)
-    _launch("_gru_fwd", n, H, ig, hg, b1, b2, hx, hy, ws, ACC=_acc(ig), **meta)
-    return hy, ws
+    _launch("_gru_fwd", n, H, ig, hg, b1, b2, hx, hy, w, ACC=_acc(ig), WRITE_WS=ws, **meta)
+    return hy, w if ws else None
 
 
 def _gru_bwd(gh, hx, ws, n, H):
@@ -430,7 +435,9 @@ def lstm_cell(
     :math:`c' = f c + i g`, :math:`h' = o\tanh c'` — two GEMMs and :func:`lstm_gates`'s
     kernel. ``hx``, ``cx`` ``(N, H)``/``(H,)`` or ``None`` (zeros)."""
     c = _Cell("lstm", input, hx, cx, weight_ih, weight_hh, bias_ih, bias_hh)
-    hy, cy, _ = _lstm_fwd(_mm(c.x, c.wih), _mm(c.h, c.whh), c.c, c.bih, c.bhh, c.n, c.H)
+    hy, cy, _ = _lstm_fwd(
+        _mm(c.x, c.wih), _mm(c.h, c.whh), c.c, c.bih, c.bhh, c.n, c.H, ws=False
+    )  # fmt: skip
     return c.out(hy), c.out(cy)
 
 
@@ -473,7 +480,7 @@ def gru_cell(
     :math:`n = \tanh(W_{in}x + b_{in} + r(W_{hn}h + b_{hn}))`, :math:`h' = (1-z)n + zh` — two
     GEMMs and :func:`gru_gates`'s kernel."""
     c = _Cell("gru", input, hx, None, weight_ih, weight_hh, bias_ih, bias_hh)
-    hy, _ = _gru_fwd(_mm(c.x, c.wih), _mm(c.h, c.whh), c.h, c.bih, c.bhh, c.n, c.H)
+    hy, _ = _gru_fwd(_mm(c.x, c.wih), _mm(c.h, c.whh), c.h, c.bih, c.bhh, c.n, c.H, ws=False)
     return c.out(hy)
 
 
@@ -645,13 +652,12 @@ def lstm(
     bias_hh: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
     r"""Single-layer LSTM over a sequence (``nn.LSTM``, ``num_layers=1``, seq-first, no
-    ``proj_size``), forward only, as :func:`rnn`: ``(output, (h_n, c_n))``. (The workspace of
-    each step is written and dropped: :math:`4 NHs` per step a forward-only kernel could
-    save.)"""
+    ``proj_size``), forward only, as :func:`rnn` (the gate kernel writes no workspace):
+    ``(output, (h_n, c_n))``."""
     s = _Seq("lstm", input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
     gi, out, h, c = s.input_gates(), s.output(), s.h, s.c
     for t in range(s.L):
-        h, c, _ = _lstm_fwd(gi[t], _mm(h, s.whh), c, s.bih, s.bhh, s.n, s.H, out[t])
+        h, c, _ = _lstm_fwd(gi[t], _mm(h, s.whh), c, s.bih, s.bhh, s.n, s.H, out[t], ws=False)
     o, (hn, cn) = s.shaped(out, h, c)
     return o, (hn, cn)
 
@@ -675,6 +681,6 @@ def gru(
         if rb:
             h = _rb_step(gi[t], h, s.whh, s.bih, s.bhh, s.n, s.H, out[t])[0]
         else:
-            h, _ = _gru_fwd(gi[t], _mm(h, s.whh), h, s.bih, s.bhh, s.n, s.H, out[t])
+            h, _ = _gru_fwd(gi[t], _mm(h, s.whh), h, s.bih, s.bhh, s.n, s.H, out[t], ws=False)
     o, (hn,) = s.shaped(out, h)
     return o, hn

@@ -67,7 +67,7 @@ from __future__ import annotations
 import itertools
 import numbers
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -169,7 +169,7 @@ def _interpreted() -> bool:
     return _backend.mode() == "interpreter"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _sms(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 

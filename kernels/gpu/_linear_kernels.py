@@ -32,8 +32,8 @@ bits for tensors of :math:`2^{31}` elements or more.
 
 **The bias gradient** :math:`\partial L/\partial b = \sum_{\text{rows}} G`: stage 1
 (:func:`_colsum_partial_kernel`) sums ``CHUNK`` consecutive rows per program into a partial
-row (float32, float64 for float64); stage 2 (:func:`_colsum_final_kernel`) adds the partial
-rows in order. No atomics: bit-equal reruns.
+row (float64 for every dtype: see the comment above the kernel); stage 2
+(:func:`_colsum_final_kernel`) adds the partial rows in order. No atomics: bit-equal reruns.
 
 **The block-sparse product** :func:`_block_sparse_kernel` reads a packed weight
 (:class:`kernels.gpu.linear.BlockSparseWeight`): the stored blocks, each row-major, in one
@@ -268,48 +268,58 @@ def gemm(a, b, c, strides, m, n, k, bias, prec, cfg) -> None:
 
 
 # Backward of the bias: Y[s, i] = ... + b[i], so dL/db[i] = sum_s G[s, i] (theory.linear.
-# derive_linear_cost: "a sum, additions only"); a deterministic column sum in two stages.
+# derive_linear_cost: "a sum, additions only"); a deterministic column sum in two stages,
+# accumulated in float64 for every dtype: the sum runs over all B rows (often 10^4-10^6, with
+# cancellation), torch's CPU kernel sums float32 in float64 (at::acc_type), and float64 adds
+# cost nothing in a pass bound by reading G. Values are widened through float32 (exact) and
+# narrowed through float32 to half precisions (Triton's interpreter mis-converts float64 to
+# bfloat16 directly).
 @triton.jit
 def _colsum_partial_kernel(
     G, P, R, N, INT64: tl.constexpr,
     BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
 ):  # fmt: skip
     """Program ``(j, c)``: ``P[c, cols_j] = sum`` of rows ``c·CHUNK .. (c+1)·CHUNK - 1`` of the
-    contiguous ``(R, N)`` matrix ``G``, in ``P``'s dtype (the accumulator)."""
+    contiguous ``(R, N)`` matrix ``G``, in float64."""
     cols = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     chunk = tl.program_id(1)
     cmask = cols < N
     start = chunk * CHUNK
     if INT64:
         start = start.to(tl.int64)
-    acc = tl.zeros((BLOCK_R, BLOCK_N), dtype=P.dtype.element_ty)
+    acc = tl.zeros((BLOCK_R, BLOCK_N), dtype=tl.float64)
     for r in range(0, CHUNK, BLOCK_R):
         rows = start + r + tl.arange(0, BLOCK_R)
         mask = (rows < R)[:, None] & cmask[None, :]
         g = tl.load(G + rows[:, None] * N + cols[None, :], mask=mask, other=0.0)
-        acc += g.to(P.dtype.element_ty)
+        if G.dtype.element_ty != tl.float64:
+            g = g.to(tl.float32)  # exact; the interpreter mis-widens bfloat16 directly
+        acc += g.to(tl.float64)
     tl.store(P + chunk * N + cols, tl.sum(acc, axis=0), mask=cmask)
 
 
 @triton.jit
 def _colsum_final_kernel(P, OUT, NP, N, BLOCK_N: tl.constexpr):
-    """``OUT[j] = sum_c P[c, j]`` in the order ``c = 0, 1, ...``, rounded once to ``OUT``."""
+    """``OUT[j] = sum_c P[c, j]`` in the order ``c = 0, 1, ...``, rounded to ``OUT``'s dtype
+    (through float32 for the half precisions)."""
     cols = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
     cmask = cols < N
     acc = tl.load(P + cols, mask=cmask, other=0.0)
     for c in range(1, NP):
         acc += tl.load(P + c * N + cols, mask=cmask, other=0.0)
+    if OUT.dtype.element_ty != tl.float64:
+        acc = acc.to(tl.float32)
     tl.store(OUT + cols, acc.to(OUT.dtype.element_ty), mask=cmask)
 
 
-def colsum(g, out, rows: int, n: int, acc_dtype, interpreted: bool) -> None:
+def colsum(g, out, rows: int, n: int, interpreted: bool) -> None:
     """``out[j] = sum_s g[s, j]`` for the contiguous ``(rows, n)`` matrix ``g`` (two stages)."""
     import torch
 
     cfg1 = pick("_colsum_partial_kernel", interpreted)
     cfg2 = pick("_colsum_final_kernel", interpreted)
     chunks = max(1, triton.cdiv(rows, cfg1["CHUNK"]))
-    parts = torch.empty((chunks, n), dtype=acc_dtype, device=g.device)
+    parts = torch.empty((chunks, n), dtype=torch.float64, device=g.device)
     _colsum_partial_kernel[(triton.cdiv(n, cfg1["BLOCK_N"]), chunks)](
         g, parts, rows, n, INT64=g.numel() >= INT64_FROM,
         **_constexprs(cfg1, "BLOCK_R", "BLOCK_N", "CHUNK"), **_launch_options(cfg1),

@@ -19,7 +19,8 @@ Design (:mod:`kernels.gpu._linear_kernels`, Triton tutorial 03): every product i
 of a tiled ``tl.dot`` kernel that reads its operands through strides — :math:`W^\top` in the
 forward and :math:`G^\top` in the weight gradient are never materialised — with float32
 accumulation (float64 for float64 input) and the bias added in the epilogue before the one
-rounding to the output dtype; ``grad_bias`` is a deterministic two-stage column sum. float32
+rounding to the output dtype; ``grad_bias`` is a deterministic two-stage column sum
+accumulated in float64 (as torch's CPU ``sum`` of float32; torch's CUDA sum uses float32). float32
 operands multiply at :func:`kernels.gpu._backend.dot_precision` ``("matmul")``: full IEEE
 float32 unless ``torch.backends.cuda.matmul.allow_tf32`` is set, exactly as torch's own
 ``F.linear`` then. No atomics anywhere: reruns are bit-equal, and so are inputs of any memory
@@ -174,10 +175,6 @@ def _sms(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
 
-def _acc(dtype: torch.dtype) -> torch.dtype:
-    return torch.float64 if dtype == torch.float64 else torch.float32
-
-
 def _matmul(a, b, c, strides, m: int, n: int, k: int, bias=None) -> None:
     """``c (m × n) = a @ b (+ bias)`` with operand strides ``strides`` (see the kernels)."""
     kl = _kernels()
@@ -209,7 +206,7 @@ def _backward(g2, x2, w2, want_bias: bool):
     db = None
     if want_bias:
         db = torch.empty(m, dtype=x2.dtype, device=x2.device)
-        _kernels().colsum(g2, db, rows, m, _acc(x2.dtype), _interpreted())
+        _kernels().colsum(g2, db, rows, m, _interpreted())
     return dx, dw, db
 
 

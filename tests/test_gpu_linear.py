@@ -84,9 +84,9 @@ def _check(ours, ref, theirs, magnitude, k: int, context: str = "", roundings: i
     computation on absolute values, ``numerics.tolerances.reduction_bound``) plus the final
     rounding to the output dtype (and ``roundings`` intermediate ones, each at most eps ×
     ``magnitude``: the low-rank hidden layer). For float64 results the NumPy reference is
-    itself a float64 computation, and torch's BLAS often sums in the very same order (zero error, so the rule
-    would demand the same order): there the float64 row of the tolerance table with the
-    reduction bound applies instead of the rule."""
+    itself a float64 computation, and torch's BLAS often sums in the very same order (zero
+    error, so the rule would demand the same order): there the float64 row of the tolerance
+    table with the reduction bound applies instead of the rule."""
     assert ours.shape == theirs.shape and ours.dtype == theirs.dtype, (ours.shape, theirs.shape)
     if ours.dtype == torch.float64:
         assert_close(

@@ -148,13 +148,19 @@ def _want_bias(bias: object) -> bool:
     )
 
 
-def _check_grad(grad_output: object, x: torch.Tensor, expected: tuple[int, ...]) -> torch.Tensor:
+def _check_grad(
+    grad_output: object,
+    x: torch.Tensor,
+    expected: tuple[int, ...],
+    xname: str = "input",
+    operands: str = "input and weight",
+) -> torch.Tensor:
     g = _backend.tensor(grad_output, "grad_output")
-    _backend.same(g, x, "grad_output", "input")
+    _backend.same(g, x, "grad_output", xname)
     if tuple(g.shape) != expected:
         raise ValueError(
             f"grad_output must have shape {expected}, the forward's output shape for this "
-            f"input and weight; got {tuple(g.shape)}"
+            f"{operands}; got {tuple(g.shape)}"
         )
     return g
 
@@ -303,7 +309,7 @@ def lowrank_linear_backward(
     as in :func:`linear_backward`). Five product launches: :math:`B\,r(3n + 2m)` MACs."""
     want = _want_bias(bias)
     m = _check_lowrank(x, u, v, bias if isinstance(bias, torch.Tensor) else None)
-    g = _check_grad(grad_output, x, (*x.shape[:-1], m))
+    g = _check_grad(grad_output, x, (*x.shape[:-1], m), "x", "x, u and v")
     x2, u2, v2 = _rows(x), u.contiguous(), v.contiguous()
     hidden = _forward(x2, v2, None)
     dh, du, db = _backward(g.contiguous().reshape(x2.shape[0], m), hidden, u2, want)

@@ -100,11 +100,16 @@ def _nonempty(t: torch.Tensor, name: str, empty_ok: tuple[int, ...] = ()) -> tor
     return t
 
 
-def _check_bias(bias: object, expected: tuple[int, ...], ref: torch.Tensor, like: str):
-    b = _backend.tensor(bias, "bias", ndim=(len(expected),))
+def _check_bias(
+    bias: object, expected: tuple[int, ...], ref: torch.Tensor, like: str, source: str
+) -> torch.Tensor:
+    """``bias`` of exactly the shape ``expected`` (``source`` says what sets it)."""
+    b = _backend.tensor(bias, "bias")
     _backend.same(b, ref, "bias", like)
     if tuple(b.shape) != expected:
-        raise ValueError(f"bias must have shape {expected} (out_features), got {tuple(b.shape)}")
+        raise ValueError(
+            f"bias must have shape {expected} (out_features, from {source}), got {tuple(b.shape)}"
+        )
     return b
 
 
@@ -133,7 +138,7 @@ def _check_linear(
     else:
         m = w.shape[0]
     if bias is not None:
-        _check_bias(bias, () if m is None else (m,), x, name)
+        _check_bias(bias, () if m is None else (m,), x, name, f"{wname} {tuple(w.shape)}")
     return m
 
 
@@ -279,7 +284,7 @@ def _check_lowrank(x: object, u: object, v: object, bias: object) -> int:
         )
     m = ut.shape[0]
     if bias is not None:
-        _check_bias(bias, (m,), xt, "x")
+        _check_bias(bias, (m,), xt, "x", f"u {tuple(ut.shape)}")
     return m
 
 
@@ -492,7 +497,7 @@ def block_sparse_linear(
             "blocks must be a mapping (i, j) -> tensor or a BlockSparseWeight, got "
             f"{type(blocks).__name__}"
         )
-    b = None if bias is None else _check_bias(bias, (sum(rows),), xt, "x")
+    b = None if bias is None else _check_bias(bias, (sum(rows),), xt, "x", "row_sizes")
     if packed is None:
         packed = BlockSparseWeight._packed(blocks, rows, cols, xt.dtype, "x")
     kl = _kernels()

@@ -332,6 +332,31 @@ def test_other_tilings_give_the_same_values(monkeypatch):
             np.testing.assert_allclose(_np(ours), _np(first), rtol=1e-13, atol=1e-13)
 
 
+def test_64_bit_indexing_gives_the_same_bits(monkeypatch):
+    """The ``INT64`` paths (taken from 2³¹ elements on) forced at small sizes: 64-bit offsets
+    and int64 block tables must change no bit."""
+    kl = _backend.load("_linear_kernels")
+    x, w, b, g = _operands((37,), 23, 19, True, torch.float32, 8)
+    blocks = {(0, 1): _rand(1, (12, 13), torch.float32), (1, 0): _rand(2, (7, 10), torch.float32)}
+    bb = _rand(3, (19,), torch.float32)
+
+    def run():
+        packed = gpu.BlockSparseWeight(blocks, (12, 7), (10, 13))
+        return [
+            gpu.linear(x, w, b),
+            *gpu.linear_backward(g, x, w, b),
+            gpu.block_sparse_linear(x, packed, (12, 7), (10, 13), bb),
+        ], packed
+
+    base, packed = run()
+    assert packed._index == torch.int32
+    monkeypatch.setattr(kl, "INT64_FROM", 1)
+    wide, packed = run()
+    assert packed._index == torch.int64
+    for one, two in zip(base, wide, strict=True):
+        assert torch.equal(one, two)
+
+
 # --------------------------------------------------------------------------- cost
 
 

@@ -425,7 +425,8 @@ class BlockSparseWeight:
             self.data = torch.cat([checked[k].contiguous().reshape(-1) for k in self.stored])
         else:
             self.data = torch.empty(0, dtype=dtype, device=device)
-        self._index = torch.int64 if offsets[-1] >= 2**31 else torch.int32
+        big = offsets[-1] >= _kernels().INT64_FROM  # the kernel's INT64 switch
+        self._index = torch.int64 if big else torch.int32
         counts = [0] * len(rows)
         for i, _ in self.stored:
             counts[i] += 1

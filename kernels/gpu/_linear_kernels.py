@@ -42,6 +42,10 @@ column, width :math:`n_j`, offset in the buffer). The grid is (tile of the batch
 (tile of ``BLOCK_N`` outputs of one block row), in grouped order; a program loops over the
 stored blocks of its block row only, so the MACs executed are :math:`B\sum_{(i,j)\in\mathcal
 N} m_i n_j` (:func:`theory.linear.block_sparse_macs`) up to the padding of blocks to tiles.
+The block offsets and widths are loaded values whose alignment the compiler cannot see:
+when every block size is a multiple of 16 (``ALIGNED``, the usual case: 64-256) they are
+declared so (``tl.multiple_of``), which lets the tile loads be vectorized and pipelined;
+irregular sizes run the same code with scalar loads.
 
 **Configurations.** Block sizes, ``GROUP_M``, ``num_warps`` and ``num_stages`` are
 ``tl.constexpr``/launch options passed by keyword. Under the interpreter every kernel uses
@@ -336,7 +340,7 @@ def colsum(g, out, rows: int, n: int, interpreted: bool) -> None:
 def _block_sparse_kernel(
     X, DATA, ROW_PTR, BLK_COL, BLK_WIDTH, BLK_OFF, TILE_ROW, TILE_N0, ROW_START, ROW_SIZE,
     BIAS, Y, M, NOUT, NTILES, s_xm, s_ym,
-    HAS_BIAS: tl.constexpr, PREC: tl.constexpr, INT64: tl.constexpr,
+    HAS_BIAS: tl.constexpr, PREC: tl.constexpr, INT64: tl.constexpr, ALIGNED: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
 ):  # fmt: skip
     """Program ``(rows tile, output tile t)``: output tile ``t`` covers outputs
@@ -349,6 +353,9 @@ def _block_sparse_kernel(
     n0 = tl.load(TILE_N0 + t)
     r0 = tl.load(ROW_START + i)
     mi = tl.load(ROW_SIZE + i)
+    if ALIGNED:  # every block size a multiple of 16: so are the offsets loaded below
+        n0 = tl.multiple_of(n0, 16)
+        r0 = tl.multiple_of(r0, 16)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     on = n0 + tl.arange(0, BLOCK_N)  # outputs within block row i
     rk = tl.arange(0, BLOCK_K)
@@ -366,6 +373,10 @@ def _block_sparse_kernel(
         c0 = tl.load(BLK_COL + p)
         width = tl.load(BLK_WIDTH + p)
         off = tl.load(BLK_OFF + p)
+        if ALIGNED:  # lets the compiler vectorize (and pipeline) the tile loads
+            c0 = tl.multiple_of(c0, 16)
+            width = tl.multiple_of(width, 16)
+            off = tl.multiple_of(off, 16)
         a_ptrs = X + rm[:, None] * s_xm + (c0 + rk)[None, :]
         b_ptrs = DATA + off + on[None, :] * width + rk[:, None]  # b[k, o] = W_p[o, k]
         for k in range(0, width, BLOCK_K):
@@ -381,10 +392,10 @@ def _block_sparse_kernel(
     tl.store(y_ptrs, acc.to(Y.dtype.element_ty), mask=mask_m[:, None] & mask_n[None, :])
 
 
-def block_sparse(x, packed, tiles, y, bias, rows: int, prec: str, cfg, big: bool) -> None:
+def block_sparse(x, packed, tiles, y, bias, rows, prec, cfg, big, aligned) -> None:
     """Launch :func:`_block_sparse_kernel`: ``packed`` = ``(data, row_ptr, blk_col,
     blk_width, blk_off, row_start, row_size)``, ``tiles`` = ``(tile_row, tile_n0)`` for
-    ``cfg["BLOCK_N"]``."""
+    ``cfg["BLOCK_N"]``; ``aligned``: every row and column block size is a multiple of 16."""
     data, row_ptr, blk_col, blk_width, blk_off, row_start, row_size = packed
     tile_row, tile_n0 = tiles
     ntiles = tile_row.numel()
@@ -394,6 +405,6 @@ def block_sparse(x, packed, tiles, y, bias, rows: int, prec: str, cfg, big: bool
     _block_sparse_kernel[grid](
         x, data, row_ptr, blk_col, blk_width, blk_off, tile_row, tile_n0, row_start, row_size,
         y if bias is None else bias, y, rows, y.shape[1], ntiles, x.stride(0), y.stride(0),
-        HAS_BIAS=bias is not None, PREC=prec, INT64=big,
+        HAS_BIAS=bias is not None, PREC=prec, INT64=big, ALIGNED=aligned,
         **_constexprs(cfg, "BLOCK_M", "BLOCK_N", "BLOCK_K", "GROUP_M"), **_launch_options(cfg),
     )  # fmt: skip

@@ -519,5 +519,6 @@ def block_sparse_linear(
             _backend.dot_precision("matmul"),
             cfg,
             big,
+            all(v % 16 == 0 for v in (*rows, *cols)),
         )
     return y

@@ -39,6 +39,9 @@ XB = _r(5, 23)  # block sparse: rows (17, 20), cols (14, 9)
 BLOCKS = {(0, 1): _r(17, 9), (1, 0): _r(20, 14)}
 BB = _r(37)
 SIZES = {"row_sizes": (17, 20), "col_sizes": (14, 9)}
+XA = _r(3, 48)  # block sizes multiples of 16: the kernel's ALIGNED path
+ALIGNED = {"row_sizes": (16, 32), "col_sizes": (32, 16)}
+BLOCKS_A = {(1, 0): _r(32, 32), (0, 1): _r(16, 16)}
 P = "kernels.gpu.linear."
 
 
@@ -255,6 +258,19 @@ ENTRIES = [
                 check=_close(BB.double().expand(5, 37)),
             ),
             Sample({"x": XB, "blocks": {}, **SIZES}, check=lambda r: bool((r == 0).all())),
+            Sample({"x": XA, "blocks": {}, **ALIGNED}, check=lambda r: bool((r == 0).all())),
+            Sample(
+                {"x": XA, "blocks": BLOCKS_A, **ALIGNED},
+                check=_close(
+                    torch.cat(
+                        [
+                            XA[:, 32:].double() @ BLOCKS_A[(0, 1)].double().T,
+                            XA[:, :32].double() @ BLOCKS_A[(1, 0)].double().T,
+                        ],
+                        dim=1,
+                    )
+                ),
+            ),
             Sample({"x": XB[:0], "blocks": BLOCKS, **SIZES}, check=lambda r: r.shape == (0, 37)),
         ),
         errors=(

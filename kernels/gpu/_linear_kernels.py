@@ -283,10 +283,11 @@ def _colsum_partial_kernel(
     G, P, R, N, INT64: tl.constexpr,
     BLOCK_R: tl.constexpr, BLOCK_N: tl.constexpr, CHUNK: tl.constexpr,
 ):  # fmt: skip
-    """Program ``(j, c)``: ``P[c, cols_j] = sum`` of rows ``c·CHUNK .. (c+1)·CHUNK - 1`` of the
-    contiguous ``(R, N)`` matrix ``G``, in float64."""
-    cols = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
-    chunk = tl.program_id(1)
+    """Program ``(c, j)``: ``P[c, cols_j] = sum`` of rows ``c·CHUNK .. (c+1)·CHUNK - 1`` of the
+    contiguous ``(R, N)`` matrix ``G``, in float64 (chunks on grid axis 0, which has no
+    65 535 limit)."""
+    chunk = tl.program_id(0)
+    cols = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
     cmask = cols < N
     start = chunk * CHUNK
     if INT64:
@@ -324,7 +325,7 @@ def colsum(g, out, rows: int, n: int, interpreted: bool) -> None:
     cfg2 = pick("_colsum_final_kernel", interpreted)
     chunks = max(1, triton.cdiv(rows, cfg1["CHUNK"]))
     parts = torch.empty((chunks, n), dtype=torch.float64, device=g.device)
-    _colsum_partial_kernel[(triton.cdiv(n, cfg1["BLOCK_N"]), chunks)](
+    _colsum_partial_kernel[(chunks, triton.cdiv(n, cfg1["BLOCK_N"]))](
         g, parts, rows, n, INT64=g.numel() >= INT64_FROM,
         **_constexprs(cfg1, "BLOCK_R", "BLOCK_N", "CHUNK"), **_launch_options(cfg1),
     )  # fmt: skip

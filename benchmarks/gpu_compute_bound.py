@@ -84,6 +84,7 @@ class Case:
     check: Callable[[], None]  # raises AssertionError when ours is wrong
     series: str | None = None  # a cost-scaling series this case belongs to
     macs: int = 0
+    bytes: int = 0  # for the memory-bound gate kernels: bytes that must move (formula)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Row:
     ratio_to_torch: float | None  # torch time / our time: > 1 means ours is faster
     series: str | None = None
     macs: int = 0
+    gbps: float | None = None  # the gate kernels: bytes by formula / our time
 
 
 @dataclass
@@ -128,6 +130,12 @@ FLOPS = {
     "separable_conv2d forward": "2·depthwise_separable_macs = 2B(C_in K² + C_in C_out)H_out W_out",
     "attention forward": "4·B·H·D·(kept scores): kept = L·S, or L(L+1)/2 causal at L = S",
     "attention backward": "2.5 × the forward (five products; S recomputed)",
+    "lstm_cell forward": "2·N·4H·(I + H) (the two GEMMs; the gate math not counted)",
+    "gru_cell forward": "2·N·3H·(I + H) (the two GEMMs; the gate math not counted)",
+    "lstm_gates forward": "none counted: memory-bound, 15NHe bytes (GB/s column)",
+    "lstm_gates backward": "none counted: memory-bound, 13NHe bytes (GB/s column)",
+    "gru_gates forward": "none counted: memory-bound, 12NHe bytes (GB/s column)",
+    "gru_gates backward": "none counted: memory-bound, 13NHe bytes (GB/s column)",
 }
 
 #: ResNet-50's convolution shapes, as in the CPU benchmark (benchmarks/conv2d_cpu.py).
@@ -244,8 +252,8 @@ def _linear(b: _Builder) -> None:
         "forward",
         f"B={rows} n=m={n} r={r}",
         2 * lowrank_macs(n, n, r, rows),
-        lambda: linear.lowrank_linear(x, u, v),
-        lambda: low(x, u, v),
+        lambda x=x, u=u, v=v: linear.lowrank_linear(x, u, v),
+        lambda x=x, u=u, v=v: low(x, u, v),
         b.ref64(low, x, u, v),
     )
     # block sparse: a density sweep on a grid of equal blocks (the cost-scaling series);
@@ -263,7 +271,7 @@ def _linear(b: _Builder) -> None:
             for j in range(grid)
             if mask[i][j]
         }
-        packed = linear.BlockSparseWeight.from_blocks(blocks, sizes, sizes)
+        packed = linear.BlockSparseWeight(blocks, sizes, sizes)
         dense = torch.zeros(n, n, device=b.dev, dtype=b.dtype)
         for (i, j), block in blocks.items():
             dense[i * blk : (i + 1) * blk, j * blk : (j + 1) * blk] = block
@@ -447,8 +455,149 @@ def _attention(b: _Builder) -> None:
             )
 
 
+def _lstm_math(ig, hg, cx, bi, bh):
+    """The LSTM gate math in torch ops (the references): ``(hy, cy)``."""
+    i, f, g, o = (ig + hg + bi + bh).chunk(4, 1)
+    cy = f.sigmoid() * cx + i.sigmoid() * g.tanh()
+    return o.sigmoid() * cy.tanh(), cy
+
+
+def _gru_math(ig, hg, hx, bi, bh):
+    """torch's GRU (reset after) gate math in torch ops: ``hy``."""
+    (ir, iz, in_), (hr, hz, hn) = (ig + bi).chunk(3, 1), (hg + bh).chunk(3, 1)
+    r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
+    n = (in_ + r * hn).tanh()
+    return (1 - z) * n + z * hx
+
+
+def _recurrent(b: _Builder) -> None:
+    """The fused gate kernels against torch's own fused cells (``_thnn_fused_lstm_cell``,
+    ``_thnn_fused_gru_cell``: CUDA only, so the smoke run compares with the same math in torch
+    ops), and whole cells (torch's GEMMs + our gate kernel) against ``torch.lstm_cell`` /
+    ``torch.gru_cell``."""
+    from kernels.gpu import recurrent
+
+    torch = b.torch
+    fused = not b.smoke
+    n, h, i = (5, 33, 9) if b.smoke else (8192, 1024, 1024)
+    e = torch.finfo(b.dtype).bits // 8
+    label = f"N={n} H={h}"
+    ig, hg, bi, bh = b.randn(n, 4 * h), b.randn(n, 4 * h), b.randn(4 * h), b.randn(4 * h)
+    cx, ghy, gcy = b.randn(n, h), b.randn(n, h), b.randn(n, h)
+    _, cy, ws = recurrent.lstm_gates(ig, hg, cx, bi, bh)
+    # torch's own forward state for its backward (cy and the workspace: the same layout)
+    saved = torch.ops.aten._thnn_fused_lstm_cell(ig, hg, cx, bi, bh)[1:] if fused else None
+
+    def lstm_back64():
+        leaves = [t.double().requires_grad_(True) for t in (ig, hg, cx, bi, bh)]
+        hy_, cy_ = _lstm_math(*leaves)
+        (g,) = torch.autograd.grad((hy_, cy_), leaves[:1], (ghy.double(), gcy.double()))
+        return g.cpu().numpy()
+
+    def lstm_back_theirs():
+        if fused:
+            return torch.ops.aten._thnn_fused_lstm_cell_backward_impl(ghy, gcy, cx, *saved, True)
+        leaves = [t.detach().requires_grad_(True) for t in (ig, hg, cx, bi, bh)]
+        return torch.autograd.grad(_lstm_math(*leaves), leaves[:1], (ghy, gcy))
+
+    b.add(
+        "recurrent",
+        "lstm_gates",
+        "forward",
+        label,
+        0,
+        lambda: recurrent.lstm_gates(ig, hg, cx, bi, bh),
+        (lambda: torch.ops.aten._thnn_fused_lstm_cell(ig, hg, cx, bi, bh))
+        if fused
+        else (lambda: _lstm_math(ig, hg, cx, bi, bh)),
+        b.ref64(lambda *t: _lstm_math(*t)[0], ig, hg, cx, bi, bh),
+        bytes=15 * n * h * e,
+    )
+    b.add(
+        "recurrent",
+        "lstm_gates",
+        "backward",
+        label,
+        0,
+        lambda: recurrent.lstm_gates_backward(ghy, gcy, cx, cy, ws),
+        lstm_back_theirs,
+        lstm_back64,
+        bytes=13 * n * h * e,
+    )
+    gig, ghg, gbi, gbh = b.randn(n, 3 * h), b.randn(n, 3 * h), b.randn(3 * h), b.randn(3 * h)
+    hx = b.randn(n, h)
+    _, gws = recurrent.gru_gates(gig, ghg, hx, gbi, gbh)
+    gru_saved = torch.ops.aten._thnn_fused_gru_cell(gig, ghg, hx, gbi, gbh)[1] if fused else None
+
+    def gru_back64():
+        leaves = [t.double().requires_grad_(True) for t in (gig, ghg, hx, gbi, gbh)]
+        (g,) = torch.autograd.grad(_gru_math(*leaves), leaves[:1], ghy.double())
+        return g.cpu().numpy()
+
+    def gru_theirs():
+        if fused:
+            return torch.ops.aten._thnn_fused_gru_cell(gig, ghg, hx, gbi, gbh)
+        return _gru_math(gig, ghg, hx, gbi, gbh)
+
+    def gru_back_theirs():
+        if fused:
+            return torch.ops.aten._thnn_fused_gru_cell_backward(ghy, gru_saved, True)
+        leaves = [t.detach().requires_grad_(True) for t in (gig, ghg, hx, gbi, gbh)]
+        return torch.autograd.grad(_gru_math(*leaves), leaves[:1], ghy)
+
+    b.add(
+        "recurrent",
+        "gru_gates",
+        "forward",
+        label,
+        0,
+        lambda: recurrent.gru_gates(gig, ghg, hx, gbi, gbh),
+        gru_theirs,
+        b.ref64(_gru_math, gig, ghg, hx, gbi, gbh),
+        bytes=12 * n * h * e,
+    )
+    b.add(
+        "recurrent",
+        "gru_gates",
+        "backward",
+        label,
+        0,
+        lambda: recurrent.gru_gates_backward(ghy, hx, gws),
+        gru_back_theirs,
+        gru_back64,
+        bytes=13 * n * h * e,
+    )
+    # whole cells: torch's GEMMs + our gate kernel, against torch's cells
+    x = b.randn(n, i)
+
+    def torch_lstm(x_, hx_, cx_, *weights):
+        return torch.lstm_cell(x_, (hx_, cx_), *weights)[0]
+
+    def torch_gru(x_, hx_, *weights):
+        return torch.gru_cell(x_, hx_, *weights)
+
+    cells = (
+        ("lstm_cell", 4, recurrent.lstm_cell, torch_lstm, (hx, cx)),
+        ("gru_cell", 3, recurrent.gru_cell, torch_gru, (hx,)),
+    )
+    for name, gates, ours, theirs, state in cells:
+        wih = b.randn(gates * h, i, scale=i**-0.5)
+        whh = b.randn(gates * h, h, scale=h**-0.5)
+        args = (x, *state, wih, whh, b.randn(gates * h), b.randn(gates * h))
+        b.add(
+            "recurrent",
+            name,
+            "forward",
+            f"N={n} I={i} H={h}",
+            2 * n * gates * h * (i + h),
+            lambda f=ours, a=args: _first(f(*a)),
+            lambda f=theirs, a=args: f(*a),
+            b.ref64(theirs, *args),
+        )
+
+
 #: Which builder makes which family's cases.
-_BUILDERS = {"linear": _linear, "conv": _conv, "attention": _attention}
+_BUILDERS = {"linear": _linear, "conv": _conv, "attention": _attention, "recurrent": _recurrent}
 
 
 def _cases(torch, sizes: str, dtype_name: str, families=FAMILIES) -> list[Case]:
@@ -527,6 +676,7 @@ def run(sizes: str, dtypes=DTYPES, families=FAMILIES, after_dtype=None):
                 ours = median_ms(case.ours, smoke)
                 theirs = None if case.theirs is None else median_ms(case.theirs, smoke)
                 tflops = case.flops / (ours * 1e-3) / 1e12
+                gbps = round(case.bytes / (ours * 1e-3) / 1e9, 1) if case.bytes else None
                 rows.append(
                     Row(
                         case.family,
@@ -543,10 +693,12 @@ def run(sizes: str, dtypes=DTYPES, families=FAMILIES, after_dtype=None):
                         None if theirs is None else round(theirs / ours, 2),
                         case.series,
                         case.macs,
+                        gbps,
                     )
                 )
+                rate = f"{gbps:.0f} GB/s" if gbps is not None else f"{tflops:.1f} TFLOP/s"
                 print(
-                    f"  {case.op} {case.direction} {case.size} {dtype}: {tflops:.1f} TFLOP/s"
+                    f"  {case.op} {case.direction} {case.size} {dtype}: {rate}"
                     + ("" if theirs is None else f", {theirs / ours:.2f}x torch"),
                     flush=True,
                 )
@@ -611,21 +763,27 @@ def to_markdown(peaks: dict[str, float], rows: list[Row], machine: dict, smoke: 
         f"{machine['triton']}, CUDA {machine['cuda']}. GEMM peak (torch.matmul 8192³, TFLOP/s): "
         f"**{peak}** (float32 with TF32, both sides). TFLOP/s = the theory's FLOPs (2 × MACs; "
         "causal attention counts kept scores only) / median time; *of peak* = ours / the GEMM "
-        "peak at that dtype; *× torch* = torch's time / ours (> 1: ours faster).\n\n"
+        "peak at that dtype; GB/s (memory-bound gate kernels, no FLOPs counted) = bytes that "
+        "must move / our time; *× torch* = torch's time / ours (> 1: ours faster).\n\n"
         "| kernel | pass | size | dtype | ours ms | torch ms | TFLOP/s | torch TFLOP/s | "
-        "of peak | × torch |\n"
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        "of peak | GB/s | × torch |\n"
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     )
 
     def opt(v, fmt):
         return "—" if v is None else format(v, fmt)
 
-    lines = [
-        f"| {r.op} | {r.direction} | {r.size} | {r.dtype} | {r.ours_ms:.4f} | "
-        f"{opt(r.torch_ms, '.4f')} | {r.tflops:.1f} | {opt(r.torch_tflops, '.1f')} | "
-        f"{100 * r.fraction_of_peak:.0f}% | {opt(r.ratio_to_torch, '.2f')} |"
-        for r in rows
-    ]
+    def line(r: Row) -> str:
+        counted = r.flops > 0
+        return (
+            f"| {r.op} | {r.direction} | {r.size} | {r.dtype} | {r.ours_ms:.4f} | "
+            f"{opt(r.torch_ms, '.4f')} | {opt(r.tflops if counted else None, '.1f')} | "
+            f"{opt(r.torch_tflops if counted else None, '.1f')} | "
+            f"{opt(100 * r.fraction_of_peak if counted else None, '.0f')}"
+            f"{'%' if counted else ''} | {opt(r.gbps, '.0f')} | {opt(r.ratio_to_torch, '.2f')} |"
+        )
+
+    lines = [line(r) for r in rows]
     return (
         head
         + "\n".join(lines)

@@ -130,17 +130,50 @@ def _constexpr(v, tl):
 MAX_SHARED = 227 * 1024
 
 
-def with_cuda_configs(specs: list[dict]) -> list[dict]:
+_FLOATS = {"fp16", "bf16", "fp32", "fp64"}
+
+
+def compile_all_configs() -> bool:
+    """``LAYERCHECK_COMPILE_ALL=1``: every recorded launch with every GPU config that applies
+    (about 1300 compilations, 8 minutes on one core). Default: each GPU config once, with the
+    first recorded launch it applies to, bfloat16 launches first (the dtype of the performance
+    aims: tensor cores, the largest tiles and shared memory)."""
+    return os.environ.get("LAYERCHECK_COMPILE_ALL", "0").strip().lower() in ("1", "true", "yes")
+
+
+def with_cuda_configs(specs: list[dict], every: bool | None = None) -> list[dict]:
     """The recorded specializations plus, for each kernel whose module lists configs in
     ``CUDA_CONFIGS[kernel]`` (the block sizes, ``num_warps`` and ``num_stages`` it uses on a
     GPU, where the interpreter runs small ones), each recorded specialization re-made with
-    every config (once per distinct result)."""
+    every config its heuristic can pick for it (once per distinct result). The module's
+    ``cuda_config_applies(kernel, index, dtypes, constexprs)`` says which: ``dtypes`` the
+    float element types of the launch (``{"fp16"}``, ...), ``constexprs`` its recorded
+    constexpr values; without it every config applies. ``every`` (default
+    :func:`compile_all_configs`): each recorded launch with each config, else each config
+    once (bfloat16 launches first)."""
+    every = compile_all_configs() if every is None else every
+    seen: set[tuple] = set()
     import importlib
 
     out: dict[str, dict] = {json.dumps(s, sort_keys=True): s for s in specs}
-    for spec in specs:
-        configs = getattr(importlib.import_module(spec["module"]), "CUDA_CONFIGS", {})
-        for config in configs.get(spec["kernel"], ()):
+    order = ("bf16", "fp32", "fp16", "fp64")
+
+    def rank(spec: dict) -> int:
+        types = {t.lstrip("*") for t in spec["signature"].values()}
+        return min((order.index(t) for t in types & _FLOATS), default=len(order))
+
+    for spec in sorted(specs, key=rank):
+        module = importlib.import_module(spec["module"])
+        configs = getattr(module, "CUDA_CONFIGS", {})
+        applies = getattr(module, "cuda_config_applies", lambda *_: True)
+        dtypes = {t.lstrip("*") for t in spec["signature"].values()} & _FLOATS
+        for index, config in enumerate(configs.get(spec["kernel"], ())):
+            if not applies(spec["kernel"], index, dtypes, spec["constexprs"]):
+                continue  # the module's heuristic never launches this config for this spec
+            key = (spec["module"], spec["kernel"], index)
+            if not every and key in seen:
+                continue
+            seen.add(key)
             options = {k: v for k, v in config.items() if k in ("num_warps", "num_stages")}
             blocks = {k: v for k, v in config.items() if k not in options}
             unknown = set(blocks) - set(spec["constexprs"])

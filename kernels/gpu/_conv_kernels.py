@@ -100,6 +100,15 @@ def config(kernel: str, interpreted: bool, f64: bool, n: int = 0, k: int = 0) ->
     return dict(options[2])
 
 
+def cuda_config_applies(kernel: str, index: int, dtypes: set[str], constexprs: dict) -> bool:
+    """Whether :func:`config` can choose ``CUDA_CONFIGS[kernel][index]`` for a launch with
+    float operands ``dtypes`` (Triton's names): float64 takes index 3 of the multi-config
+    kernels and nothing else (``tests.gpu_compile`` compiles exactly those)."""
+    if len(CUDA_CONFIGS[kernel]) == 1:
+        return True
+    return (index == 3) == ("fp64" in dtypes)
+
+
 def splits(rows: int, block: int, tiles: int, interpreted: bool) -> tuple[int, int]:
     """``(splits, rows_per_split)`` of a split-K reduction over ``rows`` (a multiple of
     ``block`` per split): enough programs to fill the device, never an empty split."""

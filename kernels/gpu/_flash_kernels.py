@@ -109,6 +109,17 @@ def config(kernel: str, dtype: torch.dtype, block_d: int, mode: str) -> dict:
     return dict(CUDA_CONFIGS[kernel][index])
 
 
+def cuda_config_applies(kernel: str, index: int, dtypes: set[str], constexprs: dict) -> bool:
+    """Whether :func:`config` can choose ``CUDA_CONFIGS[kernel][index]`` for a launch with
+    float operands ``dtypes`` (Triton's names) and constexprs ``constexprs``: index 3 for
+    float64, else the index of the head tile ``max(BLOCK_D, BLOCK_DV)`` (``tests.gpu_compile``
+    compiles exactly those)."""
+    if "fp64" in dtypes:
+        return index == 3
+    tile = max(constexprs.get("BLOCK_D", 0), constexprs.get("BLOCK_DV", 0))
+    return index == (0 if tile <= 64 else 1 if tile <= 128 else 2)
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -133,6 +133,19 @@ _FAMILIES = {
 }
 
 
+def cuda_config_applies(kernel: str, index: int, dtypes: set[str], constexprs: dict) -> bool:
+    """Whether :func:`pick` can choose ``CUDA_CONFIGS[kernel][index]`` for a launch with float
+    operands ``dtypes`` (Triton's names: ``"fp16"``, ...): its dtype family's configs only
+    (``tests.gpu_compile`` compiles exactly those)."""
+    if kernel not in _FAMILIES:
+        return True
+    names = {"fp16": "float16", "bf16": "bfloat16", "fp32": "float32", "fp64": "float64"}
+    return any(
+        _FAMILIES[kernel][family(names[d])][0] <= index < _FAMILIES[kernel][family(names[d])][1]
+        for d in dtypes
+    )
+
+
 def family(dtype_name: str) -> str:
     """``"half"`` (float16, bfloat16), ``"f32"`` or ``"f64"``."""
     return {"float16": "half", "bfloat16": "half", "float32": "f32"}.get(dtype_name, "f64")

@@ -1,9 +1,20 @@
 """Triton kernels with the API of :mod:`kernels.cpu`, on torch tensors.
 
+* :mod:`kernels.gpu.linear` — dense linear (bias fused, any batch rank) and its backward,
+  low-rank and block-sparse layers (only the stored blocks are multiplied), one tiled
+  ``tl.dot`` GEMM kernel;
+* :mod:`kernels.gpu.conv` — 1-D and 2-D convolution as implicit GEMM (no im2col buffer:
+  stride, padding, dilation, groups, a direct depthwise kernel), input gradient (sub-pixel
+  decomposition for stride > 1; also the transposed convolution), split-K weight gradient;
+* :mod:`kernels.gpu.attention` — fused scaled dot-product attention (FlashAttention-2: online
+  softmax, causal, grouped-query, log-sum-exp saved for the backward) and the row-wise,
+  numerically stable softmax, each with its backward;
+* :mod:`kernels.gpu.recurrent` — RNN, LSTM and GRU (reset after and reset before) cells with
+  fused gate kernels (the matrix products in torch's GEMM, as torch's fused cells), forward
+  and backward, and sequence forwards;
 * :mod:`kernels.gpu.norm` — batch (training with running statistics, and evaluation), layer,
   group, instance and RMS normalization, forward and backward with the ``dγ``, ``dβ``
   reductions;
-* :mod:`kernels.gpu.attention` — the row-wise, numerically stable softmax and its backward;
 * :mod:`kernels.gpu.dropout` — dropout whose mask is regenerated from ``(seed, offset)`` by
   Philox-4x32-10 (``tl.rand``) in the backward; :mod:`kernels.cpu.philox` reproduces its bits;
 * :mod:`kernels.gpu.pool` — 2-D max and average pooling (padding, stride, dilation, ceil mode,

@@ -614,14 +614,19 @@ def _cases(torch, sizes: str, dtype_name: str, families=FAMILIES) -> list[Case]:
 
 @contextlib.contextmanager
 def _precision(torch, dtype_name: str):
-    """TF32 on for both sides of a float32 comparison (stated in the table), restored after."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    """TF32 on for both sides of a float32 comparison (stated in the table), off otherwise,
+    restored after. cuDNN's switch is set through ``torch._C`` because torch's test utilities
+    (imported by the OpInfo tests in the same process) freeze ``torch.backends.cudnn``'s
+    attributes."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch._C._get_cudnn_allow_tf32())
     tf32 = dtype_name == "float32"
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch._C._set_cudnn_allow_tf32(tf32)
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        torch.backends.cuda.matmul.allow_tf32 = saved[0]
+        torch._C._set_cudnn_allow_tf32(saved[1])
 
 
 def gemm_peak(torch, dtype_name: str, smoke: bool) -> float:

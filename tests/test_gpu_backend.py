@@ -137,20 +137,31 @@ def test_tensors_on_the_wrong_device_or_with_grad_are_refused_naming_them():
         dropout(torch.ones(3, requires_grad=True), 0.5, seed=1)
 
 
-@pytest.mark.parametrize(
-    ("kind", "flag"),
-    [("matmul", "torch.backends.cuda.matmul"), ("conv", "torch.backends.cudnn")],
-)
-def test_dot_precision_follows_torchs_tf32_switch_for_the_same_operation(kind, flag):
+def _matmul_tf32(value: bool | None = None) -> bool:
+    """Read (and set, given ``value``) the switch torch's float32 matmul reads."""
+    if value is not None:
+        torch.backends.cuda.matmul.allow_tf32 = value
+    return torch.backends.cuda.matmul.allow_tf32
+
+
+def _cudnn_tf32(value: bool | None = None) -> bool:
+    """The same for cuDNN's convolutions, through ``torch._C``: torch's test utilities
+    (imported by the OpInfo tests in the same process) freeze ``torch.backends.cudnn``."""
+    if value is not None:
+        torch._C._set_cudnn_allow_tf32(value)
+    return torch._C._get_cudnn_allow_tf32()
+
+
+@pytest.mark.parametrize(("kind", "switch"), [("matmul", _matmul_tf32), ("conv", _cudnn_tf32)])
+def test_dot_precision_follows_torchs_tf32_switch_for_the_same_operation(kind, switch):
     from kernels.gpu._backend import dot_precision
 
-    module = eval(flag)  # the torch namespace holding allow_tf32
-    before = module.allow_tf32
+    before = switch()
     try:
         for tf32 in (False, True):
-            module.allow_tf32 = tf32
+            switch(tf32)
             assert dot_precision(kind) == ("tf32" if tf32 else "ieee")
     finally:
-        module.allow_tf32 = before
+        switch(before)
     with pytest.raises(ValueError, match="kind must be 'matmul' or 'conv'"):
         dot_precision("linear")

@@ -8,25 +8,30 @@ outputs ``O (ZH, L, Ev)``, ``LSE (ZH, L)`` (natural log), gradients of the same 
 Forward (Dao 2023, "FlashAttention-2", Algorithm 1; Triton tutorial 06-fused-attention): one
 program per (query block of ``BLOCK_M`` rows, batch·head); it keeps its ``Q`` tile and loops
 over key blocks of ``BLOCK_N`` with the online softmax (running maximum ``m``, running sum
-``l``, the accumulator rescaled by ``2^{m_old - m_new}``) in **base 2**: the scores are
-multiplied by ``scale·log2(e)`` once, so every exponential is one ``exp2``. Causal (torch's
-top-left alignment: query ``i`` sees keys ``j <= i``) splits the key loop in two stages: the
-blocks left of the diagonal (``j < start_m``, no causal mask, no bounds mask) and the blocks
-that overlap the diagonal or the end of the keys (masked); blocks right of the diagonal are
-never visited (half the work at ``L = S``). ``BLOCK_N`` must divide ``BLOCK_M``.
+``l``, the accumulator rescaled by ``exp(m_old - m_new)``), every exponential ``exp(s - m)``:
+the scaled score minus the maximum *first* (exact near the maximum). Tutorial 06 folds
+``log2(e)`` into the scale and calls ``exp2`` (on the GPU ``tl.exp`` of float32 is the same
+``ex2.approx`` after one multiply per score, so that saves one multiply), but then every score
+is rounded at its own magnitude and the saved log-sum-exp with it: on torch's OpInfo samples
+(values in [-9, 9], scores up to ~80) that made the backward's dV up to 5x less accurate than
+torch's own CPU FlashAttention; subtracting first brings it within torch's error. Causal
+(torch's top-left alignment: query ``i`` sees keys ``j <= i``) splits the key loop in two
+stages: the blocks left of the diagonal (``j < start_m``, no causal mask, no bounds mask) and
+the blocks that overlap the diagonal or the end of the keys (masked); blocks right of the
+diagonal are never visited (half the work at ``L = S``). ``BLOCK_N`` must divide ``BLOCK_M``.
 
 Backward (FlashAttention-2, Algorithm 2; tutorial 06): a preprocess kernel writes
 ``delta = rowsum(dO ∘ O)``; a dK/dV kernel (one program per key block and key/value head,
 looping over the ``REP`` query heads of its group and over query blocks) and a dQ kernel (one
-program per query block and head, looping over key blocks) recompute ``P = 2^{S·log2e - LSE·log2e}``
-from ``Q``, ``K`` and the saved log-sum-exp. Every output tile is written by exactly one
-program, with a fixed loop order: no atomics, results bit-equal across runs.
+program per query block and head, looping over key blocks) recompute
+``P = exp(S - LSE)`` from ``Q``, ``K`` and the saved natural log-sum-exp. Every output
+tile is written by exactly one program, with a fixed loop order: no atomics, results bit-equal
+across runs.
 
 Accumulators and the softmax statistics are float32 for float16/bfloat16/float32 inputs and
 float64 for float64 (``ACC``); ``P`` and ``dS`` are rounded to the input dtype before their
-products (as FlashAttention does). Scalars that must be exact in ``ACC`` (``scale·log2 e``,
-``scale``, ``ln 2``, ``log2 e``) come in a 4-entry ``ACC`` tensor ``SC`` (a Python float
-argument would be float32).
+products (as FlashAttention does). ``scale`` comes as a one-entry ``ACC`` tensor ``SC`` (a
+Python float argument would be float32).
 
 Head dimensions ``E``, ``Ev`` are ``constexpr`` (one compilation per head size); the tile's
 width is the next power of two ``>= 16`` (``tl.dot`` needs 16), masked when wider than the head.
@@ -34,14 +39,9 @@ width is the next power of two ``>= 16`` (``tl.dot`` needs 16), masked when wide
 
 from __future__ import annotations
 
-import math
-
 import torch
 import triton
 import triton.language as tl
-
-LOG2E = math.log2(math.e)
-LN2 = math.log(2.0)
 
 #: Block sizes under the interpreter (small: every program instance runs in Python). The
 #: forward and dQ kernels take BLOCK_M = 2 BLOCK_N so that their diagonal stage spans two key
@@ -157,7 +157,7 @@ def _key_range(start_m, S, CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N:
 
 
 @triton.jit
-def _fwd_inner(acc, l_i, m_i, q, k_base, v_base, offs_m, lo, hi, S, qk_scale,
+def _fwd_inner(acc, l_i, m_i, q, k_base, v_base, offs_m, lo, hi, S, scale,
                MASKED: tl.constexpr, CAUSAL: tl.constexpr, HEAD_DIM: tl.constexpr,
                HEAD_DV: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
                BLOCK_DV: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
@@ -169,15 +169,19 @@ def _fwd_inner(acc, l_i, m_i, q, k_base, v_base, offs_m, lo, hi, S, qk_scale,
             k_base + offs_n[None, :] * HEAD_DIM + offs_d[:, None], offs_n[None, :], S,
             offs_d[:, None], HEAD_DIM, MASKED, BLOCK_D != HEAD_DIM, 0.0,
         )  # fmt: skip
-        s = tl.dot(q, kt, input_precision=PREC) * qk_scale  # log2-scaled scores
+        s = tl.dot(q, kt, input_precision=PREC) * scale  # scaled scores, natural units
         if MASKED:
             keep = offs_n[None, :] < S
             if CAUSAL:
                 keep = keep & (offs_n[None, :] <= offs_m[:, None])
             s = tl.where(keep, s, _NEG_INF)
         m_new = tl.maximum(m_i, tl.max(s, 1))  # finite: every row sees key 0 first
-        p = tl.exp2(s - m_new[:, None])
-        alpha = tl.exp2(m_i - m_new)  # 0 on the first block (m_i = -inf)
+        # subtract, then exponentiate: s - m is exact near the maximum (Sterbenz); folding
+        # log2(e) into the scale for exp2 (tutorial 06) rounds |s|-sized numbers instead, and
+        # the backward's P = exp(S - LSE) inherits it. (On the GPU tl.exp is ex2.approx of
+        # x*log2(e) for float32, one multiply per score, and libdevice's exp for float64.)
+        p = tl.exp(s - m_new[:, None])
+        alpha = tl.exp(m_i - m_new)  # 0 on the first block (m_i = -inf)
         l_i = l_i * alpha + tl.sum(p, 1)
         v = _load(
             v_base + offs_n[:, None] * HEAD_DV + offs_dv[None, :], offs_n[:, None], S,
@@ -206,18 +210,17 @@ def _attn_fwd(Q, K, V, OUT, LSE, SC, L, S, REP,
         Q + zh * L * HEAD_DIM + offs_m[:, None] * HEAD_DIM + offs_d[None, :], offs_m[:, None],
         L, offs_d[None, :], HEAD_DIM, True, BLOCK_D != HEAD_DIM, 0.0,
     )  # fmt: skip
-    qk_scale = tl.load(SC)  # scale * log2(e), in ACC
-    ln2 = tl.load(SC + 2)
+    scale = tl.load(SC)
     m_i = tl.full([BLOCK_M], _NEG_INF, ACC)
     l_i = tl.zeros([BLOCK_M], ACC)
     acc = tl.zeros([BLOCK_M, BLOCK_DV], ACC)
     full, hi = _key_range(start_m, S, CAUSAL, BLOCK_M, BLOCK_N)
     acc, l_i, m_i = _fwd_inner(
-        acc, l_i, m_i, q, k_base, v_base, offs_m, 0, full, S, qk_scale,
+        acc, l_i, m_i, q, k_base, v_base, offs_m, 0, full, S, scale,
         False, CAUSAL, HEAD_DIM, HEAD_DV, BLOCK_N, BLOCK_D, BLOCK_DV, PREC,
     )  # fmt: skip
     acc, l_i, m_i = _fwd_inner(
-        acc, l_i, m_i, q, k_base, v_base, offs_m, full, hi, S, qk_scale,
+        acc, l_i, m_i, q, k_base, v_base, offs_m, full, hi, S, scale,
         True, CAUSAL, HEAD_DIM, HEAD_DV, BLOCK_N, BLOCK_D, BLOCK_DV, PREC,
     )  # fmt: skip
     # 1/l divided once per row in float64 (float32 `/` is not correctly rounded on the GPU).
@@ -229,7 +232,7 @@ def _attn_fwd(Q, K, V, OUT, LSE, SC, L, S, REP,
         out.to(OUT.dtype.element_ty),
         mask=(offs_m[:, None] < L) & (offs_dv[None, :] < HEAD_DV),
     )
-    lse = (m_i + tl.log2(l_i)) * ln2  # natural log-sum-exp of the (unscaled-base) scores
+    lse = m_i + tl.log(l_i)  # natural log-sum-exp of the scaled scores (one rounding)
     tl.store(LSE + zh * L + offs_m, lse, mask=offs_m < L)
 
 
@@ -242,8 +245,8 @@ def _attn_fwd(Q, K, V, OUT, LSE, SC, L, S, REP,
 #     dQ = scale dS K,   dK = scale dS^T Q.
 # rowsum(dP ∘ P)_i = Σ_j P_ij Σ_c dO_ic V_jc = Σ_c dO_ic O_ic = rowsum(dO ∘ O)_i =: δ_i, so δ
 # needs O and dO only (one O(L·Ev) pass, the preprocess kernel), and P is recomputed tile by
-# tile as P_ij = exp(S_ij − LSE_i) with LSE_i = log Σ_j exp S_ij saved by the forward
-# (in base 2: exp2(S_ij·log2e − LSE_i·log2e)). Masked entries (causal j > i, keys j >= S)
+# tile as P_ij = exp(S_ij − LSE_i) with LSE_i = log Σ_j exp S_ij saved by the forward.
+# Masked entries (causal j > i, keys j >= S)
 # have P_ij = 0, hence dS_ij = 0 and no contribution to any gradient.
 
 
@@ -265,7 +268,7 @@ def _attn_bwd_preprocess(OUT, DO, DELTA, L, HEAD_DV: tl.constexpr, BLOCK_M: tl.c
 
 @triton.jit
 def _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, offs_n, lo, hi, L, S,
-                qk_scale, log2e, MASKED: tl.constexpr, HEAD_DIM: tl.constexpr,
+                scale, MASKED: tl.constexpr, HEAD_DIM: tl.constexpr,
                 HEAD_DV: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr,
                 BLOCK_DV: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
     offs_d = tl.arange(0, BLOCK_D)
@@ -277,9 +280,9 @@ def _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, offs_n, lo,
             offs_d[:, None], HEAD_DIM, True, BLOCK_D != HEAD_DIM, 0.0,
         )  # fmt: skip
         # padded rows (i >= L): LSE = +inf gives P = 0 there
-        lse2 = tl.load(lse_base + offs_m, mask=offs_m < L, other=_POS_INF) * log2e
-        st = tl.dot(k, qt, input_precision=PREC) * qk_scale  # S^T tile, base-2 scaled
-        pt = tl.exp2(st - lse2[None, :])
+        lse = tl.load(lse_base + offs_m, mask=offs_m < L, other=_POS_INF)
+        st = tl.dot(k, qt, input_precision=PREC) * scale  # S^T tile (natural units)
+        pt = tl.exp(st - lse[None, :])  # subtract first, as the forward does
         keep = offs_n[:, None] < S
         if MASKED:
             keep = keep & (offs_m[None, :] >= offs_n[:, None])  # causal: key j <= query i
@@ -316,9 +319,7 @@ def _attn_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, SC, L, S, REP,
     v_ptrs = V + zkv * S * HEAD_DV + offs_n[:, None] * HEAD_DV + offs_dv[None, :]
     k = _load(k_ptrs, offs_n[:, None], S, offs_d[None, :], HEAD_DIM, True, BLOCK_D != HEAD_DIM, 0.0)
     v = _load(v_ptrs, offs_n[:, None], S, offs_dv[None, :], HEAD_DV, True, BLOCK_DV != HEAD_DV, 0.0)
-    qk_scale = tl.load(SC)
-    scale = tl.load(SC + 1)
-    log2e = tl.load(SC + 3)
+    scale = tl.load(SC)
     dk = tl.zeros([BLOCK_N, BLOCK_D], ACC)
     dv = tl.zeros([BLOCK_N, BLOCK_DV], ACC)
     if CAUSAL:  # queries i >= start_n: the diagonal blocks masked, those below unmasked
@@ -337,12 +338,12 @@ def _attn_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, SC, L, S, REP,
         delta_base = DELTA + zh * L
         dk, dv = _dkdv_inner(
             dk, dv, k, v, q_base, do_base, lse_base, delta_base, offs_n, lo, mid, L, S,
-            qk_scale, log2e, True, HEAD_DIM, HEAD_DV, BLOCK_M, BLOCK_D, BLOCK_DV, PREC,
+            scale, True, HEAD_DIM, HEAD_DV, BLOCK_M, BLOCK_D, BLOCK_DV, PREC,
         )  # fmt: skip
         dk, dv = _dkdv_inner(
             dk, dv, k, v, q_base, do_base, lse_base, delta_base, offs_n,
             below, L, L, S,
-            qk_scale, log2e, False, HEAD_DIM, HEAD_DV, BLOCK_M, BLOCK_D, BLOCK_DV, PREC,
+            scale, False, HEAD_DIM, HEAD_DV, BLOCK_M, BLOCK_D, BLOCK_DV, PREC,
         )  # fmt: skip
     keep = offs_n[:, None] < S
     dk_ptrs = DK + zkv * S * HEAD_DIM + offs_n[:, None] * HEAD_DIM + offs_d[None, :]
@@ -354,7 +355,7 @@ def _attn_bwd_dkdv(Q, K, V, DO, LSE, DELTA, DK, DV, SC, L, S, REP,
 
 
 @triton.jit
-def _dq_inner(dq, q, do, lse2, delta, k_base, v_base, offs_m, lo, hi, S, qk_scale,
+def _dq_inner(dq, q, do, lse, delta, k_base, v_base, offs_m, lo, hi, S, scale,
               MASKED: tl.constexpr, CAUSAL: tl.constexpr, HEAD_DIM: tl.constexpr,
               HEAD_DV: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
               BLOCK_DV: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
@@ -370,8 +371,8 @@ def _dq_inner(dq, q, do, lse2, delta, k_base, v_base, offs_m, lo, hi, S, qk_scal
             v_base + offs_n[None, :] * HEAD_DV + offs_dv[:, None], offs_n[None, :], S,
             offs_dv[:, None], HEAD_DV, MASKED, BLOCK_DV != HEAD_DV, 0.0,
         )  # fmt: skip
-        s = tl.dot(q, kt, input_precision=PREC) * qk_scale
-        p = tl.exp2(s - lse2[:, None])
+        s = tl.dot(q, kt, input_precision=PREC) * scale  # natural units, as the forward
+        p = tl.exp(s - lse[:, None])
         if MASKED:
             keep = offs_n[None, :] < S
             if CAUSAL:
@@ -406,21 +407,19 @@ def _attn_bwd_dq(Q, K, V, DO, LSE, DELTA, DQ, SC, L, S, REP,
         DO + zh * L * HEAD_DV + offs_m[:, None] * HEAD_DV + offs_dv[None, :], offs_m[:, None],
         L, offs_dv[None, :], HEAD_DV, True, BLOCK_DV != HEAD_DV, 0.0,
     )  # fmt: skip
-    qk_scale = tl.load(SC)
-    scale = tl.load(SC + 1)
-    log2e = tl.load(SC + 3)
-    lse2 = tl.load(LSE + zh * L + offs_m, mask=offs_m < L, other=_POS_INF) * log2e
+    scale = tl.load(SC)
+    lse = tl.load(LSE + zh * L + offs_m, mask=offs_m < L, other=_POS_INF)
     delta = tl.load(DELTA + zh * L + offs_m, mask=offs_m < L, other=0.0)
     dq = tl.zeros([BLOCK_M, BLOCK_D], ACC)
     k_base = K + zkv * S * HEAD_DIM
     v_base = V + zkv * S * HEAD_DV
     full, hi = _key_range(start_m, S, CAUSAL, BLOCK_M, BLOCK_N)
     dq = _dq_inner(
-        dq, q, do, lse2, delta, k_base, v_base, offs_m, 0, full, S, qk_scale,
+        dq, q, do, lse, delta, k_base, v_base, offs_m, 0, full, S, scale,
         False, CAUSAL, HEAD_DIM, HEAD_DV, BLOCK_N, BLOCK_D, BLOCK_DV, PREC,
     )  # fmt: skip
     dq = _dq_inner(
-        dq, q, do, lse2, delta, k_base, v_base, offs_m, full, hi, S, qk_scale,
+        dq, q, do, lse, delta, k_base, v_base, offs_m, full, hi, S, scale,
         True, CAUSAL, HEAD_DIM, HEAD_DV, BLOCK_N, BLOCK_D, BLOCK_DV, PREC,
     )  # fmt: skip
     tl.store(DQ + zh * L * HEAD_DIM + offs_m[:, None] * HEAD_DIM + offs_d[None, :],
@@ -437,7 +436,7 @@ def _acc(dtype: torch.dtype):
 
 def _scalars(scale: float, dtype: torch.dtype, device) -> torch.Tensor:
     acc = torch.float64 if dtype == torch.float64 else torch.float32
-    return torch.tensor([scale * LOG2E, scale, LN2, LOG2E], dtype=acc, device=device)
+    return torch.tensor([scale], dtype=acc, device=device)
 
 
 def _common(q, k, v, mode, kernel):

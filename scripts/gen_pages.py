@@ -736,13 +736,24 @@ def gpu_page() -> str:
         "only a GPU run can expose a race). The same files run unchanged on a GPU, where a "
         "larger GPU-only set (the issue's shapes, float16 and bfloat16) runs too.",
         "- **torch's own samples** (`tests/test_opinfo_gpu.py`): every OpInfo sample of the "
-        "ten torch ops, unchanged (an evenly spread subset of at most 40 per op in the "
-        "interpreter), forward, running buffers and backward by the GPU rule; the deliberate "
-        "refusals are counted.",
+        "fourteen torch ops (linear, conv2d, conv_transpose2d, scaled_dot_product_attention, "
+        "the norms, softmax, pooling, embedding, dropout), unchanged (an evenly spread subset "
+        "of at most 40 per op in the interpreter), forward, running buffers and backward by "
+        "the GPU rule; the deliberate refusals are counted. The fused attention's backward is "
+        "compared with torch's own CPU FlashAttention backward (the same algorithm).",
         "- **Compiled without a GPU** (`tests/test_gpu_compile.py`): every kernel "
-        "specialization the tests launch (112, in four dtypes) is compiled by Triton's own "
-        "compiler to PTX and, with the `ptxas` in the Triton wheel, to a cubin for Hopper "
-        "(sm_90) — the interpreter alone never runs the compiler.",
+        "specialization the tests launch (in four dtypes), and each GPU block configuration "
+        "of the kernels (`CUDA_CONFIGS`, only where the kernel's own heuristic can pick it; "
+        "once each by default, with every launch under `LAYERCHECK_COMPILE_ALL=1`), is "
+        "compiled by Triton's own compiler to PTX and, with the `ptxas` in the Triton wheel, "
+        "to a cubin for Hopper (sm_90), and must fit in an sm_90 block's 227 KiB of shared "
+        "memory — the interpreter alone never runs the compiler.",
+        "- **`tl.dot` precision**: float32 operands are multiplied at the precision torch uses "
+        "for the same operation (`kernels.gpu._backend.dot_precision`: TF32 exactly when "
+        "`torch.backends.cuda.matmul.allow_tf32` — matrix products, attention — or "
+        "`torch.backends.cudnn.allow_tf32` — convolutions — is on), so the GPU rule compares "
+        "like with like and no TF32 slack is needed. In the interpreter `tl.dot` multiplies "
+        "float32 exactly and bfloat16 wrongly (so bfloat16 `tl.dot` tests are GPU-only).",
         "- **Random bits reproduced**: dropout draws `tl.rand(seed, offset + i)` "
         "(Philox-4x32-10). `kernels.cpu.philox` reimplements it in NumPy; Random123's "
         "known-answer vectors pin the rounds, and a Triton kernel's `tl.randint`/`tl.rand` "

@@ -211,7 +211,7 @@ def conv_fwd_kernel(
             mask=ck_ok[:, None] & n_ok[None, :],
             other=0.0,
         )
-        acc = tl.dot(a, b, acc, input_precision=PREC)
+        acc = tl.dot(a, b, acc, input_precision=PREC, out_dtype=acc.dtype)
     if HAS_BIAS:
         bias = tl.load(b_ptr + g * COG + offs_n, mask=n_ok, other=0.0)
         acc += bias.to(acc.dtype)[None, :]
@@ -403,7 +403,7 @@ def conv_dgrad_kernel(
             mask=ck_ok[:, None] & n_ok[None, :],
             other=0.0,
         )
-        acc = tl.dot(a, b, acc, input_precision=PREC)
+        acc = tl.dot(a, b, acc, input_precision=PREC, out_dtype=acc.dtype)
     if HAS_BIAS:
         bias = tl.load(b_ptr + gid * CIG + offs_n, mask=n_ok, other=0.0)
         acc += bias.to(acc.dtype)[None, :]
@@ -517,7 +517,7 @@ def conv_wgrad_kernel(
             mask=x_ok[:, None] & ci_ok[None, :],
             other=0.0,
         )
-        acc = tl.dot(a, b, acc, input_precision=PREC)
+        acc = tl.dot(a, b, acc, input_precision=PREC, out_dtype=acc.dtype)
     G = tl.num_programs(1)
     slot = (((split * G + gid) * KH * KW + tap) * COG + offs_co)[:, None] * CIG + offs_ci[None, :]
     tl.store(part_ptr + slot, acc, mask=co_ok[:, None] & ci_ok[None, :])

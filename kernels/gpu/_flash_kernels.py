@@ -169,7 +169,7 @@ def _fwd_inner(acc, l_i, m_i, q, k_base, v_base, offs_m, lo, hi, S, scale,
             k_base + offs_n[None, :] * HEAD_DIM + offs_d[:, None], offs_n[None, :], S,
             offs_d[:, None], HEAD_DIM, MASKED, BLOCK_D != HEAD_DIM, 0.0,
         )  # fmt: skip
-        s = tl.dot(q, kt, input_precision=PREC) * scale  # scaled scores, natural units
+        s = tl.dot(q, kt, input_precision=PREC, out_dtype=acc.dtype) * scale  # natural units
         if MASKED:
             keep = offs_n[None, :] < S
             if CAUSAL:
@@ -188,7 +188,7 @@ def _fwd_inner(acc, l_i, m_i, q, k_base, v_base, offs_m, lo, hi, S, scale,
             offs_dv[None, :], HEAD_DV, MASKED, BLOCK_DV != HEAD_DV, 0.0,
         )  # fmt: skip
         acc = acc * alpha[:, None]
-        acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PREC)
+        acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PREC, out_dtype=acc.dtype)
         m_i = m_new
     return acc, l_i, m_i
 
@@ -281,7 +281,7 @@ def _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, offs_n, lo,
         )  # fmt: skip
         # padded rows (i >= L): LSE = +inf gives P = 0 there
         lse = tl.load(lse_base + offs_m, mask=offs_m < L, other=_POS_INF)
-        st = tl.dot(k, qt, input_precision=PREC) * scale  # S^T tile (natural units)
+        st = tl.dot(k, qt, input_precision=PREC, out_dtype=dk.dtype) * scale  # S^T, natural
         pt = tl.exp(st - lse[None, :])  # subtract first, as the forward does
         keep = offs_n[:, None] < S
         if MASKED:
@@ -291,11 +291,13 @@ def _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, offs_n, lo,
             do_base + offs_m[:, None] * HEAD_DV + offs_dv[None, :], offs_m[:, None], L,
             offs_dv[None, :], HEAD_DV, True, BLOCK_DV != HEAD_DV, 0.0,
         )  # fmt: skip
-        dv = tl.dot(pt.to(do.dtype), do, dv, input_precision=PREC)  # dV += P^T dO
+        dv = tl.dot(
+            pt.to(do.dtype), do, dv, input_precision=PREC, out_dtype=dv.dtype
+        )  # dV += P^T dO
         delta = tl.load(delta_base + offs_m, mask=offs_m < L, other=0.0)
-        dpt = tl.dot(v, tl.trans(do), input_precision=PREC)  # dP^T = V dO^T
+        dpt = tl.dot(v, tl.trans(do), input_precision=PREC, out_dtype=dv.dtype)  # dP^T = V dO^T
         dst = pt * (dpt - delta[None, :])  # dS^T = P^T ∘ (dP^T − δ)
-        dk = tl.dot(dst.to(qt.dtype), tl.trans(qt), dk, input_precision=PREC)  # dK += dS^T Q
+        dk = tl.dot(dst.to(qt.dtype), tl.trans(qt), dk, input_precision=PREC, out_dtype=dk.dtype)
     return dk, dv
 
 
@@ -371,16 +373,16 @@ def _dq_inner(dq, q, do, lse, delta, k_base, v_base, offs_m, lo, hi, S, scale,
             v_base + offs_n[None, :] * HEAD_DV + offs_dv[:, None], offs_n[None, :], S,
             offs_dv[:, None], HEAD_DV, MASKED, BLOCK_DV != HEAD_DV, 0.0,
         )  # fmt: skip
-        s = tl.dot(q, kt, input_precision=PREC) * scale  # natural units, as the forward
+        s = tl.dot(q, kt, input_precision=PREC, out_dtype=dq.dtype) * scale  # as the forward
         p = tl.exp(s - lse[:, None])
         if MASKED:
             keep = offs_n[None, :] < S
             if CAUSAL:
                 keep = keep & (offs_n[None, :] <= offs_m[:, None])
             p = tl.where(keep, p, 0.0)
-        dp = tl.dot(do, vt, input_precision=PREC)  # dP = dO V^T
+        dp = tl.dot(do, vt, input_precision=PREC, out_dtype=dq.dtype)  # dP = dO V^T
         ds = p * (dp - delta[:, None])  # dS = P ∘ (dP − δ)
-        dq = tl.dot(ds.to(kt.dtype), tl.trans(kt), dq, input_precision=PREC)  # dQ += dS K
+        dq = tl.dot(ds.to(kt.dtype), tl.trans(kt), dq, input_precision=PREC, out_dtype=dq.dtype)
     return dq
 
 

@@ -258,7 +258,7 @@ def _gemm_kernel(
             left = K - k * BLOCK_K
             a = tl.load(a_ptrs, mask=mask_m[:, None] & (rk[None, :] < left), other=0.0)
             b = tl.load(b_ptrs, mask=(rk[:, None] < left) & mask_n[None, :], other=0.0)
-        acc = tl.dot(a, b, acc, input_precision=PREC)
+        acc = tl.dot(a, b, acc, input_precision=PREC, out_dtype=acc.dtype)
         a_ptrs += BLOCK_K * s_ak
         b_ptrs += BLOCK_K * s_bk
     if HAS_BIAS:
@@ -397,7 +397,7 @@ def _block_sparse_kernel(
             left = width - k
             a = tl.load(a_ptrs, mask=mask_m[:, None] & (rk[None, :] < left), other=0.0)
             b = tl.load(b_ptrs, mask=(rk[:, None] < left) & mask_n[None, :], other=0.0)
-            acc = tl.dot(a, b, acc, input_precision=PREC)
+            acc = tl.dot(a, b, acc, input_precision=PREC, out_dtype=acc.dtype)
             a_ptrs += BLOCK_K
             b_ptrs += BLOCK_K
     if HAS_BIAS:

@@ -24,7 +24,15 @@ counted.
 **Precision**: float32 rows run with TF32 on for both sides
 (``torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True``; our
 kernels follow the same switches through :func:`kernels.gpu._backend.dot_precision`), and the
-GEMM peak for float32 is measured the same way. bf16/fp16 accumulate in float32 on both sides.
+GEMM peak for float32 is measured the same way — except attention, whose float32 rows run in
+full float32 on both sides (torch's float32 fused attention, the memory-efficient backend,
+does not use TF32). bf16/fp16 accumulate in float32 on both sides.
+
+**What is timed**: our public functions as a user calls them, argument checks included (the
+fused attention also checks its inputs and output for finite values: one fused reduction and
+one host synchronization per call, a few percent at L = 4096), against torch's kernels (torch's
+fused LSTM/GRU gate backwards without the bias sums, which our gate kernels leave to the
+caller). A case whose check fails is reported, not timed, and the run goes on (exit status 1).
 
 **Cost scaling** (issue 16 §3): two series check that time follows the theory's MAC count,
 fitted rather than asserted: the block-sparse layer over a density sweep (time against stored
@@ -61,8 +69,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from benchmarks.gpu_timing import Inputs, median_ms, ready
 from benchmarks.gpu_timing import machine as gpu_machine
-from benchmarks.gpu_timing import median_ms, ready
 
 RESULTS = Path(__file__).parent / "results"
 DTYPES = ("bfloat16", "float16", "float32")
@@ -154,21 +162,12 @@ RESNET50 = (
 # --------------------------------------------------------------------------- building cases
 
 
-class _Builder:
-    """Inputs on the kernels' device at one dtype, and the cases built from them."""
+class _Builder(Inputs):
+    """The compute-bound cases at one dtype."""
 
     def __init__(self, torch, dtype_name: str, smoke: bool) -> None:
-        from kernels.gpu._backend import device
-
-        self.torch, self.smoke, self.dtype_name = torch, smoke, dtype_name
-        self.dtype = getattr(torch, dtype_name)
-        self.dev = device()
-        self.gen = torch.Generator(device="cpu").manual_seed(0)
+        super().__init__(torch, dtype_name, smoke)
         self.cases: list[Case] = []
-
-    def randn(self, *shape, scale: float = 1.0):
-        t = self.torch.randn(*shape, generator=self.gen, dtype=self.torch.float32) * scale
-        return t.to(self.dev, self.dtype)
 
     def add(self, family, op, direction, size, flops, ours, theirs, reference, **extra):
         """A case checked by the GPU rule before it is timed: ``reference()`` is the float64
@@ -183,26 +182,6 @@ class _Builder:
 
         case = Case(family, op, direction, size, self.dtype_name, int(flops), ours, theirs, check)
         self.cases.append(dataclasses.replace(case, **extra))
-
-    def ref64(self, fn, *inputs, pick=lambda v: v):
-        """The float64 value of ``fn`` on ``pick`` of each input."""
-        return lambda: fn(*(pick(t).double() for t in inputs)).cpu().numpy()
-
-    def grad(self, fn, dy, *inputs):
-        """torch's backward alone (graph built once, ``autograd.grad`` replayed)."""
-        leaves = [t.detach().requires_grad_(True) for t in inputs]
-        out = fn(*leaves)
-        return lambda: self.torch.autograd.grad(out, leaves, dy, retain_graph=True)
-
-    def grad64(self, fn, dy, *inputs):
-        """The float64 input gradient of ``fn`` (the backward checks' reference)."""
-
-        def reference():
-            leaves = [t.detach().double().requires_grad_(True) for t in inputs]
-            (g,) = self.torch.autograd.grad(fn(*leaves), leaves[:1], dy.double())
-            return g.cpu().numpy()
-
-        return reference
 
 
 def _first(v):
@@ -496,7 +475,8 @@ def _recurrent(b: _Builder) -> None:
 
     def lstm_back_theirs():
         if fused:
-            return torch.ops.aten._thnn_fused_lstm_cell_backward_impl(ghy, gcy, cx, *saved, True)
+            # has_bias=False: no bias-gradient sums, which our gate kernel leaves to the caller
+            return torch.ops.aten._thnn_fused_lstm_cell_backward_impl(ghy, gcy, cx, *saved, False)
         leaves = [t.detach().requires_grad_(True) for t in (ig, hg, cx, bi, bh)]
         return torch.autograd.grad(_lstm_math(*leaves), leaves[:1], (ghy, gcy))
 
@@ -541,7 +521,7 @@ def _recurrent(b: _Builder) -> None:
 
     def gru_back_theirs():
         if fused:
-            return torch.ops.aten._thnn_fused_gru_cell_backward(ghy, gru_saved, True)
+            return torch.ops.aten._thnn_fused_gru_cell_backward(ghy, gru_saved, False)  # as above
         leaves = [t.detach().requires_grad_(True) for t in (gig, ghg, hx, gbi, gbh)]
         return torch.autograd.grad(_gru_math(*leaves), leaves[:1], ghy)
 
@@ -613,13 +593,11 @@ def _cases(torch, sizes: str, dtype_name: str, families=FAMILIES) -> list[Case]:
 
 
 @contextlib.contextmanager
-def _precision(torch, dtype_name: str):
-    """TF32 on for both sides of a float32 comparison (stated in the table), off otherwise,
-    restored after. cuDNN's switch is set through ``torch._C`` because torch's test utilities
-    (imported by the OpInfo tests in the same process) freeze ``torch.backends.cudnn``'s
-    attributes."""
+def _precision(torch, tf32: bool):
+    """TF32 on (``tf32``) or off for both sides, restored after. cuDNN's switch is set through
+    ``torch._C`` because torch's test utilities (imported by the OpInfo tests in the same
+    process) freeze ``torch.backends.cudnn``'s attributes."""
     saved = (torch.backends.cuda.matmul.allow_tf32, torch._C._get_cudnn_allow_tf32())
-    tf32 = dtype_name == "float32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch._C._set_cudnn_allow_tf32(tf32)
     try:
@@ -627,6 +605,12 @@ def _precision(torch, dtype_name: str):
     finally:
         torch.backends.cuda.matmul.allow_tf32 = saved[0]
         torch._C._set_cudnn_allow_tf32(saved[1])
+
+
+def _tf32(dtype: str, family: str) -> bool:
+    """float32 runs with TF32 on both sides, except attention: torch's float32 fused attention
+    (the memory-efficient backend) computes in full float32, so ours does too there."""
+    return dtype == "float32" and family != "attention"
 
 
 def gemm_peak(torch, dtype_name: str, smoke: bool) -> float:
@@ -666,18 +650,28 @@ def fit(series: str, dtype: str, rows: list[Row]) -> Fit:
 
 
 def run(sizes: str, dtypes=DTYPES, families=FAMILIES, after_dtype=None):
-    """Measure; ``after_dtype(peaks, rows)`` is called after each dtype (partial results are
-    written as they come, so a run stopped by a time limit keeps what it measured)."""
+    """Measure; returns ``(peaks, rows, failed)``, ``failed`` naming each case whose check
+    failed (it is not timed; the run goes on). ``after_dtype(peaks, rows, failed)`` is called
+    after each dtype (partial results are written as they come, so a run stopped by a time
+    limit keeps what it measured)."""
     import torch
 
     smoke = sizes == "smoke"
     peaks: dict[str, float] = {}
     rows: list[Row] = []
+    failed: list[str] = []
     for dtype in dtypes:
-        with _precision(torch, dtype):
+        with _precision(torch, dtype == "float32"):
             peaks[dtype] = gemm_peak(torch, dtype, smoke)
-            for case in _cases(torch, sizes, dtype, families):
-                case.check()  # never time a wrong answer
+        for case in _cases(torch, sizes, dtype, families):
+            with _precision(torch, _tf32(dtype, case.family)):
+                try:
+                    case.check()  # never time a wrong answer
+                except AssertionError as err:
+                    reason = str(err).strip().splitlines()[0][:300]
+                    failed.append(f"{case.op} {case.direction} {case.size} {dtype}: {reason}")
+                    print(f"  CHECK FAILED, not timed: {failed[-1]}", flush=True)
+                    continue
                 ours = median_ms(case.ours, smoke)
                 theirs = None if case.theirs is None else median_ms(case.theirs, smoke)
                 tflops = case.flops / (ours * 1e-3) / 1e12
@@ -708,8 +702,8 @@ def run(sizes: str, dtypes=DTYPES, families=FAMILIES, after_dtype=None):
                     flush=True,
                 )
         if after_dtype is not None:
-            after_dtype(peaks, rows)
-    return peaks, rows
+            after_dtype(peaks, rows, failed)
+    return peaks, rows, failed
 
 
 # --------------------------------------------------------------------------- reporting
@@ -760,7 +754,9 @@ def _scaling_table(rows: list[Row]) -> str:
     return "\n".join(out) + ("\n\n" + "  \n".join(fitted) if fitted else "")
 
 
-def to_markdown(peaks: dict[str, float], rows: list[Row], machine: dict, smoke: bool) -> str:
+def to_markdown(
+    peaks: dict[str, float], rows: list[Row], machine: dict, smoke: bool, failed=()
+) -> str:
     peak = ", ".join(f"{d} {p:.0f}" for d, p in peaks.items())
     head = (
         ("**Smoke run in Triton's interpreter: times are not measurements.**\n\n" if smoke else "")
@@ -797,6 +793,11 @@ def to_markdown(peaks: dict[str, float], rows: list[Row], machine: dict, smoke: 
         + "\n\n"
         + verdict(rows)
         + "\n"
+        + (
+            "\n**Checks failed (not timed):**\n\n" + "\n".join(f"- {f}" for f in failed) + "\n"
+            if failed
+            else ""
+        )
     )
 
 
@@ -811,8 +812,9 @@ def verdict(rows: list[Row]) -> str:
             f"; missed by {', '.join(missed)}." if missed else "."
         )
 
-    big = max((r.flops for r in rows if r.op == "linear"), default=0)
-    dense = [r for r in rows if r.op == "linear" and r.flops == big and r.dtype != "float32"]
+    forward = [r for r in rows if r.op == "linear" and r.direction == "forward"]
+    big = max((r.flops for r in forward), default=0)
+    dense = [r for r in forward if r.flops == big and r.dtype != "float32"]
     att = [
         r
         for r in rows
@@ -859,23 +861,24 @@ def main(argv: list[str] | None = None) -> int:
     machine = gpu_machine(args.smoke)
     target = args.out or (None if args.smoke else RESULTS)
 
-    def write(peaks: dict[str, float], rows: list[Row]) -> None:
+    def write(peaks: dict[str, float], rows: list[Row], failed: list[str]) -> None:
         if target is None:
             return
         target.mkdir(parents=True, exist_ok=True)
-        md = to_markdown(peaks, rows, machine, args.smoke)
+        md = to_markdown(peaks, rows, machine, args.smoke, failed)
         (target / "gpu_compute_bound.md").write_text(md)
         payload = {"machine": machine, "gemm_peak_tflops": peaks, "flops": FLOPS}
         payload["rows"] = [asdict(r) for r in rows]
         payload["fits"] = [asdict(f) for f in fits(rows)]
+        payload["failed_checks"] = failed
         (target / "gpu_compute_bound.json").write_text(json.dumps(payload, indent=1) + "\n")
 
     families = tuple(args.family or FAMILIES)
-    peaks, rows = run("smoke" if args.smoke else "full", dtypes, families, after_dtype=write)
-    print(to_markdown(peaks, rows, machine, args.smoke))
+    peaks, rows, failed = run("smoke" if args.smoke else "full", dtypes, families, write)
+    print(to_markdown(peaks, rows, machine, args.smoke, failed))
     if target is not None:
         print(f"written: {target / 'gpu_compute_bound.md'}")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

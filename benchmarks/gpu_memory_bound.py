@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from benchmarks.gpu_timing import Inputs, median_ms, ready
 from benchmarks.gpu_timing import machine as gpu_machine
-from benchmarks.gpu_timing import median_ms, ready
 
 RESULTS = Path(__file__).parent / "results"
 DTYPES = ("float32", "bfloat16", "float16")
@@ -100,21 +100,13 @@ BYTES = {
 # --------------------------------------------------------------------------- the cases
 
 
-class _Builder:
-    """Inputs on the kernels' device at one dtype, and the cases built from them."""
+class _Builder(Inputs):
+    """The memory-bound cases at one dtype (``e``: its element size in bytes)."""
 
     def __init__(self, torch, dtype_name: str, smoke: bool) -> None:
-        from kernels.gpu._backend import device
-
-        self.torch, self.smoke, self.dtype_name = torch, smoke, dtype_name
-        self.dtype = getattr(torch, dtype_name)
+        super().__init__(torch, dtype_name, smoke)
         self.e = torch.finfo(self.dtype).bits // 8
-        self.dev = device()
-        self.gen = torch.Generator(device="cpu").manual_seed(0)
         self.cases: list[Case] = []
-
-    def randn(self, *shape):
-        return self.torch.randn(*shape, generator=self.gen).to(self.dev, self.dtype)
 
     def add(
         self,
@@ -161,25 +153,6 @@ class _Builder:
                 check or default_check,
             )
         )
-
-    def grad(self, fn, dy, *inputs):
-        """torch's backward alone (graph built once, ``autograd.grad`` replayed)."""
-        leaves = [t.detach().requires_grad_(True) for t in inputs]
-        out = fn(*leaves)
-        return lambda: self.torch.autograd.grad(out, leaves, dy, retain_graph=True)
-
-    def grad64(self, fn, dy, *inputs):
-        """The float64 input gradient of ``fn`` (reference for the backward checks)."""
-
-        def reference():
-            leaves = [t.detach().double().requires_grad_(True) for t in inputs]
-            (g,) = self.torch.autograd.grad(fn(*leaves), leaves[:1], dy.double())
-            return g.cpu().numpy()
-
-        return reference
-
-    def ref64(self, fn, *inputs):
-        return lambda: fn(*(t.double() for t in inputs)).cpu().numpy()
 
 
 def _rowwise(b: _Builder) -> None:

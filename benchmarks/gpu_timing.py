@@ -48,6 +48,44 @@ def machine(smoke: bool) -> dict:
     }
 
 
+class Inputs:
+    """Random inputs on the kernels' device at one dtype (seeded: every run builds the same
+    cases), and torch's references for the cases built from them."""
+
+    def __init__(self, torch, dtype_name: str, smoke: bool) -> None:
+        from kernels.gpu._backend import device
+
+        self.torch, self.smoke, self.dtype_name = torch, smoke, dtype_name
+        self.dtype = getattr(torch, dtype_name)
+        self.dev = device()
+        self.gen = torch.Generator(device="cpu").manual_seed(0)
+
+    def randn(self, *shape, scale: float = 1.0):
+        """Standard normal entries (drawn in float32, times ``scale``) at the dtype."""
+        t = self.torch.randn(*shape, generator=self.gen, dtype=self.torch.float32) * scale
+        return t.to(self.dev, self.dtype)
+
+    def ref64(self, fn, *inputs, pick=lambda v: v):
+        """The float64 value of ``fn`` on ``pick`` of each input (a NumPy array)."""
+        return lambda: fn(*(pick(t).double() for t in inputs)).cpu().numpy()
+
+    def grad(self, fn, dy, *inputs):
+        """torch's backward alone (graph built once, ``autograd.grad`` replayed)."""
+        leaves = [t.detach().requires_grad_(True) for t in inputs]
+        out = fn(*leaves)
+        return lambda: self.torch.autograd.grad(out, leaves, dy, retain_graph=True)
+
+    def grad64(self, fn, dy, *inputs):
+        """The float64 gradient of ``fn`` for its first input (the backward checks' reference)."""
+
+        def reference():
+            leaves = [t.detach().double().requires_grad_(True) for t in inputs]
+            (g,) = self.torch.autograd.grad(fn(*leaves), leaves[:1], dy.double())
+            return g.cpu().numpy()
+
+        return reference
+
+
 def ready(script: str, smoke: bool) -> int:
     """0 when the kernels can run as asked; else print why (naming ``script``) and return 2:
     no kernel backend at all, or a real measurement asked for without a CUDA device."""

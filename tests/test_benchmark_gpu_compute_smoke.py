@@ -52,6 +52,40 @@ def test_smoke_run_checks_every_case_counts_flops_and_fits(tmp_path):
     assert "Cost scaling" in md and "Aim 1" in md and "Aim 3" in md
 
 
+def test_aim_1_is_judged_on_the_largest_dense_forward_rows():
+    def row(direction, ratio, flops):
+        return bench.Row("linear", "linear", direction, "n", "bfloat16", flops, 1.0, 1.0, 0, 0,
+                         0, ratio)  # fmt: skip
+
+    slow_forward = [row("forward", 0.5, 2), row("backward", 1.2, 4)]
+    assert (
+        "Aim 1 (dense linear ≥ 90% of torch's GEMM, largest square, bf16/fp16): met by 0 of 1"
+        in (bench.verdict(slow_forward))
+    )
+    assert "met by 1 of 1" in bench.verdict([row("forward", 0.95, 2), row("forward", 0.1, 1)])
+
+
+def test_a_failed_check_is_reported_not_timed_and_the_run_goes_on(monkeypatch):
+    import torch
+
+    def cases(torch_, sizes, dtype, families):
+        b = bench._Builder(torch_, dtype, smoke=True)
+        x = b.randn(4)
+        b.add("linear", "good", "forward", "4", 8, lambda: x * 2, lambda: x * 2,
+              b.ref64(lambda t: t * 2, x))  # fmt: skip
+        b.add("linear", "wrong", "forward", "4", 8, lambda: x * 3, lambda: x * 2,
+              b.ref64(lambda t: t * 2, x))  # fmt: skip
+        return b.cases
+
+    monkeypatch.setattr(bench, "_cases", cases)
+    peaks, rows, failed = bench.run("smoke", ("float32",), ("linear",))
+    assert [r.op for r in rows] == ["good"]
+    assert len(failed) == 1 and failed[0].startswith("wrong forward 4 float32: float32:")
+    md = bench.to_markdown(peaks, rows, bench.gpu_machine(True), True, failed)
+    assert "**Checks failed (not timed):**" in md and "- wrong forward" in md
+    assert torch.backends.cuda.matmul.allow_tf32 is False  # restored
+
+
 def test_fit_recovers_a_line_and_says_when_it_cannot():
     rows = [
         bench.Row("f", "op", "forward", str(m), "float32", 2 * m, 0.5 + 3e-6 * m, None, 0, None,

@@ -101,15 +101,44 @@ def test_forward_and_backward_agree_with_numpy_and_torch(name, dtype):
     check(out, ref, torch_forward(q, k, v, *targs), f"{name} forward")
     grads = gpu.scaled_dot_product_attention_backward(g, q, k, v, **kw)
     refs = cpu.scaled_dot_product_attention_backward(np64(g), np64(q), np64(k), np64(v), **kw)
-    for what, a, r, t in zip("qkv", grads, refs, torch_backward(g, q, k, v, *targs), strict=True):
+    theirs = torch_flash_backward(g, q, k, v, *targs)
+    for what, a, r, t in zip("qkv", grads, refs, theirs, strict=True):
         if what in "qk" and case["S"] == 1:
             single_key_bound(a, what, q, k, v, g, case.get("scale"))
             continue
-        if what in "qk":
-            slack = cancellation_bound(what, q, k, v, g, *targs)
-            check_with_cancellation(a, r, t, slack, f"{name} d{what}")
-            continue
         check(a, r, t, f"{name} d{what}")
+
+
+def torch_flash_backward(g, q, k, v, causal=False, scale=None, gqa=False):
+    r"""FlashAttention-2's backward in torch ops at the inputs' precision: the like-for-like
+    "torch's own error" for the GPU rule. The algorithm differs from torch's math path (which
+    autograd runs for E != Ev and 3-D inputs): :math:`dS = P\circ(dP - \delta)` with
+    :math:`\delta = \operatorname{rowsum}(dO\circ O)` over the *stored* output, and
+    :math:`P = e^{S - \mathrm{LSE}}`, where the math path's :math:`dP -
+    \operatorname{rowsum}(P\circ dP)` cancels its own rounding; the two sums of
+    :math:`\delta` round differently, so at float64 the FA-2 form is a few ulps worse, which
+    the math path's error cannot judge. Accumulation in float32 (float64 for float64), P and
+    dS rounded to the input dtype before their products, as the kernels do; torch's own CPU
+    FlashAttention (4-D, E = Ev) computes the same."""
+    acc = torch.float64 if q.dtype == torch.float64 else torch.float32
+    rep = q.shape[-3] // k.shape[-3] if gqa else 1
+    kr, vr = (t.repeat_interleave(rep, -3) if rep > 1 else t for t in (k, v))
+    sc = 1 / q.shape[-1] ** 0.5 if scale is None else scale
+    q_, k_, v_, g_ = (t.to(acc) for t in (q, kr, vr, g))
+    s = sc * (q_ @ k_.transpose(-1, -2))
+    if causal:
+        keep = torch.ones(s.shape[-2:], dtype=torch.bool, device=s.device).tril()
+        s = s.masked_fill(~keep, float("-inf"))
+    p = torch.exp(s - torch.logsumexp(s, -1, keepdim=True))
+    o = (p.to(q.dtype).to(acc) @ v_).to(q.dtype).to(acc)  # the stored output
+    delta = (g_ * o).sum(-1, keepdim=True)
+    ds = (p * (g_ @ v_.transpose(-1, -2) - delta)).to(q.dtype).to(acc)
+    dq = sc * (ds @ k_)
+    dk = sc * (ds.transpose(-1, -2) @ q_)
+    dv = p.to(q.dtype).to(acc).transpose(-1, -2) @ g_
+    if rep > 1:
+        dk, dv = (d.unflatten(-3, (-1, rep)).sum(-3) for d in (dk, dv))
+    return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype)
 
 
 def cancellation_bound(what, q, k, v, g, causal=False, scale=None, gqa=False) -> np.ndarray:
@@ -120,10 +149,10 @@ def cancellation_bound(what, q, k, v, g, causal=False, scale=None, gqa=False) ->
     :math:`\gamma = 2E_v u` (the sums plus ``O``'s own rounding) of its sum of magnitudes, so
     :math:`|\Delta dS_{ij}| \le P_{ij}\gamma(\sum_c|dO_{ic}V_{jc}| + \sum_c|dO_{ic}|\sum_{j'}
     P_{ij'}|V_{j'c}|)`, and :math:`dq = \mathrm{scale}\,dS\,K`, :math:`dk = \mathrm{scale}\,
-    dS^	op Q` carry it times :math:`|K|`, :math:`|Q|`. torch's math path has no such term
+    dS^\\top Q` carry it times :math:`|K|`, :math:`|Q|`. torch's math path has no such term
     (:math:`dP - \operatorname{rowsum}(P\circ dP)` cancels its own rounding); its flash
-    backends share it. The test allows the GPU rule plus this bound (the generalization of
-    :func:`single_key_bound`)."""
+    backends share it. Where the exact gradient is about 0 (a saturated softmax) the GPU rule
+    cannot judge and this bound (the generalization of :func:`single_key_bound`) is checked."""
     q64, k64, v64, g64 = (t.detach().double().cpu() for t in (q, k, v, g))
     rep = q64.shape[-3] // k64.shape[-3] if gqa else 1
     kr, vr = (t.repeat_interleave(rep, -3) if rep > 1 else t for t in (k64, v64))
@@ -147,16 +176,6 @@ def cancellation_bound(what, q, k, v, g, causal=False, scale=None, gqa=False) ->
     if rep > 1:
         bound = bound.unflatten(-3, (-1, rep)).sum(-3)
     return bound.expand(k64.shape).numpy()
-
-
-def check_with_cancellation(actual, ref64, torch_result, slack, context):
-    """The GPU rule (twice torch's largest error + one rounding unit), elementwise, plus the
-    :func:`cancellation_bound` of each entry."""
-    a, t = np64(actual), np64(torch_result)
-    eps = torch.finfo(actual.dtype).eps
-    allowed = 2 * np.abs(t - ref64).max() + eps * np.abs(ref64).max() + slack
-    excess = np.abs(a - ref64) - allowed
-    assert (excess <= 0).all(), (context, float(excess.max()), float(np.abs(a - ref64).max()))
 
 
 def single_key_bound(grad, what, q, k, v, g, scale):

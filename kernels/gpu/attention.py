@@ -47,7 +47,7 @@ computed block by block with the online softmax, never holding the ``L x S`` sco
 ``delta = rowsum(dO ∘ O)``). The backward recomputes ``P = exp(S − LSE)`` tile by tile and uses
 ``dS = P ∘ (dP − delta)`` (:func:`theory.attention.derive_flash_backward`; the plain form
 :func:`theory.attention.derive_sdpa_backward`). Deterministic (no atomics): reruns are bit-equal.
-``lse`` is the **natural** logarithm (the kernels work in base 2 internally), float32 for
+``lse`` is the **natural** logarithm (as the kernels compute it), float32 for
 float16/bfloat16/float32 inputs and float64 for float64 inputs (float32 would cost float64 its
 accuracy in the backward).
 

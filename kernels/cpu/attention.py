@@ -219,6 +219,41 @@ def softmax_backward(grad_output: np.ndarray, input: np.ndarray, dim: int = -1) 
 # --------------------------------------------------------------------------- SDPA
 
 
+def _sdpa_shapes(qshape, kshape, vshape, dropout_p, enable_gqa: bool):
+    """The checks of scaled dot-product attention that need only the shapes (shared with
+    :mod:`kernels.gpu.attention`, so the messages cannot drift): ``(L, E, S, Ev, rep)`` with
+    ``rep`` the query heads per key/value head (1 without ``enable_gqa``)."""
+    if real_number(dropout_p, "dropout_p") != 0.0:
+        raise ValueError(
+            f"dropout_p must be 0.0 here (dropout is another issue's kernel), got {dropout_p!r}"
+        )
+    qshape, kshape, vshape = tuple(qshape), tuple(kshape), tuple(vshape)
+    L, E = qshape[-2:]
+    S, Ek = kshape[-2:]
+    Sv, Ev = vshape[-2:]
+    if E == 0 or Ek == 0:
+        raise ValueError(f"query and key need an embedding dimension E >= 1, got {qshape}")
+    if Ek != E:
+        raise ValueError(f"key must have the query's last dimension E={E}, got {kshape}")
+    if S == 0:
+        raise ValueError("key must have at least one position (S >= 1): no key to attend to")
+    if Sv != S:
+        raise ValueError(f"value must have the key's length S={S}, got shape {vshape}")
+    if Ev == 0:
+        raise ValueError(f"value must have a last dimension Ev >= 1, got {vshape}")
+    if not enable_gqa:
+        return L, E, S, Ev, 1
+    if len(qshape) < 3 or len(kshape) < 3 or len(vshape) < 3:
+        raise ValueError("enable_gqa needs query, key and value with a head axis (-3): ndim >= 3")
+    hq, hk, hv = qshape[-3], kshape[-3], vshape[-3]
+    if hk != hv or hk == 0 or hq % hk:
+        raise ValueError(
+            f"enable_gqa: key and value heads ({hk}, {hv}) must be equal and divide the "
+            f"query heads ({hq})"
+        )
+    return L, E, S, Ev, hq // hk
+
+
 def _sdpa_args(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa):
     """Checked operands: (q, k_rep, v_rep, additive mask or None, scale, info)."""
     q = _float_array(query, "query", 2)
@@ -226,38 +261,11 @@ def _sdpa_args(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
     v = _float_array(value, "value", 2, q.dtype)
     is_causal = flag(is_causal, "is_causal")
     enable_gqa = flag(enable_gqa, "enable_gqa")
-    p = real_number(dropout_p, "dropout_p")
-    if p != 0.0:
-        raise ValueError(
-            f"dropout_p must be 0.0 here (dropout is another issue's kernel), got {dropout_p!r}"
-        )
-    L, E = q.shape[-2:]
-    S, Ek = k.shape[-2:]
-    Sv, Ev = v.shape[-2:]
-    if E == 0 or Ek == 0:
-        raise ValueError(f"query and key need an embedding dimension E >= 1, got {q.shape}")
-    if Ek != E:
-        raise ValueError(f"key must have the query's last dimension E={E}, got {k.shape}")
-    if S == 0:
-        raise ValueError("key must have at least one position (S >= 1): no key to attend to")
-    if Sv != S:
-        raise ValueError(f"value must have the key's length S={S}, got shape {v.shape}")
-    if Ev == 0:
-        raise ValueError(f"value must have a last dimension Ev >= 1, got {v.shape}")
+    L, E, S, Ev, rep = _sdpa_shapes(q.shape, k.shape, v.shape, dropout_p, enable_gqa)
     kr, vr = k, v
     if enable_gqa:
-        if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
-            raise ValueError(
-                "enable_gqa needs query, key and value with a head axis (-3): ndim >= 3"
-            )
-        hq, hk, hv = q.shape[-3], k.shape[-3], v.shape[-3]
-        if hk != hv or hk == 0 or hq % hk:
-            raise ValueError(
-                f"enable_gqa: key and value heads ({hk}, {hv}) must be equal and divide the "
-                f"query heads ({hq})"
-            )
-        kr = np.repeat(k, hq // hk, axis=-3)
-        vr = np.repeat(v, hq // hk, axis=-3)
+        kr = np.repeat(k, rep, axis=-3)
+        vr = np.repeat(v, rep, axis=-3)
     hint = "" if enable_gqa else "; enable_gqa=True repeats key/value heads (axis -3)"
     sbatch = _batch([q.shape[:-2], kr.shape[:-2]], "query and key", hint)
     obatch = _batch([sbatch, vr.shape[:-2]], "query, key and value", hint)

@@ -93,6 +93,7 @@ from dataclasses import dataclass
 import torch
 
 from kernels.cpu._check import flag, real_number
+from kernels.cpu.attention import _sdpa_shapes
 from kernels.gpu import _backend
 
 __all__ = [
@@ -239,23 +240,7 @@ def _problem(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
     _backend.same(v, q, "value", "query")
     is_causal = flag(is_causal, "is_causal")
     enable_gqa = flag(enable_gqa, "enable_gqa")
-    if real_number(dropout_p, "dropout_p") != 0.0:
-        raise ValueError(
-            f"dropout_p must be 0.0 here (dropout is another issue's kernel), got {dropout_p!r}"
-        )
-    L, E = q.shape[-2:]
-    S, Ek = k.shape[-2:]
-    Sv, Ev = v.shape[-2:]
-    if E == 0 or Ek == 0:
-        raise ValueError(f"query and key need an embedding dimension E >= 1, got {tuple(q.shape)}")
-    if Ek != E:
-        raise ValueError(f"key must have the query's last dimension E={E}, got {tuple(k.shape)}")
-    if S == 0:
-        raise ValueError("key must have at least one position (S >= 1): no key to attend to")
-    if Sv != S:
-        raise ValueError(f"value must have the key's length S={S}, got shape {tuple(v.shape)}")
-    if Ev == 0:
-        raise ValueError(f"value must have a last dimension Ev >= 1, got {tuple(v.shape)}")
+    L, E, S, Ev, rep = _sdpa_shapes(q.shape, k.shape, v.shape, dropout_p, enable_gqa)
     if E > _MAX_HEAD:
         raise ValueError(
             f"query: the fused kernel takes head dimensions E <= {_MAX_HEAD}, got E={E} "
@@ -273,24 +258,14 @@ def _problem(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
             "is_causal=True for causal masking, or kernels.cpu.attention for a general mask)"
         )
     if enable_gqa:
-        if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
-            raise ValueError(
-                "enable_gqa needs query, key and value with a head axis (-3): ndim >= 3"
-            )
-        hq, hk, hv = q.shape[-3], k.shape[-3], v.shape[-3]
-        if hk != hv or hk == 0 or hq % hk:
-            raise ValueError(
-                f"enable_gqa: key and value heads ({hk}, {hv}) must be equal and divide the "
-                f"query heads ({hq})"
-            )
-        rep = hq // hk
+        hq, hk = q.shape[-3], k.shape[-3]
         outer = _broadcast([q.shape[:-3], k.shape[:-3], v.shape[:-3]], "query, key and value")
         out_batch, q_batch, kv_batch = (*outer, hq), (*outer, hq), (*outer, hk)
     else:
         hint = "; enable_gqa=True repeats key/value heads (axis -3)"
         sbatch = _broadcast([q.shape[:-2], k.shape[:-2]], "query and key", hint)
         out_batch = _broadcast([sbatch, v.shape[:-2]], "query, key and value", hint)
-        rep, q_batch, kv_batch = 1, out_batch, out_batch
+        q_batch, kv_batch = out_batch, out_batch
     width = max(E, Ev)
     if L * width >= 2**31 or S * width >= 2**31:
         raise ValueError(

@@ -799,8 +799,9 @@ def gpu_page() -> str:
         "throughput. The benchmark counts FLOPs = 2 × MACs with the theory's own functions and "
         "measures the device's GEMM peak (torch's matmul at 8192³) in the same run; float32 "
         "runs with TF32 on for both sides (`kernels.gpu._backend.dot_precision` makes our "
-        "`tl.dot` follow torch's switches). Causal attention counts only the scores the mask "
-        "keeps.",
+        "`tl.dot` follow torch's switches), except attention, which runs in full float32 on "
+        "both sides as torch's float32 fused attention does. Causal attention counts only the "
+        "scores the mask keeps.",
         "",
         "| kernel, pass | FLOPs |",
         "| --- | --- |",

@@ -48,14 +48,12 @@ def _run(
 
 
 IMPORT_ALL = """
-import kernels.gpu, kernels.gpu.dropout
-import sys
-for fam in ("norm", "attention", "pool", "embedding"):
-    try:
-        __import__(f"kernels.gpu.{fam}")
-    except ModuleNotFoundError as e:
-        if e.name != f"kernels.gpu.{fam}":
-            raise
+import importlib, pkgutil, sys
+import kernels.gpu
+public = [m.name for m in pkgutil.iter_modules(kernels.gpu.__path__) if m.name[0] != "_"]
+for name in public:
+    importlib.import_module(f"kernels.gpu.{name}")
+print("public modules:", " ".join(sorted(public)))
 print("triton imported:", "triton" in sys.modules)
 print(kernels.gpu.status())
 """
@@ -65,6 +63,8 @@ def test_importing_the_kernels_imports_no_triton():
     r = _run(IMPORT_ALL, interpret=True)
     assert r.returncode == 0, r.stderr
     assert "triton imported: False" in r.stdout
+    families = "attention conv dropout embedding linear norm pool recurrent"
+    assert f"public modules: {families}" in r.stdout
 
 
 def test_without_triton_import_works_and_a_call_says_what_is_missing():
@@ -74,14 +74,20 @@ def test_without_triton_import_works_and_a_call_says_what_is_missing():
 import torch
 from kernels.gpu import GPUUnavailable, available
 assert not available()
-try:
-    kernels.gpu.dropout.dropout(torch.ones(3), 0.5, seed=1)
-except GPUUnavailable as e:
-    print("refused:", e)
+for call in (
+    lambda: kernels.gpu.dropout.dropout(torch.ones(3), 0.5, seed=1),
+    lambda: kernels.gpu.linear.linear(torch.ones(2, 3), torch.ones(4, 3)),
+    lambda: kernels.gpu.attention.scaled_dot_product_attention(*[torch.ones(1, 2, 16)] * 3),
+):
+    try:
+        call()
+    except GPUUnavailable as e:
+        print("refused:", e)
 """,
         interpret=True,
         no_triton=True,
     )
+    assert r.stdout.count("refused: kernels.gpu cannot run here: Triton is not installed") == 3
     assert r.returncode == 0, r.stderr
     assert "kernels.gpu unavailable: Triton is not installed" in r.stdout
     assert "refused: kernels.gpu cannot run here: Triton is not installed" in r.stdout

@@ -171,3 +171,16 @@ def test_dot_precision_follows_torchs_tf32_switch_for_the_same_operation(kind, s
         switch(before)
     with pytest.raises(ValueError, match="kind must be 'matmul' or 'conv'"):
         dot_precision("linear")
+
+
+def test_the_prepared_gpu_run_covers_every_gpu_test_file():
+    """``scripts/gpu_check.sh`` (the one prepared run on a lent GPU) names every GPU test file
+    but the compile check, which a CUDA machine skips (it compiles by running)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = (root / "scripts" / "gpu_check.sh").read_text()
+    files = {p.name for p in (root / "tests").glob("test_gpu_*.py")} - {"test_gpu_compile.py"}
+    files |= {"test_philox.py", "test_opinfo_gpu.py", "test_attention_cuda.py"}
+    missing = sorted(f for f in files if f"tests/{f}" not in script)
+    assert not missing, f"scripts/gpu_check.sh does not run {missing}"

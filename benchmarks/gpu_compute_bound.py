@@ -59,18 +59,14 @@ measures nothing, and writes nothing unless ``--out`` is given.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
-import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from benchmarks.gpu_timing import Inputs, median_ms, ready
-from benchmarks.gpu_timing import machine as gpu_machine
+from benchmarks.gpu_timing import Inputs, invocation, median_ms
 
 RESULTS = Path(__file__).parent / "results"
 DTYPES = ("bfloat16", "float16", "float32")
@@ -846,38 +842,25 @@ def verdict(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes in the interpreter")
-    parser.add_argument("--dtype", action="append", choices=DTYPES, help="repeatable")
-    parser.add_argument("--family", action="append", choices=FAMILIES, help="repeatable")
-    parser.add_argument("--out", type=Path, help="write the .md/.json here instead")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        os.environ.setdefault("TRITON_INTERPRET", "1")
-    if (code := ready("benchmarks.gpu_compute_bound", args.smoke)) != 0:
-        return code
-    # bf16 is wrong in the interpreter's tl.dot (DESIGN.md): the smoke run uses float32
-    dtypes = tuple(args.dtype or (("float32",) if args.smoke else DTYPES))
-    machine = gpu_machine(args.smoke)
-    target = args.out or (None if args.smoke else RESULTS)
+    how = invocation(
+        "benchmarks.gpu_compute_bound", __doc__.split("\n\n")[0], DTYPES, FAMILIES, RESULTS, argv
+    )
+    if isinstance(how, int):
+        return how
 
     def write(peaks: dict[str, float], rows: list[Row], failed: list[str]) -> None:
-        if target is None:
-            return
-        target.mkdir(parents=True, exist_ok=True)
-        md = to_markdown(peaks, rows, machine, args.smoke, failed)
-        (target / "gpu_compute_bound.md").write_text(md)
-        payload = {"machine": machine, "gemm_peak_tflops": peaks, "flops": FLOPS}
+        payload = {"machine": how.machine, "gemm_peak_tflops": peaks, "flops": FLOPS}
         payload["rows"] = [asdict(r) for r in rows]
         payload["fits"] = [asdict(f) for f in fits(rows)]
         payload["failed_checks"] = failed
-        (target / "gpu_compute_bound.json").write_text(json.dumps(payload, indent=1) + "\n")
+        md = to_markdown(peaks, rows, how.machine, how.smoke, failed)
+        how.write("gpu_compute_bound", md, payload)
 
-    families = tuple(args.family or FAMILIES)
-    peaks, rows, failed = run("smoke" if args.smoke else "full", dtypes, families, write)
-    print(to_markdown(peaks, rows, machine, args.smoke, failed))
-    if target is not None:
-        print(f"written: {target / 'gpu_compute_bound.md'}")
+    sizes = "smoke" if how.smoke else "full"
+    peaks, rows, failed = run(sizes, how.dtypes, how.families, write)
+    print(to_markdown(peaks, rows, how.machine, how.smoke, failed))
+    if how.target is not None:
+        print(f"written: {how.target / 'gpu_compute_bound.md'}")
     return 1 if failed else 0
 
 

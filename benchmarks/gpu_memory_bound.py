@@ -25,16 +25,12 @@ writes nothing unless ``--out`` is given.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.gpu_timing import Inputs, median_ms, ready
-from benchmarks.gpu_timing import machine as gpu_machine
+from benchmarks.gpu_timing import Inputs, invocation, median_ms
 
 RESULTS = Path(__file__).parent / "results"
 DTYPES = ("float32", "bfloat16", "float16")
@@ -559,34 +555,23 @@ def verdict(rows: list[Row]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes in the interpreter")
-    parser.add_argument("--dtype", action="append", choices=DTYPES, help="repeatable")
-    parser.add_argument("--family", action="append", choices=FAMILIES, help="repeatable")
-    parser.add_argument("--out", type=Path, help="write the .md/.json here instead")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        os.environ.setdefault("TRITON_INTERPRET", "1")
-    if (code := ready("benchmarks.gpu_memory_bound", args.smoke)) != 0:
-        return code
-    dtypes = tuple(args.dtype or (("float32",) if args.smoke else DTYPES))
-    machine = gpu_machine(args.smoke)
-    target = args.out or (None if args.smoke else RESULTS)
+    how = invocation(
+        "benchmarks.gpu_memory_bound", __doc__.split("\n\n")[0], DTYPES, FAMILIES, RESULTS, argv
+    )
+    if isinstance(how, int):
+        return how
 
     def write(copy: float, rows: list[Row]) -> None:
-        if target is None:
-            return
-        target.mkdir(parents=True, exist_ok=True)
-        (target / "gpu_memory_bound.md").write_text(to_markdown(copy, rows, machine, args.smoke))
-        payload = {"machine": machine, "copy_gbps": copy, "bytes": BYTES}
+        payload = {"machine": how.machine, "copy_gbps": copy, "bytes": BYTES}
         payload["rows"] = [asdict(r) for r in rows]
-        (target / "gpu_memory_bound.json").write_text(json.dumps(payload, indent=1) + "\n")
+        md = to_markdown(copy, rows, how.machine, how.smoke)
+        how.write("gpu_memory_bound", md, payload)
 
-    families = tuple(args.family or FAMILIES)
-    copy, rows = run("smoke" if args.smoke else "full", dtypes, families, after_dtype=write)
-    print(to_markdown(copy, rows, machine, args.smoke))
-    if target is not None:
-        print(f"written: {target / 'gpu_memory_bound.md'}")
+    sizes = "smoke" if how.smoke else "full"
+    copy, rows = run(sizes, how.dtypes, how.families, after_dtype=write)
+    print(to_markdown(copy, rows, how.machine, how.smoke))
+    if how.target is not None:
+        print(f"written: {how.target / 'gpu_memory_bound.md'}")
     return 0
 
 

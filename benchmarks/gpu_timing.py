@@ -7,11 +7,16 @@ run in Triton's interpreter (where the number means nothing: it only exercises t
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
+import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 
 def median_ms(fn: Callable[[], object], smoke: bool) -> float:
@@ -106,3 +111,53 @@ def ready(script: str, smoke: bool) -> int:
         )
         return 2
     return 0
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What a GPU benchmark was asked to do (its command line, read by :func:`invocation`)."""
+
+    smoke: bool
+    dtypes: tuple[str, ...]
+    families: tuple[str, ...]
+    machine: dict
+    target: Path | None  # where the .md/.json go (None: a smoke run without --out)
+
+    def write(self, name: str, markdown: str, payload: dict) -> None:
+        """``<target>/<name>.md`` and ``.json`` (nothing without a target)."""
+        if self.target is None:
+            return
+        self.target.mkdir(parents=True, exist_ok=True)
+        (self.target / f"{name}.md").write_text(markdown)
+        (self.target / f"{name}.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def invocation(
+    script: str,
+    description: str,
+    dtypes: tuple[str, ...],
+    families: tuple[str, ...],
+    results: Path,
+    argv: list[str] | None,
+) -> Invocation | int:
+    """Parse a GPU benchmark's command line (``--smoke``, ``--dtype``, ``--family``, ``--out``)
+    and check that its kernels can run (:func:`ready`); an exit status when they cannot. A
+    smoke run sets ``TRITON_INTERPRET=1`` and defaults to float32 (the interpreter's bfloat16
+    ``tl.dot`` is wrong) and to writing nothing."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes in the interpreter")
+    parser.add_argument("--dtype", action="append", choices=dtypes, help="repeatable")
+    parser.add_argument("--family", action="append", choices=families, help="repeatable")
+    parser.add_argument("--out", type=Path, help="write the .md/.json here instead")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        os.environ.setdefault("TRITON_INTERPRET", "1")
+    if (code := ready(script, args.smoke)) != 0:
+        return code
+    return Invocation(
+        args.smoke,
+        tuple(args.dtype or (("float32",) if args.smoke else dtypes)),
+        tuple(args.family or families),
+        machine(args.smoke),
+        args.out or (None if args.smoke else results),
+    )

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from benchmarks import gpu_compute_bound as bench
+from benchmarks.gpu_timing import machine
 from tests.gpu_support import INTERPRETED, needs_kernels
 
 pytestmark = needs_kernels
@@ -81,7 +82,7 @@ def test_a_failed_check_is_reported_not_timed_and_the_run_goes_on(monkeypatch):
     peaks, rows, failed = bench.run("smoke", ("float32",), ("linear",))
     assert [r.op for r in rows] == ["good"]
     assert len(failed) == 1 and failed[0].startswith("wrong forward 4 float32: float32:")
-    md = bench.to_markdown(peaks, rows, bench.gpu_machine(True), True, failed)
+    md = bench.to_markdown(peaks, rows, machine(True), True, failed)
     assert "**Checks failed (not timed):**" in md and "- wrong forward" in md
     assert torch.backends.cuda.matmul.allow_tf32 is False  # restored
 

@@ -132,10 +132,12 @@ FLOPS = {
     "conv2d forward": "2·conv_macs = 2B·C_out·(C_in/G)·K_H·K_W·H_out·W_out",
     "conv2d backward": "2 × the forward (input and weight gradients)",
     "separable_conv2d forward": "2·depthwise_separable_macs = 2B(C_in K² + C_in C_out)H_out W_out",
-    "attention forward": "4·B·H·D·(kept scores): kept = L·S, or L(L+1)/2 causal at L = S",
+    "attention forward": "2·B·(attention_cost scores + weighted_sum)·kept/(L·S) = "
+    "4·B·H·D·kept: kept = L·S, or L(L+1)/2 causal at L = S",
     "attention backward": "2.5 × the forward (five products; S recomputed)",
-    "lstm_cell forward": "2·N·4H·(I + H) (the two GEMMs; the gate math not counted)",
-    "gru_cell forward": "2·N·3H·(I + H) (the two GEMMs; the gate math not counted)",
+    "lstm_cell forward": "2·N·recurrent_cost('lstm', 1, I, H) macs = 2·N·4H·(I + H) (the two "
+    "GEMMs; the gate math not counted)",
+    "gru_cell forward": "2·N·recurrent_cost('gru', 1, I, H) macs = 2·N·3H·(I + H)",
     "lstm_gates forward": "none counted: memory-bound, 15NHe bytes (GB/s column)",
     "lstm_gates backward": "none counted: memory-bound, 13NHe bytes (GB/s column)",
     "gru_gates forward": "none counted: memory-bound, 12NHe bytes (GB/s column)",
@@ -380,6 +382,7 @@ def _attention(b: _Builder) -> None:
     import torch.nn.functional as F
 
     from kernels.gpu import attention
+    from theory.attention import attention_cost
 
     torch = b.torch
     settings = [(1, 2, 40, 16)]
@@ -389,8 +392,11 @@ def _attention(b: _Builder) -> None:
     for batch, heads, n, d in settings:
         q, k, v, dy = (b.randn(batch, heads, n, d) for _ in range(4))
         for causal in (False, True):
+            # theory.attention.attention_cost: QK^T and PV over all L x S scores; causal
+            # (torch's top-left mask at L = S) keeps L(L+1)/2 of them
+            cost = attention_cost(n, heads * d, heads)
             kept = n * (n + 1) // 2 if causal else n * n
-            flops = 4 * batch * heads * d * kept
+            flops = 2 * batch * (cost["scores"] + cost["weighted_sum"]) * kept // (n * n)
             label = f"B={batch} H={heads} L=S={n} D={d}" + (" causal" if causal else "")
 
             def sdpa(q_, k_, v_, causal=causal):
@@ -451,6 +457,7 @@ def _recurrent(b: _Builder) -> None:
     ops), and whole cells (torch's GEMMs + our gate kernel) against ``torch.lstm_cell`` /
     ``torch.gru_cell``."""
     from kernels.gpu import recurrent
+    from theory.arch import GATES, recurrent_cost
 
     torch = b.torch
     fused = not b.smoke
@@ -553,10 +560,11 @@ def _recurrent(b: _Builder) -> None:
         return torch.gru_cell(x_, hx_, *weights)
 
     cells = (
-        ("lstm_cell", 4, recurrent.lstm_cell, torch_lstm, (hx, cx)),
-        ("gru_cell", 3, recurrent.gru_cell, torch_gru, (hx,)),
+        ("lstm_cell", "lstm", recurrent.lstm_cell, torch_lstm, (hx, cx)),
+        ("gru_cell", "gru", recurrent.gru_cell, torch_gru, (hx,)),
     )
-    for name, gates, ours, theirs, state in cells:
+    for name, kind, ours, theirs, state in cells:
+        gates = GATES[kind]
         wih = b.randn(gates * h, i, scale=i**-0.5)
         whh = b.randn(gates * h, h, scale=h**-0.5)
         args = (x, *state, wih, whh, b.randn(gates * h), b.randn(gates * h))
@@ -565,7 +573,7 @@ def _recurrent(b: _Builder) -> None:
             name,
             "forward",
             f"N={n} I={i} H={h}",
-            2 * n * gates * h * (i + h),
+            2 * n * recurrent_cost(kind, 1, i, h)["macs"],  # one step, N rows
             lambda f=ours, a=args: _first(f(*a)),
             lambda f=theirs, a=args: f(*a),
             b.ref64(theirs, *args),

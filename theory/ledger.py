@@ -9,6 +9,8 @@ Record fields
 ``id``            stable id ``d<doc>.<topic>.<slug>`` (``d000`` / ``d002`` name the document)
 ``document``      the document's file name
 ``section``       the heading of the section the claim is made in
+``title``         a short title (at most 60 characters, plain text with inline ``$math$``),
+                  shown in headings, tables, search and ``layercheck list``
 ``statement``     the claim in this project's words, with the formula in LaTeX
 ``kind``          ``symbolic`` | ``numeric`` | ``statistical`` | ``qualitative``
 ``verdict``       ``holds`` | ``conditional`` | ``refuted`` | ``ambiguous`` | ``not-checkable``
@@ -61,6 +63,7 @@ class Claim:
     kernels: tuple[str, ...] = ()
     derivation: str = ""
     references: tuple[str, ...] = field(default_factory=tuple)
+    title: str = ""
 
     def __post_init__(self) -> None:
         """Check the field types and vocabularies (``TypeError``/``ValueError`` naming the
@@ -71,7 +74,7 @@ class Claim:
                 raise TypeError(f"{name} must be a str, got {type(value).__name__} ({value!r})")
             if not value.strip():
                 raise ValueError(f"{name} must be a non-empty str")
-        for name in ("conditions", "correction", "counterexample", "reason", "derivation"):
+        for name in ("conditions", "correction", "counterexample", "reason", "derivation", "title"):
             value = getattr(self, name)
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be a str, got {type(value).__name__} ({value!r})")
@@ -153,6 +156,7 @@ def _check(record: dict, where: str, topic: str) -> Claim:
             kernels=tuple(record.get("kernels") or ()),
             derivation=record.get("derivation", "") or "",
             references=tuple(record.get("references") or ()),
+            title=record.get("title", "") or "",
         )
     except (TypeError, ValueError) as e:
         raise LedgerError(f"{where}: {e}") from None

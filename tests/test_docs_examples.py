@@ -1,23 +1,190 @@
-"""The examples of docs/helpers.md run, in order, in one namespace (they assert their results).
+"""Executable documentation: every fenced code block of the hand-written pages is checked.
 
-Not linked to a claim: the examples touch many helpers, so a failure here is not evidence
-about any one claim. It still fails the test run and the verification run (pytest status).
+The pages are ``README.md`` and every ``docs/**/*.md`` (the claim pages are generated at build
+time and hold no code blocks; a test on the built site makes sure of it). Each block is checked
+by the rule of its language tag (``tests/docs_blocks.py``); a block with no tag or an unknown
+tag fails, naming the page and line.
+
+``python``
+    Runs on its own: exec'd in a fresh namespace with the repository root as working directory;
+    it must not raise, and it must not print (show results with asserts, or in a ``pycon``
+    block). A top-level bare expression with a comment on its line (``f(224)  # 112``) is a
+    result nobody checks and fails too.
+``pycon``
+    ``>>>`` / ``...`` examples with their expected output, run by the standard library's doctest
+    in a fresh namespace per block: exact output; ``ELLIPSIS`` is enabled only for an example
+    whose expected output itself contains ``...``. Text outside the examples fails.
+``bash`` / ``sh``
+    Commands shown to the reader, checked without running them: each command line (``\\``
+    continuations joined, comments and blank lines ignored), after optional ``VAR=value``
+    assignments, must start with a known runner: ``bash <script> [args]`` (the script exists;
+    paths given to ``scripts/test.sh``/``scripts/main.sh`` exist, ``--options`` of other scripts
+    appear in the script), ``layercheck <args>`` or ``python -m layercheck <args>`` (accepted by
+    ``layercheck.cli.build_parser()``; skipped while the package is not on this branch),
+    ``.venv/bin/mkdocs serve|build [options]``, or ``python -m <module>`` (importable).
+``console``
+    ``$ command`` lines followed by their expected output. Only cheap commands are allowed
+    (``layercheck list``, ``layercheck show``, ``layercheck --help``, ``python -m kernels.gpu``);
+    each is run and its stdout compared exactly (trailing whitespace ignored).
+``json`` / ``yaml``
+    Must parse; a YAML mapping with ``id``, ``statement`` and ``verdict`` is a ledger record and
+    must pass the ledger's own validation (``theory.ledger._check``).
+``text``
+    An illustration (a diagram), never output: it fails when only blank lines separate it from
+    the code block before it (that would be unchecked output; use ``pycon`` or ``console``) or
+    when it holds a ``>>>`` or ``$`` prompt.
+
+``test_site_code_blocks_are_checked`` builds the site (once per session, shared with the browser
+test) and requires every ``<pre>`` code block of every page to be a block checked here, from that
+page's source: a code block emitted by the page generator, or one on a page not scanned, fails.
+
+Not linked to a claim: a failure here is not evidence about any one claim. It still fails the
+test run and the verification run (pytest status).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
+from html.parser import HTMLParser
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "helpers.md"
+import pytest
+
+from tests import docs_blocks
+from tests.site_build import built_site, html_pages
+
+BLOCKS = docs_blocks.all_blocks()
 
 
-def test_helpers_page_examples_run():
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-    assert len(blocks) >= 6
-    namespace: dict = {}
-    for i, block in enumerate(blocks):
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(block, f"{DOC.name}[block {i}]", "exec"), namespace)
+def test_pages_are_found():
+    names = {p.relative_to(docs_blocks.ROOT).as_posix() for p in docs_blocks.pages()}
+    assert {"README.md", "docs/helpers.md", "docs/conventions.md", "docs/trust.md"} <= names
+    assert sum(b.page == "docs/helpers.md" for b in BLOCKS) >= 9
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[b.id for b in BLOCKS])
+def test_code_block(block: docs_blocks.Block):
+    docs_blocks.check_block(block)
+
+
+# ---------------------------------------------------------------- the rules reject what they should
+
+
+def _block(lang: str, text: str, follows: bool = False) -> docs_blocks.Block:
+    return docs_blocks.Block("docs/x.md", 3, lang, text, follows)
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "message"),
+    [
+        ("", "x = 1\n", "no language tag"),
+        ("pyhton", "x = 1\n", "unknown language"),
+        ("python", "print(1)\n", "printed"),
+        ("python", "sympy.Symbol('x')\n", "NameError"),
+        ("python", "abs(-2)  # 2\n", "nobody checks"),
+        ("pycon", ">>> 1 + 1\n3\n", "differs"),
+        ("pycon", ">>> 1 + 1\n2\n\nsome prose\n", "outside"),
+        ("pycon", ">>> print('a b c')\na ... c\n", None),  # ELLIPSIS where the output says ...
+        ("pycon", ">>> print('abc')\nabc\n>>> print('a b c')\na b c\n", None),
+        ("bash", "rm -rf build\n", "known runner"),
+        ("bash", "bash scripts/nope.sh\n", "no script"),
+        ("bash", "bash scripts/bench.sh --fast\n", "no option"),
+        ("bash", "bash scripts/test.sh tests/test_nope.py\n", "does not exist"),
+        ("bash", "python -m no_such_module_here\n", "no module"),
+        ("bash", "X=1 bash scripts/test.sh \\\n  tests/test_linear.py  # one file\n", None),
+        ("console", "$ bash scripts/main.sh\n", "not a cheap command"),
+        ("json", "{'a': 1}\n", "does not parse"),
+        ("yaml", "a: [1\n", "does not parse"),
+        ("yaml", "id: d000.conv.x\nstatement: s\nverdict: holds\n", "ledger record is invalid"),
+        ("text", "a -> b\n", None),
+        ("text", ">>> 1\n", "prompt"),
+    ],
+)
+def test_rules_reject(lang, text, message):
+    block = _block(lang, text)
+    if message is None:
+        docs_blocks.check_block(block)
+        return
+    with pytest.raises(docs_blocks.BlockError, match=message) as info:
+        docs_blocks.check_block(block)
+    assert "docs/x.md:" in str(info.value)  # names the page and line
+
+
+def test_ellipsis_only_where_the_output_writes_it():
+    with pytest.raises(docs_blocks.BlockError, match="differs"):
+        docs_blocks.check_block(_block("pycon", ">>> list(range(3))\n[0, 1, 2, 3]\n"))
+    docs_blocks.check_block(_block("pycon", ">>> list(range(30))\n[0, 1, ..., 29]\n"))
+
+
+def test_text_right_after_a_block_is_refused():
+    with pytest.raises(docs_blocks.BlockError, match="looks like its output"):
+        docs_blocks.check_block(_block("text", "112\n", follows=True))
+
+
+def test_parse_blocks_lines_and_tags(tmp_path, monkeypatch):
+    page = tmp_path / "p.md"
+    page.write_text(
+        "# t\n\n```python\nx = 1\n```\n\n```\nraw\n```\n\n"
+        "- item\n\n    ~~~yaml\n    a: 1\n    ~~~\n"
+    )
+    monkeypatch.setattr(docs_blocks, "ROOT", tmp_path)
+    blocks = docs_blocks.parse_blocks(page)
+    assert [(b.line, b.lang, b.text, b.follows_block) for b in blocks] == [
+        (3, "python", "x = 1\n", False),
+        (7, "", "raw\n", True),
+        (13, "yaml", "a: 1\n", False),
+    ]
+
+
+# ---------------------------------------------------------------- the built site
+
+
+class _PreText(HTMLParser):
+    """The text of every <pre> element (its text nodes concatenated, entities resolved)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "pre":
+            if self._depth == 0:
+                self.blocks.append("")
+            self._depth += 1
+
+    def handle_endtag(self, tag):
+        if tag == "pre" and self._depth:
+            self._depth -= 1
+
+    def handle_data(self, data):
+        if self._depth:
+            self.blocks[-1] += data
+
+
+def _normalize(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines()).strip("\n")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    return built_site(tmp_path_factory)
+
+
+def test_site_code_blocks_are_checked(site: Path):
+    sources: dict[str, set[str]] = {}
+    for b in BLOCKS:
+        if b.page.startswith("docs/"):
+            html = Path(b.page).relative_to("docs").with_suffix(".html").as_posix()
+            sources.setdefault(html, set()).add(_normalize(b.text))
+    unchecked, seen = [], 0
+    for page in html_pages(site):
+        rel = page.relative_to(site).as_posix()
+        parser = _PreText()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for text in parser.blocks:
+            seen += 1
+            if _normalize(text) not in sources.get(rel, set()):
+                first = _normalize(text).splitlines()[:1] or [""]
+                unchecked.append(f"{rel}: {first[0][:80]!r}")
+    assert seen >= sum(len(v) for v in sources.values()) > 0  # the scan sees the blocks
+    assert not unchecked, "code blocks on the site that no rule checks:\n" + "\n".join(unchecked)

@@ -298,7 +298,7 @@ def lstm_gates(
     hidden_bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The LSTM's fused gate math (torch's ``_thnn_fused_lstm_cell``): with
-    :math:`a = ` ``input_gates + hidden_gates + input_bias + hidden_bias`` ``(N, 4H)`` split
+    :math:`a` = ``input_gates + hidden_gates + input_bias + hidden_bias`` ``(N, 4H)`` split
     into blocks :math:`a_i, a_f, a_g, a_o`: :math:`i, f, o = \sigma(a_\cdot)`, :math:`g =
     \tanh(a_g)`, ``cy`` :math:`= f c + i g`, ``hy`` :math:`= o \tanh(c_y)`. Returns ``(hy, cy,
     workspace)``, workspace ``(N, 4H)`` = ``[i, f, g, o]`` (for :func:`lstm_gates_backward`).

@@ -41,19 +41,25 @@ def _build(site: Path) -> dict:
     }
 
 
-def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built site's directory (built at most once per session); fails on a build error."""
+def once(tmp_path_factory: pytest.TempPathFactory, name: str, produce) -> dict:
+    """``produce()`` (a JSON-able dict) computed at most once per session, even under xdist:
+    the first worker computes it under a file lock and the others read its record."""
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
         shared = tmp_path_factory.getbasetemp()
     else:
         shared = tmp_path_factory.getbasetemp().parent
-    record = shared / "docs-site.json"
+    record = shared / f"{name}.json"
     with FileLock(str(record) + ".lock"):
         if record.is_file():
-            result = json.loads(record.read_text())
-        else:
-            result = _build(shared / "docs-site")
-            record.write_text(json.dumps(result))
+            return json.loads(record.read_text())
+        result = produce(shared)
+        record.write_text(json.dumps(result))
+        return result
+
+
+def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built site's directory (built at most once per session); fails on a build error."""
+    result = once(tmp_path_factory, "docs-site", lambda shared: _build(shared / "docs-site"))
     if not result["ok"]:
         pytest.fail(f"mkdocs build --strict failed:\n{result['log']}", pytrace=False)
     return Path(result["site"])

@@ -95,6 +95,7 @@ def _block(lang: str, text: str, follows: bool = False) -> docs_blocks.Block:
         ("json", "{'a': 1}\n", "does not parse"),
         ("yaml", "a: [1\n", "does not parse"),
         ("yaml", "id: d000.conv.x\nstatement: s\nverdict: holds\n", "ledger record is invalid"),
+        ("console", "$ python -m kernels.gpu\nnot what it prints\n", "but the page shows"),
         ("text", "a -> b\n", None),
         ("text", ">>> 1\n", "prompt"),
     ],
@@ -107,6 +108,33 @@ def test_rules_reject(lang, text, message):
     with pytest.raises(docs_blocks.BlockError, match=message) as info:
         docs_blocks.check_block(block)
     assert "docs/x.md:" in str(info.value)  # names the page and line
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("layercheck list --verdict refuted", None),
+        ("python -m layercheck show d000.conv.output-size --format json", None),
+        ("layercheck frobnicate", "refuses"),
+    ],
+)
+def test_layercheck_commands_are_checked_by_its_parser(line, message):
+    block = _block("bash", line + "\n")  # skips while the layercheck package is missing
+    if message is None:
+        docs_blocks.check_block(block)
+    else:
+        with pytest.raises(docs_blocks.BlockError, match=message):
+            docs_blocks.check_block(block)
+
+
+def test_a_real_ledger_record_passes_and_a_broken_one_fails():
+    import yaml
+
+    record = yaml.safe_load((docs_blocks.ROOT / "theory/claims/conv.yaml").read_text())
+    record = record[0] if isinstance(record, list) else record
+    docs_blocks.check_block(_block("yaml", yaml.safe_dump(record)))
+    with pytest.raises(docs_blocks.BlockError, match="ledger record is invalid"):
+        docs_blocks.check_block(_block("yaml", yaml.safe_dump({**record, "verdict": "maybe"})))
 
 
 def test_ellipsis_only_where_the_output_writes_it():

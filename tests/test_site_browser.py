@@ -46,6 +46,7 @@ pytestmark = pytest.mark.skipif(
 
 VIEWPORTS = {"desktop": (1280, 900), "mobile": (390, 844)}
 PARALLEL = 4  # pages open at once in one context
+TIMEOUT_S = 60  # for one page visit or one search, whatever the page's scripts do
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$[^$\n]+\$")
 SEARCHES = [
     # (query, page the result must link to, anchor it must carry or None)
@@ -144,12 +145,14 @@ async def _visit(context, url: str) -> dict:
     page = await context.new_page()
     page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("crash", lambda *_: problems.append("the page crashed"))
     page.on(
         "requestfailed",
         lambda r: _is_local(r.url) and problems.append(f"request failed: {r.url} {r.failure}"),
     )
     page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
-    try:
+
+    async def run():
         await page.goto(url, wait_until="load")
         try:  # KaTeX renders when material's document$ fires; give it a moment
             await page.wait_for_function(
@@ -159,18 +162,36 @@ async def _visit(context, url: str) -> dict:
             )
         except Exception:
             pass  # judged by the math test
-        data = await page.evaluate(_PAGE_JS, IN_PROGRESS)
+        return await page.evaluate(_PAGE_JS, IN_PROGRESS)
+
+    data = None
+    try:  # evaluate has no timeout of its own: a page stuck in a script loop would hang here
+        data = await asyncio.wait_for(run(), TIMEOUT_S)
+    except TimeoutError:
+        problems.append(f"no answer within {TIMEOUT_S} s (a script loop?)")
     except Exception as e:
         problems.append(f"could not load: {e}")
-        data = None
     finally:
-        await page.close()
+        await _close(page)
     return {"problems": problems, "data": data}
 
 
-async def _search(context, index_url: str, query: str) -> dict:
-    page = await context.new_page()
+async def _close(page) -> None:
     try:
+        await asyncio.wait_for(page.close(), 10)
+    except Exception:
+        pass  # a crashed or stuck page: the browser is closed at the end anyway
+
+
+async def _search(context, index_url: str, query: str) -> dict:
+    """Type the query into the search box; return the results' links and texts (or the error:
+    a crashed or hung page is a failed search, not a failed survey)."""
+    page = await context.new_page()
+    crashed: list[str] = []
+    page.on("crash", lambda *_: crashed.append("the page crashed"))
+    result = {"meta": "", "hrefs": [], "snippets": [], "error": None}
+
+    async def run():
         await page.goto(index_url, wait_until="load")
         await page.focus("input.md-search__input")
         await page.keyboard.type(query)
@@ -178,17 +199,27 @@ async def _search(context, index_url: str, query: str) -> dict:
             await page.wait_for_selector(".md-search-result__item", timeout=20000)
         except Exception:
             pass  # no result: judged by the test
-        return await page.evaluate(
-            """() => ({
-              meta: document.querySelector('.md-search-result__meta')?.innerText ?? '',
-              hrefs: [...document.querySelectorAll('.md-search-result__item a')]
-                .map((a) => a.getAttribute('href')),
-              snippets: [...document.querySelectorAll('.md-search-result__item')]
-                .map((i) => i.innerText),
-            })"""
+        result.update(
+            await page.evaluate(
+                """() => ({
+                  meta: document.querySelector('.md-search-result__meta')?.innerText ?? '',
+                  hrefs: [...document.querySelectorAll('.md-search-result__item a')]
+                    .map((a) => a.getAttribute('href')),
+                  snippets: [...document.querySelectorAll('.md-search-result__item')]
+                    .map((i) => i.innerText),
+                })"""
+            )
         )
+
+    try:  # evaluate has no timeout of its own: a page stuck in a script loop would hang here
+        await asyncio.wait_for(run(), TIMEOUT_S)
+    except TimeoutError:
+        result["error"] = f"no answer within {TIMEOUT_S} s (a script loop?)"
+    except Exception as e:
+        result["error"] = "; ".join([*crashed, f"{type(e).__name__}: {e}"])[:500]
     finally:
-        await page.close()
+        await _close(page)
+    return result
 
 
 async def _survey(site: Path, base: str, rels: list[str]) -> dict:
@@ -260,11 +291,20 @@ def _run_survey(site: Path) -> dict:
     return result
 
 
+def _safe_survey(site: Path) -> dict:
+    try:
+        return _run_survey(site)
+    except Exception as e:
+        return {"error": f"{type(e).__name__}: {e}"[:2000]}
+
+
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory) -> dict:
     """The survey of the built site, made once per session (xdist workers share it)."""
     site = built_site(tmp_path_factory)
-    result = once(tmp_path_factory, "browser-survey", lambda shared: _run_survey(site))
+    result = once(tmp_path_factory, "browser-survey", lambda shared: _safe_survey(site))
+    if "error" in result:  # recorded, so other xdist workers fail at once instead of retrying
+        pytest.fail(f"the browser survey failed: {result['error']}", pytrace=False)
     dump = os.environ.get("LAYERCHECK_SURVEY_DUMP")  # to look at what the browser saw
     if dump:
         Path(dump).write_text(json.dumps(result, indent=1))
@@ -350,6 +390,7 @@ def test_search_finds(survey, where, query, page, anchor):
         return parts.path.endswith(page) and (anchor is None or parts.fragment == anchor)
 
     hits = [h for h in r["hrefs"] if h and right(h)]
+    assert r["error"] is None, f"search ({where}) for {query!r} failed: {r['error']}"
     assert hits, f"search ({where}) for {query!r}: {r['meta']!r}, links {r['hrefs'][:10]}"
 
 
@@ -357,6 +398,8 @@ def test_search_finds(survey, where, query, page, anchor):
     strict=True, reason="issue 17, in progress (lead): KaTeX rendering of search results"
 )
 def test_search_snippets_show_no_raw_tex(survey):
+    errors = [r["error"] for r in survey["search"].values() if r["error"]]
+    assert not errors, "search failed:\n" + "\n".join(errors)
     snippets = [s for r in survey["search"].values() for s in r["snippets"]]
     assert snippets
     raw = [s[:120] for s in snippets if RAW_TEX.search(s)]

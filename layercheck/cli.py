@@ -37,6 +37,7 @@ from layercheck.summary import (
     errata_lines,
     failures,
     markdown_summary,
+    run_label,
     text_summary,
     wrap,
 )
@@ -159,12 +160,7 @@ def _show(args: argparse.Namespace, report: dict[str, Any]) -> int:
     lines = [f"{c['id']} — {c['title']}", f"    {c['document']} § {c['section']} ({c['kind']})"]
     lines.append(f"    declared: {c['declared_verdict']}    earned: {earned}")
     if c["run"] is not None:
-        r = runs[c["run"]]
-        lines.append(
-            f"    earned in run {r['id']} ({r['finished']}, commit {(r['commit'] or '?')[:10]}"
-            f"{', dirty' if r['commit_dirty'] else ''}; hypothesis {r['hypothesis']['profile']}"
-            f" seed {r['hypothesis']['seed']})"
-        )
+        lines.append(f"    earned in {run_label(runs[c['run']])}")
     else:
         lines.append("    not checked yet: run `layercheck check --claim " + c["id"] + "`")
     lines += wrap("claim", c["statement"])
@@ -187,14 +183,15 @@ def _show(args: argparse.Namespace, report: dict[str, Any]) -> int:
 
 
 def _check(args: argparse.Namespace, report: dict[str, Any]) -> int:
-    from layercheck.run import run_check, select_claims
+    from layercheck.run import _run_check, select_claims
 
     selected = select_claims(args.topic, args.claim, args.document)
     if selected is not None and not selected:
         print("layercheck check: the selection holds no claim", file=sys.stderr)
         return 2
-    new, status = run_check(
-        selected, report, seed=args.seed, pytest_args=args.pytest_args, workers=args.workers
+    raw = Path(args.report).with_name("test-claims.json")
+    new, status = _run_check(
+        selected, report, raw, seed=args.seed, pytest_args=args.pytest_args, workers=args.workers
     )
     path = write_report(new, args.report)
     checked = [c for c in new["claims"] if selected is None or c["id"] in set(selected)]

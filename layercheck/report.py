@@ -197,7 +197,7 @@ def merge_run(
             raise ValueError(f"raw entries must be {{nodeid, outcome, claims}}, got {entry!r}")
         if entry["outcome"] not in OUTCOMES:
             raise ValueError(f"raw outcome must be one of {OUTCOMES}, got {entry['outcome']!r}")
-        for cid in entry["claims"]:
+        for cid in dict.fromkeys(entry["claims"]):  # a test may name a claim twice
             if cid in tests:
                 tests[cid].append({"nodeid": entry["nodeid"], "outcome": entry["outcome"]})
     old = {c["id"]: c for c in report["claims"]}

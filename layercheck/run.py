@@ -1,6 +1,6 @@
 """One verification run: run the tests linked to the chosen claims, record how the run was made.
 
-``layercheck check`` calls :func:`select_claims` and :func:`run_check`. The tests run in a
+``layercheck check`` calls :func:`select_claims` and ``_run_check``. The tests run in a
 subprocess (``python -m pytest -n auto``) with the suite's ``--claims-report`` (per-test
 outcomes with their claim ids) and, for a partial run, ``--claims-select`` (only the tests
 linked to the chosen claims are kept). The run's metadata (commit, time, platform, versions,
@@ -27,7 +27,6 @@ from layercheck.report import merge_run
 from theory.ledger import DOCUMENTS, load_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
-RAW = ROOT / "build" / "test-claims.json"
 PACKAGES = ("torch", "numpy", "sympy", "hypothesis", "pytest", "triton")
 
 
@@ -96,16 +95,19 @@ def hypothesis_profile() -> str:
     return os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 
 
-def run_check(
+def _run_check(
     selected: Sequence[str] | None,
     previous: dict[str, Any],
+    raw_path: Path,
     *,
     seed: int | None = None,
     pytest_args: Sequence[str] = (),
     workers: str = "auto",
 ) -> tuple[dict[str, Any], int]:
     """Run the tests linked to ``selected`` (``None``: the whole suite, linked or not) and
-    merge their outcomes into ``previous``; returns ``(report, pytest exit status)``.
+    merge their outcomes into ``previous``; returns ``(report, pytest exit status)``. The
+    per-test outcomes are kept in ``raw_path``. (Private: it launches the test suite, so it
+    has no place in the bad-input fuzz; ``layercheck check`` is its interface.)
 
     ``seed`` is passed to hypothesis (``--hypothesis-seed``) and recorded; a fresh one is
     drawn when it is ``None`` so that every run can be repeated (profiles that derandomize,
@@ -118,9 +120,9 @@ def run_check(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an int >= 0, got {seed!r}")
     pytest_args = _strings(pytest_args, "pytest_args")
-    RAW.parent.mkdir(parents=True, exist_ok=True)
-    RAW.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "pytest", "-n", workers, "--claims-report", str(RAW)]
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    raw_path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", "-n", workers, "--claims-report", str(raw_path)]
     cmd += [f"--hypothesis-seed={seed}"]
     shown = list(cmd[2:])
     if selected is not None:
@@ -132,9 +134,9 @@ def run_check(
     started, t0 = datetime.now(UTC), time.monotonic()
     status = subprocess.call(cmd, cwd=ROOT)
     finished = datetime.now(UTC)
-    if not RAW.exists():
-        raise RuntimeError(f"pytest wrote no {RAW} (exit status {status}); see its output above")
-    raw = json.loads(RAW.read_text())
+    if not raw_path.exists():
+        raise RuntimeError(f"pytest wrote no {raw_path} (exit status {status}); see above")
+    raw = json.loads(raw_path.read_text())
     run = {
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),

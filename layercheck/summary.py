@@ -25,6 +25,18 @@ ERRATA = ("refuted", "conditional", "ambiguous")
 assert set(ORDER) == set(STATUSES)
 
 
+def run_label(run: Mapping[str, Any]) -> str:
+    """``run N (finished, commit abc1234567[, dirty]; hypothesis <profile> seed <seed>)``;
+    unknown fields show as ``?``."""
+    hyp = run.get("hypothesis") or {}
+    dirty = ", dirty" if run.get("commit_dirty") else ""
+    return (
+        f"run {run.get('id')} ({run.get('finished') or '?'}, commit "
+        f"{(run.get('commit') or '?')[:10]}{dirty}; hypothesis {hyp.get('profile', '?')} seed "
+        f"{hyp.get('seed', '?')})"
+    )
+
+
 def _counts(claims: Sequence[Mapping[str, Any]]) -> tuple[list[str], dict[str, Counter]]:
     topics = sorted({c["topic"] for c in claims})
     counts = {t: Counter(c["earned_verdict"] for c in claims if c["topic"] == t) for t in topics}
@@ -104,12 +116,7 @@ def text_summary(report: Mapping[str, Any]) -> str:
     lines.append(f"{len(report['claims'])} claims, {n_tests} linked tests")
     if report["runs"]:
         r = report["runs"][-1]
-        lines.append(
-            f"last run {r['id']}: {r['finished']}, commit {(r['commit'] or '?')[:10]}"
-            f"{' (dirty)' if r['commit_dirty'] else ''}, hypothesis profile "
-            f"{r['hypothesis']['profile']} seed {r['hypothesis']['seed']}, "
-            f"pytest exit status {r['pytest_exit_status']}"
-        )
+        lines.append(f"last {run_label(r)}, pytest exit status {r['pytest_exit_status']}")
     return "\n".join(lines)
 
 
@@ -124,15 +131,10 @@ def markdown_summary(report: Mapping[str, Any]) -> str:
     topics, counts = _counts(report["claims"])
     shown = [s for s in ORDER if counts["all"][s]]
     out = ["# layercheck verdict report", "", f"Generated {report['generated']}.", ""]
-    out += ["## Runs", "", "| run | finished | commit | profile | seed | selection | pytest |",
-            "| ---: | --- | --- | --- | ---: | --- | ---: |"]  # fmt: skip
+    out += ["## Runs", "", "| run | selection | pytest exit status |", "| --- | --- | ---: |"]
     for r in report["runs"]:
         sel = "all" if r["selection"] is None else f"{len(r['selection']['claims'])} claims"
-        commit = (r["commit"] or "?")[:10] + (" (dirty)" if r["commit_dirty"] else "")
-        out.append(
-            f"| {r['id']} | {r['finished']} | `{commit}` | {r['hypothesis']['profile']} | "
-            f"{r['hypothesis']['seed']} | {sel} | {r['pytest_exit_status']} |"
-        )
+        out.append(f"| {run_label(r)} | {sel} | {r['pytest_exit_status']} |")
     out += ["", "## Verdicts", "", "| topic | " + " | ".join(shown) + " | total |",
             "| --- |" + " ---: |" * (len(shown) + 1)]  # fmt: skip
     for t in [*topics, "all"]:

@@ -1,7 +1,5 @@
 """``python -m layercheck``: the same as the ``layercheck`` command."""
 
-import sys
+from layercheck.cli import _console
 
-from layercheck.cli import main
-
-sys.exit(main())
+_console()

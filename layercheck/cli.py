@@ -33,13 +33,13 @@ from typing import Any
 from layercheck.report import DEFAULT_PATH, STATUSES, load_report, write_report
 from layercheck.summary import (
     ERRATA,
+    _failures,
+    _run_label,
+    _wrap,
     claim_row,
     errata_lines,
-    failures,
     markdown_summary,
-    run_label,
     text_summary,
-    wrap,
 )
 from theory.ledger import DOCUMENTS, load_ledger
 
@@ -160,19 +160,19 @@ def _show(args: argparse.Namespace, report: dict[str, Any]) -> int:
     lines = [f"{c['id']} — {c['title']}", f"    {c['document']} § {c['section']} ({c['kind']})"]
     lines.append(f"    declared: {c['declared_verdict']}    earned: {earned}")
     if c["run"] is not None:
-        lines.append(f"    earned in {run_label(runs[c['run']])}")
+        lines.append(f"    earned in {_run_label(runs[c['run']])}")
     else:
         lines.append("    not checked yet: run `layercheck check --claim " + c["id"] + "`")
-    lines += wrap("claim", c["statement"])
-    lines += wrap("conditions", c["conditions"])
-    lines += wrap("counterexample", c["counterexample"])
-    lines += wrap("correction", c["correction"])
+    lines += _wrap("claim", c["statement"])
+    lines += _wrap("conditions", c["conditions"])
+    lines += _wrap("counterexample", c["counterexample"])
+    lines += _wrap("correction", c["correction"])
     for r in c["readings"]:
-        lines += wrap(f"reading ({r['verdict']})", r["reading"])
-    lines += wrap("why not checkable", c["reason"])
-    lines += wrap("theory", ", ".join(c["theory"]))
-    lines += wrap("kernels", ", ".join(c["kernels"]))
-    lines += wrap("derivation", c["derivation"])
+        lines += _wrap(f"reading ({r['verdict']})", r["reading"])
+    lines += _wrap("why not checkable", c["reason"])
+    lines += _wrap("theory", ", ".join(c["theory"]))
+    lines += _wrap("kernels", ", ".join(c["kernels"]))
+    lines += _wrap("derivation", c["derivation"])
     lines.append(f"    tests ({len(c['tests'])}):")
     lines += [f"      {t['outcome']:7} {t['nodeid']}" for t in c["tests"]]
     page = SITE / c["docs"].split("#")[0]
@@ -199,7 +199,7 @@ def _check(args: argparse.Namespace, report: dict[str, Any]) -> int:
     if selected is None:
         print(text_summary(new))
     else:
-        print("\n".join(failures({"claims": checked})))
+        print("\n".join(_failures({"claims": checked})))
         width = max(len(c["id"]) for c in checked) + 1
         print(f"{'claim'.ljust(width)} {'verdict'.ljust(14)} title")
         for c in checked:
@@ -236,11 +236,10 @@ def _site(args: argparse.Namespace) -> int:
     return status
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``layercheck`` command with ``argv`` (default: ``sys.argv[1:]``); returns the
-    exit status (2 for a usage error, with argparse's message on stderr)."""
-    if argv is None:
-        argv = sys.argv[1:]
+def main(argv: Sequence[str]) -> int:
+    """Run the ``layercheck`` command with the arguments ``argv`` (``sys.argv[1:]`` for the
+    console script); returns the exit status (2 for a usage error, with argparse's message on
+    stderr)."""
     if isinstance(argv, str | bytes) or not isinstance(argv, Sequence):
         raise TypeError(f"argv must be a list of str, got {argv!r}")
     if not all(isinstance(a, str) for a in argv):
@@ -258,3 +257,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = {"list": _list, "show": _show, "check": _check, "report": _report}
     return command[args.command](args, report)
+
+
+def _console() -> None:
+    """The console script and ``python -m layercheck`` (a closed pipe, as in
+    ``layercheck list | head``, ends it quietly)."""
+    try:
+        status = main(sys.argv[1:])
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 0
+    except KeyboardInterrupt:
+        status = 130
+    sys.exit(status)

@@ -17,7 +17,8 @@ from typing import Any
 
 import sympy
 
-from layercheck.summary import ERRATA, ORDER
+from layercheck.report import STATUSES, validate_report
+from layercheck.summary import ERRATA, ORDER, _record
 from numerics.cache import cached
 from theory.ledger import Claim, resolve
 
@@ -29,12 +30,17 @@ _DOTS = sympy.Symbol(r"\cdots")
 
 
 def badge(verdict: str) -> str:
-    """The coloured verdict label (``docs/stylesheets/extra.css``)."""
+    """The coloured verdict label (``docs/stylesheets/extra.css``) of an earned or declared
+    verdict (:data:`layercheck.report.STATUSES`)."""
+    if verdict not in STATUSES:
+        raise ValueError(f"verdict must be one of {STATUSES}, got {verdict!r}")
     return f'<span class="verdict verdict-{verdict}">{verdict}</span>'
 
 
 def anchor(claim_id: str) -> str:
     """The claim's anchor on its topic page: the id with dots as dashes."""
+    if not isinstance(claim_id, str):
+        raise TypeError(f"claim_id must be a str, got {type(claim_id).__name__}")
     return claim_id.replace(".", "-")
 
 
@@ -57,6 +63,10 @@ def outline(expr: sympy.Basic, budget: int = OUTLINE) -> str | None:
     r"""LaTeX of ``expr`` cut at the deepest level whose LaTeX fits in ``budget`` characters
     (deeper terms as :math:`\cdots`), or ``None`` when even the top level does not fit or
     nothing would be cut."""
+    if not isinstance(expr, sympy.Basic):
+        raise TypeError(f"expr must be a SymPy expression, got {type(expr).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+        raise ValueError(f"budget must be a positive int, got {budget!r}")
     best = None
     for depth in range(1, 12):
         try:
@@ -124,6 +134,13 @@ def derivation_markdown(dotted: str) -> str:
     return "\n".join(out)
 
 
+def _titles(topic_titles: Any) -> None:
+    if not isinstance(topic_titles, Mapping) or not all(
+        isinstance(v, str) for v in topic_titles.values()
+    ):
+        raise TypeError("topic_titles must map topics to page titles (str)")
+
+
 def _indent(text: str, pad: str = "    ") -> str:
     return "\n".join(pad + line if line else "" for line in text.split("\n"))
 
@@ -137,6 +154,12 @@ def claim_section(
     section holds it), code, references and tests (collapsed)."""
     if not isinstance(claim, Claim):
         raise TypeError(f"claim must be a theory.ledger.Claim, got {type(claim).__name__}")
+    if record is not None:
+        _record(record, "record")
+        if record["id"] != claim.id:
+            raise ValueError(f"record must be the claim's record, got {record['id']!r}")
+    if shown is not None and not isinstance(shown, dict):
+        raise TypeError(f"shown must be a dict or None, got {type(shown).__name__}")
     c = claim
     earned = record["earned_verdict"] if record else "unverified"
     out = [f"## {c.title} {{#{anchor(c.id)}}}", ""]
@@ -185,6 +208,10 @@ def claim_section(
 
 def topic_table(claims: Sequence[Claim], records: Mapping[str, Mapping[str, Any]]) -> str:
     """The table at the top of a topic page: title (linked), id, source, earned verdict."""
+    if not isinstance(claims, Sequence) or not all(isinstance(c, Claim) for c in claims):
+        raise TypeError("claims must be a sequence of theory.ledger.Claim")
+    if not isinstance(records, Mapping):
+        raise TypeError(f"records must be a mapping of id to record, got {records!r}")
     out = ["| claim | id | source | verdict |", "| --- | --- | --- | --- |"]
     for c in claims:
         earned = records[c.id]["earned_verdict"] if c.id in records else "unverified"
@@ -204,6 +231,8 @@ def _cell(text: str) -> str:
 def errata_page(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -> str:
     """Every refuted, conditional and ambiguous claim: what the document says, the
     counterexample, and the correction (or the conditions, or the readings), side by side."""
+    validate_report(report)
+    _titles(topic_titles)
     claims = [c for c in report["claims"] if c["declared_verdict"] in ERRATA]
     counts = Counter(c["declared_verdict"] for c in claims)
     out = [
@@ -257,6 +286,8 @@ def errata_page(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -> s
 def overview_table(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -> str:
     """Every claim in one table (title, topic, earned verdict) with verdict filter buttons
     (``docs/javascripts/verdict-filter.js``; without JavaScript the whole table shows)."""
+    validate_report(report)
+    _titles(topic_titles)
     claims = report["claims"]
     counts = Counter(c["earned_verdict"] for c in claims)
     shown = [v for v in ORDER if counts[v]]

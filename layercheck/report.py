@@ -86,6 +86,8 @@ DEFAULT_PATH = Path(__file__).resolve().parents[1] / "build" / "verdicts.json"
 def docs_link(claim: Claim) -> str:
     """The claim's place on the site, relative to the site root:
     ``claims/<topic>.html#<id with dots as dashes>``."""
+    if not isinstance(claim, Claim):
+        raise TypeError(f"claim must be a theory.ledger.Claim, got {type(claim).__name__}")
     return f"claims/{claim.topic}.html#{claim.id.replace('.', '-')}"
 
 
@@ -191,6 +193,8 @@ def merge_run(
         raise ValueError(f"selected must name claims of the ledger; unknown: {unknown[:5]}")
     if not isinstance(run, Mapping):
         raise TypeError(f"run must be a mapping of run metadata, got {type(run).__name__}")
+    if isinstance(raw, str | bytes | Mapping) or not isinstance(raw, Iterable):
+        raise TypeError(f"raw must be a list of per-test outcomes, got {type(raw).__name__}")
     tests: dict[str, list[dict]] = {cid: [] for cid in chosen}
     for entry in raw:
         if not isinstance(entry, Mapping) or {"nodeid", "outcome", "claims"} - set(entry):

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from layercheck.report import STATUSES, validate_report
+from layercheck.report import CLAIM_KEYS, STATUSES, validate_report
 
 #: Display order: what needs attention first.
 ORDER = (
@@ -25,7 +25,7 @@ ERRATA = ("refuted", "conditional", "ambiguous")
 assert set(ORDER) == set(STATUSES)
 
 
-def run_label(run: Mapping[str, Any]) -> str:
+def _run_label(run: Mapping[str, Any]) -> str:
     """``run N (finished, commit abc1234567[, dirty]; hypothesis <profile> seed <seed>)``;
     unknown fields show as ``?``."""
     hyp = run.get("hypothesis") or {}
@@ -61,15 +61,26 @@ def verdict_table(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _record(claim: Any, name: str = "claim") -> None:
+    if not isinstance(claim, Mapping):
+        raise TypeError(f"{name} must be a claim record (a mapping), got {type(claim).__name__}")
+    missing = [k for k in CLAIM_KEYS if k not in claim]
+    if missing:
+        raise ValueError(f"{name} must be a claim record of the report; missing {missing}")
+
+
 def claim_row(claim: Mapping[str, Any], id_width: int = 44) -> str:
     """``<id>  <earned verdict>  <title>``; the declared verdict follows in parentheses when
-    the run earned something else."""
+    the run earned something else. ``id_width`` (1 to 200) pads the id column."""
+    _record(claim)
+    if isinstance(id_width, bool) or not isinstance(id_width, int) or not 1 <= id_width <= 200:
+        raise ValueError(f"id_width must be an int from 1 to 200, got {id_width!r}")
     earned, declared = claim["earned_verdict"], claim["declared_verdict"]
     verdict = earned if earned == declared else f"{earned} ({declared})"
     return f"{claim['id'].ljust(id_width)} {verdict.ljust(14)} {claim['title']}"
 
 
-def wrap(label: str, text: str, indent: int = 4, width: int = 100) -> list[str]:
+def _wrap(label: str, text: str, indent: int = 4, width: int = 100) -> list[str]:
     """``label: text`` wrapped to ``width`` with a hanging indent (LaTeX is left as it is)."""
     if not text:
         return []
@@ -83,17 +94,18 @@ def wrap(label: str, text: str, indent: int = 4, width: int = 100) -> list[str]:
 def errata_lines(claim: Mapping[str, Any]) -> list[str]:
     """What the document says, the counterexample and the correction (or conditions,
     readings) of one claim, wrapped, for ``layercheck list`` and ``show``."""
-    out = wrap("claim", claim["statement"])
-    out += wrap("counterexample", claim["counterexample"])
-    out += wrap("correction", claim["correction"])
+    _record(claim)
+    out = _wrap("claim", claim["statement"])
+    out += _wrap("counterexample", claim["counterexample"])
+    out += _wrap("correction", claim["correction"])
     if not claim["correction"]:
-        out += wrap("conditions", claim["conditions"])
+        out += _wrap("conditions", claim["conditions"])
     for r in claim["readings"]:
-        out += wrap(f"reading ({r['verdict']})", r["reading"])
+        out += _wrap(f"reading ({r['verdict']})", r["reading"])
     return out
 
 
-def failures(report: Mapping[str, Any]) -> list[str]:
+def _failures(report: Mapping[str, Any]) -> list[str]:
     """The failing and untested claims with their failed tests, or ``[]``."""
     lines = []
     for c in report["claims"]:
@@ -110,13 +122,13 @@ def failures(report: Mapping[str, Any]) -> list[str]:
 def text_summary(report: Mapping[str, Any]) -> str:
     """Failures first, then the verdict table and the last run's line."""
     validate_report(report)
-    lines = failures(report)
+    lines = _failures(report)
     lines += ["claims per earned verdict per topic", verdict_table(report), ""]
     n_tests = len({t["nodeid"] for c in report["claims"] for t in c["tests"]})
     lines.append(f"{len(report['claims'])} claims, {n_tests} linked tests")
     if report["runs"]:
         r = report["runs"][-1]
-        lines.append(f"last {run_label(r)}, pytest exit status {r['pytest_exit_status']}")
+        lines.append(f"last {_run_label(r)}, pytest exit status {r['pytest_exit_status']}")
     return "\n".join(lines)
 
 
@@ -134,7 +146,7 @@ def markdown_summary(report: Mapping[str, Any]) -> str:
     out += ["## Runs", "", "| run | selection | pytest exit status |", "| --- | --- | ---: |"]
     for r in report["runs"]:
         sel = "all" if r["selection"] is None else f"{len(r['selection']['claims'])} claims"
-        out.append(f"| {run_label(r)} | {sel} | {r['pytest_exit_status']} |")
+        out.append(f"| {_run_label(r)} | {sel} | {r['pytest_exit_status']} |")
     out += ["", "## Verdicts", "", "| topic | " + " | ".join(shown) + " | total |",
             "| --- |" + " ---: |" * (len(shown) + 1)]  # fmt: skip
     for t in [*topics, "all"]:

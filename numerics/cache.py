@@ -66,7 +66,6 @@ def _imports(path: Path, module: str) -> set[str]:
     return {m for m in found if m.split(".")[0] in PACKAGES and _origin(m) is not None}
 
 
-@cache
 def source_closure(module: str) -> tuple[Path, ...]:
     """The source files of ``module`` and of every project module it imports, transitively
     (sorted). ``ValueError`` when ``module`` is not a module of the project's packages."""
@@ -74,6 +73,11 @@ def source_closure(module: str) -> tuple[Path, ...]:
         raise TypeError(f"module must be a dotted module name (str), got {module!r}")
     if _origin(module) is None:
         raise ValueError(f"module must be a module of {PACKAGES} with a .py source, got {module!r}")
+    return _closure(module)
+
+
+@cache
+def _closure(module: str) -> tuple[Path, ...]:
     seen: dict[str, Path] = {}
     todo = [module]
     while todo:

@@ -2,8 +2,8 @@
 
 Writes ``api/<dotted.module>.md`` (``::: dotted.module``, rendered by mkdocstrings from the
 source: Griffe reads it statically, so ``kernels.gpu`` renders without Triton or a GPU) for
-every public module of ``theory``, ``numerics`` and ``kernels``, and ``api/index.md``: one
-line per module, its link and the first sentence of its docstring, grouped by package.
+every public module of ``theory``, ``numerics``, ``kernels`` and ``layercheck``, and
+``api/index.md``: one line per module, its link and the first sentence of its docstring, grouped by package.
 
 A module is public when no part of its dotted name starts with an underscore (so
 ``theory/_args.py``, ``kernels/gpu/__main__.py`` and the Triton ``kernels/gpu/_*_kernels.py``
@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("theory", "numerics", "kernels")
+PACKAGES = ("theory", "numerics", "kernels", "layercheck")
 # The groups of the index page, in order: a module belongs to the longest matching prefix.
 GROUPS = {
     "theory": "Theory: symbolic derivations (SymPy)",
@@ -27,6 +27,7 @@ GROUPS = {
     "kernels": "Kernels",
     "kernels.cpu": "Kernels on the CPU (NumPy)",
     "kernels.gpu": "Kernels on the GPU (Triton)",
+    "layercheck": "The command and the verdict report",
 }
 
 

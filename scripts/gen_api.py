@@ -3,7 +3,8 @@
 Writes ``api/<dotted.module>.md`` (``::: dotted.module``, rendered by mkdocstrings from the
 source: Griffe reads it statically, so ``kernels.gpu`` renders without Triton or a GPU) for
 every public module of ``theory``, ``numerics``, ``kernels`` and ``layercheck``, and
-``api/index.md``: one line per module, its link and the first sentence of its docstring, grouped by package.
+``api/index.md``: one line per module, its link and the first sentence of its docstring,
+grouped by package.
 
 A module is public when no part of its dotted name starts with an underscore (so
 ``theory/_args.py``, ``kernels/gpu/__main__.py`` and the Triton ``kernels/gpu/_*_kernels.py``

@@ -9,7 +9,7 @@ so the Triton kernels of ``kernels.gpu`` run in Triton's interpreter (an explici
 
 Every test links to the claims it backs with ``@pytest.mark.claim("d000.conv.output-size")``.
 Unknown ids fail the collection. With ``--claims-report PATH`` the run writes
-``[{nodeid, outcome, claims}]`` to PATH (used by ``scripts/verify.py``); the claim ids travel
+``[{nodeid, outcome, claims}]`` to PATH (used by ``layercheck check``); the claim ids travel
 in ``user_properties`` so the report also works under pytest-xdist. With
 ``--claims-select ID,ID,...`` only the tests linked to those claims run (the others are
 deselected; ``-`` selects none): ``layercheck check --topic T`` uses it.

@@ -33,6 +33,7 @@ from typing import Any
 from layercheck.report import DEFAULT_PATH, STATUSES, load_report, write_report
 from layercheck.summary import (
     ERRATA,
+    VERDICT_WIDTH,
     _failures,
     _run_label,
     _wrap,
@@ -201,7 +202,7 @@ def _check(args: argparse.Namespace, report: dict[str, Any]) -> int:
     else:
         print("\n".join(_failures({"claims": checked})))
         width = max(len(c["id"]) for c in checked) + 1
-        print(f"{'claim'.ljust(width)} {'verdict'.ljust(14)} title")
+        print(f"{'claim'.ljust(width)} {'verdict'.ljust(VERDICT_WIDTH)} title")
         for c in checked:
             passed = sum(t["outcome"] == "passed" for t in c["tests"])
             print(f"{claim_row(c, width)}  [{passed}/{len(c['tests'])} tests passed]")

@@ -22,6 +22,8 @@ ORDER = (
     "not-checkable",
 )
 ERRATA = ("refuted", "conditional", "ambiguous")
+#: Width of the verdict column: room for "unverified (not-checkable)".
+VERDICT_WIDTH = 26
 assert set(ORDER) == set(STATUSES)
 
 
@@ -77,7 +79,7 @@ def claim_row(claim: Mapping[str, Any], id_width: int = 44) -> str:
         raise ValueError(f"id_width must be an int from 1 to 200, got {id_width!r}")
     earned, declared = claim["earned_verdict"], claim["declared_verdict"]
     verdict = earned if earned == declared else f"{earned} ({declared})"
-    return f"{claim['id'].ljust(id_width)} {verdict.ljust(14)} {claim['title']}"
+    return f"{claim['id'].ljust(id_width)} {verdict.ljust(VERDICT_WIDTH)} {claim['title']}"
 
 
 def _wrap(label: str, text: str, indent: int = 4, width: int = 100) -> list[str]:

@@ -11,6 +11,7 @@ several claims of a page is printed once; the others link to it.
 from __future__ import annotations
 
 import html
+import numbers
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -65,7 +66,9 @@ def outline(expr: sympy.Basic, budget: int = OUTLINE) -> str | None:
     nothing would be cut."""
     if not isinstance(expr, sympy.Basic):
         raise TypeError(f"expr must be a SymPy expression, got {type(expr).__name__}")
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral):
+        raise TypeError(f"budget must be a positive int, got {budget!r}")
+    if budget < 1:
         raise ValueError(f"budget must be a positive int, got {budget!r}")
     best = None
     for depth in range(1, 12):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numbers
 import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -75,8 +76,11 @@ def claim_row(claim: Mapping[str, Any], id_width: int = 44) -> str:
     """``<id>  <earned verdict>  <title>``; the declared verdict follows in parentheses when
     the run earned something else. ``id_width`` (1 to 200) pads the id column."""
     _record(claim)
-    if isinstance(id_width, bool) or not isinstance(id_width, int) or not 1 <= id_width <= 200:
+    if isinstance(id_width, bool) or not isinstance(id_width, numbers.Integral):
+        raise TypeError(f"id_width must be an int from 1 to 200, got {id_width!r}")
+    if not 1 <= id_width <= 200:
         raise ValueError(f"id_width must be an int from 1 to 200, got {id_width!r}")
+    id_width = int(id_width)
     earned, declared = claim["earned_verdict"], claim["declared_verdict"]
     verdict = earned if earned == declared else f"{earned} ({declared})"
     return f"{claim['id'].ljust(id_width)} {verdict.ljust(VERDICT_WIDTH)} {claim['title']}"

@@ -299,19 +299,19 @@ def assert_gpu_close(
     context: str = "",
 ) -> GPUError:
     r"""The GPU rule: :math:`\max|a-e| \le` ``factor`` :math:`\cdot\max|t-e| +
-        (\varepsilon + \text{slack})\max|e|`.
+    (\varepsilon + \text{slack})\max|e|`.
 
-        ``actual`` (the kernel's result) and ``torch_result`` (torch's, same dtype, same input)
-        are torch tensors or NumPy arrays of one floating dtype, which sets :math:`\varepsilon`
-        (float64 :math:`2^{-52}`, float32 :math:`2^{-23}`, float16 :math:`2^{-10}`, bfloat16
-        :math:`2^{-7}`); ``expected`` is the float64 reference. Shapes must be equal (any memory
-        layout; no broadcasting). NaN anywhere in ``actual`` or ``expected`` fails, and an infinity
-        passes only against the same infinity (torch's result is only measured: where it is not
-        finite where the reference is, the rule cannot judge and the call fails: choose an input
+    ``actual`` (the kernel's result) and ``torch_result`` (torch's, same dtype, same input)
+    are torch tensors or NumPy arrays of one floating dtype, which sets :math:`\varepsilon`
+    (float64 :math:`2^{-52}`, float32 :math:`2^{-23}`, float16 :math:`2^{-10}`, bfloat16
+    :math:`2^{-7}`); ``expected`` is the float64 reference. Shapes must be equal (any memory
+    layout; no broadcasting). NaN anywhere in ``actual`` or ``expected`` fails, and an infinity
+    passes only against the same infinity (torch's result is only measured: where it is not
+    finite where the reference is, the rule cannot judge and the call fails: choose an input
     on which torch at this precision is finite).
-        ``factor`` (:math:`\ge 1`) and ``slack`` (:math:`\ge 0`, e.g. :data:`TF32_EPS` for
-        ``tl.dot``) must be stated by the caller when they differ from the rule. Returns the
-        measured :class:`GPUError`; raises :class:`AssertionError` with both errors otherwise.
+    ``factor`` (:math:`\ge 1`) and ``slack`` (:math:`\ge 0`, e.g. :data:`TF32_EPS` for
+    ``tl.dot``) must be stated by the caller when they differ from the rule. Returns the
+    measured :class:`GPUError`; raises :class:`AssertionError` with both errors otherwise.
     """
     if not isinstance(context, str):
         raise TypeError(f"context must be a str, got {type(context).__name__}")

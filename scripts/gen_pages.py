@@ -1,9 +1,12 @@
 """Generate the claim pages of the docs site at build time (run by mkdocs-gen-files).
 
-Reads the ledger (``theory/claims/*.yaml``) and the last verdict report
-(``build/verdicts.json``, written by ``scripts/verify.py``); prints each claim's derivation
-from SymPy. Writes ``claims/<topic>.md`` and appends the verdict counts to ``index.md``.
-Nothing here re-types a claim: every word of a claim comes from the ledger.
+Reads the ledger (``theory/claims/*.yaml``) and the verdict report (``build/verdicts.json``,
+written by ``layercheck check``); the Markdown of claims comes from :mod:`layercheck.pages`.
+Writes ``claims/<topic>.md`` (with each topic's figures and tables), ``errata.md``,
+``gpu.md``, ``verdicts.json`` (the report, downloadable) and appends the verdict counts and
+the filterable claim table to ``index.md``. Nothing here re-types a claim: every word of a
+claim comes from the ledger. Deterministic figures and derivations are cached
+(:func:`numerics.cache.cached`).
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 import mkdocs_gen_files
@@ -19,9 +21,18 @@ import mkdocs_gen_files
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from theory.ledger import Claim, load_ledger, resolve  # noqa: E402
-
-REPORT = ROOT / "build" / "verdicts.json"
+from layercheck.pages import (  # noqa: E402
+    anchor,
+    badge,
+    claim_section,
+    errata_page,
+    overview_table,
+    topic_table,
+)
+from layercheck.report import load_report as load_verdicts  # noqa: E402
+from layercheck.summary import ORDER  # noqa: E402
+from numerics.cache import cached  # noqa: E402
+from theory.ledger import Claim, load_ledger  # noqa: E402
 
 TOPICS = {
     "linear": (
@@ -147,69 +158,22 @@ TOPICS = {
         "`tests/test_normalization.py`.",
     ),
 }
-ORDER = ("failing", "untested", "refuted", "ambiguous", "conditional", "holds", "not-checkable")
 
 
-def badge(verdict: str) -> str:
-    return f'<span class="verdict verdict-{verdict}">{verdict}</span>'
+def load_report() -> tuple[dict, dict[str, dict], str]:
+    """The last verdict report (refreshed against the ledger; all claims unverified when
+    there is none), its records by id, and when its last run finished."""
+    report = load_verdicts()
+    stamp = report["runs"][-1]["finished"].replace("T", " ") if report["runs"] else ""
+    return report, {r["id"]: r for r in report["claims"]}, stamp
 
 
-def anchor(claim_id: str) -> str:
-    return claim_id.replace(".", "-")
-
-
-def load_report() -> tuple[dict[str, dict], str]:
-    if not REPORT.exists():
-        return {}, ""
-    stamp = datetime.fromtimestamp(REPORT.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return {r["id"]: r for r in json.loads(REPORT.read_text())}, stamp
-
-
-def claim_section(c: Claim, result: dict | None) -> str:
-    status = result["verdict"] if result else "unverified"
-    out = [f"## {c.id} {{#{anchor(c.id)}}}", ""]
-    declared = "" if status == c.verdict else f" (declared: {badge(c.verdict)})"
-    out.append(f'{badge(status)}{declared} <span class="claim-meta">{c.kind} · '
-               f"`{c.document}` § {c.section}</span>")  # fmt: skip
-    out += ["", f"**Claim.** {c.statement}", ""]
-    if c.conditions:
-        out += [f"**Conditions.** {c.conditions}", ""]
-    if c.readings:
-        out.append("**Readings.**")
-        out.append("")
-        out += [f"- {badge(r['verdict'])} {r['reading']}" for r in c.readings]
-        out.append("")
-    if c.correction:
-        out += [f"**Correction.** {c.correction}", ""]
-    if c.counterexample:
-        out += [f"**Counterexample.** {c.counterexample}", ""]
-    if c.reason:
-        out += [f"**Why not checkable.** {c.reason}", ""]
-    if c.derivation:
-        derivation = resolve(c.derivation)()
-        body = derivation.to_markdown().replace("\n", "\n    ")
-        out += [f'???+ abstract "Derivation (SymPy) — `{c.derivation}`"', "", "    " + body, ""]
-    code = [f"theory: {', '.join(f'`{t}`' for t in c.theory)}" if c.theory else "",
-            f"kernels: {', '.join(f'`{k}`' for k in c.kernels)}" if c.kernels else ""]  # fmt: skip
-    if any(code):
-        out += ["**Code.** " + " · ".join(x for x in code if x), ""]
-    if c.references:
-        out += ["**References.** " + "; ".join(c.references), ""]
-    if result:
-        tests = result["tests"]
-        out.append(f"**Tests** ({len(tests)}):")
-        out.append("")
-        out += [f"- `{t['nodeid']}` — {t['outcome']}" for t in tests] or ["- none"]
-    else:
-        out.append(
-            "**Tests.** not run yet: run `bash scripts/main.sh` (or `python scripts/verify.py`)."
-        )
-    out.append("")
-    return "\n".join(out)
-
-
-def figure(name: str, png: bytes, alt: str) -> str:
-    """Write a generated PNG into the site (figures/<name>) and return its Markdown image."""
+def figure(name: str, make, alt: str, *args, cache: bool = True) -> str:
+    """Write the PNG ``make(*args)`` into the site (figures/<name>) and return its Markdown
+    image. Deterministic experiments are cached (``numerics.cache.cached``: keyed by the
+    source of the experiment and every project module it imports, and the arguments), so a
+    build recomputes a figure only when its code changed; measurements (timings) are not."""
+    png = cached(make, *args) if cache else make(*args)
     with mkdocs_gen_files.open(f"figures/{name}", "wb") as f:
         f.write(png)
     return f"![{alt}](../figures/{name})"
@@ -223,7 +187,7 @@ def init_figures() -> str:
         [
             "## Variance through depth",
             "",
-            figure("init_depth.png", depth_figure(), "Per-layer variances"),
+            figure("init_depth.png", depth_figure, "Per-layer variances"),
             "",
             "Fifty square layers of width 256, batch 256, bias-free, NumPy kernels "
             "(`numerics.experiments.depth_profile`), one seed. Dashed: the mean-field prediction "
@@ -265,7 +229,7 @@ def normalization_figures() -> str:
             "",
             "## What $\\epsilon$ does",
             "",
-            figure("norm_xhat_variance.png", xhat_variance_figure(), "Variance of x-hat"),
+            figure("norm_xhat_variance.png", xhat_variance_figure, "Variance of x-hat"),
             "",
             "The variance of $\\hat x$ over its own batch is "
             "$\\sigma_B^2/(\\sigma_B^2+\\epsilon)$, "
@@ -284,7 +248,7 @@ def pooling_figures() -> str:
         [
             "## How invariant is pooling?",
             "",
-            figure("pool_shift.png", pooling_shift_figure(), "Pooling under shifts"),
+            figure("pool_shift.png", pooling_shift_figure, "Pooling under shifts"),
             "",
             "Left: average pooling's output can move by $2\\delta/K$ times the input's "
             "magnitude (line), and random $\\pm1$ signals come close (dots: the largest "
@@ -295,7 +259,7 @@ def pooling_figures() -> str:
             "",
             "## Adaptive windows, two rules",
             "",
-            figure("pool_adaptive_windows.png", adaptive_windows_figure(10, 4), "Adaptive windows"),
+            figure("pool_adaptive_windows.png", adaptive_windows_figure, "Adaptive windows", 10, 4),
             "",
             "$I = 10$, $O = 4$ ($10 \\bmod 4 = 2$): torch pools $[0,3), [2,5), [5,8), [7,10)$; "
             "the fixed $k = 3$, $s = 2$ gives four windows too, $[0,3), [2,5), [4,7), [6,9)$, "
@@ -442,7 +406,9 @@ def attention_figures() -> str:
         [
             "## The $n^2$ wall",
             "",
-            figure("attention_wall.png", attention_wall_figure(), "Attention time and memory"),
+            figure(
+                "attention_wall.png", attention_wall_figure, "Attention time, memory", cache=False
+            ),
             "",
             "One float64 head of width $d = 64$ on this build's machine (the NumPy kernel, best "
             "of three). Time grows like $n^2$ (the $2n^2d$ MACs of the two products and the "
@@ -457,7 +423,7 @@ def attention_figures() -> str:
             "",
             "## The sinusoidal encoding's dot products",
             "",
-            figure("attention_sinusoidal.png", sinusoidal_figure(), "Sinusoidal Gram matrix"),
+            figure("attention_sinusoidal.png", sinusoidal_figure, "Sinusoidal Gram matrix"),
             "",
             "$PE(p)\\cdot PE(q) = \\sum_i \\cos((p-q)\\omega_i)$, "
             "$\\omega_i = 10000^{-2i/d}$: the Gram matrix is constant along its diagonals "
@@ -477,7 +443,7 @@ def sequence_figures() -> str:
         [
             "## Gradients through time",
             "",
-            figure("sequence_bptt.png", gradient_through_time_figure(), "Gradient through time"),
+            figure("sequence_bptt.png", gradient_through_time_figure, "Gradient through time"),
             "",
             "$\\lVert\\partial h_T/\\partial h_0\\rVert$ of a recurrence with "
             "$W = \\rho\\,Q$ ($Q$ orthogonal) against $T$: the linear recurrence gives exactly "
@@ -500,7 +466,7 @@ def residual_figures() -> str:
         [
             "## Gradients through depth",
             "",
-            figure("residual_depth.png", depth_gradient_figure(), "Gradient through depth"),
+            figure("residual_depth.png", depth_gradient_figure, "Gradient through depth"),
             "",
             "Measured input-gradient norms of plain and residual stacks (the NumPy kernels), "
             "with the bounds $\\prod_l(1 \\pm \\lVert J_l\\rVert)$ of the residual product "
@@ -519,7 +485,7 @@ def dropout_figures() -> str:
         [
             "## Weight scaling against the ensemble",
             "",
-            figure("dropout_ensemble_gap.png", dx.ensemble_gap_figure(), "Ensemble gap"),
+            figure("dropout_ensemble_gap.png", dx.ensemble_gap_figure, "Ensemble gap"),
             "",
             "Relative gap between the weight-scaling output (all units on; torch's evaluation "
             "mode) and the exact ensemble over all $2^6$ masks, against the number of hidden "
@@ -530,7 +496,7 @@ def dropout_figures() -> str:
             "",
             "## Monte-Carlo dropout is not a posterior",
             "",
-            figure("dropout_bayesian.png", dx.bayesian_variance_figure(), "MC-dropout variance"),
+            figure("dropout_bayesian.png", dx.bayesian_variance_figure, "MC-dropout variance"),
             "",
             "Predictive variance at a test point of linear regression with dropout (exact over "
             "the masks) and of the Gaussian posterior of the mean, against the number of "
@@ -539,7 +505,7 @@ def dropout_figures() -> str:
             "",
             "## DropBlock's actual drop rate",
             "",
-            figure("dropout_dropblock.png", dx.dropblock_fraction_figure(), "DropBlock rate"),
+            figure("dropout_dropblock.png", dx.dropblock_fraction_figure, "DropBlock rate"),
             "",
             "Left: the exact expected dropped fraction over the requested $p = 0.1$ against "
             "the block size, per map size, with Ghiasi et al.'s $\\gamma$ and block centres "
@@ -549,7 +515,7 @@ def dropout_figures() -> str:
             "",
             "## The optimal rate against capacity",
             "",
-            figure("dropout_optimal_rate.png", dx.optimal_rate_figure(), "Optimal rate"),
+            figure("dropout_optimal_rate.png", dx.optimal_rate_figure, "Optimal rate"),
             "",
             "Linear-Gaussian model with an orthogonal design: measured risk against $p$, the "
             "derived optimum $p^* = \\sigma^2 d/(\\sigma^2 d + n\\alpha^2)$, and the best fit of "
@@ -568,7 +534,7 @@ def regularization_figures() -> str:
         [
             "## Training and validation curves",
             "",
-            figure("reg_validation.png", rx.validation_curves_figure(), "Validation curves"),
+            figure("reg_validation.png", rx.validation_curves_figure, "Validation curves"),
             "",
             "Gradient descent from zero on linear regression with a fixed design: training "
             "error and expected validation error against the step, with and without label "
@@ -577,7 +543,7 @@ def regularization_figures() -> str:
             "",
             "## Bias and variance through training",
             "",
-            figure("reg_bias_variance.png", rx.bias_variance_figure(), "Bias and variance"),
+            figure("reg_bias_variance.png", rx.bias_variance_figure, "Bias and variance"),
             "",
             "Bias², variance and test error of gradient descent against the step: Monte-Carlo "
             "over training sets (points) and the closed form per eigen-direction (lines) on the "
@@ -585,7 +551,7 @@ def regularization_figures() -> str:
             "",
             "## Minibatch gradient noise",
             "",
-            figure("reg_gradient_noise.png", rx.gradient_noise_figure(), "Gradient noise"),
+            figure("reg_gradient_noise.png", rx.gradient_noise_figure, "Gradient noise"),
             "",
             "Measured variance of the minibatch gradient against the batch size, drawn with and "
             "without replacement, with $\\operatorname{tr}\\Sigma/B$ and "
@@ -609,52 +575,50 @@ FIGURES = {
 }
 
 
-def topic_page(topic: str, claims: list[Claim], report: dict[str, dict], stamp: str) -> str:
+def topic_page(topic: str, claims: list[Claim], records: dict[str, dict], stamp: str) -> str:
     title, intro = TOPICS.get(topic, (topic.title(), ""))
     out = [f"# {title}", "", intro, ""]
-    out.append(f"Verdicts from the report of {stamp}." if stamp else
-               "No verdict report yet: the badges say *unverified*.")  # fmt: skip
-    out += ["", "| claim | document § section | verdict |", "| --- | --- | --- |"]
-    for c in claims:
-        status = report[c.id]["verdict"] if c.id in report else "unverified"
-        doc = c.document.split("_")[0]
-        out.append(f"| [{c.id}](#{anchor(c.id)}) | {doc} § {c.section} | {badge(status)} |")
-    out.append("")
+    out.append(f"Verdicts earned by the runs recorded in the report (last run {stamp})." if stamp
+               else "No verdict report yet: the badges say *unverified*.")  # fmt: skip
+    out += ["", topic_table(claims, records)]
     if topic in FIGURES:
         out.append(FIGURES[topic]())
-    out += [claim_section(c, report.get(c.id)) for c in claims]
+    shown: dict[str, str] = {}
+    out += [claim_section(c, records.get(c.id), shown) for c in claims]
     return "\n".join(out)
 
 
-def counts_section(claims: tuple[Claim, ...], report: dict[str, dict], stamp: str) -> str:
-    topics = sorted({c.topic for c in claims})
-    status = {c.id: report[c.id]["verdict"] if c.id in report else "unverified" for c in claims}
-    counts = {t: Counter(status[c.id] for c in claims if c.topic == t) for t in topics}
-    shown = [v for v in (*ORDER, "unverified") if any(counts[t][v] for t in topics)]
+def counts_section(report: dict, stamp: str) -> str:
+    """The overview's verdict counts per topic, failing claims, and the filterable table."""
+    claims = report["claims"]
+    topics = sorted({c["topic"] for c in claims})
+    counts = {t: Counter(c["earned_verdict"] for c in claims if c["topic"] == t) for t in topics}
+    total = sum(counts.values(), Counter())
+    shown = [v for v in ORDER if total[v]]
     out = ["", "## Verdicts", ""]
-    out.append(f"From the verdict report of {stamp} (`build/verdicts.json`)." if stamp else
+    out.append(f"Earned by the runs in the verdict report ([`verdicts.json`](verdicts.json); last "
+               f"run {stamp})." if stamp else
                "No verdict report yet (run `bash scripts/main.sh`).")  # fmt: skip
     out += ["", "| topic | " + " | ".join(badge(v) for v in shown) + " | total |",
             "| --- |" + " ---: |" * (len(shown) + 1)]  # fmt: skip
     for t in topics:
-        title = TOPICS.get(t, (t,))[0]
         out.append(
-            f"| [{title}](claims/{t}.md) | "
+            f"| [{TOPICS.get(t, (t,))[0]}](claims/{t}.md) | "
             + " | ".join(str(counts[t][v]) for v in shown)
             + f" | {sum(counts[t].values())} |"
         )
-    total = sum(counts.values(), Counter())
     out.append(
         "| **all** | " + " | ".join(f"**{total[v]}**" for v in shown) + f" | **{len(claims)}** |"
     )
-    bad = [c for c in claims if status[c.id] in ("failing", "untested")]
+    bad = [c for c in claims if c["earned_verdict"] in ("failing", "untested")]
     if bad:
         out += ["", '!!! failure "Failing claims"', ""]
-        out += [f"    - [{c.id}](claims/{c.topic}.md#{anchor(c.id)})" for c in bad]
-    out.append("")
+        out += [f"    - [{c['title']}](claims/{c['topic']}.md#{anchor(c['id'])})" for c in bad]
+    out += ["", overview_table(report, TOPIC_TITLES)]
     return "\n".join(out)
 
 
+TOPIC_TITLES = {topic: title for topic, (title, _) in TOPICS.items()}
 GPU_FAMILIES = ("linear", "conv", "attention", "recurrent", "norm", "dropout", "pool", "embedding")
 
 
@@ -827,12 +791,16 @@ def main() -> None:
     with mkdocs_gen_files.open("gpu.md", "w") as f:
         f.write(gpu_page())
     claims = load_ledger()
-    report, stamp = load_report()
+    report, records, stamp = load_report()
     for topic in sorted({c.topic for c in claims}):
         with mkdocs_gen_files.open(f"claims/{topic}.md", "w") as f:
-            f.write(topic_page(topic, [c for c in claims if c.topic == topic], report, stamp))
+            f.write(topic_page(topic, [c for c in claims if c.topic == topic], records, stamp))
+    with mkdocs_gen_files.open("errata.md", "w") as f:
+        f.write(errata_page(report, TOPIC_TITLES))
     with mkdocs_gen_files.open("index.md", "a") as f:
-        f.write(counts_section(claims, report, stamp))
+        f.write(counts_section(report, stamp))
+    with mkdocs_gen_files.open("verdicts.json", "w") as f:  # the report, downloadable
+        f.write(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
 
 
 main()

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# The main job: the verification run (build/verdicts.json) and the docs site (site/).
+# The main job: the verification run (every test; build/verdicts.json and a Markdown summary)
+# and the docs site (site/). Extra arguments go to `layercheck check` (e.g. --topic pooling).
 source "$(dirname "$0")/env.sh"
 status=0
-python scripts/verify.py "$@" || status=$?
-export DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1  # plugin banners, not build warnings
-echo "[docs] mkdocs build --strict"
-mkdocs build --strict --quiet
+layercheck check "$@" || status=$?
+layercheck report >/dev/null
+layercheck site build || status=$?
 cat <<TXT
 
-Verification report: $(pwd)/build/verdicts.json   (summary: build/summary.txt)
+Verification report: $(pwd)/build/verdicts.json   (summary: build/verdicts.md)
 Docs site:           $(pwd)/site/index.html
-  open it directly in a browser (works offline), or serve it with:
-  .venv/bin/mkdocs serve        then visit http://127.0.0.1:8000/
+  open it directly in a browser (works offline, search included), or serve it with:
+  layercheck site serve        then visit http://127.0.0.1:8000/
 TXT
 exit $status

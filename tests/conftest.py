@@ -9,8 +9,10 @@ so the Triton kernels of ``kernels.gpu`` run in Triton's interpreter (an explici
 
 Every test links to the claims it backs with ``@pytest.mark.claim("d000.conv.output-size")``.
 Unknown ids fail the collection. With ``--claims-report PATH`` the run writes
-``[{nodeid, outcome, claims}]`` to PATH (used by ``scripts/verify.py``); the claim ids travel
-in ``user_properties`` so the report also works under pytest-xdist.
+``[{nodeid, outcome, claims}]`` to PATH (used by ``layercheck check``); the claim ids travel
+in ``user_properties`` so the report also works under pytest-xdist. With
+``--claims-select ID,ID,...`` only the tests linked to those claims run (the others are
+deselected; ``-`` selects none): ``layercheck check --topic T`` uses it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ def claim_ids(item: pytest.Item) -> list[str]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--claims-report", default=None, help="write per-test claim outcomes (JSON)")
+    parser.addoption(
+        "--claims-select",
+        default=None,
+        help="comma-separated claim ids: run only the tests linked to them ('-': none)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -70,6 +77,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ids = claim_ids(item)
         if ids:
             item.user_properties.append(("claims", ids))
+    chosen = config.getoption("--claims-select")
+    if chosen is not None:
+        wanted = {c for c in chosen.split(",") if c and c != "-"}
+        missing = sorted(wanted - set(known))
+        if missing:
+            raise pytest.UsageError(f"--claims-select names unknown claims: {missing}")
+        keep = [it for it in items if wanted & set(claim_ids(it))]
+        dropped = [it for it in items if not wanted & set(claim_ids(it))]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 _results: dict[str, dict] = {}

@@ -32,7 +32,7 @@ from numerics.tolerances import tolerance
 from tests.badinput import entries
 from tests.badinput.table import Entry, Sample
 
-PACKAGES = ("theory", "kernels", "numerics")
+PACKAGES = ("theory", "kernels", "numerics", "layercheck")
 
 
 def public_api() -> list[str]:

@@ -39,6 +39,15 @@ def test_ledger_loads_with_unique_ids_and_valid_verdicts():
     assert all(c.verdict in VERDICTS for c in claims)
 
 
+def test_titles_tell_claims_apart_within_a_topic():
+    """Titles head the claim sections and tables: one per claim, unique within its topic."""
+    claims = load_ledger()
+    for topic in {c.topic for c in claims}:
+        titles = [c.title.casefold() for c in claims if c.topic == topic]
+        assert len(set(titles)) == len(titles), f"{topic}: repeated titles"
+    assert all(c.title == c.title.strip() and not c.title.endswith(".") for c in claims)
+
+
 def test_every_checkable_claim_has_a_linked_test():
     links = _linked_claims()
     missing = [c.id for c in load_ledger() if c.verdict != "not-checkable" and c.id not in links]
@@ -66,6 +75,7 @@ def test_named_helpers_kernels_and_derivations_exist(claim):
 def _record(**over):
     record = {
         "id": "d000.linear.example",
+        "title": "Parameters of a dense layer",
         "document": "000_160a0b7c04e12fc6.txt",
         "section": "Mathematical Foundation of Linear Layers",
         "statement": "A dense layer has $m(n+1)$ parameters.",
@@ -89,6 +99,9 @@ def _record(**over):
         ({"readings": ["a"]}, "each reading needs"),
         ({"colour": "red"}, "unknown fields"),
         ({"section": ""}, "missing"),
+        ({"title": ""}, "missing"),
+        ({"title": "x" * 61}, "title must be one line of at most 60"),
+        ({"title": "two\nlines"}, "title must be one line"),
     ],
 )
 def test_malformed_records_raise_ledger_errors_naming_file_and_record(tmp_path, over, message):

@@ -9,8 +9,8 @@ Record fields
 ``id``            stable id ``d<doc>.<topic>.<slug>`` (``d000`` / ``d002`` name the document)
 ``document``      the document's file name
 ``section``       the heading of the section the claim is made in
-``title``         a short title (at most 60 characters, plain text with inline ``$math$``),
-                  shown in headings, tables, search and ``layercheck list``
+``title``         a short title (one line of at most 60 characters, plain text with inline
+                  ``$math$``), shown in headings, tables, search and ``layercheck list``
 ``statement``     the claim in this project's words, with the formula in LaTeX
 ``kind``          ``symbolic`` | ``numeric`` | ``statistical`` | ``qualitative``
 ``verdict``       ``holds`` | ``conditional`` | ``refuted`` | ``ambiguous`` | ``not-checkable``
@@ -103,7 +103,8 @@ class LedgerError(ValueError):
     """A ledger record is malformed (names the file and the record)."""
 
 
-_REQUIRED = ("id", "document", "section", "statement", "kind", "verdict")
+_REQUIRED = ("id", "title", "document", "section", "statement", "kind", "verdict")
+TITLE_MAX = 60
 _OPTIONAL = {f for f in Claim.__dataclass_fields__ if f not in (*_REQUIRED, "topic")}
 
 
@@ -118,6 +119,9 @@ def _check(record: dict, where: str, topic: str) -> Claim:
     prefix = cid.split(".")[0]
     if prefix not in DOCUMENTS or DOCUMENTS[prefix] != record["document"]:
         raise LedgerError(f"{where}: id prefix {prefix!r} does not match {record['document']!r}")
+    title = record["title"]
+    if not isinstance(title, str) or "\n" in title or len(title) > TITLE_MAX:
+        raise LedgerError(f"{where}: title must be one line of at most {TITLE_MAX} characters")
     if record["kind"] not in KINDS:
         raise LedgerError(f"{where}: kind must be one of {KINDS}, got {record['kind']!r}")
     v = record["verdict"]
@@ -156,7 +160,6 @@ def _check(record: dict, where: str, topic: str) -> Claim:
             kernels=tuple(record.get("kernels") or ()),
             derivation=record.get("derivation", "") or "",
             references=tuple(record.get("references") or ()),
-            title=record.get("title", "") or "",
         )
     except (TypeError, ValueError) as e:
         raise LedgerError(f"{where}: {e}") from None

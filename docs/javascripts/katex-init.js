@@ -9,6 +9,16 @@ function renderMath(root) {
     throwOnError: false,
   });
 }
+// Search results are built after the page (and again for every query): render their math too.
+function renderSearchResults() {
+  const list = document.querySelector(".md-search-result__list");
+  if (!list || list.dataset.katexObserved) return;
+  list.dataset.katexObserved = "1";
+  new MutationObserver(() => renderMath(list)).observe(list, { childList: true, subtree: true });
+}
+if (typeof document$ !== "undefined") {
+  document$.subscribe(() => renderSearchResults());
+}
 if (typeof document$ !== "undefined") {
   document$.subscribe(({ body }) => renderMath(body));
 } else {

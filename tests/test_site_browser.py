@@ -12,8 +12,6 @@ context per viewport. One survey collects everything; the tests below judge it:
 - nothing is wider than the viewport: ``scrollWidth <= innerWidth`` and no visible element's
   right edge beyond the viewport unless it is inside a horizontal scroll container that itself
   fits (KaTeX's hidden MathML copy and its clipped stretchy SVGs are not visible content);
-  offenders inside a table or a collapsible derivation (``<details>``) are judged separately,
-  by a strict xfail, while the lead makes those fit;
 - search finds a claim by its id and a helper by its name, served and from ``file://``;
 - search-result snippets show no raw TeX.
 
@@ -54,12 +52,8 @@ SEARCHES = [
     ("pool_output_size", "claims/pooling.html", None),
 ]
 
-# Overflow the lead is fixing in issue 17 (readable/collapsible derivations, scrolling tables):
-# offenders inside these are judged by the strict-xfail tests, everything else must fit now.
-IN_PROGRESS = "table, details"
-
 _PAGE_JS = r"""
-(inProgress) => {
+() => {
   const vw = window.innerWidth;
   const desc = (el) => {
     let s = el.tagName.toLowerCase();
@@ -79,7 +73,7 @@ _PAGE_JS = r"""
     if (!scrollCache.has(a)) {
       const ox = getComputedStyle(a).overflowX;
       scrollCache.set(a, (ox === 'auto' || ox === 'scroll')
-        && a.getBoundingClientRect().right <= vw + 1);
+        && a.getBoundingClientRect().right <= vw + 0.5);
     }
     return scrollCache.get(a);
   };
@@ -87,7 +81,7 @@ _PAGE_JS = r"""
   const offenders = [];
   for (const el of document.body.getElementsByTagName('*')) {
     const r = el.getBoundingClientRect();
-    if (r.right <= vw + 1 || (r.width === 0 && r.height === 0)) continue;
+    if (r.right <= vw + 0.5 || (r.width === 0 && r.height === 0)) continue;
     if (!el.checkVisibility({opacityProperty: true, visibilityProperty: true})) continue;
     // KaTeX's own hidden parts: the MathML copy for screen readers (clipped to 1 px) and the
     // stretchy SVGs it draws wide and clips (.hide-tail, overflow hidden) to the formula
@@ -98,8 +92,7 @@ _PAGE_JS = r"""
     if (inside) continue;
     bad.add(el);
     if (el.parentElement && bad.has(el.parentElement)) continue;  // report the outermost
-    offenders.push({selector: path(el), width: Math.round(r.width), right: Math.round(r.right),
-                    inProgress: el.closest(inProgress) !== null});
+    offenders.push({selector: path(el), width: Math.round(r.width), right: Math.round(r.right)});
   }
   // the visible text outside code and outside KaTeX's output
   const parts = [];
@@ -162,7 +155,7 @@ async def _visit(context, url: str) -> dict:
             )
         except Exception:
             pass  # judged by the math test
-        return await page.evaluate(_PAGE_JS, IN_PROGRESS)
+        return await page.evaluate(_PAGE_JS)
 
     data = None
     try:  # evaluate has no timeout of its own: a page stuck in a script loop would hang here
@@ -343,38 +336,24 @@ def test_math_is_rendered(survey):
     assert not bad, "\n".join(bad)
 
 
-def _overflow(survey, viewport: str, in_progress: bool) -> list[str]:
+def _overflow(survey, viewport: str) -> list[str]:
     found = []
     for (vp, rel), r in _pages(survey):
         d = r["data"]
         if vp != viewport or d is None:
             continue
-        mine = [o for o in d["offenders"] if o["inProgress"] == in_progress]
-        others = [o for o in d["offenders"] if o["inProgress"] != in_progress]
         found += [
             f"{rel}: {o['selector']} width {o['width']} px, right edge {o['right']} px"
-            for o in mine
+            for o in d["offenders"]
         ]
-        # a page wider than the viewport belongs to the kind of offender that widens it
-        if d["scrollWidth"] > d["innerWidth"] and (mine or not others):
+        if d["scrollWidth"] > d["innerWidth"]:
             found.append(f"{rel}: page scrollWidth {d['scrollWidth']} > {d['innerWidth']} px")
     return found
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_nothing_wider_than_the_viewport(survey, viewport):
-    found = _overflow(survey, viewport, in_progress=False)
-    assert not found, f"wider than the {viewport} viewport:\n" + "\n".join(found)
-
-
-@pytest.mark.parametrize("viewport", list(VIEWPORTS))
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 17, in progress (lead): derivations as readable/collapsible steps and tables "
-    "that scroll; flips to a pass (and this mark must go) when they fit",
-)
-def test_derivations_and_tables_fit_the_viewport(survey, viewport):
-    found = _overflow(survey, viewport, in_progress=True)
+    found = _overflow(survey, viewport)
     assert not found, f"wider than the {viewport} viewport:\n" + "\n".join(found)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import numbers
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -286,6 +287,12 @@ def errata_page(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -> s
     return "\n".join(out)
 
 
+def _html_math(text: str) -> str:
+    r"""Ledger text for a raw HTML cell: escaped, with inline ``$x$`` turned into ``\(x\)``
+    (arithmatex does not look inside raw HTML; the site's KaTeX renders ``\( \)``)."""
+    return re.sub(r"\$([^$]+)\$", r"\\(\1\\)", html.escape(text, quote=False))
+
+
 def overview_table(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -> str:
     """Every claim in one table (title, topic, earned verdict) with verdict filter buttons
     (``docs/javascripts/verdict-filter.js``; without JavaScript the whole table shows)."""
@@ -314,7 +321,7 @@ def overview_table(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -
         "<thead><tr><th>claim</th><th>topic</th><th>verdict</th></tr></thead><tbody>",
     ]
     for c in claims:
-        title = html.escape(c["title"])
+        title = _html_math(c["title"])
         topic = html.escape(topic_titles.get(c["topic"], c["topic"]))
         out.append(
             f'<tr data-verdict="{c["earned_verdict"]}"><td><a href="{c["docs"]}">{title}</a>'

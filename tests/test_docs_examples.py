@@ -37,6 +37,14 @@ tag fails, naming the page and line.
 ``test_site_code_blocks_are_checked`` builds the site (once per session, shared with the browser
 test) and requires every ``<pre>`` code block of every page to be a block checked here, from that
 page's source: a code block emitted by the page generator, or one on a page not scanned, fails.
+The API reference (``api/<module>.html``, rendered from docstrings) has two kinds of block, with
+rules of their own:
+
+* docstring examples (``>>>``): every example in the docstrings of every public module runs
+  under doctest (``test_docstring_examples``), and each example shown on the module's page must
+  be one of them, with the same expected output;
+* signatures (``div.doc-signature``): the parameter names shown must be those of the object
+  itself (``inspect.signature``), and a constant's shown value must equal its value.
 
 Not linked to a claim: a failure here is not evidence about any one claim. It still fails the
 test run and the verification run (pytest status).
@@ -44,6 +52,11 @@ test run and the verification run (pytest status).
 
 from __future__ import annotations
 
+import ast
+import doctest
+import importlib
+import importlib.util
+import inspect
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -51,6 +64,7 @@ import pytest
 
 from tests import docs_blocks
 from tests.site_build import built_site, html_pages
+from theory.ledger import resolve
 
 BLOCKS = docs_blocks.all_blocks()
 
@@ -167,17 +181,28 @@ def test_parse_blocks_lines_and_tags(tmp_path, monkeypatch):
 
 
 class _PreText(HTMLParser):
-    """The text of every <pre> element (its text nodes concatenated, entities resolved)."""
+    """The text of every <pre> element (its text nodes concatenated, entities resolved), with
+    the id of the last heading before it and whether it is a mkdocstrings signature."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.blocks: list[str] = []
+        self.where: list[tuple[str, bool]] = []  # (last heading id, is a signature)
         self._depth = 0
+        self._heading = ""
+        self._signature = False
 
     def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("h1", "h2", "h3", "h4", "h5", "h6") and attrs.get("id"):
+            self._heading = attrs["id"]
+        if tag == "div" and "doc-signature" in (attrs.get("class") or "").split():
+            self._signature = True
         if tag == "pre":
             if self._depth == 0:
                 self.blocks.append("")
+                self.where.append((self._heading, self._signature))
+                self._signature = False
             self._depth += 1
 
     def handle_endtag(self, tag):
@@ -187,6 +212,94 @@ class _PreText(HTMLParser):
     def handle_data(self, data):
         if self._depth:
             self.blocks[-1] += data
+
+
+def _public_modules() -> list[str]:
+    spec = importlib.util.spec_from_file_location(
+        "gen_api", Path(__file__).resolve().parents[1] / "scripts" / "gen_api.py"
+    )
+    gen_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_api)
+    return gen_api.public_modules()
+
+
+MODULES = _public_modules()
+
+
+def _doctests(module: str) -> list[doctest.DocTest]:
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    found = finder.find(importlib.import_module(module), module)
+    return [t for t in found if t.examples and t.name.startswith(module)]
+
+
+def _flags(example: doctest.Example) -> int:
+    return doctest.ELLIPSIS if "..." in example.want else 0
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if _doctests(m)])
+def test_docstring_examples(module: str):
+    """Every ``>>>`` example in the module's docstrings gives its shown output (the API
+    reference shows them)."""
+    runner = doctest.DocTestRunner(optionflags=0)
+    for test in _doctests(module):
+        for example in test.examples:
+            example.options = {doctest.ELLIPSIS: True} if _flags(example) else {}
+        result = runner.run(test, out=lambda s: None)
+        assert result.failed == 0, f"{test.name}: {result.failed} of {result.attempted} failed"
+
+
+def _shown_examples_are_run(module: str, text: str) -> str | None:
+    """``None`` when every example of ``text`` is an example of ``module``'s docstrings
+    (same source, same output); else why not."""
+    shown = doctest.DocTestParser().get_examples(text)
+    if not shown:
+        return "no >>> examples"
+    known = {(e.source, e.want) for t in _doctests(module) for e in t.examples}
+    for e in shown:
+        if (e.source, e.want) not in known:
+            return f"example not in {module}'s docstrings: {e.source.strip()[:60]!r}"
+    return None
+
+
+def _signature_matches(dotted: str, text: str) -> str | None:
+    """``None`` when the signature block ``text`` shown under the heading ``dotted`` names the
+    object's own parameters (or its value, for a constant); else why not."""
+    try:
+        obj = resolve(dotted)
+    except (ValueError, ImportError) as e:
+        return f"heading {dotted!r} names no object: {e}"
+    name = dotted.rsplit(".", 1)[1]
+    body = " ".join(text.split())
+    if body.startswith(f"{name}("):
+        try:
+            node = ast.parse(f"def {body}: pass").body[0]
+        except SyntaxError as e:
+            return f"signature does not parse: {e}"
+        args = node.args
+        order = (*args.posonlyargs, *args.args, args.vararg, *args.kwonlyargs, args.kwarg)
+        shown = [a.arg for a in order if a is not None]
+        real = list(inspect.signature(obj).parameters)
+        drop = {"self", "cls"}
+        if [a for a in shown if a not in drop] != [a for a in real if a not in drop]:
+            return f"parameters shown {shown}, real {real}"
+        return None
+    try:
+        node = ast.parse(body).body[0]
+    except SyntaxError as e:
+        return f"does not parse: {e}"
+    if not isinstance(node, ast.Assign | ast.AnnAssign):
+        return "neither a call signature nor an assignment"
+    target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+    if not isinstance(target, ast.Name) or target.id != name:
+        return f"assigns {ast.unparse(target)!r}, not {name!r}"
+    if node.value is not None and not any(isinstance(n, ast.Name) for n in ast.walk(node.value)):
+        try:
+            value = eval(compile(ast.Expression(node.value), "<signature>", "eval"), {})
+        except Exception as e:  # an expression we cannot evaluate alone: only the name is checked
+            return None if "..." in body else f"value does not evaluate: {e}"
+        if value != obj:
+            return f"shown value {value!r}, real {obj!r}"
+    return None
 
 
 def _normalize(text: str) -> str:
@@ -209,10 +322,37 @@ def test_site_code_blocks_are_checked(site: Path):
         rel = page.relative_to(site).as_posix()
         parser = _PreText()
         parser.feed(page.read_text(encoding="utf-8"))
-        for text in parser.blocks:
+        for text, (heading, signature) in zip(parser.blocks, parser.where, strict=True):
             seen += 1
-            if _normalize(text) not in sources.get(rel, set()):
-                first = _normalize(text).splitlines()[:1] or [""]
-                unchecked.append(f"{rel}: {first[0][:80]!r}")
+            first = (_normalize(text).splitlines()[:1] or [""])[0][:80]
+            if rel.startswith("api/") and rel != "api/index.html":
+                module = rel.removeprefix("api/").removesuffix(".html")
+                why = (
+                    _signature_matches(heading, text)
+                    if signature
+                    else _shown_examples_are_run(module, text)
+                )
+                if why:
+                    unchecked.append(f"{rel}: {first!r}: {why}")
+            elif _normalize(text) not in sources.get(rel, set()):
+                unchecked.append(f"{rel}: {first!r}")
     assert seen >= sum(len(v) for v in sources.values()) > 0  # the scan sees the blocks
     assert not unchecked, "code blocks on the site that no rule checks:\n" + "\n".join(unchecked)
+
+
+def test_api_rules_fail_on_wrong_signatures_values_and_examples():
+    real = (
+        "conv_output_size("
+        + ", ".join(inspect.signature(resolve("theory.conv.conv_output_size")).parameters)
+        + ")"
+    )
+    assert _signature_matches("theory.conv.conv_output_size", real) is None
+    wrong = _signature_matches("theory.conv.conv_output_size", "conv_output_size(size, k)")
+    assert wrong.startswith("parameters shown ['size', 'k']")
+    assert _signature_matches("theory.conv.MAX_STACK", "MAX_STACK = 10 ** 4") is None
+    assert "shown value 1000" in _signature_matches("theory.conv.MAX_STACK", "MAX_STACK = 10**3")
+    assert "names no object" in _signature_matches("theory.conv.nope", "nope()")
+    ok = ">>> conv_params(64, 128, 3)\n73856\n"
+    assert _shown_examples_are_run("theory.conv", ok) is None
+    bad = ok.replace("73856", "73857")
+    assert "example not in theory.conv's docstrings" in _shown_examples_are_run("theory.conv", bad)

@@ -14,7 +14,14 @@ function renderSearchResults() {
   const list = document.querySelector(".md-search-result__list");
   if (!list || list.dataset.katexObserved) return;
   list.dataset.katexObserved = "1";
-  new MutationObserver(() => renderMath(list)).observe(list, { childList: true, subtree: true });
+  // Rendering changes the list too: stop observing while rendering, or the observer would
+  // wake itself for ever.
+  const observer = new MutationObserver(() => {
+    observer.disconnect();
+    renderMath(list);
+    observer.observe(list, { childList: true, subtree: true });
+  });
+  observer.observe(list, { childList: true, subtree: true });
 }
 if (typeof document$ !== "undefined") {
   document$.subscribe(() => renderSearchResults());

@@ -373,9 +373,6 @@ def test_search_finds(survey, where, query, page, anchor):
     assert hits, f"search ({where}) for {query!r}: {r['meta']!r}, links {r['hrefs'][:10]}"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 17, in progress (lead): KaTeX rendering of search results"
-)
 def test_search_snippets_show_no_raw_tex(survey):
     errors = [r["error"] for r in survey["search"].values() if r["error"]]
     assert not errors, "search failed:\n" + "\n".join(errors)

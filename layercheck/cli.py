@@ -251,13 +251,20 @@ def main(argv: Sequence[str]) -> int:
         return int(e.code or 0)
     if args.command == "site":
         return _site(args)
+    if Path(args.report).suffix != ".json":
+        print(f"layercheck: --report must name a .json file, got {args.report}", file=sys.stderr)
+        return 2
     try:
         report = load_report(args.report)
     except ValueError as e:
         print(f"layercheck: {e}", file=sys.stderr)
         return 2
     command = {"list": _list, "show": _show, "check": _check, "report": _report}
-    return command[args.command](args, report)
+    try:
+        return command[args.command](args, report)
+    except ValueError as e:  # a bad --report/--json path, an unknown claim: said in one line
+        print(f"layercheck {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 def _console() -> None:

@@ -300,12 +300,14 @@ def _refresh(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_report(report: Mapping[str, Any], path: str | os.PathLike[str] = DEFAULT_PATH) -> Path:
-    """Validate ``report`` and write it to ``path`` (parent directories created); returns the
-    path."""
+    """Validate ``report`` and write it to ``path``, a ``.json`` file (parent directories
+    created); returns the path."""
     validate_report(report)
     if isinstance(path, bytes) or not isinstance(path, str | os.PathLike):
         raise TypeError(f"path must be a path (str or os.PathLike), got {path!r}")
     p = Path(path)
+    if p.suffix != ".json":
+        raise ValueError(f"path must name a .json file, got {str(p)!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return p

@@ -86,6 +86,10 @@ def test_usage_errors_exit_2_and_bad_reports_are_named(capsys, tmp_path):
     bad.write_text("[1, 2")
     status, _, err = run(capsys, "--report", str(bad), "list")
     assert status == 2 and "not a readable JSON report" in err
+    status, _, err = run(capsys, "--report", str(tmp_path / "verdicts.txt"), "check")
+    assert status == 2 and "--report must name a .json file" in err
+    status, _, err = run(capsys, "report", "--json", str(tmp_path / "out.txt"))
+    assert status == 2 and "path must name a .json file" in err
     with pytest.raises(TypeError, match="argv must be a list of str"):
         main("list")
 

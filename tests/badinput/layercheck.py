@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -296,7 +297,10 @@ ENTRIES = [
         "layercheck.report.write_report",
         samples=(
             Sample(
-                {"report": _fresh_report(), "path": Path("build/test-badinput.json")},
+                {
+                    "report": _fresh_report(),
+                    "path": Path(tempfile.gettempdir()) / "layercheck-badinput" / "verdicts.json",
+                },
                 check=lambda p: p.exists(),
             ),
         ),
@@ -306,6 +310,11 @@ ENTRIES = [
                 for e in NOT_A_REPORT
             ],
             ErrorSample({"report": _fresh_report(), "path": 3}, TypeError, "path must be"),
+            ErrorSample(
+                {"report": _fresh_report(), "path": Path("verdicts.txt")},
+                ValueError,
+                "path must name a .json file",
+            ),
         ),
         result="any",
     ),

@@ -294,7 +294,7 @@ def _html_math(text: str) -> str:
 
 
 def overview_table(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -> str:
-    """Every claim in one table (title, topic, earned verdict) with verdict filter buttons
+    """Every claim in one table (title, earned verdict, topic) with verdict filter buttons
     (``docs/javascripts/verdict-filter.js``; without JavaScript the whole table shows)."""
     validate_report(report)
     _titles(topic_titles)
@@ -318,7 +318,7 @@ def overview_table(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -
         "</div>",
         "",
         '<div class="md-typeset__table"><table id="claims-table">',
-        "<thead><tr><th>claim</th><th>topic</th><th>verdict</th></tr></thead><tbody>",
+        "<thead><tr><th>claim</th><th>verdict</th><th>topic</th></tr></thead><tbody>",
     ]
     for c in claims:
         title = _html_math(c["title"])

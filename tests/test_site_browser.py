@@ -380,3 +380,37 @@ def test_search_snippets_show_no_raw_tex(survey):
     assert snippets
     raw = [s[:120] for s in snippets if RAW_TEX.search(s)]
     assert not raw, "raw TeX in search results:\n" + "\n".join(raw)
+
+
+def test_the_overview_filter_shows_exactly_the_chosen_verdict(tmp_path_factory):
+    """Clicking a verdict button on the overview leaves exactly the rows of that verdict, as
+    many as the button says; "all" brings every row back."""
+    from playwright.sync_api import sync_playwright
+
+    index = built_site(tmp_path_factory) / "index.html"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.goto(index.as_uri(), wait_until="load")
+            rows = "#claims-table tbody tr"
+            total = page.locator(rows).count()
+            buttons = page.locator(".verdict-filter button[data-verdict]")
+            assert total > 0 and buttons.count() > 0
+            for i in range(buttons.count()):
+                button = buttons.nth(i)
+                verdict = button.get_attribute("data-verdict")
+                shown = int(re.search(r"\((\d+)\)", button.inner_text()).group(1))
+                button.click()
+                visible = page.locator(f"{rows}:not([hidden])")
+                assert visible.count() == shown, verdict
+                assert {visible.nth(k).get_attribute("data-verdict") for k in range(shown)} == {
+                    verdict
+                }
+                button.click()  # off again
+            assert page.locator(f"{rows}:not([hidden])").count() == total
+            buttons.nth(0).click()
+            page.locator(".verdict-filter-all").click()
+            assert page.locator(f"{rows}:not([hidden])").count() == total
+        finally:
+            browser.close()

@@ -177,7 +177,7 @@ def _show(args: argparse.Namespace, report: dict[str, Any]) -> int:
     lines.append(f"    tests ({len(c['tests'])}):")
     lines += [f"      {t['outcome']:7} {t['nodeid']}" for t in c["tests"]]
     page = SITE / c["docs"].split("#")[0]
-    where = f"site/{c['docs']}" + ("" if page.exists() else " (build it: layercheck site)")
+    where = f"{SITE / c['docs']}" + ("" if page.exists() else " (build it: layercheck site)")
     lines.append(f"    docs: {where}")
     print("\n".join(lines))
     return 0
@@ -190,7 +190,7 @@ def _check(args: argparse.Namespace, report: dict[str, Any]) -> int:
     if selected is not None and not selected:
         print("layercheck check: the selection holds no claim", file=sys.stderr)
         return 2
-    raw = Path(args.report).with_name("test-claims.json")
+    raw = Path(args.report).with_suffix(".tests.json")
     new, status = _run_check(
         selected, report, raw, seed=args.seed, pytest_args=args.pytest_args, workers=args.workers
     )
@@ -251,6 +251,13 @@ def main(argv: Sequence[str]) -> int:
         return int(e.code or 0)
     if args.command == "site":
         return _site(args)
+    if args.command == "check" and args.pytest_args and "--" not in argv:
+        print(
+            f"layercheck check: pytest arguments go after --, got {args.pytest_args}; "
+            "choose claims with --topic/--claim/--document",
+            file=sys.stderr,
+        )
+        return 2
     if Path(args.report).suffix != ".json":
         print(f"layercheck: --report must name a .json file, got {args.report}", file=sys.stderr)
         return 2

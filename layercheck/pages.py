@@ -55,6 +55,8 @@ def _cut(expr: sympy.Basic, depth: int) -> sympy.Basic:
     if isinstance(expr, sympy.MatrixBase):
         return expr.applyfunc(lambda e: _cut(e, depth - 1))
     args = [_cut(a, depth - 1) for a in expr.args]
+    if isinstance(expr, sympy.Add | sympy.Mul) and len(args) > 4:
+        args = [*args[:3], _DOTS]  # a long sum or product: its first terms, then the rest
     try:
         return expr.func(*args, evaluate=False)
     except TypeError:
@@ -191,7 +193,8 @@ def claim_section(
                     f"[{first}](#{anchor(first)}).", ""]  # fmt: skip
         else:
             shown[c.derivation] = c.id
-            body = cached(derivation_markdown, c.derivation)
+            module = resolve(c.derivation).__module__  # its source is part of the cache key
+            body = cached(derivation_markdown, c.derivation, depends=(module,))
             out += [f'??? abstract "Derivation (SymPy): `{c.derivation}`"', "", _indent(body), ""]
     code = [f"theory: {', '.join(f'`{t}`' for t in c.theory)}" if c.theory else "",
             f"kernels: {', '.join(f'`{k}`' for k in c.kernels)}" if c.kernels else ""]  # fmt: skip
@@ -277,13 +280,21 @@ def errata_page(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -> s
             ]
             if c["counterexample"]:
                 out += [_cell(c["counterexample"]), ""]
-            else:
+            if c["readings"]:
+                if c["counterexample"]:
+                    out += ["**Readings**", ""]
                 out += [f"- {badge(r['verdict'])} {_cell(r['reading'])}" for r in c["readings"]]
                 out.append("")
-            fix = c["correction"] or c["conditions"]
-            label = "Correction" if c["correction"] else "Holds when"
-            out += ["</div>", '<div class="errata-cell" markdown="1">', f"**{label}**", ""]
-            out += [_cell(fix) if fix else "See the readings.", "", "</div>", "</div>", ""]
+            out += ["</div>", '<div class="errata-cell" markdown="1">']
+            if c["correction"]:
+                out += ["**Correction**", "", _cell(c["correction"]), ""]
+            if c["conditions"]:
+                label = {"conditional": "Holds when", "ambiguous": "Which reading holds"}
+                out += [f"**{label.get(verdict, 'Conditions')}**", ""]
+                out += [_cell(c["conditions"]), ""]
+            if not (c["correction"] or c["conditions"]):
+                out += ["**Correction**", "", "See the readings.", ""]
+            out += ["</div>", "</div>", ""]
     return "\n".join(out)
 
 
@@ -325,8 +336,8 @@ def overview_table(report: Mapping[str, Any], topic_titles: Mapping[str, str]) -
         topic = html.escape(topic_titles.get(c["topic"], c["topic"]))
         out.append(
             f'<tr data-verdict="{c["earned_verdict"]}"><td><a href="{c["docs"]}">{title}</a>'
-            f"<br><code>{c['id']}</code></td><td>{topic}</td>"
-            f"<td>{badge(c['earned_verdict'])}</td></tr>"
+            f"<br><code>{c['id']}</code></td><td>{badge(c['earned_verdict'])}</td>"
+            f"<td>{topic}</td></tr>"
         )
     out += ["</tbody></table></div>", ""]
     return "\n".join(out)

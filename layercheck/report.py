@@ -80,6 +80,14 @@ RUN_KEYS = (
     "pytest_exit_status",
     "linked_tests",
 )
+_CLAIM_TYPES: dict[str, type | tuple[type, ...]] = {
+    "readings": list,
+    "theory": list,
+    "kernels": list,
+    "references": list,
+    "tests": list,
+    "run": (int, type(None)),
+}
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "build" / "verdicts.json"
 
 
@@ -95,9 +103,10 @@ def earned_verdict(declared: str, outcomes: Sequence[str] | None) -> str:
     """The verdict a run earns for a claim declared ``declared`` whose linked tests ended with
     ``outcomes`` (``None``: no run has checked the claim).
 
-    ``failing`` if any outcome is ``failed``/``error``; ``untested`` if there is no outcome
-    and the claim is checkable (every verdict but ``not-checkable``); ``unverified`` for
-    ``None``; else ``declared``. Skipped tests neither earn nor lose a verdict.
+    ``failing`` if any outcome is ``failed``/``error``; ``untested`` if no linked test
+    passed (none ran, or all were skipped) and the claim is checkable (every verdict but
+    ``not-checkable``); ``unverified`` for ``None``; else ``declared``. A skipped test next
+    to passing ones neither earns nor loses the verdict.
     """
     if declared not in VERDICTS:
         raise ValueError(f"declared must be one of {VERDICTS}, got {declared!r}")
@@ -110,7 +119,7 @@ def earned_verdict(declared: str, outcomes: Sequence[str] | None) -> str:
         raise ValueError(f"outcomes must each be one of {OUTCOMES}, got {bad[0]!r}")
     if any(o in ("failed", "error") for o in outcomes):
         return "failing"
-    if not outcomes and declared != "not-checkable":
+    if "passed" not in outcomes and declared != "not-checkable":
         return "untested"
     return declared
 
@@ -204,19 +213,27 @@ def merge_run(
         for cid in dict.fromkeys(entry["claims"]):  # a test may name a claim twice
             if cid in tests:
                 tests[cid].append({"nodeid": entry["nodeid"], "outcome": entry["outcome"]})
+    if run.get("pytest_args"):
+        chosen = {cid for cid in chosen if tests[cid]}
     old = {c["id"]: c for c in report["claims"]}
     runs = list(report["runs"])
     run_id = max((r["id"] for r in runs), default=0) + 1
     runs.append({**{k: run.get(k) for k in RUN_KEYS}, "id": run_id})
-    claims = []
-    for c in ledger:
-        if c.id in chosen:
-            claims.append(_record(c, sorted(tests[c.id], key=lambda t: t["nodeid"]), run_id))
-        elif c.id in old and old[c.id]["run"] is not None:
-            claims.append(_record(c, old[c.id]["tests"], old[c.id]["run"]))
-        else:
-            claims.append(_record(c, None, None))
+    claims = [
+        _record(c, sorted(tests[c.id], key=lambda t: t["nodeid"]), run_id)
+        if c.id in chosen
+        else _kept(c, old.get(c.id))
+        for c in ledger
+    ]
     return _finish(claims, runs)
+
+
+def _kept(claim: Claim, old: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A claim's record carried over from an earlier run: refreshed from the ledger, and
+    unverified when no run checked it or its declared verdict changed since."""
+    if old is None or old["run"] is None or old["declared_verdict"] != claim.verdict:
+        return _record(claim, None, None)
+    return _record(claim, old["tests"], old["run"])
 
 
 def _ids(values: Iterable[str], name: str) -> list[str]:
@@ -245,12 +262,23 @@ def validate_report(report: Any) -> None:
     for i, run in enumerate(report["runs"]):
         if not isinstance(run, Mapping) or set(run) != set(RUN_KEYS):
             raise ValueError(f"report['runs'][{i}] must have exactly the keys {RUN_KEYS}")
+        if not isinstance(run["id"], int) or isinstance(run["id"], bool) or run["id"] in run_ids:
+            raise ValueError(f"report['runs'][{i}]['id'] must be a unique int")
         run_ids.add(run["id"])
     seen = set()
     for i, c in enumerate(report["claims"]):
         where = f"report['claims'][{i}]"
         if not isinstance(c, Mapping) or set(c) != set(CLAIM_KEYS):
             raise ValueError(f"{where} must have exactly the keys {CLAIM_KEYS}")
+        for key in CLAIM_KEYS:
+            kind = _CLAIM_TYPES.get(key, str)
+            if not isinstance(c[key], kind) or isinstance(c[key], bool):
+                raise ValueError(f"{where}[{key!r}] must be of type {kind}, got {c[key]!r}")
+        for t in c["tests"]:
+            if not isinstance(t, Mapping) or set(t) != {"nodeid", "outcome"}:
+                raise ValueError(f"{where}: each test must be {{nodeid, outcome}}, got {t!r}")
+            if not isinstance(t["nodeid"], str) or t["outcome"] not in OUTCOMES:
+                raise ValueError(f"{where}: test {t!r} needs a str nodeid and an outcome")
         if c["id"] in seen:
             raise ValueError(f"{where}: duplicate id {c['id']!r}")
         seen.add(c["id"])
@@ -288,12 +316,7 @@ def load_report(path: str | os.PathLike[str] = DEFAULT_PATH) -> dict[str, Any]:
 
 def _refresh(report: Mapping[str, Any]) -> dict[str, Any]:
     old = {c["id"]: c for c in report["claims"]}
-    claims = [
-        _record(c, old[c.id]["tests"], old[c.id]["run"])
-        if c.id in old and old[c.id]["run"] is not None
-        else _record(c, None, None)
-        for c in load_ledger()
-    ]
+    claims = [_kept(c, old.get(c.id)) for c in load_ledger()]
     out = _finish(claims, list(report["runs"]))
     out["generated"] = report.get("generated", out["generated"])
     return out

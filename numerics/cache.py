@@ -8,9 +8,12 @@ The key is a SHA-256 of
 * the function's qualified name and the ``repr`` of its arguments (so arguments must have a
   faithful ``repr``: numbers, strings, tuples);
 * the source of every project module the function's module imports, transitively
-  (:func:`source_closure`: ``theory``, ``numerics`` and ``kernels`` modules, found by
-  reading ``import`` statements, also those inside functions) — or the function's own source
-  when it is not defined in a project module;
+  (:func:`source_closure`: ``theory``, ``numerics``, ``kernels`` and ``layercheck`` modules,
+  found by reading ``import`` statements, also those inside functions) — or the function's
+  own source when it is not defined in a project module;
+* the closures of the modules named in ``depends`` — the code a function reaches by name
+  rather than by import (``layercheck.pages.derivation_markdown`` resolves the derivation it
+  is given, so its caller passes the derivation's module);
 * the versions of Python, NumPy, SymPy, matplotlib and torch.
 
 So editing an experiment, or any helper it imports, recomputes its figure on the next build;
@@ -27,13 +30,13 @@ import inspect
 import os
 import pickle
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("theory", "numerics", "kernels")
+PACKAGES = ("theory", "numerics", "kernels", "layercheck")
 T = TypeVar("T")
 
 
@@ -103,22 +106,33 @@ def _versions() -> str:
     return ";".join(out)
 
 
-def cache_key(func: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
+def cache_key(
+    func: Callable[..., Any], *args: Any, depends: Sequence[str] = (), **kwargs: Any
+) -> str:
     """The hex SHA-256 under which :func:`cached` stores ``func(*args, **kwargs)``."""
     if not callable(func):
         raise TypeError(f"func must be callable, got {func!r}")
+    if isinstance(depends, str) or not isinstance(depends, Sequence):
+        raise TypeError(f"depends must be a sequence of module names, got {depends!r}")
     h = hashlib.sha256()
     name = f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
     h.update(f"{name}\0{args!r}\0{sorted(kwargs.items())!r}\0{_versions()}\0".encode())
     module = getattr(func, "__module__", None)
+    files: set[Path] = set()
     if module and module.split(".")[0] in PACKAGES and _origin(module) is not None:
-        for path in source_closure(module):
-            h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+        files.update(source_closure(module))
     else:
         try:
             h.update(inspect.getsource(func).encode())
         except (OSError, TypeError):
             raise ValueError(f"func {name} has no readable source to key the cache on") from None
+    for dep in depends:
+        try:
+            files.update(source_closure(dep))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"depends: {e}") from None
+    for path in sorted(files):
+        h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
@@ -127,10 +141,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LAYERCHECK_CACHE_DIR") or ROOT / "build" / "cache")
 
 
-def cached(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+def cached(func: Callable[..., T], *args: Any, depends: Sequence[str] = (), **kwargs: Any) -> T:
     """``func(*args, **kwargs)``, from the cache when the code and parameters are unchanged
-    (see the module docstring for the key). A corrupt cache entry is recomputed."""
-    key = cache_key(func, *args, **kwargs)
+    (see the module docstring for the key; ``depends`` adds modules to it). A corrupt cache
+    entry is recomputed."""
+    key = cache_key(func, *args, depends=depends, **kwargs)
     if os.environ.get("LAYERCHECK_NO_CACHE") == "1":
         return func(*args, **kwargs)
     path = cache_dir() / f"{key}.pickle"

@@ -76,3 +76,23 @@ def test_functions_outside_the_packages_are_keyed_by_their_own_source():
     assert key == nc.cache_key(local, 1) != nc.cache_key(local, 2)
     with pytest.raises(ValueError, match="has no readable source"):
         nc.cache_key(len, 1)
+
+
+def test_modules_named_in_depends_are_part_of_the_key(monkeypatch, worker_id):
+    """A derivation is reached by name, not by import: its module is passed as ``depends``,
+    and editing it changes the key of the cached page text."""
+    from layercheck.pages import derivation_markdown
+
+    dep = nc.ROOT / "build" / f"test-cache-depends-{worker_id}.py"
+    dep.parent.mkdir(exist_ok=True)
+    dep.write_text("A = 1\n")
+    real = nc._closure
+    monkeypatch.setattr(nc, "_closure", lambda m: (dep,) if m == "theory.conv" else real(m))
+    args = ("theory.conv.derive_output_size",)
+    with_dep = nc.cache_key(derivation_markdown, *args, depends=("theory.conv",))
+    assert with_dep != nc.cache_key(derivation_markdown, *args)
+    dep.write_text("A = 2\n")
+    assert nc.cache_key(derivation_markdown, *args, depends=("theory.conv",)) != with_dep
+    dep.unlink()
+    with pytest.raises(ValueError, match="depends: module must be a module of"):
+        nc.cache_key(derivation_markdown, *args, depends=("json",))

@@ -73,7 +73,7 @@ def test_show_prints_the_record_and_refuses_unknown_ids(capsys, report_path):
     assert status == 0
     assert out.startswith(f"{failing} — {claim.title}")
     assert "earned: failing" in out and "failed  t::x" in out and "commit earlier" in out
-    assert f"docs: site/claims/conv.html#{failing.replace('.', '-')}" in out
+    assert f"/site/claims/conv.html#{failing.replace('.', '-')}" in out
     status, _, err = run(capsys, "--report", str(path), "show", "output-size")
     assert status == 2 and "no claim 'output-size'" in err and "d000.conv.output-size" in err
 
@@ -81,6 +81,8 @@ def test_show_prints_the_record_and_refuses_unknown_ids(capsys, report_path):
 def test_usage_errors_exit_2_and_bad_reports_are_named(capsys, tmp_path):
     assert run(capsys, "list", "--topic", "nope")[0] == 2
     assert run(capsys, "check", "--verdict", "holds")[0] == 2
+    status, _, err = run(capsys, "check", "tests/test_philox.py")  # would narrow the run
+    assert status == 2 and "pytest arguments go after --" in err
     assert run(capsys, "--help")[0] == 0
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")

@@ -73,7 +73,7 @@ def test_failing_untested_and_unverified_claims():
         ("refuted", ["passed", "error"], "failing"),
         ("conditional", ["failed"], "failing"),
         ("holds", [], "untested"),
-        ("holds", ["skipped"], "holds"),
+        ("holds", ["skipped"], "untested"),  # all skipped: no evidence
         ("not-checkable", [], "not-checkable"),
         ("ambiguous", None, "unverified"),
     ],
@@ -154,5 +154,47 @@ def _tampered(change) -> dict:
     ],
 )
 def test_tampered_reports_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        validate_report(_tampered(change))
+
+
+def test_a_run_narrowed_by_pytest_arguments_leaves_unreached_claims_alone():
+    """``layercheck check --topic T -- -k x``: a chosen claim none of whose tests ran keeps its
+    record; without pytest arguments the same claim is untested (it has no test)."""
+    a, b = IDS[0], IDS[1]
+    before = merge_run(new_report(), _raw({a: "passed", b: "passed"}), RUN)
+    raw = _raw({a: "failed"})
+    narrowed = merge_run(before, raw, {**RUN, "pytest_args": ["-k", "x"]}, selected=[a, b])
+    old = {r["id"]: r for r in before["claims"]}
+    new = {r["id"]: r for r in narrowed["claims"]}
+    assert new[a]["earned_verdict"] == "failing" and new[b] == old[b]
+    plain = {r["id"]: r for r in merge_run(before, raw, RUN, selected=[a, b])["claims"]}
+    assert plain[b]["earned_verdict"] in ("untested", "not-checkable")
+
+
+def test_a_claim_whose_declared_verdict_changed_since_its_run_is_unverified(tmp_path):
+    report = merge_run(new_report(), _raw({c.id: "passed" for c in CLAIMS}), RUN)
+    claim = next(r for r in report["claims"] if r["declared_verdict"] == "holds")
+    claim["declared_verdict"] = claim["earned_verdict"] = "refuted"  # as an older ledger said
+    report["summary"] = {**report["summary"], "holds": report["summary"]["holds"] - 1}
+    report["summary"]["refuted"] = report["summary"].get("refuted", 0) + 1
+    path = write_report(report, tmp_path / "verdicts.json")
+    again = {r["id"]: r for r in load_report(path)["claims"]}
+    assert again[claim["id"]]["earned_verdict"] == "unverified"
+    assert again[claim["id"]]["declared_verdict"] == "holds"
+    assert sum(r["earned_verdict"] == "unverified" for r in again.values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r["claims"][0].update(tests=[5]), "each test must be"),
+        (lambda r: r["claims"][0].update(title=5), "must be of type"),
+        (lambda r: r["claims"][0].update(theory="theory.conv"), "must be of type"),
+        (lambda r: r["runs"][0].update(id="1"), "must be a unique int"),
+    ],
+    ids=["test-entry", "title", "theory", "run-id-type"],
+)
+def test_wrongly_typed_fields_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         validate_report(_tampered(change))

@@ -281,6 +281,8 @@ def validate_report(report: Any) -> None:
                 raise ValueError(f"{where}: test {t!r} needs a str nodeid and an outcome")
         if c["id"] in seen:
             raise ValueError(f"{where}: duplicate id {c['id']!r}")
+        if c["docs"] != f"claims/{c['topic']}.html#{c['id'].replace('.', '-')}":
+            raise ValueError(f"{where}['docs'] must be the claim's page and anchor")
         seen.add(c["id"])
         if c["declared_verdict"] not in VERDICTS or c["earned_verdict"] not in STATUSES:
             raise ValueError(f"{where}: verdicts must be in {VERDICTS} / {STATUSES}")
@@ -289,6 +291,8 @@ def validate_report(report: Any) -> None:
         outcomes = None if c["run"] is None else [t.get("outcome") for t in c["tests"]]
         if c["earned_verdict"] != earned_verdict(c["declared_verdict"], outcomes):
             raise ValueError(f"{where}: earned_verdict does not follow from its tests")
+    if report["ledger"].get("claims") != len(report["claims"]):
+        raise ValueError("report['ledger']['claims'] must be the number of claims")
     counts = dict(Counter(c["earned_verdict"] for c in report["claims"]))
     if dict(report["summary"]) != counts:
         raise ValueError(f"report['summary'] must count the earned verdicts: {counts}")

@@ -95,6 +95,17 @@ def hypothesis_profile() -> str:
     return os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 
 
+def _profile(pytest_args: Sequence[str]) -> str:
+    """The profile the run loads: a ``--hypothesis-profile`` among the pytest arguments wins."""
+    profile = hypothesis_profile()
+    for i, arg in enumerate(pytest_args):
+        if arg.startswith("--hypothesis-profile="):
+            profile = arg.split("=", 1)[1]
+        elif arg == "--hypothesis-profile" and i + 1 < len(pytest_args):
+            profile = pytest_args[i + 1]
+    return profile
+
+
 def _run_check(
     selected: Sequence[str] | None,
     previous: dict[str, Any],
@@ -131,6 +142,8 @@ def _run_check(
     cmd += pytest_args
     shown += pytest_args
     print("[check]", " ".join(shown), flush=True)
+    commit = _git("rev-parse", "HEAD")  # before the run: the code that was tested
+    dirty = None if commit is None else bool(_git("status", "--porcelain", "--untracked-files=no"))
     started, t0 = datetime.now(UTC), time.monotonic()
     status = subprocess.call(cmd, cwd=ROOT)
     finished = datetime.now(UTC)
@@ -141,10 +154,8 @@ def _run_check(
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "duration_s": round(time.monotonic() - t0, 1),
-        "commit": _git("rev-parse", "HEAD"),
-        "commit_dirty": None
-        if _git("rev-parse", "HEAD") is None
-        else bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "commit": commit,
+        "commit_dirty": dirty,
         "platform": {
             "system": platform.platform(),
             "machine": platform.machine(),
@@ -152,7 +163,7 @@ def _run_check(
             "python": platform.python_version(),
         },
         "versions": {p: _version(p) for p in PACKAGES},
-        "hypothesis": {"profile": hypothesis_profile(), "seed": seed},
+        "hypothesis": {"profile": _profile(pytest_args), "seed": seed},
         "selection": None if selected is None else {"claims": list(selected)},
         "pytest_args": pytest_args,
         "pytest_exit_status": status,

@@ -144,3 +144,24 @@ def test_check_runs_only_the_linked_tests_and_leaves_other_claims_alone(report_p
     assert record["run"] == run["id"] and run["selection"] == {"claims": [chosen]}
     assert run["hypothesis"]["seed"] == 12345 and run["linked_tests"] == len(record["tests"])
     assert "1 claims checked; the other" in proc.stdout
+
+
+def test_check_exits_1_when_a_checked_claim_fails(capsys, report_path, monkeypatch):
+    """The exit status follows the checked claims' earned verdicts (the test run itself is
+    replaced: it is covered end to end above)."""
+    import layercheck.run
+
+    path, failing = report_path
+    chosen = "d000.pool.global"
+
+    def fake_run(selected, previous, raw_path, **kwargs):
+        raw = [{"nodeid": "t::fails", "claims": [chosen], "outcome": "failed"}]
+        return merge_run(previous, raw, {"pytest_exit_status": 1}, selected), 1
+
+    monkeypatch.setattr(layercheck.run, "_run_check", fake_run)
+    status, out, _ = run(capsys, "--report", str(path), "check", "--claim", chosen)
+    assert status == 1 and "FAILING" in out and chosen in out
+    assert {c["id"] for c in load_report(path)["claims"] if c["earned_verdict"] == "failing"} == {
+        failing,
+        chosen,
+    }

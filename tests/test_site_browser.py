@@ -132,8 +132,10 @@ def _is_local(url: str) -> bool:
     return True  # file:, data:, blob:, about:
 
 
-async def _visit(context, url: str) -> dict:
-    """Load one page; return its problems and the in-page measurements."""
+async def _visit(context, url: str) -> dict[str, dict]:
+    """Load one page once and measure it at every viewport (the page is resized from the
+    first viewport to the next: the same layout rules apply, and the page's math is rendered
+    only once); return ``{viewport: {problems, data}}``."""
     problems: list[str] = []
     page = await context.new_page()
     page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
@@ -144,6 +146,7 @@ async def _visit(context, url: str) -> dict:
         lambda r: _is_local(r.url) and problems.append(f"request failed: {r.url} {r.failure}"),
     )
     page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
+    data: dict[str, dict | None] = dict.fromkeys(VIEWPORTS)
 
     async def run():
         await page.goto(url, wait_until="load")
@@ -155,18 +158,20 @@ async def _visit(context, url: str) -> dict:
             )
         except Exception:
             pass  # judged by the math test
-        return await page.evaluate(_PAGE_JS)
+        for name, (w, h) in VIEWPORTS.items():
+            await page.set_viewport_size({"width": w, "height": h})
+            await page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r()))")
+            data[name] = await page.evaluate(_PAGE_JS)
 
-    data = None
     try:  # evaluate has no timeout of its own: a page stuck in a script loop would hang here
-        data = await asyncio.wait_for(run(), TIMEOUT_S)
+        await asyncio.wait_for(run(), TIMEOUT_S)
     except TimeoutError:
         problems.append(f"no answer within {TIMEOUT_S} s (a script loop?)")
     except Exception as e:
         problems.append(f"could not load: {e}")
     finally:
         await _close(page)
-    return {"problems": problems, "data": data}
+    return {name: {"problems": problems, "data": d} for name, d in data.items()}
 
 
 async def _close(page) -> None:
@@ -228,25 +233,26 @@ async def _survey(site: Path, base: str, rels: list[str]) -> dict:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         try:
-            for name, (w, h) in VIEWPORTS.items():
-                start = time.monotonic()
-                context = await browser.new_context(viewport={"width": w, "height": h})
-                await context.route(lambda url: not _is_local(url), offline)
-                gate = asyncio.Semaphore(PARALLEL)
+            start = time.monotonic()
+            w, h = VIEWPORTS["desktop"]
+            context = await browser.new_context(viewport={"width": w, "height": h})
+            await context.route(lambda url: not _is_local(url), offline)
+            gate = asyncio.Semaphore(PARALLEL)
 
-                async def one(rel, context=context, gate=gate):
-                    async with gate:
-                        return rel, await _visit(context, base + rel)
+            async def one(rel):
+                async with gate:
+                    return rel, await _visit(context, base + rel)
 
-                for rel, result in await asyncio.gather(*(one(r) for r in rels)):
+            for rel, results in await asyncio.gather(*(one(r) for r in rels)):
+                for name, result in results.items():
                     out["pages"][f"{name}|{rel}"] = result
-                if name == "desktop":
-                    for query, *_ in SEARCHES:
-                        out["search"][f"served|{query}"] = await _search(
-                            context, base + "index.html", query
-                        )
-                await context.close()
-                out["seconds"][name] = round(time.monotonic() - start, 1)
+            out["seconds"]["pages"] = round(time.monotonic() - start, 1)
+            for query, *_ in SEARCHES:
+                out["search"][f"served|{query}"] = await _search(
+                    context, base + "index.html", query
+                )
+            await context.close()
+            out["seconds"]["served search"] = round(time.monotonic() - start, 1)
             start = time.monotonic()
             context = await browser.new_context(viewport={"width": 1280, "height": 900})
             await context.route(lambda url: not _is_local(url), offline)
@@ -353,6 +359,10 @@ def _overflow(survey, viewport: str) -> list[str]:
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_nothing_wider_than_the_viewport(survey, viewport):
+    widths = {
+        r["data"]["innerWidth"] for (vp, _), r in _pages(survey) if vp == viewport and r["data"]
+    }
+    assert widths == {VIEWPORTS[viewport][0]}  # every page was measured at this viewport
     found = _overflow(survey, viewport)
     assert not found, f"wider than the {viewport} viewport:\n" + "\n".join(found)
 

@@ -147,6 +147,49 @@ def _titles(topic_titles: Any) -> None:
         raise TypeError("topic_titles must map topics to page titles (str)")
 
 
+#: Conditions or a reason longer than this show their first sentence, the rest on demand.
+LONG_TEXT = 500
+
+
+def _first_sentence(text: str) -> tuple[str, str]:
+    """``text`` split after its first sentence (a full stop followed by a space and a capital,
+    outside ``$…$`` math and backticks), or ``(text, "")``."""
+    math = code = False
+    for i, ch in enumerate(text):
+        if ch == "$":
+            math = not math
+        elif ch == "`":
+            code = not code
+        elif (
+            ch == "."
+            and not (math or code)
+            and text[i + 1 : i + 2].isspace()
+            and text[i + 2 : i + 3].isupper()
+            and i > 40
+        ):
+            return text[: i + 1], text[i + 2 :]
+    return text, ""
+
+
+def _long_text(label: str, text: str) -> list[str]:
+    """``**Label.** text`` — for a long text the first sentence, and the rest in a
+    collapsed block opened by "more" (the page stays short enough to scan)."""
+    first, rest = _first_sentence(" ".join(text.split()))
+    if len(text) <= LONG_TEXT or not rest:
+        return [f"**{label}.** {text}", ""]
+    return [
+        f"**{label}.** {first}",
+        "",
+        '<details class="more" markdown="1">',
+        f"<summary>more ({len(rest.split())} words)</summary>",
+        "",
+        rest,
+        "",
+        "</details>",
+        "",
+    ]
+
+
 def _indent(text: str, pad: str = "    ") -> str:
     return "\n".join(pad + line if line else "" for line in text.split("\n"))
 
@@ -174,7 +217,7 @@ def claim_section(
                f"{c.document.split('_')[0]} § {html.escape(c.section)}</span>")  # fmt: skip
     out += ["", f"**Claim.** {c.statement}", ""]
     if c.conditions:
-        out += [f"**Conditions.** {c.conditions}", ""]
+        out += _long_text("Conditions", c.conditions)
     if c.readings:
         out += ["**Readings.**", ""]
         out += [f"- {badge(r['verdict'])} {r['reading']}" for r in c.readings]
@@ -184,7 +227,7 @@ def claim_section(
     if c.counterexample:
         out += [f"**Counterexample.** {c.counterexample}", ""]
     if c.reason:
-        out += [f"**Why not checkable.** {c.reason}", ""]
+        out += _long_text("Why not checkable", c.reason)
     if c.derivation:
         shown = {} if shown is None else shown
         if c.derivation in shown:

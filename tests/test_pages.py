@@ -9,6 +9,8 @@ import sympy
 
 from layercheck.pages import (
     LONG,
+    LONG_TEXT,
+    _first_sentence,
     claim_section,
     derivation_markdown,
     errata_page,
@@ -72,3 +74,17 @@ def test_long_expressions_are_outlined_and_collapsed():
     assert outline(x + y) is None  # nothing to cut
     text = derivation_markdown("theory.normalization.derive_batchnorm_backward")
     assert '<details class="long-expr"' in text and "Outline (deeper terms" in text
+
+
+def test_long_conditions_show_their_first_sentence_and_keep_every_word():
+    long = [c for c in CLAIMS if len(c.conditions) > LONG_TEXT]
+    assert long
+    for c in long[:20]:
+        section = claim_section(c, None, {})
+        first, rest = _first_sentence(" ".join(c.conditions.split()))
+        if rest:
+            assert f"**Conditions.** {first}" in section and '<details class="more"' in section
+            assert f"{first} {rest}" == " ".join(c.conditions.split())
+            assert first.count("$") % 2 == 0 and first.count("`") % 2 == 0  # math kept whole
+    short = next(c for c in CLAIMS if c.conditions and len(c.conditions) <= LONG_TEXT)
+    assert "details" not in claim_section(short, None, {}).split("**Conditions.**")[1][:200]

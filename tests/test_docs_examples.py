@@ -356,3 +356,21 @@ def test_api_rules_fail_on_wrong_signatures_values_and_examples():
     assert _shown_examples_are_run("theory.conv", ok) is None
     bad = ok.replace("73856", "73857")
     assert "example not in theory.conv's docstrings" in _shown_examples_are_run("theory.conv", bad)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    """CI must test what a new user runs: ``.ci/run`` does nothing but the README's test
+    command (anything the tests need, like Chromium, belongs in that command)."""
+    root = Path(__file__).resolve().parents[1]
+    quick = root.joinpath("README.md").read_text().split("## Quick start", 1)[1]
+    block = quick.split("```bash\n", 1)[1].split("```", 1)[0]
+    test_cmd = next(
+        line.split("#")[0].strip() for line in block.splitlines() if "test" in line.split("#")[0]
+    )
+    assert test_cmd == "bash scripts/test.sh"
+    lines = [
+        line.strip()
+        for line in root.joinpath(".ci/run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert lines == ["set -euo pipefail", 'cd "$(dirname "$0")/.."', f"exec {test_cmd}"]

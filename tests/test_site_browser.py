@@ -15,8 +15,8 @@ context per viewport. One survey collects everything; the tests below judge it:
 - search finds a claim by its id and a helper by its name, served and from ``file://``;
 - search-result snippets show no raw TeX.
 
-Skipped, with the reason, only when ``/usr/bin/chromium`` is missing (``.ci/run`` installs it
-first through ``scripts/ensure_chromium.sh``).
+Skipped, with the reason, only when ``/usr/bin/chromium`` is missing (the test command,
+``scripts/test.sh``, installs it first through ``scripts/ensure_chromium.sh`` where it can).
 """
 
 from __future__ import annotations

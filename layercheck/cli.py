@@ -30,7 +30,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from layercheck import run as checks
 from layercheck.report import DEFAULT_PATH, STATUSES, load_report, write_report
+from layercheck.run import DOCUMENT_FILES
 from layercheck.summary import (
     ERRATA,
     VERDICT_WIDTH,
@@ -42,7 +44,7 @@ from layercheck.summary import (
     markdown_summary,
     text_summary,
 )
-from theory.ledger import DOCUMENTS, load_ledger
+from theory.ledger import load_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "site"
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``layercheck`` command (used by the docs tests to check
     every command the site shows)."""
     topics = sorted({c.topic for c in load_ledger()})
-    documents = sorted({*DOCUMENTS, *DOCUMENTS.values()})
+    documents = sorted(DOCUMENT_FILES)
     p = argparse.ArgumentParser(
         prog="layercheck",
         description="List, show and check the claims of the layercheck ledger; write the "
@@ -113,8 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _chosen(args: argparse.Namespace, claims: list[dict]) -> list[dict]:
-    files = {**DOCUMENTS, **{v: v for v in DOCUMENTS.values()}}
-    docs = {files[d] for d in args.document}
+    docs = {DOCUMENT_FILES[d] for d in args.document}
     out = []
     for c in claims:
         if args.topic and c["topic"] not in args.topic:
@@ -184,14 +185,12 @@ def _show(args: argparse.Namespace, report: dict[str, Any]) -> int:
 
 
 def _check(args: argparse.Namespace, report: dict[str, Any]) -> int:
-    from layercheck.run import _run_check, select_claims
-
-    selected = select_claims(args.topic, args.claim, args.document)
+    selected = checks.select_claims(args.topic, args.claim, args.document)
     if selected is not None and not selected:
         print("layercheck check: the selection holds no claim", file=sys.stderr)
         return 2
     raw = Path(args.report).with_suffix(".tests.json")
-    new, status = _run_check(
+    new, status = checks._run_check(
         selected, report, raw, seed=args.seed, pytest_args=args.pytest_args, workers=args.workers
     )
     path = write_report(new, args.report)

@@ -196,7 +196,7 @@ def merge_run(
     validate_report(report)
     ledger = load_ledger()
     known = {c.id for c in ledger}
-    chosen = known if selected is None else set(_ids(selected, "selected"))
+    chosen = known if selected is None else set(_strings(selected, "selected"))
     unknown = sorted(chosen - known)
     if unknown:
         raise ValueError(f"selected must name claims of the ledger; unknown: {unknown[:5]}")
@@ -236,12 +236,15 @@ def _kept(claim: Claim, old: Mapping[str, Any] | None) -> dict[str, Any]:
     return _record(claim, old["tests"], old["run"])
 
 
-def _ids(values: Iterable[str], name: str) -> list[str]:
+def _strings(values: Iterable[str], name: str) -> list[str]:
+    """``values`` as a list of str (claim ids, topics, pytest arguments); ``TypeError``
+    naming ``name`` otherwise (a bare str is refused: it is not a list of them)."""
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise TypeError(f"{name} must be an iterable of claim ids, got {values!r}")
+        raise TypeError(f"{name} must be a list of str, got {values!r}")
     out = list(values)
-    if not all(isinstance(v, str) for v in out):
-        raise TypeError(f"{name} must hold claim ids (str), got {out!r}")
+    for v in out:
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must be a list of str, got an item {v!r}")
     return out
 
 

@@ -18,26 +18,20 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from layercheck.report import merge_run
+from layercheck.report import _strings, merge_run
 from theory.ledger import DOCUMENTS, load_ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("torch", "numpy", "sympy", "hypothesis", "pytest", "triton")
 
 
-def _strings(values: Iterable[str], name: str) -> list[str]:
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise TypeError(f"{name} must be a list of str, got {values!r}")
-    out = list(values)
-    for v in out:
-        if not isinstance(v, str):
-            raise TypeError(f"{name} must be a list of str, got an item {v!r}")
-    return out
+#: A document by its short name (``d000``) or its file name, to its file name.
+DOCUMENT_FILES = {**DOCUMENTS, **{v: v for v in DOCUMENTS.values()}}
 
 
 def select_claims(
@@ -60,13 +54,14 @@ def select_claims(
             near = sorted(i for i in ids if cid in i)[:5]
             hint = f"; did you mean {', '.join(near)}?" if near else " (see `layercheck list`)"
             raise ValueError(f"claims: unknown claim id {cid!r}{hint}")
-    files = {**DOCUMENTS, **{v: v for v in DOCUMENTS.values()}}
     for d in documents:
-        if d not in files:
-            raise ValueError(f"documents: unknown document {d!r}; allowed: {sorted(files)}")
+        if d not in DOCUMENT_FILES:
+            raise ValueError(
+                f"documents: unknown document {d!r}; allowed: {sorted(DOCUMENT_FILES)}"
+            )
     if not (topics or claims or documents):
         return None
-    wanted_files = {files[d] for d in documents}
+    wanted_files = {DOCUMENT_FILES[d] for d in documents}
     return [
         c.id for c in ledger if c.topic in topics or c.id in claims or c.document in wanted_files
     ]

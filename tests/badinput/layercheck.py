@@ -274,7 +274,7 @@ ENTRIES = [
                     "selected": "d000.conv.output-size",
                 },
                 TypeError,
-                "selected must be an iterable",
+                "selected must be a list of str",
             ),
         ),
         result="any",

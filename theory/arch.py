@@ -45,18 +45,29 @@ import numpy as np
 import sympy
 
 from theory._args import MAX_ITEMS, TEXT, Dim, bounded, dim, divides, flag, is_symbolic, product
-from theory.conv import conv_macs, conv_output_size, conv_params, pool_output_size
+from theory.conv import (
+    conv_macs,
+    conv_output_size,
+    conv_params,
+    conv_transpose_macs,
+    conv_transpose_output_size,
+    pool_output_size,
+)
 from theory.linear import linear_params
 
 __all__ = [
     "CATEGORIES",
+    "TERMS",
+    "TERM_CATEGORIES",
     "TORCHVISION_OPS",
     "Convention",
+    "CounterConvention",
     "Node",
     "Spec",
     "SpecError",
     "attention_cost",
     "attention_params",
+    "format_layer_table",
     "recurrent_cost",
     "recurrent_params",
 ]
@@ -65,9 +76,10 @@ CATEGORIES = ("macs", "attention", "bias", "norm", "activation", "pool", "elemen
 ACTIVATIONS = ("relu", "relu6", "gelu", "silu", "sigmoid", "tanh", "hardswish")
 
 
-OPS = ("input", "conv", "linear", "batchnorm", "layernorm", "act", "maxpool", "avgpool",
-       "adaptive_avgpool", "flatten", "add", "scale", "concat", "to_tokens", "cls_token",
-       "embedding", "table_add", "attention", "select", "rnn", "lstm", "gru")  # fmt: skip
+OPS = ("input", "conv", "conv_transpose", "linear", "batchnorm", "layernorm", "act",
+       "maxpool", "avgpool", "adaptive_avgpool", "flatten", "add", "scale", "concat",
+       "to_tokens", "cls_token", "embedding", "table_add", "attention", "select", "rnn",
+       "lstm", "gru")  # fmt: skip
 
 #: Gates :math:`G` of each recurrent kind: the rows of ``weight_ih`` are :math:`G H`.
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
@@ -77,6 +89,61 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 #: its sum with the input part, and h' = n + z*(h - n): a difference, a product, a sum).
 STEP_ACTIVATIONS = {"rnn": 1, "lstm": 5, "gru": 3}
 STEP_ELEMENTWISE = {"rnn": 0, "lstm": 4, "gru": 5}
+
+#: What a term measures, by category; ``per_param`` terms count parameters, not operations
+#: (a tool may still weigh them: torchinfo counts one "mult-add" per parameter of a linear).
+TERM_CATEGORIES = (*CATEGORIES, "per_param")
+
+
+def _term_table() -> dict[str, tuple[str, bool, str]]:
+    """``{term: (category, canonical, meaning)}``: every quantity a counter may weigh.
+
+    A *canonical* term is the one the category-level :class:`Convention` counts (pooling by
+    window reads, not by inputs or outputs); every category's canonical terms of a node sum
+    to the node's ``cost`` in that category (tested)."""
+    t: dict[str, tuple[str, bool, str]] = {}
+    for op, what in (("conv", "convolution"), ("conv_transpose", "transposed convolution"),
+                     ("linear", "linear layer")):  # fmt: skip
+        t[f"{op}.macs"] = ("macs", True, f"multiply-accumulates of a {what}")
+        t[f"{op}.bias"] = ("bias", True, f"outputs of a {what} with bias (one addition each)")
+        t[f"{op}.params"] = ("per_param", False, f"parameters of a {what} (weight and bias)")
+    t["attention.proj_macs"] = ("macs", True, "MACs of the Q, K, V and output projections")
+    t["attention.proj_bias"] = ("bias", True, "bias additions of the four projections")
+    t["attention.matmul_macs"] = ("attention", True, "MACs of QK^T and AV")
+    t["attention.softmax"] = ("activation", True, "attention scores through the softmax")
+    t["attention.scale"] = ("elementwise", False, "query elements scaled by 1/sqrt(d_k)")
+    t["attention.params"] = ("per_param", False, "parameters of the attention projections")
+    for op in ("batchnorm", "layernorm"):
+        t[f"{op}.elements"] = ("norm", True, f"elements normalized by a {op}")
+        t[f"{op}.params"] = ("per_param", False, f"affine parameters of a {op}")
+    for kind in ACTIVATIONS:
+        t[f"act.{kind}"] = ("activation", True, f"elements through {kind}")
+    for op in ("maxpool", "avgpool", "adaptive_avgpool"):
+        t[f"{op}.reads"] = ("pool", True, f"elements read by the windows of a {op}")
+        t[f"{op}.inputs"] = ("pool", False, f"input elements of a {op}")
+        t[f"{op}.outputs"] = ("pool", False, f"output elements of a {op}")
+    t["add.elements"] = ("elementwise", True, "elements of a residual addition")
+    t["scale.elements"] = ("elementwise", True, "elements of a gating product")
+    t["table_add.elements"] = ("elementwise", True, "elements of a learned-table addition")
+    t["table_add.params"] = ("per_param", False, "entries of a learned position/type table")
+    t["cls_token.params"] = ("per_param", False, "entries of a learned class token")
+    t["embedding.params"] = ("per_param", False, "entries of an embedding table")
+    for kind in GATES:
+        t[f"{kind}.macs"] = ("macs", True, f"input and hidden matmul MACs of an {kind}")
+        t[f"{kind}.bias"] = ("bias", True, f"bias additions of an {kind} (both vectors)")
+        t[f"{kind}.activation"] = ("activation", True, f"gate nonlinearities of an {kind}")
+        t[f"{kind}.elementwise"] = ("elementwise", True, f"gate products and sums of an {kind}")
+        t[f"{kind}.params"] = ("per_param", False, f"parameters of an {kind}")
+    return t
+
+
+#: Every term a count may weigh: ``{term: (category, canonical, meaning)}`` (see
+#: :func:`_term_table`); named ``"<op>.<measure>"`` (``"act.<kind>"`` for activations).
+TERMS = _term_table()
+
+#: MAC terms whose backward pass splits into a weight gradient (always, the layer has
+#: weights) and an input gradient (only when the layer's input requires a gradient).
+_WEIGHT_MACS = ("conv.macs", "conv_transpose.macs", "linear.macs", "attention.proj_macs")
 
 
 class SpecError(ValueError):
@@ -119,13 +186,24 @@ def _positive_real(value: object, name: str) -> float:
 
 @dataclass(frozen=True)
 class Convention:
-    r"""What a count includes.
+    r"""What a count includes, by cost category.
 
     ``unit="MAC"``: a multiply-accumulate counts 1 and so does every other elementwise
     operation. ``unit="FLOP"``: a MAC counts 2 (``macs``, ``attention``, ``norm``), other
-    operations 1. ``backward=True`` multiplies every counted term by 3 (forward + gradients
-    for inputs and weights: exact for matmul-like layers, a convention for elementwise ones).
-    The default is torchvision's ``_ops``: conv, linear and attention matmul MACs only.
+    operations 1. The default is torchvision's ``_ops``: conv, linear and attention matmul
+    MACs only. Within a category only the canonical term counts (pooling by window reads;
+    see :data:`TERMS`); a counter that weighs terms differently is a
+    :class:`CounterConvention`.
+
+    ``backward=True`` counts a training step: each layer's forward terms once more per
+    gradient autograd computes. A MAC term of a layer with weights (convolution, linear,
+    attention projections) counts forward + weight gradient + input gradient, the last only
+    when the layer's input requires a gradient — so the first convolution of a network,
+    fed the data, counts 2×, not 3×: exactly what ``FlopCounterMode`` records for
+    ``loss.backward()``. The attention matmuls count 3× (Q, K and V all need gradients).
+    Every other term (bias, norm, activation, pooling, elementwise, recurrent) counts
+    1 + [input requires a gradient] + [the layer has parameters]: a convention, since those
+    gradients' arithmetic is not a fixed multiple of the forward's.
     """
 
     bias: bool = False
@@ -149,8 +227,9 @@ class Convention:
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def weight(self, category: str) -> int:
-        """How many units one operation of ``category`` counts for (0 = not counted);
-        ``category`` is one of :data:`CATEGORIES`."""
+        """How many units one forward operation of ``category`` counts for (0 = not
+        counted); ``category`` is one of :data:`CATEGORIES`. The backward pass is applied per
+        layer by :meth:`Spec.count` (see the class docstring)."""
         if not isinstance(category, str):
             raise TypeError(f"category must be one of {CATEGORIES}, got {category!r}")
         if category not in CATEGORIES:
@@ -164,8 +243,95 @@ class Convention:
             "pool": self.pooling,
             "elementwise": self.elementwise,
         }[category]
-        per_op = 2 if self.unit == "FLOP" and category in ("macs", "attention", "norm") else 1
-        return int(included) * per_op * (3 if self.backward else 1)
+        return int(included) * (2 if self.unit == "FLOP" and category in _TWO_PER_OP else 1)
+
+    def term_weight(self, term: str) -> int:
+        """Forward weight of one unit of ``term`` (a key of :data:`TERMS`): the category's
+        :meth:`weight` for a canonical term, 0 for the others."""
+        category, canonical, _ = TERMS[_term(term)]
+        return self.weight(category) if canonical else 0
+
+    def hides_params(self, term: str) -> bool:
+        """Whether the parameters of ``term`` (a ``params`` term) are left out of the
+        parameter count: never for a category-level convention."""
+        _term(term)
+        return False
+
+
+_TWO_PER_OP = ("macs", "attention", "norm")
+
+
+def _term(term: object) -> str:
+    if not isinstance(term, str):
+        raise TypeError(f"term must be a key of theory.arch.TERMS, got {term!r}")
+    if term not in TERMS:
+        raise ValueError(f"term must be a key of theory.arch.TERMS, got {term!r}")
+    return term
+
+
+@dataclass(frozen=True)
+class CounterConvention:
+    r"""A counting tool's convention as data: an integer weight per term.
+
+    ``count = Σ weights[term] × term`` over every layer's :data:`TERMS` (terms not named
+    weigh 0), so what a tool counts, and in which unit, is a table anyone can read and
+    compare. ``hidden_params`` names the ``params`` terms whose parameters the tool does not
+    report (thop cannot see ``nn.MultiheadAttention``); ``why`` gives, per weighted or hidden
+    term, the tool's rule that explains the weight (for the docs page). ``name`` is the key
+    in :data:`theory.counters.COUNTERS`; ``tool`` the package and call measured; ``unit``
+    what one counted unit is (``"MAC"``, ``"FLOP"``, ``"mult-add"``, ``"op"``). ``covers``:
+    the ops (``act.<kind>`` for activations) on which the table was measured against the
+    tool, None for any; counting a spec with another op raises ``ValueError`` rather than
+    guessing the tool's rule.
+    """
+
+    name: str
+    tool: str
+    unit: str
+    weights: dict
+    hidden_params: tuple[str, ...] = ()
+    why: dict = field(default_factory=dict)
+    covers: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for attr in ("name", "tool", "unit"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not value:
+                raise TypeError(f"{attr} must be a non-empty string, got {value!r}")
+        if not isinstance(self.weights, dict):
+            raise TypeError(f"weights must be a dict of term: int, got {self.weights!r}")
+        for term, w in self.weights.items():
+            _term(term)
+            if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 0:
+                raise ValueError(f"weights[{term!r}] must be an integer >= 0, got {w!r}")
+        if isinstance(self.hidden_params, TEXT) or not isinstance(self.hidden_params, tuple):
+            raise TypeError(f"hidden_params must be a tuple of terms, got {self.hidden_params!r}")
+        for term in self.hidden_params:
+            if TERMS[_term(term)][0] != "per_param":
+                raise ValueError(f"hidden_params must name per_param terms, got {term!r}")
+        if not isinstance(self.why, dict) or not all(isinstance(v, str) for v in self.why.values()):
+            raise TypeError(f"why must be a dict of term: reason, got {self.why!r}")
+        for term in self.why:
+            _term(term)
+        if self.covers is not None:
+            if isinstance(self.covers, TEXT) or not isinstance(self.covers, tuple):
+                raise TypeError(f"covers must be a tuple of ops or None, got {self.covers!r}")
+            kinds = tuple(f"act.{k}" for k in ACTIVATIONS)
+            bad = [op for op in self.covers if op not in (*OPS, *kinds) or op == "act"]
+            if bad:
+                raise ValueError(f"covers must name ops of OPS (act.<kind>), got {bad!r}")
+        object.__setattr__(self, "weights", {k: int(v) for k, v in self.weights.items()})
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.tool, tuple(sorted(self.weights.items()))))
+
+    def term_weight(self, term: str) -> int:
+        """Weight of one unit of ``term`` (0 when the table does not name it)."""
+        return self.weights.get(_term(term), 0)
+
+    def hides_params(self, term: str) -> bool:
+        """Whether the tool leaves the parameters of ``term`` out of its parameter count."""
+        return _term(term) in self.hidden_params
 
 
 #: torchvision's convention for ``_ops`` / FlopCounterMode's (in FLOPs).
@@ -415,11 +581,13 @@ class Spec:
         stride: Dim = 1,
         padding: Dim = 0,
         groups: Dim = 1,
-        bias: bool = False,
+        bias: bool = True,
         dilation: Dim = 1,
         name: str | None = None,
     ) -> int:
-        r"""2-D convolution (square kernel): :func:`theory.conv.conv_params`, ``conv_macs``."""
+        r"""2-D convolution (square kernel): :func:`theory.conv.conv_params`, ``conv_macs``.
+        ``bias`` defaults to True, as in ``nn.Conv2d`` and :func:`~theory.conv.conv_params`
+        (until layercheck 0.18 it defaulted to False: pass ``bias=False`` before a norm)."""
         node, label = self._map(x, name, "conv")
         c, h, w = node.shape
         out_channels = _dim(out_channels, "out_channels")
@@ -442,6 +610,63 @@ class Spec:
         outputs = out_channels * out_h * out_w
         return self._add(
             "conv", (x,), label, (out_channels, out_h, out_w), params, attrs,
+            macs=macs, bias=outputs if bias else 0,
+        )  # fmt: skip
+
+    def conv_transpose(
+        self,
+        x: int,
+        out_channels: Dim,
+        kernel_size: Dim,
+        stride: Dim = 1,
+        padding: Dim = 0,
+        output_padding: Dim = 0,
+        groups: Dim = 1,
+        bias: bool = True,
+        dilation: Dim = 1,
+        name: str | None = None,
+    ) -> int:
+        r"""2-D transposed convolution (``nn.ConvTranspose2d``, square kernel): output size
+        :func:`theory.conv.conv_transpose_output_size`, parameters
+        :func:`~theory.conv.conv_params`, MACs :func:`~theory.conv.conv_transpose_macs`
+        (every *input* element times :math:`(C_{out}/G)K^2` weights; no MAC is spent on the
+        zeros a stride inserts). ``output_padding`` must be below ``max(stride, dilation)``."""
+        node, label = self._map(x, name, "conv_transpose")
+        c, h, w = node.shape
+        out_channels = _dim(out_channels, "out_channels")
+        kernel_size, stride = _dim(kernel_size, "kernel_size"), _dim(stride, "stride")
+        padding, dilation = _dim(padding, "padding", 0), _dim(dilation, "dilation")
+        output_padding = _dim(output_padding, "output_padding", 0)
+        groups, bias = _dim(groups, "groups"), flag(bias, "bias")
+        if not is_symbolic(output_padding, stride, dilation) and output_padding >= max(
+            stride, dilation
+        ):
+            raise ValueError(
+                f"output_padding must be smaller than max(stride, dilation) = "
+                f"{max(stride, dilation)}, got {output_padding}"
+            )
+        try:
+            out = [
+                conv_transpose_output_size(v, kernel_size, stride, padding, output_padding,
+                                           dilation)
+                for v in (h, w)
+            ]  # fmt: skip
+            if any(not is_symbolic(v) and v < 1 for v in out):
+                raise ValueError(f"output size {tuple(out)} < 1")
+            params = conv_params(c, out_channels, kernel_size, groups=groups, bias=bias)
+            macs = conv_transpose_macs(c, out_channels, kernel_size, (h, w), groups)
+        except ValueError as err:
+            raise SpecError(
+                f"layer {label!r} (conv_transpose, input x = {node.name!r} {node.shape}): {err}"
+            ) from None
+        attrs = dict(
+            in_channels=c, out_channels=out_channels, kernel_size=kernel_size, stride=stride,
+            padding=padding, output_padding=output_padding, groups=groups, bias=bias,
+            dilation=dilation,
+        )  # fmt: skip
+        outputs = out_channels * out[0] * out[1]
+        return self._add(
+            "conv_transpose", (x,), label, (out_channels, *out), params, attrs,
             macs=macs, bias=outputs if bias else 0,
         )  # fmt: skip
 
@@ -730,19 +955,134 @@ class Spec:
         return self._add("select", (x,), label, (d,), 0, {"index": index})
 
     # ------------------------------------------------------------------ counts
-    def params(self) -> Dim:
-        """Exact number of parameters (trainable; BatchNorm running statistics excluded)."""
-        return _simplify(sympy.Add(*[sympy.sympify(n.params) for n in self.nodes]))
+    def node_terms(self, x: int) -> dict[str, Dim]:
+        """The :data:`TERMS` of node ``x`` (per sample; zero terms left out)."""
+        n = self._node(x, "x")
+        get, op = n.cost.get, n.op
+        if op in ("conv", "conv_transpose", "linear"):
+            t = {f"{op}.macs": get("macs", 0), f"{op}.bias": get("bias", 0)}
+        elif op == "attention":
+            length, d = n.shape
+            t = {
+                "attention.proj_macs": get("macs", 0),
+                "attention.proj_bias": get("bias", 0),
+                "attention.matmul_macs": get("attention", 0),
+                "attention.softmax": get("activation", 0),
+                "attention.scale": length * d,
+            }
+        elif op in ("batchnorm", "layernorm"):
+            t = {f"{op}.elements": get("norm", 0)}
+        elif op == "act":
+            t = {f"act.{n.attrs['kind']}": get("activation", 0)}
+        elif op in ("maxpool", "avgpool", "adaptive_avgpool"):
+            t = {
+                f"{op}.reads": get("pool", 0),
+                f"{op}.inputs": product(self.nodes[n.inputs[0]].shape),
+                f"{op}.outputs": product(n.shape),
+            }
+        elif op in ("add", "scale", "table_add"):
+            t = {f"{op}.elements": get("elementwise", 0)}
+        elif op in GATES:
+            t = {f"{op}.{c}": get(c, 0) for c in ("macs", "bias", "activation", "elementwise")}
+        else:
+            t = {}
+        if f"{op}.params" in TERMS:
+            t[f"{op}.params"] = n.params
+        return {k: v for k, v in t.items() if not (isinstance(v, int) and v == 0)}
 
-    def count(self, convention: Convention = TORCHVISION_OPS) -> Dim:
-        """Exact operation count per sample under ``convention``."""
-        if not isinstance(convention, Convention):
-            raise TypeError(f"convention must be a Convention, got {type(convention).__name__}")
-        total = sympy.Integer(0)
-        for n in self.nodes:
-            for category, value in n.cost.items():
-                total += convention.weight(category) * sympy.sympify(value)
+    def terms(self) -> dict[str, Dim]:
+        """Totals of every :data:`TERMS` entry over the network (per sample; zeros left out)."""
+        out: dict[str, sympy.Expr] = {}
+        for i in range(len(self.nodes)):
+            for term, v in self.node_terms(i).items():
+                out[term] = out.get(term, sympy.Integer(0)) + sympy.sympify(v)
+        return {k: _simplify(v) for k, v in out.items() if v != 0}
+
+    def params(self, convention: Convention | CounterConvention | None = None) -> Dim:
+        """Exact number of parameters (trainable; BatchNorm running statistics excluded); with
+        a ``convention``, the parameters that convention's tool reports (a
+        :class:`CounterConvention`'s ``hidden_params`` left out)."""
+        if convention is not None:
+            _convention(convention)
+        total = sympy.Add(*[sympy.sympify(n.params) for n in self.nodes])
+        if convention is not None:
+            for i in range(len(self.nodes)):
+                for term, v in self.node_terms(i).items():
+                    if TERMS[term][0] == "per_param" and convention.hides_params(term):
+                        total -= sympy.sympify(v)
         return _simplify(total)
+
+    def _requires_grad(self) -> list[bool]:
+        """Per node: whether its output depends on a parameter (so autograd needs it)."""
+        out: list[bool] = []
+        for n in self.nodes:
+            has = not (isinstance(n.params, int) and n.params == 0)
+            out.append(has or any(out[i] for i in n.inputs))
+        return out
+
+    def _weighted(self, convention) -> list[dict[str, sympy.Expr]]:
+        """Per node: ``{term: weight × value}`` under ``convention`` (weighted terms only)."""
+        _convention(convention)
+        backward = isinstance(convention, Convention) and convention.backward
+        needs = self._requires_grad() if backward else []
+        covers = getattr(convention, "covers", None)
+        rows = []
+        for i, n in enumerate(self.nodes):
+            key = f"act.{n.attrs['kind']}" if n.op == "act" else n.op
+            if covers is not None and key not in covers:
+                raise ValueError(
+                    f"convention {convention.name!r} was not measured on {key} (layer "
+                    f"{n.name!r}); it covers {', '.join(covers)}"
+                )
+            row = {}
+            for term, v in self.node_terms(i).items():
+                w = convention.term_weight(term)
+                if backward and w:
+                    input_grad = int(any(needs[j] for j in n.inputs))
+                    if term in _WEIGHT_MACS:
+                        w *= 2 + input_grad
+                    elif term == "attention.matmul_macs":
+                        w *= 3
+                    else:
+                        w *= 1 + input_grad + int(not (isinstance(n.params, int) and n.params == 0))
+                if w:
+                    row[term] = w * sympy.sympify(v)
+            rows.append(row)
+        return rows
+
+    def count(self, convention: Convention | CounterConvention = TORCHVISION_OPS) -> Dim:
+        """Exact operation count per sample under ``convention``: a category-level
+        :class:`Convention` (forward, or a training step with ``backward=True``) or a
+        tool's :class:`CounterConvention` (see :mod:`theory.counters`)."""
+        total = sympy.Add(*[v for row in self._weighted(convention) for v in row.values()])
+        return _simplify(total)
+
+    def layer_table(
+        self, convention: Convention | CounterConvention = TORCHVISION_OPS
+    ) -> list[dict]:
+        """One record per layer (the input node left out), as torchinfo's summary lists
+        them: ``layer`` (name), ``op``, ``output_shape`` (per sample), ``params`` (reported
+        under ``convention``), ``count`` (under ``convention``) and that count split by
+        :data:`TERM_CATEGORIES` (every category present, 0 when none). Plain dicts: no
+        pandas needed; :func:`format_layer_table` prints them."""
+        rows = self._weighted(convention)
+        out = []
+        for i, (n, row) in enumerate(zip(self.nodes, rows, strict=True)):
+            if n.op == "input":
+                continue
+            hidden = sympy.Add(*[
+                sympy.sympify(v) for t, v in self.node_terms(i).items()
+                if TERMS[t][0] == "per_param" and convention.hides_params(t)
+            ])  # fmt: skip
+            by = {c: sympy.Integer(0) for c in TERM_CATEGORIES}
+            for term, v in row.items():
+                by[TERMS[term][0]] += v
+            record = {"layer": n.name, "op": n.op, "output_shape": tuple(n.shape),
+                      "params": _simplify(sympy.sympify(n.params) - hidden),
+                      "count": _simplify(sympy.Add(*row.values()))}  # fmt: skip
+            record.update({c: _simplify(v) for c, v in by.items()})
+            out.append(record)
+        return out
 
     def breakdown(self) -> dict[str, Dim]:
         """Totals per cost category."""
@@ -785,3 +1125,57 @@ class Spec:
 def _simplify(expr: sympy.Expr) -> Dim:
     expr = sympy.expand(expr)
     return int(expr) if expr.is_Integer else expr
+
+
+def _convention(convention: object) -> Convention | CounterConvention:
+    if not isinstance(convention, Convention | CounterConvention):
+        raise TypeError(
+            "convention must be a Convention or a CounterConvention, got "
+            f"{type(convention).__name__}"
+        )
+    return convention
+
+
+_TABLE_KEYS = ("layer", "op", "output_shape", "params", "count", *TERM_CATEGORIES)
+
+
+def format_layer_table(records: Sequence[dict], title: str = "") -> str:
+    """A per-layer table as text (as torchinfo prints one): layer, op, output shape,
+    parameters, count, then one column per :data:`TERM_CATEGORIES` entry that is nonzero
+    somewhere, and a total row. ``records`` are :meth:`Spec.layer_table` (or
+    :func:`numerics.torch_arch.count_module`'s ``"layers"``) records; ``title`` an optional
+    first line."""
+    if isinstance(records, TEXT) or not isinstance(records, Sequence):
+        raise TypeError(f"records must be a sequence of layer records, got {records!r}")
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a string, got {title!r}")
+    for i, r in enumerate(records):
+        if not isinstance(r, dict) or set(_TABLE_KEYS) - set(r):
+            raise ValueError(f"records[{i}] must be a dict with keys {_TABLE_KEYS}, got {r!r}")
+    cats = [c for c in TERM_CATEGORIES if any(r[c] != 0 for r in records)]
+    head = ["layer", "op", "output shape", "params", "count", *cats]
+    total = {k: _simplify(sympy.Add(*[sympy.sympify(r[k]) for r in records]))
+             for k in ("params", "count", *cats)}  # fmt: skip
+
+    def num(v) -> str:
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
+    body = [
+        [str(r["layer"]), str(r["op"]), "×".join(map(str, r["output_shape"])),
+         num(r["params"]), num(r["count"]), *(num(r[c]) for c in cats)]
+        for r in records
+    ]  # fmt: skip
+    foot = ["total", "", "", num(total["params"]), num(total["count"]),
+            *(num(total[c]) for c in cats)]  # fmt: skip
+    widths = [max(len(row[j]) for row in (head, *body, foot)) for j in range(len(head))]
+
+    def line(row) -> str:
+        cells = [
+            v.ljust(w) if j < 3 else v.rjust(w)
+            for j, (v, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    rule = "-" * len(line(head))
+    lines = ([title] if title else []) + [line(head), rule, *map(line, body), rule, line(foot)]
+    return "\n".join(lines)

@@ -94,7 +94,7 @@ def _ch(value: Dim) -> Dim:
 
 
 def _conv_bn(s: Spec, x, out, k, stride=1, padding=0, groups=1, act="relu", name=""):
-    x = s.conv(x, out, k, stride, padding, groups, name=f"{name}.conv")
+    x = s.conv(x, out, k, stride, padding, groups, bias=False, name=f"{name}.conv")
     x = s.batchnorm(x, name=f"{name}.bn")
     return s.act(x, act, name=f"{name}.{act}") if act else x
 
@@ -271,16 +271,18 @@ def _densenet(blocks, growth, init, bn_size, resolution, classes) -> Spec:
             name = f"denseblock{b + 1}.layer{layer + 1}"
             y = s.concat(features, name=f"{name}.concat") if len(features) > 1 else features[0]
             y = s.act(s.batchnorm(y, name=f"{name}.norm1"))
-            y = s.conv(y, bn_size * growth, 1, name=f"{name}.conv1")
+            y = s.conv(y, bn_size * growth, 1, bias=False, name=f"{name}.conv1")
             y = s.act(s.batchnorm(y, name=f"{name}.norm2"))
-            features.append(s.conv(y, growth, 3, 1, 1, name=f"{name}.conv2"))
+            features.append(s.conv(y, growth, 3, 1, 1, bias=False, name=f"{name}.conv2"))
         x = s.concat(features, name=f"denseblock{b + 1}.out")
         c = _ch(c + layers * growth)
         if b < len(blocks) - 1:
             name = f"transition{b + 1}"
             x = s.act(s.batchnorm(x, name=f"{name}.norm"))
             c = _ch(c / 2) if not isinstance(c, int) else c // 2
-            x = s.avgpool(s.conv(x, c, 1, name=f"{name}.conv"), 2, 2, name=f"{name}.pool")
+            x = s.avgpool(
+                s.conv(x, c, 1, bias=False, name=f"{name}.conv"), 2, 2, name=f"{name}.pool"
+            )
     x = s.act(s.batchnorm(x, name="features.norm5"))
     x = s.flatten(s.adaptive_avgpool(x))
     s.linear(x, classes, name="classifier")

@@ -194,7 +194,7 @@ class Conv2dNormActivation(nn.Sequential):
                 padding,
                 groups=groups,
                 bias=not norm,
-            )  # fmt: skip
+            )
         ]
         if norm:
             layers.append(nn.BatchNorm2d(out_channels))
@@ -325,7 +325,7 @@ def _settings(settings: object, width_mult: float, depth_mult: float) -> list[tu
             raise TypeError(f"settings[{i}] must be a tuple of 6 integers, got {row!r}")
         e, k, s, cin, cout, n = (_int(v, f"settings[{i}][{j}]") for j, v in enumerate(row))
         cin, cout = _make_divisible(cin * width_mult), _make_divisible(cout * width_mult)
-        n = int(math.ceil(n * depth_mult))
+        n = math.ceil(n * depth_mult)
         if i and cin != rows[-1][4]:
             raise ValueError(
                 f"settings[{i}] must start from the channels settings[{i - 1}] ends with "

@@ -23,7 +23,8 @@ from tests.badinput.table import (
     positive_int,
 )
 from theory import architectures as A
-from theory.arch import CATEGORIES, Convention, Node, Spec, SpecError
+from theory.arch import CATEGORIES, TERMS, Convention, Node, Spec, SpecError
+from theory.counters import COUNTERS
 from theory.pooling import adaptive_read_count
 
 W = sympy.Symbol("w", integer=True, positive=True)
@@ -35,8 +36,8 @@ def _spec() -> Spec:
     6 vector (4,)."""
     s = Spec("t")
     img = s.input(3, 8, 8)
-    c = s.conv(img, 4, 3, padding=1, name="c")
-    s.conv(img, 4, 3, padding=1, name="c2")
+    c = s.conv(img, 4, 3, padding=1, bias=False, name="c")
+    s.conv(img, 4, 3, padding=1, bias=False, name="c2")
     g = s.adaptive_avgpool(c, name="gate")
     s.input(5, name="ids")
     s.input(5, 8, name="tok")
@@ -370,7 +371,7 @@ ENTRIES = [
                     "backward": True,
                     "unit": "FLOP",
                 },
-                check=lambda c: c.weight("macs") == 6 and c.weight("norm") == 0,
+                check=lambda c: c.weight("macs") == 2 and c.weight("norm") == 0,
             ),
         ),
         errors=(
@@ -402,6 +403,131 @@ ENTRIES = [
         ),
         result="count",
         domains={"category": one_of(*CATEGORIES)},
+    ),
+    Entry(
+        "theory.arch.Convention.term_weight",
+        make=lambda: Convention(pooling=True, unit="FLOP").term_weight,
+        samples=(
+            Sample({"term": "conv.macs"}, check=lambda r: r == 2),
+            Sample({"term": "maxpool.reads"}, check=lambda r: r == 1),
+            Sample({"term": "maxpool.inputs"}, check=lambda r: r == 0),
+            Sample({"term": "conv.params"}, check=lambda r: r == 0),
+        ),
+        errors=(
+            ErrorSample({"term": "conv"}, ValueError, "term must be a key of theory.arch.TERMS"),
+            ErrorSample({"term": 1}, TypeError, "term must be a key"),
+        ),
+        result="count",
+        domains={"term": one_of(*TERMS)},
+    ),
+    Entry(
+        "theory.arch.Convention.hides_params",
+        make=lambda: Convention().hides_params,
+        samples=(Sample({"term": "attention.params"}, check=lambda r: r is False),),
+        errors=(ErrorSample({"term": "params"}, ValueError, "term must be a key"),),
+        result="any",
+        domains={"term": one_of(*TERMS)},
+    ),
+    Entry(
+        "theory.arch.CounterConvention",
+        samples=(
+            Sample(
+                {"name": "mine", "tool": "t", "unit": "MAC", "weights": {"conv.macs": 1}},
+                check=lambda c: (
+                    c.term_weight("conv.macs") == 1 and c.term_weight("linear.macs") == 0
+                ),
+            ),
+            Sample(
+                {
+                    "name": "mine",
+                    "tool": "t",
+                    "unit": "MAC",
+                    "weights": {},
+                    "hidden_params": ("attention.params",),
+                    "why": {"conv.macs": "none"},
+                    "covers": ("input", "conv", "act.relu"),
+                },
+                check=lambda c: c.hides_params("attention.params"),
+            ),
+        ),
+        errors=(
+            ErrorSample(
+                {"name": "m", "tool": "t", "unit": "MAC", "weights": {"conv": 1}},
+                ValueError,
+                "term must be a key",
+            ),
+            ErrorSample(
+                {"name": "m", "tool": "t", "unit": "MAC", "weights": {"conv.macs": -1}},
+                ValueError,
+                "weights\\['conv.macs'\\] must be an integer >= 0",
+            ),
+            ErrorSample(
+                {"name": "", "tool": "t", "unit": "MAC", "weights": {}},
+                TypeError,
+                "name must be a non-empty string",
+            ),
+            ErrorSample(
+                {"name": "m", "tool": "t", "unit": "MAC", "weights": [1]},
+                TypeError,
+                "weights must be a dict",
+            ),
+            ErrorSample(
+                {
+                    "name": "m",
+                    "tool": "t",
+                    "unit": "MAC",
+                    "weights": {},
+                    "hidden_params": ("conv.macs",),
+                },
+                ValueError,
+                "hidden_params must name per_param terms",
+            ),
+            ErrorSample(
+                {"name": "m", "tool": "t", "unit": "MAC", "weights": {}, "covers": ("act",)},
+                ValueError,
+                "covers must name ops",
+            ),
+            ErrorSample(
+                {"name": "m", "tool": "t", "unit": "MAC", "weights": {}, "why": {"conv.macs": 1}},
+                TypeError,
+                "why must be a dict",
+            ),
+        ),
+        result="any",
+    ),
+    Entry(
+        "theory.arch.CounterConvention.term_weight",
+        make=lambda: COUNTERS["thop"].term_weight,
+        samples=(
+            Sample({"term": "batchnorm.elements"}, check=lambda r: r == 4),
+            Sample({"term": "conv.bias"}, check=lambda r: r == 0),
+        ),
+        errors=(ErrorSample({"term": "bn"}, ValueError, "term must be a key"),),
+        result="count",
+        domains={"term": one_of(*TERMS)},
+    ),
+    Entry(
+        "theory.arch.CounterConvention.hides_params",
+        make=lambda: COUNTERS["thop"].hides_params,
+        samples=(
+            Sample({"term": "attention.params"}, check=lambda r: r is True),
+            Sample({"term": "conv.params"}, check=lambda r: r is False),
+        ),
+        errors=(ErrorSample({"term": None}, TypeError, "term must be a key"),),
+        result="any",
+        domains={"term": one_of(*TERMS)},
+    ),
+    Entry(
+        "theory.counters.counter",
+        samples=(
+            Sample({"name": "fvcore"}, check=lambda c: c.term_weight("layernorm.elements") == 5),
+        ),
+        errors=(
+            ErrorSample({"name": "flops"}, ValueError, "name must be one of"),
+            ErrorSample({"name": 3}, TypeError, "name must be one of"),
+        ),
+        result="any",
+        domains={"name": one_of(*COUNTERS)},
     ),
     Entry(
         "theory.arch.Node",
@@ -511,7 +637,7 @@ ENTRIES = [
             ),
             Sample(
                 {"x": 0, "out_channels": W, "kernel_size": 1, "name": None},
-                check=_node(params=3 * W, shape=(W, 8, 8)),
+                check=_node(params=3 * W + W, shape=(W, 8, 8)),  # bias=True by default
             ),
         ),
         errors=(
@@ -538,6 +664,56 @@ ENTRIES = [
         result="count",
         domains={"bias": boolean},
         bad_values={"x": NODE_BAD, "groups": (3, 5), "kernel_size": (9, 100), **NAME_BAD},
+    ),
+    Entry(
+        "theory.arch.Spec.conv_transpose",
+        make=_node_of("conv_transpose"),
+        samples=(
+            # torch: ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+            # on 8x8 gives 16x16 and holds 4*3*9 + 6 parameters
+            Sample(
+                {
+                    "x": 1,
+                    "out_channels": 6,
+                    "kernel_size": 3,
+                    "stride": 2,
+                    "padding": 1,
+                    "output_padding": 1,
+                    "groups": 2,
+                    "bias": True,
+                    "dilation": 1,
+                    "name": "up",
+                },
+                check=_node(
+                    shape=(6, 16, 16), params=4 * 3 * 9 + 6, macs=4 * 3 * 9 * 64, bias=6 * 256
+                ),
+            ),
+        ),
+        errors=(
+            ErrorSample(
+                {"x": 1, "out_channels": 6, "kernel_size": 3, "stride": 2, "output_padding": 2},
+                ValueError,
+                "output_padding must be smaller than max\\(stride, dilation\\)",
+            ),
+            ErrorSample(
+                {"x": 1, "out_channels": 6, "kernel_size": 1, "padding": 5},
+                SpecError,
+                "conv_transpose",
+            ),
+            ErrorSample(
+                {"x": 1, "out_channels": 6, "kernel_size": 3, "groups": 3},
+                SpecError,
+                "groups must divide",
+            ),
+            ErrorSample(
+                {"x": 5, "out_channels": 6, "kernel_size": 3},
+                SpecError,
+                "x must be a node of shape \\(C, H, W\\)",
+            ),
+        ),
+        result="count",
+        domains={"bias": boolean},
+        bad_values={"x": NODE_BAD, "groups": (3, 5), **NAME_BAD},
     ),
     Entry(
         "theory.arch.Spec.linear",
@@ -778,10 +954,13 @@ ENTRIES = [
     Entry(
         "theory.arch.Spec.params",
         make=lambda: _spec().params,
-        samples=(Sample({}, check=lambda r: r == 2 * 4 * 3 * 9),),
+        samples=(
+            Sample({}, check=lambda r: r == 2 * 4 * 3 * 9),
+            Sample({"convention": COUNTERS["thop"]}, check=lambda r: r == 2 * 4 * 3 * 9),
+            Sample({"convention": None}, check=lambda r: r == 2 * 4 * 3 * 9),
+        ),
+        errors=(ErrorSample({"convention": "thop"}, TypeError, "convention must be a Convention"),),
         result="count",
-        fuzz=False,
-        note="no arguments",
     ),
     Entry(
         "theory.arch.Spec.breakdown",
@@ -799,13 +978,97 @@ ENTRIES = [
                 {"convention": Convention(bias=True, pooling=True)},
                 check=lambda r: r == 2 * 4 * 27 * 64 + 256,
             ),
+            # both convs read the input, which needs no gradient: forward + weight gradient
             Sample(
                 {"convention": Convention(unit="FLOP", backward=True)},
-                check=lambda r: r == 6 * 2 * 4 * 27 * 64,
+                check=lambda r: r == 2 * 2 * 2 * 4 * 27 * 64,
+            ),
+            # fvcore: conv MACs + adaptive-pool inputs
+            Sample({"convention": COUNTERS["fvcore"]}, check=lambda r: r == 2 * 4 * 27 * 64 + 256),
+        ),
+        errors=(
+            ErrorSample({"convention": "MAC"}, TypeError, "convention must be a Convention"),
+            ErrorSample({"convention": 1}, TypeError, "convention must be a Convention"),
+        ),
+        result="count",
+    ),
+    Entry(
+        "theory.arch.Spec.node_terms",
+        make=lambda: _spec().node_terms,
+        samples=(
+            Sample({"x": 1}, check=lambda r: r == {"conv.macs": 4 * 27 * 64, "conv.params": 108}),
+            Sample(
+                {"x": 3},
+                check=lambda r: (
+                    r
+                    == {
+                        "adaptive_avgpool.reads": 256,
+                        "adaptive_avgpool.inputs": 256,
+                        "adaptive_avgpool.outputs": 4,
+                    }
+                ),
+            ),
+            Sample({"x": 0}, check=lambda r: r == {}),
+        ),
+        errors=(
+            ErrorSample({"x": 99}, ValueError, "x must be a node index"),
+            ErrorSample({"x": "c"}, TypeError, "x must be a node index"),
+        ),
+        result="count",
+        bad_values={"x": NODE_BAD},
+    ),
+    Entry(
+        "theory.arch.Spec.terms",
+        make=lambda: _spec().terms,
+        samples=(
+            Sample(
+                {},
+                check=lambda r: r["conv.macs"] == 2 * 4 * 27 * 64 and r["conv.params"] == 216,
             ),
         ),
-        errors=(ErrorSample({"convention": "MAC"}, TypeError, "convention must be a Convention"),),
         result="count",
+        fuzz=False,
+        note="no arguments",
+    ),
+    Entry(
+        "theory.arch.Spec.layer_table",
+        make=lambda: _spec().layer_table,
+        samples=(
+            Sample(
+                {"convention": Convention(pooling=True)},
+                check=lambda r: (
+                    [x["count"] for x in r] == [6912, 6912, 256, 0]
+                    and r[0]["params"] == 108
+                    and r[2]["pool"] == 256
+                ),
+            ),
+            Sample(
+                {"convention": COUNTERS["thop"]},
+                check=lambda r: [x["count"] for x in r] == [6912, 6912, 260, 0],
+            ),
+        ),
+        errors=(ErrorSample({"convention": "thop"}, TypeError, "convention must be a Convention"),),
+        result="any",
+    ),
+    Entry(
+        "theory.arch.format_layer_table",
+        samples=(
+            Sample(
+                {"records": _spec().layer_table(), "title": "t"},
+                check=lambda r: (
+                    r.splitlines()[0] == "t"
+                    and "13,824" in r.splitlines()[-1]
+                    and "216" in r.splitlines()[-1]
+                ),
+            ),
+            Sample({"records": []}, check=lambda r: "total" in r),
+        ),
+        errors=(
+            ErrorSample({"records": "table"}, TypeError, "records must be a sequence"),
+            ErrorSample({"records": [{"layer": "x"}]}, ValueError, "records\\[0\\] must be a dict"),
+            ErrorSample({"records": [], "title": 3}, TypeError, "title must be a string"),
+        ),
+        result="any",
     ),
     Entry(
         "theory.arch.Spec.subs",

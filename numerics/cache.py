@@ -14,7 +14,8 @@ The key is a SHA-256 of
 * the closures of the modules named in ``depends`` — the code a function reaches by name
   rather than by import (``layercheck.pages.derivation_markdown`` resolves the derivation it
   is given, so its caller passes the derivation's module);
-* the versions of Python, NumPy, SymPy, matplotlib and torch.
+* the versions of Python, NumPy, SymPy, matplotlib, torch and the operation counters
+  (fvcore, ptflops, thop, torchinfo: the architectures page measures them).
 
 So editing an experiment, or any helper it imports, recomputes its figure on the next build;
 nothing else does. Results must be picklable.
@@ -98,7 +99,16 @@ def _closure(module: str) -> tuple[Path, ...]:
 
 def _versions() -> str:
     out = [platform.python_version()]
-    for package in ("numpy", "sympy", "matplotlib", "torch"):
+    for package in (
+        "numpy",
+        "sympy",
+        "matplotlib",
+        "torch",
+        "fvcore",
+        "ptflops",
+        "thop",
+        "torchinfo",
+    ):
         try:
             out.append(f"{package}={importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:

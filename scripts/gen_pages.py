@@ -78,13 +78,17 @@ TOPICS = {
     ),
     "architectures": (
         "Architectures: counting whole networks",
-        "Exact parameter and MAC counts of real networks from layer specs, the conventions "
-        "that make counters disagree, symbolic results (DenseNet depth, ResNet width, ViT "
-        "sequence length) and the document's DenseNet claims (its attention claims are on "
-        "the Attention page). Helpers: "
-        "`theory.arch` (`Spec`, `Convention`), `theory.architectures` (reference networks); "
-        "torch side: `numerics.torch_arch` (`to_module`, `count_module`, "
-        "`flop_counter_flops`); tests: `tests/test_architectures.py`.",
+        "Exact parameter and MAC counts of real networks from layer specs; fvcore, ptflops, "
+        "thop, torchinfo and `FlopCounterMode` measured on them and reproduced exactly, each "
+        "by its convention stated as data; symbolic results (DenseNet depth, ResNet width, "
+        "ViT sequence length) and the document's DenseNet claims (its attention claims are "
+        "on the Attention page). Helpers: `theory.arch` (`Spec`, `Convention`, "
+        "`CounterConvention`, `TERMS`, `format_layer_table`), `theory.counters` (`COUNTERS`), "
+        "`theory.architectures` (reference networks); torch side: `numerics.torch_arch` "
+        "(`to_module`, `count_module`, `flop_counter_flops`), `numerics.counters` (runs the "
+        "tools), `numerics.torchvision_nets` (torchvision's EfficientNet-B0 and ViT-B/16); "
+        "tests: `tests/test_architectures.py`, `tests/test_arch_terms.py`, "
+        "`tests/test_counters.py`, `tests/test_count_module.py`.",
     ),
     "attention": (
         "Attention and positional encodings",
@@ -297,7 +301,9 @@ def architecture_tables() -> str:
     """Reference figures, the convention table (with FlopCounterMode) and symbolic results."""
     import sympy
     import torch
+    from numerics.counters import measure
 
+    from layercheck.counting_page import counter_sections, training_step_flops
     from numerics.torch_arch import flop_counter_flops, to_module
     from theory import architectures as A
     from theory.arch import Convention
@@ -341,28 +347,17 @@ def architecture_tables() -> str:
         conv.append(f"| {name} | {cells} | {_g(measured)} |")
     explain = [
         "",
-        "How each disagreement arises (every one is a convention, none an error):",
-        "",
-        "- **MACs vs FLOPs** — `FlopCounterMode` equals our *default in FLOPs* column exactly: "
-        "2 FLOPs per multiply-accumulate of `aten` convolution, `mm`/`addmm`/`bmm` and "
-        "attention, nothing else. Reading it as MACs doubles the cost.",
-        "- **Bias** — counters that add one operation per biased output differ from "
-        "torchvision's `_ops`, which skip them (VGG-16: +0.014 G, 0.09%).",
-        "- **Normalization, activations, pooling, residuals** — module-hook counters such as "
-        "ptflops' `pytorch` backend also count norms, activations and pooling; its `aten` "
-        "backend, like `FlopCounterMode`, counts only matmuls and convolutions (ptflops "
-        "README). All these extra terms together add "
-        + ", ".join(f"{name} {share:.1f}%" for name, share in extras)
-        + " to torchvision's count: small for plain convolutional nets, largest where "
-        "depthwise convolutions make the MACs cheap.",
-        "- **Attention matmuls** — counters that trace only modules miss $QK^\\top$ and $AV$ "
-        "inside `MultiheadAttention` (4% of ViT-B/16 at 197 tokens).",
-        "- **Residual additions, gating, concatenation** — functional operations, invisible to "
-        "module hooks (our `count_module` also cannot see them; the spec can).",
-        "- **Backward** — training cost is about 3× the forward MACs (input and weight "
-        "gradients), exact for matmul-like layers.",
+        "Category switches only: a MAC is 2 FLOPs, and each further column adds one category "
+        "(extra terms together: "
+        + ", ".join(f"{name} +{share:.1f}%" for name, share in extras)
+        + "; largest where depthwise convolutions make the MACs cheap). `FlopCounterMode` on "
+        "the `meta` device equals *default in FLOPs*. No real counter is one of these "
+        "columns: each weighs single operations its own way, measured below.",
         "",
     ]
+    measured = cached(measure)
+    step = cached(training_step_flops, tuple(A.REFERENCE))
+    counters = counter_sections(measured, step)
     alpha, n = sympy.Symbol("alpha"), sympy.Symbol("n")
     big_l, k, k0 = sympy.symbols("L k k_0")
     symbolic = [
@@ -385,7 +380,7 @@ def architecture_tables() -> str:
         f"$$ P(L) = {sympy.latex(A.densenet_block_params(big_l, k, k0, 4))} $$",
         "",
     ]
-    return "\n".join([*ref, "", *conv, *explain, *symbolic])
+    return "\n".join([*ref, "", *conv, *explain, counters, "", *symbolic])
 
 
 def attention_figures() -> str:

@@ -561,7 +561,7 @@ class _Counter:
         ins = _tensors((args, kwargs))
         params = [p for p in map(self.param, ins) if p is not None]
         if base in _FREE_OPS or base in ("embedding",):
-            if params:  # a view or copy of a parameter is that parameter
+            if params and len(params) == len(ins):  # a view or copy of a parameter is it
                 for t in _tensors(out):
                     self.param_of[id(t)] = (t, params[0])
             if base == "cat" and params:
@@ -576,7 +576,7 @@ class _Counter:
         terms = None
         if base in _ADD_OPS:
             op = "table_add" if params else "add"
-            terms = {f"{op}.elements": n_out}
+            terms = {f"{op}.elements": n_out, **({"table_add.params": 0} if params else {})}
         elif base in _MUL_OPS and not params:
             op, terms = "scale", {"scale.elements": n_out}
         elif base in _ACT_OPS and not params:
@@ -799,12 +799,18 @@ def count_module(
                 f"({type(m).__name__}{', proj_size > 0' if type(m) in _KIND else ''}); "
                 "recurrent layers counted: RNN, GRU, LSTM without projection"
             )
+    backward = isinstance(convention, Convention) and convention.backward
+    return _summary(module, _run(module, example, backward), int(example.shape[0]), convention)
+
+
+def _run(module: nn.Module, example: torch.Tensor, backward: bool) -> _Counter:
+    """Run ``module(example)`` once under the hooks and both modes (grad enabled when
+    ``backward``: which inputs require a gradient is recorded per layer)."""
     counter = _Counter(module)
     handles = []
     for m in module.modules():
         handles.append(m.register_forward_pre_hook(counter.pre, with_kwargs=True))
         handles.append(m.register_forward_hook(counter.post, with_kwargs=True))
-    backward = isinstance(convention, Convention) and convention.backward
     fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
         torch.backends.mha.set_fastpath_enabled(False)
@@ -823,7 +829,7 @@ def count_module(
         torch.backends.mha.set_fastpath_enabled(fastpath)
         for h in handles:
             h.remove()
-    return _summary(module, counter, int(example.shape[0]), convention)
+    return counter
 
 
 def _summary(module, counter: _Counter, batch: int, convention) -> dict:

@@ -315,3 +315,26 @@ def test_plain_multihead_attention_counted_directly():
         "attention.params": 4 * d * d + 4 * d,
     }
     assert counted["layers"][0]["output_shape"] == (3, 8)
+
+
+@pytest.mark.parametrize("name", ["EfficientNet-B0", "ViT-B/16"])
+def test_torchvision_structured_nets_equal_reference_specs(name):
+    """count_module on the torchvision-structured modules (numerics.torchvision_nets: the
+    real classes' nesting, functional residual adds and gating, ViT's class token on the
+    model and position table on the encoder as bare parameters, nn.MultiheadAttention used
+    directly) equals the reference spec under every convention, parameters included (the
+    class token counts as cls_token.params, the position table as table_add.params)."""
+    from numerics.torchvision_nets import efficientnet_b0, vit_b_16
+
+    spec = A.reference_spec(name)
+    with torch.device("meta"):
+        module = (efficientnet_b0 if name == "EfficientNet-B0" else vit_b_16)().eval()
+    x = torch.zeros(2, 3, 224, 224, device="meta")
+    runs = {grad: _run(module, x, grad) for grad in (False, True)}
+    for convention in (*COUNTERS.values(), *CATEGORY_CONVENTIONS):
+        counted = _summary(module, runs[getattr(convention, "backward", False)], 2, convention)
+        assert counted["count"] == spec.count(convention), convention
+        assert counted["params_visible"] == spec.params(convention), convention
+    assert counted["terms"] == spec.terms()
+    assert counted["params"] == counted["params_by_formula"] == spec.params()
+    assert not counted["unused_layers"]

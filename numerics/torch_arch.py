@@ -3,15 +3,44 @@ r"""A ``torch.nn.Module`` from a layer spec, and counts taken from a module's ow
 * :func:`to_module` builds the network a :class:`theory.arch.Spec` describes (integer
   hyper-parameters only): one torch layer per spec node, replayed in order by :class:`SpecNet`.
   Inputs carry a batch axis: ``(N, C, H, W)``, ``(N, L)`` token ids or ``(N, L, d)``.
-* :func:`count_module` counts any module independently of a spec: forward hooks record the
-  input and output shapes of its leaf layers (``Conv2d``, ``Linear``, norms, activations,
-  pooling, ``MultiheadAttention``, ``Embedding``, ``RNN``/``LSTM``/``GRU`` and the small
-  parameter modules here), and the counts come from :mod:`theory.conv`/:mod:`theory.linear`/
-  :mod:`theory.arch` formulas applied to those shapes (recurrent layers:
-  :func:`theory.arch.recurrent_params` and :func:`~theory.arch.recurrent_cost` on the
-  module's sizes and the sequence length its input has).
-  Functional operations inside ``forward`` (residual additions, concatenation, gating) are
-  invisible to hooks, so the ``elementwise`` category is not counted here.
+* :func:`count_module` counts any module independently of a spec, through two views at
+  once (the pattern of ``torch.utils.flop_counter.FlopCounterMode``, torch 2.13, read in
+  ``torch/utils/flop_counter.py``): forward pre-hooks and hooks on every submodule keep a
+  stack of module paths, and a ``TorchDispatchMode`` sees every aten op.
+
+  - *Counted leaves* (``Conv2d``, ``ConvTranspose2d``, ``Linear``, ``BatchNorm2d``,
+    ``LayerNorm``, the activations of :data:`theory.arch.ACTIVATIONS`, ``MaxPool2d``,
+    ``AvgPool2d``, ``AdaptiveAvgPool2d``, ``MultiheadAttention`` used directly (cross
+    attention: L queries, S keys), ``Embedding``, ``RNN``/``LSTM``/``GRU``) give their
+    :data:`theory.arch.TERMS` by formula from their shapes (:mod:`theory.conv`,
+    :mod:`theory.linear`, :func:`~theory.arch.recurrent_cost`, :mod:`theory.pooling`),
+    whatever kernel torch picks (MHA fast path, oneDNN LSTM); aten ops run inside one are
+    not counted again.
+  - *Every other aten op* (functional code) is classified from its name and shapes:
+    ``add``/``sub`` → ``add.elements``, or ``table_add.elements`` + ``table_add.params``
+    when an operand is a parameter (ViT's position table); ``mul``/``div`` →
+    ``scale.elements`` (gating); ``cat`` is free, but a parameter concatenated (ViT's class
+    token) gives ``cls_token.params``; ``convolution`` (2-D) → ``conv.*`` or
+    ``conv_transpose.*``; ``mm``/``bmm``/``addmm`` with a parameter operand →
+    ``linear.*`` (``addmm``'s bias → ``linear.bias``), between two activations →
+    ``attention.matmul_macs``; softmax → ``attention.softmax``; activations → ``act.<kind>``
+    (``hardtanh`` only as ReLU6); ``native_layer_norm``/``native_batch_norm`` → norm terms;
+    pooling ops and a mean over both spatial axes → pool terms (the mean as an adaptive
+    pool to 1×1); ``F.scaled_dot_product_attention`` is caught once by a
+    ``TorchFunctionMode`` and counted by formula (:math:`LS(E+E_v)` MACs, :math:`LS`
+    softmax entries per batch and head), whether torch runs the fused CPU op
+    ``_scaled_dot_product_flash_attention_for_cpu`` or, on ``meta``, the math path (scaling,
+    ``bmm``, ``_safe_softmax``, ``bmm``). Views, copies, indexing, creation and dropout are
+    free; arithmetic on integer tensors is index bookkeeping (free). Any other arithmetic
+    op is a ``ValueError`` naming the op and the module it ran in, never a silent zero; a
+    parameter used by an op with no parameter term (``x * gamma``) likewise.
+  - Parameters held directly by a container and used functionally are counted once, at
+    their first use (``params_by_formula``); a reused leaf's parameters count once too.
+  - ``backward=True`` runs the forward with grad enabled and records, per layer, whether
+    its input and its parameters require a gradient, then applies
+    :meth:`theory.arch.Spec.count`'s rule (a MAC term: 1 + [trainable weights] + [input
+    grad]; attention matmuls 3, functional SDPA 1 + 2 [input grad]; others 1 + [input grad]
+    + [trainable parameters]). The MHA fast path is switched off while counting.
 * :func:`flop_counter_flops` is what ``torch.utils.flop_counter.FlopCounterMode`` measures.
 
 What ``FlopCounterMode`` sees of recurrent layers (measured, torch 2.13 on CPU):
@@ -22,6 +51,12 @@ counted). A float32 ``nn.LSTM`` on CPU runs as one fused ``aten.mkldnn_rnn_layer
 with ``torch.backends.mkldnn.flags(enabled=False)`` or on the ``meta`` device the LSTM
 decomposes into matmuls and is counted exactly again. :func:`count_module` does not depend
 on this: its recurrent counts come from the weight shapes and the input's length.
+
+``FlopCounterMode`` over forward and ``backward()`` (measured on ``meta``, torch 2.13) equals
+``count_module(..., Convention(unit="FLOP", backward=True))`` on every reference network
+except for grouped convolutions: its ``conv_backward_flop`` ignores ``groups`` in the weight
+gradient and is over by exactly :math:`\sum 2(G-1)\,\text{MACs}` over the grouped convs
+(MobileNetV2, EfficientNet-B0; ``tests/test_count_module.py``).
 """
 
 from __future__ import annotations

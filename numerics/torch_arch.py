@@ -3,15 +3,44 @@ r"""A ``torch.nn.Module`` from a layer spec, and counts taken from a module's ow
 * :func:`to_module` builds the network a :class:`theory.arch.Spec` describes (integer
   hyper-parameters only): one torch layer per spec node, replayed in order by :class:`SpecNet`.
   Inputs carry a batch axis: ``(N, C, H, W)``, ``(N, L)`` token ids or ``(N, L, d)``.
-* :func:`count_module` counts any module independently of a spec: forward hooks record the
-  input and output shapes of its leaf layers (``Conv2d``, ``Linear``, norms, activations,
-  pooling, ``MultiheadAttention``, ``Embedding``, ``RNN``/``LSTM``/``GRU`` and the small
-  parameter modules here), and the counts come from :mod:`theory.conv`/:mod:`theory.linear`/
-  :mod:`theory.arch` formulas applied to those shapes (recurrent layers:
-  :func:`theory.arch.recurrent_params` and :func:`~theory.arch.recurrent_cost` on the
-  module's sizes and the sequence length its input has).
-  Functional operations inside ``forward`` (residual additions, concatenation, gating) are
-  invisible to hooks, so the ``elementwise`` category is not counted here.
+* :func:`count_module` counts any module independently of a spec, through two views at
+  once (the pattern of ``torch.utils.flop_counter.FlopCounterMode``, torch 2.13, read in
+  ``torch/utils/flop_counter.py``): forward pre-hooks and hooks on every submodule keep a
+  stack of module paths, and a ``TorchDispatchMode`` sees every aten op.
+
+  - *Counted leaves* (``Conv2d``, ``ConvTranspose2d``, ``Linear``, ``BatchNorm2d``,
+    ``LayerNorm``, the activations of :data:`theory.arch.ACTIVATIONS`, ``MaxPool2d``,
+    ``AvgPool2d``, ``AdaptiveAvgPool2d``, ``MultiheadAttention`` used directly (cross
+    attention: L queries, S keys), ``Embedding``, ``RNN``/``LSTM``/``GRU``) give their
+    :data:`theory.arch.TERMS` by formula from their shapes (:mod:`theory.conv`,
+    :mod:`theory.linear`, :func:`~theory.arch.recurrent_cost`, :mod:`theory.pooling`),
+    whatever kernel torch picks (MHA fast path, oneDNN LSTM); aten ops run inside one are
+    not counted again.
+  - *Every other aten op* (functional code) is classified from its name and shapes:
+    ``add``/``sub`` → ``add.elements``, or ``table_add.elements`` + ``table_add.params``
+    when an operand is a parameter (ViT's position table); ``mul``/``div`` →
+    ``scale.elements`` (gating); ``cat`` is free, but a parameter concatenated (ViT's class
+    token) gives ``cls_token.params``; ``convolution`` (2-D) → ``conv.*`` or
+    ``conv_transpose.*``; ``mm``/``bmm``/``addmm`` with a parameter operand →
+    ``linear.*`` (``addmm``'s bias → ``linear.bias``), between two activations →
+    ``attention.matmul_macs``; softmax → ``attention.softmax``; activations → ``act.<kind>``
+    (``hardtanh`` only as ReLU6); ``native_layer_norm``/``native_batch_norm`` → norm terms;
+    pooling ops and a mean over both spatial axes → pool terms (the mean as an adaptive
+    pool to 1×1); ``F.scaled_dot_product_attention`` is caught once by a
+    ``TorchFunctionMode`` and counted by formula (:math:`LS(E+E_v)` MACs, :math:`LS`
+    softmax entries per batch and head), whether torch runs the fused CPU op
+    ``_scaled_dot_product_flash_attention_for_cpu`` or, on ``meta``, the math path (scaling,
+    ``bmm``, ``_safe_softmax``, ``bmm``). Views, copies, indexing, creation and dropout are
+    free; arithmetic on integer tensors is index bookkeeping (free). Any other arithmetic
+    op is a ``ValueError`` naming the op and the module it ran in, never a silent zero; a
+    parameter used by an op with no parameter term (``x * gamma``) likewise.
+  - Parameters held directly by a container and used functionally are counted once, at
+    their first use (``params_by_formula``); a reused leaf's parameters count once too.
+  - ``backward=True`` runs the forward with grad enabled and records, per layer, whether
+    its input and its parameters require a gradient, then applies
+    :meth:`theory.arch.Spec.count`'s rule (a MAC term: 1 + [trainable weights] + [input
+    grad]; attention matmuls 3, functional SDPA 1 + 2 [input grad]; others 1 + [input grad]
+    + [trainable parameters]). The MHA fast path is switched off while counting.
 * :func:`flop_counter_flops` is what ``torch.utils.flop_counter.FlopCounterMode`` measures.
 
 What ``FlopCounterMode`` sees of recurrent layers (measured, torch 2.13 on CPU):
@@ -22,6 +51,12 @@ counted). A float32 ``nn.LSTM`` on CPU runs as one fused ``aten.mkldnn_rnn_layer
 with ``torch.backends.mkldnn.flags(enabled=False)`` or on the ``meta`` device the LSTM
 decomposes into matmuls and is counted exactly again. :func:`count_module` does not depend
 on this: its recurrent counts come from the weight shapes and the input's length.
+
+``FlopCounterMode`` over forward and ``backward()`` (measured on ``meta``, torch 2.13) equals
+``count_module(..., Convention(unit="FLOP", backward=True))`` on every reference network
+except for grouped convolutions: its ``conv_backward_flop`` ignores ``groups`` in the weight
+gradient and is over by exactly :math:`\sum 2(G-1)\,\text{MACs}` over the grouped convs
+(MobileNetV2, EfficientNet-B0; ``tests/test_count_module.py``).
 """
 
 from __future__ import annotations
@@ -30,16 +65,19 @@ import numbers
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from theory.arch import (
     CATEGORIES,
+    TERM_CATEGORIES,
+    TERMS,
     TORCHVISION_OPS,
     Convention,
+    CounterConvention,
     Spec,
-    attention_cost,
-    attention_params,
     recurrent_cost,
     recurrent_params,
 )
@@ -159,6 +197,11 @@ def _module(node) -> nn.Module | None:
         return nn.Conv2d(
             a["in_channels"], a["out_channels"], a["kernel_size"], a["stride"], a["padding"],
             a["dilation"], a["groups"], a["bias"],
+        )  # fmt: skip
+    if node.op == "conv_transpose":
+        return nn.ConvTranspose2d(
+            a["in_channels"], a["out_channels"], a["kernel_size"], a["stride"], a["padding"],
+            a["output_padding"], a["groups"], a["bias"], a["dilation"],
         )  # fmt: skip
     if node.op == "linear":
         return nn.Linear(a["in_features"], a["out_features"], a["bias"])
@@ -322,45 +365,96 @@ def _numel(shape) -> int:
     return out
 
 
-def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[int, dict]:
-    """(parameters by formula, cost by category) of one leaf layer, per batch."""
-    cost = dict.fromkeys(CATEGORIES, 0)
-    if isinstance(m, nn.Conv2d):
-        k = m.kernel_size
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[-1]))
+
+
+_KIND = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}
+_ACT_KIND = {cls: kind for kind, cls in _ACTS.items()}
+#: Module types counted as one layer by formula (ops inside them are not counted again).
+_LEAVES = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.BatchNorm2d, nn.LayerNorm,
+           nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.MultiheadAttention,
+           nn.Embedding, *_KIND, *_ACTS.values())  # fmt: skip
+
+
+def _mha_counts(m: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor) -> tuple[dict, int]:
+    """(terms over the batch, batch size) of ``nn.MultiheadAttention`` on query ``q`` and
+    key ``k``: projections of L queries and S keys/values, :math:`QK^\\top` and :math:`AV`
+    (:math:`L S d` MACs each), :math:`h L S` softmax entries, :math:`L d` query scalings."""
+    d, h = m.embed_dim, m.num_heads
+    if q.dim() == 2:
+        batch, length, keys = 1, q.shape[0], k.shape[0]
+    elif m.batch_first:
+        batch, length, keys = q.shape[0], q.shape[1], k.shape[1]
+    else:
+        batch, length, keys = q.shape[1], q.shape[0], k.shape[0]
+    batch, length, keys = int(batch), int(length), int(keys)
+    biased = m.in_proj_bias is not None
+    terms = {
+        "attention.proj_macs": batch * (2 * length * d * d + keys * d * (m.kdim + m.vdim)),
+        "attention.proj_bias": batch * (2 * length + 2 * keys) * d if biased else 0,
+        "attention.matmul_macs": batch * 2 * length * keys * d,
+        "attention.softmax": batch * h * length * keys,
+        "attention.scale": batch * length * d,
+    }
+    return terms, batch
+
+
+def _leaf_terms(m: nn.Module, args: tuple, kwargs: dict, out) -> tuple[dict, int]:
+    """(terms over the whole call, parameters by formula) of one counted leaf layer; per-
+    sample division happens later. Parameter terms are absolute (not per call)."""
+    inp = args[0] if args else next(iter(kwargs.values()), None)
+    if isinstance(out, tuple):
+        out = out[0]
+    if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+        op = "conv" if isinstance(m, nn.Conv2d) else "conv_transpose"
+        k = tuple(m.kernel_size)
         params = conv_params(m.in_channels, m.out_channels, k, m.groups, m.bias is not None)
-        cost["macs"] = out.shape[0] * conv_macs(
-            m.in_channels, m.out_channels, k, tuple(out.shape[2:]), m.groups
-        )
-        cost["bias"] = _numel(out.shape) if m.bias is not None else 0
-    elif isinstance(m, nn.Linear):
+        if op == "conv":
+            macs = conv_macs(m.in_channels, m.out_channels, k, tuple(out.shape[-2:]), m.groups)
+            macs *= _numel(out.shape[:-3])
+        else:
+            macs = _numel(inp.shape) * (m.out_channels // m.groups) * k[0] * k[1]
+        terms = {f"{op}.macs": macs, f"{op}.bias": _numel(out.shape) if m.bias is not None else 0}
+        return {**terms, f"{op}.params": params}, params
+    if isinstance(m, nn.Linear):
         rows = _numel(out.shape[:-1])
         params = linear_params(m.in_features, m.out_features, m.bias is not None)
-        cost["macs"] = rows * m.in_features * m.out_features
-        cost["bias"] = rows * m.out_features if m.bias is not None else 0
-    elif isinstance(m, nn.BatchNorm2d | nn.LayerNorm):
-        params = 2 * (
-            m.num_features if isinstance(m, nn.BatchNorm2d) else _numel(m.normalized_shape)
-        )
-        cost["norm"] = _numel(out.shape)
-    elif isinstance(m, tuple(_ACTS.values())):
-        params, cost["activation"] = 0, _numel(out.shape)
-    elif isinstance(m, nn.MaxPool2d | nn.AvgPool2d):
-        k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
-        params, cost["pool"] = 0, _numel(out.shape) * k * k
-    elif isinstance(m, nn.AdaptiveAvgPool2d):
-        params = 0
-        size = m.output_size if isinstance(m.output_size, int) else m.output_size[0]
-        h, w = inp.shape[-2:]
-        channels = _numel(inp.shape[:-2])
-        cost["pool"] = channels * adaptive_read_count(h, size) * adaptive_read_count(w, size)
-    elif isinstance(m, SelfAttention):
-        batch, length = out.shape[0], out.shape[1]
-        params = attention_params(m.mha.embed_dim)
-        per_sample = attention_cost(length, m.mha.embed_dim, m.mha.num_heads)
-        cost.update({k: batch * v for k, v in per_sample.items()})
-    elif isinstance(m, nn.Embedding):
+        return {
+            "linear.macs": rows * m.in_features * m.out_features,
+            "linear.bias": rows * m.out_features if m.bias is not None else 0,
+            "linear.params": params,
+        }, params
+    if isinstance(m, nn.BatchNorm2d | nn.LayerNorm):
+        op = "batchnorm" if isinstance(m, nn.BatchNorm2d) else "layernorm"
+        params = sum(p.numel() for p in (m.weight, m.bias) if p is not None)
+        return {f"{op}.elements": _numel(out.shape), f"{op}.params": params}, params
+    if type(m) in _ACT_KIND:
+        return {f"act.{_ACT_KIND[type(m)]}": _numel(out.shape)}, 0
+    if isinstance(m, nn.MaxPool2d | nn.AvgPool2d | nn.AdaptiveAvgPool2d):
+        op = {nn.MaxPool2d: "maxpool", nn.AvgPool2d: "avgpool"}.get(type(m), "adaptive_avgpool")
+        if op == "adaptive_avgpool":
+            (h, w), (oh, ow) = inp.shape[-2:], out.shape[-2:]
+            reads = (
+                _numel(inp.shape[:-2])
+                * adaptive_read_count(int(h), int(oh))
+                * (adaptive_read_count(int(w), int(ow)))
+            )
+        else:
+            kh, kw = _pair(m.kernel_size)
+            reads = _numel(out.shape) * kh * kw
+        return {f"{op}.reads": reads, f"{op}.inputs": _numel(inp.shape),
+                f"{op}.outputs": _numel(out.shape)}, 0  # fmt: skip
+    if isinstance(m, nn.MultiheadAttention):
+        q = inp
+        key = args[1] if len(args) > 1 else kwargs.get("key", q)
+        terms, _ = _mha_counts(m, q, key)
+        params = sum(p.numel() for p in m.parameters())  # in_proj (or q/k/v), out_proj, bias_k/v
+        return {**terms, "attention.params": params}, params
+    if isinstance(m, nn.Embedding):
         params = m.num_embeddings * m.embedding_dim  # a gather: no arithmetic
-    elif isinstance(m, nn.RNNBase):
+        return {"embedding.params": params}, params
+    if isinstance(m, nn.RNNBase):
         if isinstance(inp, nn.utils.rnn.PackedSequence):
             raise _Refused(
                 f"example: count_module counts {type(m).__name__} on padded tensors "
@@ -376,55 +470,363 @@ def _leaf_counts(m: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> tuple[in
         sizes = (m.input_size, m.hidden_size, m.num_layers, bool(m.bias), bool(m.bidirectional))
         params = recurrent_params(kind, *sizes)
         per_sequence = recurrent_cost(kind, int(length), *sizes)
-        cost.update({k: int(batch) * int(v) for k, v in per_sequence.items()})
-    elif isinstance(m, ClsToken | TableAdd):
-        params = sum(p.numel() for p in m.parameters())
-        if isinstance(m, TableAdd):
-            cost["elementwise"] = _numel(out.shape)
-    else:
-        raise ValueError(f"module: count_module has no counting rule for layer {type(m).__name__}")
-    return int(params), cost
+        terms = {f"{kind}.{c}": int(batch) * int(v) for c, v in per_sequence.items()}
+        return {**terms, f"{kind}.params": params}, params
+    raise AssertionError(type(m))  # pragma: no cover - _LEAVES lists the types above
 
 
-_KIND = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}
-_LEAVES = (nn.Conv2d, nn.Linear, nn.BatchNorm2d, nn.LayerNorm, nn.MaxPool2d, nn.AvgPool2d,
-           nn.AdaptiveAvgPool2d, SelfAttention, nn.Embedding, ClsToken, TableAdd,
-           *_KIND, *_ACTS.values())  # fmt: skip
-_FREE = (nn.Dropout, nn.Identity, nn.Flatten)  # layers that cost nothing
+# ----------------------------------------------------------------- functional operations
+_aten = torch.ops.aten
+
+#: aten ops that move, copy, index or create data: no arithmetic, no term (a view of a
+#: parameter stays that parameter).
+_FREE_OPS = frozenset(
+    "view _unsafe_view reshape _reshape_alias expand expand_as permute transpose t "
+    "slice select unsqueeze squeeze flatten clone contiguous _to_copy copy_ detach alias "
+    "split split_with_sizes unsafe_split chunk unbind index_select index narrow as_strided "
+    "empty empty_like empty_strided zeros zeros_like ones ones_like full full_like fill_ zero_ "
+    "new_empty new_empty_strided new_zeros new_ones new_full arange lift_fresh "
+    "lift_fresh_copy _local_scalar_dense constant_pad_nd repeat roll flip movedim "
+    "native_dropout dropout scalar_tensor stack cat _assert_tensor_metadata".split()
+)
+#: activations by aten op (``hardtanh`` only with torch's ReLU6 bounds 0 and 6).
+_ACT_OPS = {"relu": "relu", "gelu": "gelu", "silu": "silu", "sigmoid": "sigmoid",
+            "tanh": "tanh", "hardswish": "hardswish", "hardtanh": "relu6"}  # fmt: skip
+_ADD_OPS = ("add", "sub", "rsub")
+_MUL_OPS = ("mul", "div")
+_SDPA_OPS = ("_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_flash_attention",
+             "_scaled_dot_product_efficient_attention", "_scaled_dot_product_cudnn_attention",
+             "_scaled_dot_product_attention_math")  # fmt: skip
+
+
+class _Record:
+    """One counted layer or functional operation."""
+
+    __slots__ = (
+        "input_grad",
+        "layer",
+        "matmul_factor",
+        "op",
+        "param_grad",
+        "params",
+        "shape",
+        "terms",
+    )  # fmt: skip
+
+    def __init__(self, layer, op, shape, terms, params, input_grad, param_grad, factor=3):
+        self.layer, self.op, self.shape = layer, op, shape
+        self.terms, self.params = terms, params
+        self.input_grad, self.param_grad, self.matmul_factor = input_grad, param_grad, factor
+
+
+def _tensors(tree) -> list[torch.Tensor]:
+    out = []
+    stack = [tree]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, torch.Tensor):
+            out.append(v)
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+    return out
+
+
+class _Counter:
+    """Module hooks (a stack of module paths; counted leaves) and the dispatch-level
+    classification of every aten op run outside a counted leaf."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.names = {id(m): name for name, m in module.named_modules()}
+        self.types = {id(m): type(m).__name__ for m in module.modules()}
+        self.stack: list[nn.Module] = []
+        self.inside = 0  # depth of counted leaves (and functional SDPA) being executed
+        self.records: list[_Record] = []
+        self.called: dict[int, int] = {}  # id(leaf) -> parameters by formula
+        self.param_of: dict[int, tuple[torch.Tensor, nn.Parameter]] = {}
+        self.seen_params: dict[int, int] = {}  # id(parameter used functionally) -> numel
+
+    # ---------------------------------------------------------------- module hooks
+    def pre(self, m, args, kwargs):
+        self.stack.append(m)
+        if isinstance(m, _LEAVES):
+            self.inside += 1
+
+    def post(self, m, args, kwargs, out):
+        self.stack.pop()
+        if not isinstance(m, _LEAVES):
+            return
+        self.inside -= 1
+        if self.inside:  # a counted leaf inside another: counted by the outer one
+            return
+        terms, params = _leaf_terms(m, args, kwargs, out)
+        first = id(m) not in self.called
+        self.called[id(m)] = params
+        if not first:  # a reused layer: its parameters belong to its first call
+            terms = {k: v for k, v in terms.items() if TERMS[k][0] != "per_param"}
+        op = "act" if type(m) in _ACT_KIND else next(iter(terms)).split(".")[0]
+        if isinstance(out, tuple):
+            out = out[0]
+        trainable = [p for p in m.parameters() if p.requires_grad]
+        own = {id(p) for p in m.parameters()}
+        grad = any(t.requires_grad for t in _tensors((args, kwargs)) if id(t) not in own)
+        self.records.append(_Record(self.names[id(m)], op, tuple(out.shape), terms,
+                                    params if first else 0, grad, bool(trainable)))  # fmt: skip
+
+    def where(self) -> str:
+        if not self.stack:
+            return "<root>"
+        m = self.stack[-1]
+        return f"{self.names.get(id(m)) or '<root>'} ({type(m).__name__})"
+
+    def path(self) -> str:
+        return (self.names.get(id(self.stack[-1])) if self.stack else "") or "<root>"
+
+    # ---------------------------------------------------------------- functional ops
+    def param(self, t: torch.Tensor) -> nn.Parameter | None:
+        if isinstance(t, nn.Parameter):
+            return t
+        hit = self.param_of.get(id(t))
+        return hit[1] if hit is not None and hit[0] is t else None
+
+    def functional(self, func, args, kwargs, out) -> None:
+        name = func._overloadpacket.__name__
+        base = name[:-1] if name.endswith("_") and not name.startswith("_") else name
+        ins = _tensors((args, kwargs))
+        params = [p for p in map(self.param, ins) if p is not None]
+        if base in _FREE_OPS or base in ("embedding",):
+            if params and len(params) == len(ins):  # a view or copy of a parameter is it
+                for t in _tensors(out):
+                    self.param_of[id(t)] = (t, params[0])
+            if base == "cat" and params:
+                self.add(func, "cls_token", out, {"cls_token.params": 0}, ins, params)
+            elif base == "embedding" and params:
+                self.add(func, "embedding", out, {"embedding.params": 0}, ins, params)
+            return
+        if all(not t.is_floating_point() for t in ins):
+            return  # arithmetic on integer or bool tensors: index bookkeeping, not the network
+        outs = _tensors(out)
+        n_out = _numel(outs[0].shape) if outs else 0
+        terms = None
+        if base in _ADD_OPS:
+            op = "table_add" if params else "add"
+            terms = {f"{op}.elements": n_out, **({"table_add.params": 0} if params else {})}
+        elif base in _MUL_OPS and not params:
+            op, terms = "scale", {"scale.elements": n_out}
+        elif base in _ACT_OPS and not params:
+            kind = _ACT_OPS[base]
+            if base == "hardtanh" and tuple(float(v) for v in args[1:3]) != (0.0, 6.0):
+                kind = None
+            if kind:
+                op, terms = "act", {f"act.{kind}": n_out}
+        elif base in ("_softmax", "_safe_softmax", "softmax") and not params:
+            op, terms = "attention", {"attention.softmax": n_out}
+        elif base == "convolution" and args[1].dim() == 4:
+            x, w, b = args[0], args[1], args[2]
+            transposed = bool(args[6])
+            op = "conv_transpose" if transposed else "conv"
+            per = int(w.shape[1]) * int(w.shape[2]) * int(w.shape[3])
+            macs = _numel((x if transposed else outs[0]).shape) * per
+            terms = {f"{op}.macs": macs, f"{op}.bias": n_out if b is not None else 0,
+                     f"{op}.params": 0}  # fmt: skip
+        elif base in ("mm", "addmm", "bmm"):
+            a, b = (args[1], args[2]) if base == "addmm" else (args[0], args[1])
+            macs = _numel(a.shape) * int(b.shape[-1])
+            if params:
+                op = "linear"
+                terms = {"linear.macs": macs, "linear.params": 0}
+                if base == "addmm":
+                    terms["linear.bias"] = n_out
+            elif base != "addmm":
+                op, terms = "attention", {"attention.matmul_macs": macs}
+        elif base in ("native_layer_norm", "native_batch_norm", "_native_batch_norm_legit",
+                      "_native_batch_norm_legit_no_training"):  # fmt: skip
+            op = "layernorm" if base == "native_layer_norm" else "batchnorm"
+            terms = {f"{op}.elements": _numel(ins[0].shape), f"{op}.params": 0}
+        elif base in ("max_pool2d_with_indices", "max_pool2d", "avg_pool2d") and not params:
+            op = "avgpool" if base == "avg_pool2d" else "maxpool"
+            kh, kw = _pair(args[1])
+            terms = {f"{op}.reads": n_out * kh * kw, f"{op}.inputs": _numel(ins[0].shape),
+                     f"{op}.outputs": n_out}  # fmt: skip
+        elif base in ("_adaptive_avg_pool2d", "mean") and not params and ins[0].dim() == 4:
+            x = ins[0]
+            (h, w), (oh, ow) = x.shape[-2:], outs[0].shape[-2:]
+            if base == "mean":  # a mean over the spatial axes: an adaptive pool to 1 x 1
+                dims = sorted(int(d) % 4 for d in args[1])
+                oh = ow = 1 if dims == [2, 3] else None
+            if oh is not None:
+                reads = (
+                    _numel(x.shape[:2])
+                    * adaptive_read_count(int(h), int(oh))
+                    * (adaptive_read_count(int(w), int(ow)))
+                )
+                op = "adaptive_avgpool"
+                terms = {"adaptive_avgpool.reads": reads, "adaptive_avgpool.inputs": x.numel(),
+                         "adaptive_avgpool.outputs": n_out}  # fmt: skip
+        elif base in _SDPA_OPS:
+            q, k, v = args[0], args[1], args[2]
+            terms, op = _sdpa_terms(q, k, v), "attention"
+        if terms is None:
+            what = "no counting rule" if base == "convolution" else "cannot classify"
+            raise ValueError(
+                f"module: count_module {what} for aten.{name} (shapes "
+                f"{[tuple(t.shape) for t in ins]}{', on a parameter' if params else ''}) run "
+                f"in {self.where()} outside any counted layer"
+            )
+        self.add(func, op, out, terms, ins, params)
+
+    def add(self, func, op, out, terms, ins, params) -> None:
+        """Record one functional operation: ``*.params`` terms get the numel of parameters
+        not seen before (a parameter used twice counts once)."""
+        new = [p for p in {id(p): p for p in params}.values() if id(p) not in self.seen_params]
+        for p in new:
+            self.seen_params[id(p)] = p.numel()
+        count = sum(p.numel() for p in new)
+        terms = {k: (count if TERMS[k][0] == "per_param" else v) for k, v in terms.items()}
+        pids = {id(p) for p in params}
+        input_grad = any(t.requires_grad for t in ins
+                         if self.param(t) is None and id(t) not in pids)  # fmt: skip
+        param_grad = any(p.requires_grad for p in params)
+        outs = _tensors(out)
+        shape = tuple(outs[0].shape) if outs else ()
+        layer = f"{self.path()}.{func._overloadpacket.__name__}"
+        factor = 3 if op != "attention" else 1 + 2 * int(input_grad)
+        self.records.append(_Record(layer, op, shape, terms, count, input_grad, param_grad,
+                                    factor))  # fmt: skip
+
+
+def _sdpa_terms(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> dict:
+    """Terms of scaled dot-product attention on ``q (..., L, E)``, ``k (..., S, E)``,
+    ``v (..., S, Ev)``: :math:`LS(E + E_v)` matmul MACs and :math:`LS` softmax entries per
+    batch-and-head, every query element scaled once."""
+    lead = _numel(q.shape[:-2])
+    length, keys = int(q.shape[-2]), int(k.shape[-2])
+    return {
+        "attention.matmul_macs": lead * length * keys * (int(q.shape[-1]) + int(v.shape[-1])),
+        "attention.softmax": lead * length * keys,
+        "attention.scale": q.numel(),
+    }
+
+
+class _Dispatch(TorchDispatchMode):
+    """Sees every aten op (as ``FlopCounterMode`` does); hands the ones run outside a
+    counted leaf to :meth:`_Counter.functional`."""
+
+    def __init__(self, counter: _Counter) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if not self.counter.inside and func._overloadpacket.__name__ not in _META_OPS:
+            self.counter.functional(func, args, kwargs, out)
+        return out
+
+
+#: aten ops that only query metadata.
+_META_OPS = frozenset("size sym_size stride sym_stride numel sym_numel dim is_contiguous "
+                      "sym_is_contiguous storage_offset sym_storage_offset "
+                      "is_strides_like_format is_non_overlapping_and_dense "
+                      "_fused_sdp_choice".split())  # fmt: skip
+
+
+class _Function(torch.overrides.TorchFunctionMode):
+    """Counts ``F.scaled_dot_product_attention`` as one operation whichever kernel torch
+    picks (the fused CPU op, or on ``meta`` the math path: scaling, ``bmm``, softmax)."""
+
+    def __init__(self, counter: _Counter) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        c = self.counter
+        if func is not F.scaled_dot_product_attention or c.inside:
+            return func(*args, **kwargs)
+        q, k, v = (list(args) + [kwargs.get(n) for n in ("query", "key", "value")])[:3]
+        c.inside += 1
+        try:
+            out = func(*args, **kwargs)
+        finally:
+            c.inside -= 1
+        c.add(_SDPA_NAME, "attention", out, _sdpa_terms(q, k, v), [q, k, v], [])
+        return out
+
+
+class _SdpaName:
+    """Stands for the aten op in a record's layer name."""
+
+    class _overloadpacket:  # mirrors OpOverload's attribute
+        __name__ = "scaled_dot_product_attention"
+
+
+_SDPA_NAME = _SdpaName()
+
+
+def _weight(convention, term: str, r: _Record) -> int:
+    """``term``'s weight in record ``r`` under ``convention``, with
+    :meth:`theory.arch.Spec.count`'s backward rule: a weighted MAC term counts forward +
+    weight gradient (when the layer has trainable parameters) + input gradient (when its
+    input requires a gradient); attention matmuls 3 (functional attention: 1 + 2 ×
+    [input requires a gradient]); any other term 1 + [input grad] + [trainable parameters]."""
+    w = convention.term_weight(term)
+    if not (w and isinstance(convention, Convention) and convention.backward):
+        return w
+    if term in _WEIGHT_MACS:
+        return w * (1 + int(r.param_grad) + int(r.input_grad))
+    if term == "attention.matmul_macs":
+        return w * r.matmul_factor
+    return w * (1 + int(r.input_grad) + int(r.param_grad))
+
+
+_WEIGHT_MACS = ("conv.macs", "conv_transpose.macs", "linear.macs", "attention.proj_macs")
 
 
 def count_module(
-    module: nn.Module, example: torch.Tensor, convention: Convention = TORCHVISION_OPS
+    module: nn.Module,
+    example: torch.Tensor,
+    convention: Convention | CounterConvention = TORCHVISION_OPS,
 ) -> dict:
-    """``{"params", "params_by_formula", "unused_layers", "count", "breakdown"}`` of
-    ``module`` on ``example`` (counts per sample: divided by the batch size). A layer with no
-    counting rule is a ``ValueError``, never a silent zero. Recurrent layers (``nn.RNN``,
-    ``nn.LSTM`` without ``proj_size``, ``nn.GRU``; batch first or not) are counted per
-    input sequence by :func:`theory.arch.recurrent_cost` on the length the hook sees (the
-    example's first axis is still the batch: wrap a sequence-first layer); an
-    unbatched ``(L, d)`` or a ``PackedSequence`` input is a ``ValueError``."""
+    """Count ``module`` on ``example`` under ``convention`` (per sample: divided by the
+    example's first axis). Returns a dict:
+
+    * ``params`` (torch's ``numel`` sum), ``params_by_formula`` (leaf layers by their
+      formulas plus every parameter used by a functional operation, each once),
+      ``params_visible`` (``params`` less the parameters ``convention`` hides: a
+      :class:`~theory.arch.CounterConvention`'s ``hidden_params``);
+    * ``terms``: per-sample totals of :data:`theory.arch.TERMS` (parameter terms absolute);
+      ``count``: Σ weight × term, the backward rule applied per layer (see
+      :func:`_weight`); ``breakdown``: canonical terms summed per cost category;
+    * ``layers``: one record per counted layer and functional operation, in execution order,
+      in :meth:`theory.arch.Spec.layer_table`'s format (``layer`` the module path, or the
+      path of the module the operation ran in followed by the aten op's name);
+      :func:`theory.arch.format_layer_table` prints them;
+    * ``unused_layers``: counted layer types with parameters that never ran.
+
+    Leaf layers are counted by formula (see the module docstring), every other aten op by
+    its name and shapes; an arithmetic op with no rule is a ``ValueError`` naming the op and
+    the module it ran in, never a silent zero. Recurrent layers (``nn.RNN``, ``nn.LSTM``
+    without ``proj_size``, ``nn.GRU``; batch first or not) are counted per input sequence
+    on the length the hook sees (the example's first axis is still the batch: wrap a
+    sequence-first layer); an unbatched ``(L, d)`` or a ``PackedSequence`` input is a
+    ``ValueError``. ``convention.backward`` runs the forward with grad enabled to see which
+    layers' inputs require a gradient. A :class:`~theory.arch.CounterConvention` whose
+    ``covers`` leaves out an op met here raises ``ValueError`` as :meth:`Spec.count` does."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    if not isinstance(convention, Convention):
-        raise TypeError(f"convention must be a Convention, got {type(convention).__name__}")
+    if not isinstance(convention, Convention | CounterConvention):
+        raise TypeError(
+            "convention must be a Convention or a CounterConvention, got "
+            f"{type(convention).__name__}"
+        )
     if not isinstance(example, torch.Tensor):
         raise TypeError(f"example must be a torch.Tensor, got {type(example).__name__}")
     if example.dim() < 1 or example.shape[0] < 1:
         raise ValueError(f"example must have a batch axis of size >= 1, got {tuple(example.shape)}")
     if isinstance(module, SpecNet):
         module._check_input(example, "example")
-    records: dict[int, int] = {}  # id(layer) -> parameters by formula (a reused layer once)
-    breakdown = dict.fromkeys(CATEGORIES, 0)
-
-    def hook(m, args, out):
-        params, cost = _leaf_counts(m, args[0], out)
-        records[id(m)] = params
-        for k, v in cost.items():
-            breakdown[k] += v
-
-    # MultiheadAttention's out_proj is a Linear it never calls: count the attention as a whole
-    inner = {id(c) for m in module.modules() if isinstance(m, SelfAttention)
-             for c in m.modules() if c is not m}  # fmt: skip
     for name, m in module.named_modules():
         if isinstance(m, nn.RNNBase) and (type(m) not in _KIND or getattr(m, "proj_size", 0)):
             raise ValueError(
@@ -432,34 +834,86 @@ def count_module(
                 f"({type(m).__name__}{', proj_size > 0' if type(m) in _KIND else ''}); "
                 "recurrent layers counted: RNN, GRU, LSTM without projection"
             )
-        if id(m) in inner or isinstance(m, _LEAVES + _FREE):
-            continue
-        has_own = any(True for _ in m.parameters(recurse=False))
-        if has_own or not any(True for _ in m.children()):
-            raise ValueError(
-                f"module: count_module has no counting rule for layer {name or '<root>'!r} "
-                f"({type(m).__name__}); known: {sorted(c.__name__ for c in _LEAVES)}"
-            )
-    leaves = [m for m in module.modules() if isinstance(m, _LEAVES) and id(m) not in inner]
-    handles = [m.register_forward_hook(hook) for m in leaves]
+    backward = isinstance(convention, Convention) and convention.backward
+    return _summary(module, _run(module, example, backward), int(example.shape[0]), convention)
+
+
+def _run(module: nn.Module, example: torch.Tensor, backward: bool) -> _Counter:
+    """Run ``module(example)`` once under the hooks and both modes (grad enabled when
+    ``backward``: which inputs require a gradient is recorded per layer)."""
+    counter = _Counter(module)
+    handles = []
+    for m in module.modules():
+        handles.append(m.register_forward_pre_hook(counter.pre, with_kwargs=True))
+        handles.append(m.register_forward_hook(counter.post, with_kwargs=True))
+    fastpath = torch.backends.mha.get_fastpath_enabled()
     try:
-        with torch.no_grad():
+        torch.backends.mha.set_fastpath_enabled(False)
+        with torch.set_grad_enabled(backward), _Function(counter), _Dispatch(counter):
             module(example)
     except _Refused:
         raise
-    except (RuntimeError, IndexError, AssertionError, ValueError) as err:
+    except ValueError as err:
+        if str(err).startswith("module: count_module"):
+            raise
         # torch's recurrent layers raise ValueError for a wrong rank or dtype
         raise ValueError(f"example does not fit the module: {err}") from None
+    except (RuntimeError, IndexError, AssertionError) as err:
+        raise ValueError(f"example does not fit the module: {err}") from None
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for h in handles:
             h.remove()
-    batch = int(example.shape[0])
-    per_sample = {k: v // batch for k, v in breakdown.items()}
-    unused = [type(m).__name__ for m in leaves if id(m) not in records and any(m.parameters())]
+    return counter
+
+
+def _summary(module, counter: _Counter, batch: int, convention) -> dict:
+    covers = getattr(convention, "covers", None)
+    layers, terms = [], {}
+    breakdown = dict.fromkeys(CATEGORIES, 0)
+    hidden_total = 0
+    for r in counter.records:
+        key = next((t for t in r.terms if t.startswith("act.")), r.op)
+        if covers is not None and key not in covers:
+            raise ValueError(
+                f"convention {convention.name!r} was not measured on {key} (layer "
+                f"{r.layer!r}); it covers {', '.join(covers)}"
+            )
+        per = {
+            t: (v if TERMS[t][0] == "per_param" else v // batch) for t, v in r.terms.items() if v
+        }
+        by = dict.fromkeys(TERM_CATEGORIES, 0)
+        for t, v in per.items():
+            terms[t] = terms.get(t, 0) + v
+            category, canonical, _ = TERMS[t]
+            if canonical:
+                breakdown[category] += v
+            by[category] += _weight(convention, t, r) * v
+        hidden = sum(v for t, v in per.items()
+                     if TERMS[t][0] == "per_param" and convention.hides_params(t))  # fmt: skip
+        hidden_total += hidden
+        shape = r.shape[1:] if len(r.shape) > 1 else r.shape
+        record = {"layer": r.layer, "op": r.op, "output_shape": tuple(int(v) for v in shape),
+                  "params": r.params - hidden, "count": sum(by.values())}  # fmt: skip
+        record.update(by)
+        layers.append(record)
+    params = sum(p.numel() for p in module.parameters())
+    unused = [counter.types[id(m)] for m in module.modules()
+              if isinstance(m, _LEAVES) and id(m) not in counter.called
+              and any(True for _ in m.parameters()) and not _inside_leaf(module, m)]  # fmt: skip
     return {
-        "params": sum(p.numel() for p in module.parameters()),
-        "params_by_formula": sum(records.values()),
+        "params": params,
+        "params_by_formula": sum(counter.called.values()) + sum(counter.seen_params.values()),
+        "params_visible": params - hidden_total,
+        "terms": terms,
+        "count": sum(r["count"] for r in layers),
+        "breakdown": breakdown,
         "unused_layers": unused,
-        "count": sum(convention.weight(k) * v for k, v in per_sample.items()),
-        "breakdown": per_sample,
+        "layers": layers,
     }
+
+
+def _inside_leaf(root: nn.Module, m: nn.Module) -> bool:
+    """Whether ``m`` is a child of another counted leaf (MultiheadAttention's out_proj)."""
+    return any(m is c for p in root.modules() if isinstance(p, _LEAVES) and p is not m
+               for c in p.modules())  # fmt: skip

@@ -15,6 +15,7 @@ from numerics import experiments as E
 from numerics.torch_arch import ClsToken, SelfAttention, SpecNet, TableAdd, to_module
 from tests.badinput.table import Entry, ErrorSample, Sample, one_of, positive_int
 from theory.arch import Convention, Spec
+from theory.counters import COUNTERS
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -47,6 +48,26 @@ def _lm_spec() -> Spec:
 
 LM = _lm_spec()
 EVERYTHING = Convention(bias=True, activation=True, elementwise=True)
+
+
+class _Residual(torch.nn.Module):
+    """A linear layer and a functional residual addition."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        return x + self.lin(x)
+
+
+class _Exp(torch.nn.Module):
+    """An arithmetic operation count_module has no rule for."""
+
+    def forward(self, x):
+        return torch.exp(x)
+
+
 MODULE_BAD = {"module": (torch.nn.Conv1d(1, 1, 1), torch.nn.Linear(3, 2), Spec("x"))}
 EXAMPLE_BAD = {
     "example": (
@@ -386,12 +407,49 @@ ENTRIES = [
                 check=lambda r: r["breakdown"]["macs"] == 2 * 5 * 16 * (3 + 4 + 4 + 4) // 5,
                 note="sequence first: the example's first axis (5 steps) is taken as the batch",
             ),
+            Sample(
+                {"module": _Residual(), "example": torch.zeros(2, 4), "convention": EVERYTHING},
+                # linear 4x4 (16 MACs + 4 bias) then the functional residual add (4 elements)
+                check=lambda r: r["count"] == 16 + 4 + 4 and r["layers"][1]["op"] == "add",
+                note="a functional residual add is seen by the dispatch mode",
+            ),
+            Sample(
+                {
+                    "module": to_module(SPEC),
+                    "example": torch.zeros(2, 3, 8, 8),
+                    "convention": COUNTERS["fvcore"],
+                },
+                check=lambda r: r["count"] == SPEC.count(COUNTERS["fvcore"]),
+            ),
         ),
         errors=(
             ErrorSample(
                 {"module": torch.nn.Conv1d(1, 1, 1), "example": torch.zeros(1, 1, 4)},
                 ValueError,
                 "no counting rule",
+            ),
+            ErrorSample(
+                {"module": _Exp(), "example": torch.zeros(2, 4)},
+                ValueError,
+                r"cannot classify for aten\.exp",
+            ),
+            ErrorSample(
+                {
+                    "module": torch.nn.ConvTranspose2d(2, 2, 3),
+                    "example": torch.zeros(1, 2, 4, 4),
+                    "convention": COUNTERS["thop"],
+                },
+                ValueError,
+                "convention 'thop' was not measured on conv_transpose",
+            ),
+            ErrorSample(
+                {
+                    "module": torch.nn.Linear(3, 2),
+                    "example": torch.zeros(2, 3),
+                    "convention": "MAC",
+                },
+                TypeError,
+                "convention must be a Convention or a CounterConvention",
             ),
             ErrorSample(
                 {"module": torch.nn.LSTM(3, 4, proj_size=2), "example": torch.zeros(1, 5, 3)},

@@ -15,7 +15,10 @@ from __future__ import annotations
 from theory.arch import TERMS, TORCHVISION_OPS, Convention, Spec, format_layer_table
 from theory.counters import COUNTERS
 
-__all__ = ["counter_sections", "difference", "training_step_flops"]
+__all__ = ["counter_sections", "difference", "module_counts", "training_step_flops"]
+
+#: Conventions :func:`module_counts` applies to torchvision's modules.
+MODULE_CONVENTIONS = ("torchvision", "fvcore", "thop", "torchinfo", "backward")
 
 _MEASURED_KEYS = ("versions", "setup", "networks", "counters", "results")
 _RESULT_KEYS = ("ops", "params", "convention_ops", "convention_params")
@@ -231,6 +234,46 @@ def training_step_flops(names: tuple[str, ...]) -> dict[str, int]:
     return out
 
 
+def module_counts() -> dict[str, dict[str, tuple[int, int, int, int]]]:
+    """``{network: {convention: (module count, spec count, module params, spec params)}}``:
+    :func:`numerics.torch_arch.count_module` on torchvision's EfficientNet-B0 and ViT-B/16
+    as :mod:`numerics.torchvision_nets` builds them (meta device, batch 1) against the
+    reference specs, under the conventions of :data:`MODULE_CONVENTIONS` (``backward``:
+    ``Convention(unit="FLOP", backward=True)``)."""
+    import torch
+
+    from numerics.torch_arch import count_module
+    from numerics.torchvision_nets import efficientnet_b0, vit_b_16
+    from theory.architectures import reference_spec
+
+    out = {}
+    for net, build in (("EfficientNet-B0", efficientnet_b0), ("ViT-B/16", vit_b_16)):
+        spec = reference_spec(net)
+        with torch.device("meta"):
+            module = build().eval()
+        x = torch.zeros(1, 3, 224, 224, device="meta")
+        row = out[net] = {}
+        for key in MODULE_CONVENTIONS:
+            c = Convention(unit="FLOP", backward=True) if key == "backward" else COUNTERS[key]
+            got = count_module(module, x, c)
+            row[key] = (int(got["count"]), int(spec.count(c)), int(got["params_visible"]),
+                        int(spec.params(c)))  # fmt: skip
+    return out
+
+
+def _module_table(counts: dict) -> list[str]:
+    rows = [
+        "| module | convention | `count_module` | spec | parameters (module / spec) |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for net, row in counts.items():
+        for key, (got, want, p_got, p_want) in row.items():
+            ok = "✓" if (got, p_got) == (want, p_want) else "✗"
+            title = "training step (FLOP)" if key == "backward" else TITLES[key]
+            rows.append(f"| {net} | {title} | {got:,} | {want:,} {ok} | {p_got:,} / {p_want:,} |")
+    return rows
+
+
 def _training(step: dict[str, int]) -> list[str]:
     from theory.architectures import reference_spec
 
@@ -269,9 +312,10 @@ def _layer_example() -> list[str]:
     return out
 
 
-def counter_sections(measured: dict, step: dict[str, int]) -> str:
+def counter_sections(measured: dict, step: dict[str, int], modules: dict | None = None) -> str:
     """Markdown of the page's counter sections (see the module docstring): ``measured`` as
-    :func:`numerics.counters.measure` returns it, ``step`` as :func:`training_step_flops`."""
+    :func:`numerics.counters.measure` returns it, ``step`` as :func:`training_step_flops`,
+    ``modules`` (optional) as :func:`module_counts`."""
     _check_measured(measured)
     if not isinstance(step, dict) or any(
         not isinstance(v, int) or isinstance(v, bool) or v < 0 for v in step.values()
@@ -352,4 +396,21 @@ def counter_sections(measured: dict, step: dict[str, int]) -> str:
         "",
         *_layer_example(),
     ]
+    if modules is not None:
+        if not isinstance(modules, dict):
+            raise TypeError(f"modules must be the dict module_counts returns, got {modules!r}")
+        out += [
+            "## Counting torchvision's own modules",
+            "",
+            "`numerics.torch_arch.count_module` counts any torch module: leaf layers by formula "
+            "from their shapes, everything else (residual additions, gating products, the "
+            "class token's concatenation, the position table's addition, "
+            "`F.scaled_dot_product_attention`) through a `TorchDispatchMode` that sees every "
+            "aten operation. On torchvision's EfficientNet-B0 and ViT-B/16, rebuilt module "
+            "for module in `numerics.torchvision_nets` (torchvision itself is not installed "
+            "here), it gives the reference specs' numbers under every convention:",
+            "",
+            *_module_table(modules),
+            "",
+        ]
     return "\n".join(out)

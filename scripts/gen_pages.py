@@ -303,7 +303,7 @@ def architecture_tables() -> str:
     import torch
     from numerics.counters import measure
 
-    from layercheck.counting_page import counter_sections, training_step_flops
+    from layercheck.counting_page import counter_sections, module_counts, training_step_flops
     from numerics.torch_arch import flop_counter_flops, to_module
     from theory import architectures as A
     from theory.arch import Convention
@@ -357,7 +357,7 @@ def architecture_tables() -> str:
     ]
     measured = cached(measure)
     step = cached(training_step_flops, tuple(A.REFERENCE))
-    counters = counter_sections(measured, step)
+    counters = counter_sections(measured, step, cached(module_counts))
     alpha, n = sympy.Symbol("alpha"), sympy.Symbol("n")
     big_l, k, k0 = sympy.symbols("L k k_0")
     symbolic = [

@@ -53,6 +53,9 @@ ENTRIES = [
             ),
         ),
         errors=(
+            ErrorSample(
+                {"measured": _measured(), "step": {}, "modules": [1]}, TypeError, "modules must be"
+            ),
             ErrorSample({"measured": [], "step": {}}, TypeError, "measured must be the dict"),
             ErrorSample({"measured": {}, "step": {}}, ValueError, "measured must have the keys"),
             ErrorSample(
@@ -100,6 +103,21 @@ ENTRIES = [
             ),
         ),
         result="any",
+    ),
+    Entry(
+        "layercheck.counting_page.module_counts",
+        samples=(
+            Sample(
+                {},
+                check=lambda r: all(
+                    got == want and p == q for row in r.values() for got, want, p, q in row.values()
+                ),
+            ),
+        ),
+        result="any",
+        fuzz=False,
+        note="no arguments",
+        time_limit=30.0,
     ),
     Entry(
         "layercheck.counting_page.training_step_flops",

@@ -151,6 +151,40 @@ def _on_meta(module: nn.Module) -> nn.Module:
     return copy.deepcopy(module, memo)
 
 
+@contextlib.contextmanager
+def _restored(module: nn.Module):
+    """Undo what a tool leaves on ``module`` and its submodules: the training flag, extra
+    instance attributes (ptflops' pytorch backend binds ``start_flops_count`` and three
+    more methods to the model), extra forward hooks (its aten backend's) and extra buffers
+    (thop registers ``total_ops`` and ``total_params`` on *every* module but removes them
+    only from those it has a rule for: ``thop/profile.py``, ``profile``)."""
+    training = module.training
+
+    def state(m: nn.Module) -> tuple[set, ...]:
+        return (set(vars(m)), set(m._buffers), *(set(getattr(m, h)) for h in _HOOKS))
+
+    before = {id(m): state(m) for m in module.modules()}
+    try:
+        yield
+    finally:
+        for m in module.modules():
+            attrs, buffers, *hooks = before.get(id(m), state(m))
+            for b in set(m._buffers) - buffers:
+                del m._buffers[b]
+            for name, keep in zip(_HOOKS, hooks, strict=True):
+                for h in set(getattr(m, name)) - keep:
+                    for table in (name, f"{name}_with_kwargs", "_forward_hooks_always_called"):
+                        getattr(m, table, {}).pop(h, None)
+            for a in set(vars(m)) - attrs:
+                delattr(m, a)
+        module.train(training)
+
+
+#: A module's hook tables (ptflops' aten backend registers a pre-hook and a hook on every
+#: child of the model and never removes them: ``ptflops/aten_engine.py``, FlopCounterMode).
+_HOOKS = ("_forward_hooks", "_forward_pre_hooks")
+
+
 def _int(value: object, tool: str, what: str) -> int:
     """A tool's count as an int; ``None`` (ptflops after a failed forward) is a ValueError."""
     if value is None:
@@ -174,16 +208,11 @@ def _fvcore(name: str, module: nn.Module, x: torch.Tensor, grad: bool) -> dict:
 
 def _ptflops(name: str, module: nn.Module, x: torch.Tensor, backend: str, grad: bool) -> dict:
     pt = _import(name, "ptflops")
-    before = set(vars(module))
-    try:
-        with torch.set_grad_enabled(grad):
-            macs, params = pt.get_model_complexity_info(
-                module, tuple(x.shape[1:]), print_per_layer_stat=False, as_strings=False,
-                input_constructor=lambda _: x, backend=backend,
-            )  # fmt: skip
-    finally:  # the pytorch backend binds its counting methods onto the module: unbind them
-        for attr in set(vars(module)) - before:
-            delattr(module, attr)
+    with torch.set_grad_enabled(grad):
+        macs, params = pt.get_model_complexity_info(
+            module, tuple(x.shape[1:]), print_per_layer_stat=False, as_strings=False,
+            input_constructor=lambda _: x, backend=backend,
+        )  # fmt: skip
     return {"ops": _int(macs, "ptflops", "count"), "params": _int(params, "ptflops", "params")}
 
 
@@ -233,7 +262,8 @@ def run_counter(name: str, module: nn.Module, example: torch.Tensor) -> dict[str
     ``name``: a key of :data:`TOOL_COUNTERS` (``"torchvision"``, a published number, is a
     ``ValueError``). ``module``: a ``torch.nn.Module`` with its parameters on the CPU (or on
     ``meta`` for ``"flopcounter_meta"``, which otherwise counts a parameter-free meta copy);
-    it runs in eval mode, its training flag restored afterwards. ``example``: a tensor with
+    it runs in eval mode, and its training flag, attributes and buffers are restored
+    afterwards (the tools leave hooks' bookkeeping behind otherwise). ``example``: a tensor with
     a batch axis of size 1 on the module's device (every tool but ptflops counts the whole
     batch, ptflops divides by it: batch 1 makes them agree per sample). A failing forward
     pass is a ``ValueError``; a tool that is not installed an ``ImportError`` naming the
@@ -272,18 +302,16 @@ def run_counter(name: str, module: nn.Module, example: torch.Tensor) -> dict[str
             f"measured there), got {sorted(devices) or ['cpu']} and {example.device}"
         )
     if PACKAGES[name] != "torch":
-        _import(name, PACKAGES[name])  # an ImportError before the run, not inside it
+        with _quiet():  # thop warns on import (distutils' LooseVersion)
+            _import(name, PACKAGES[name])  # an ImportError before the run, not inside it
     if hasattr(module, "_check_input"):  # a numerics.torch_arch.SpecNet says what it takes
         module._check_input(example, "example")
-    training = module.training
-    module.eval()
     try:
-        with _quiet():
+        with _restored(module), _quiet():
+            module.eval()
             return _dispatch(name, module, example)
     except (RuntimeError, IndexError, AssertionError, TypeError, ValueError) as err:
         raise ValueError(f"example does not fit the module ({name}): {err}") from None
-    finally:
-        module.train(training)
 
 
 def tool_versions() -> dict[str, str]:

@@ -333,11 +333,11 @@ def _keys(values: object, allowed: tuple[str, ...], what: str) -> tuple[str, ...
         raise TypeError(f"{what} must be None or a sequence of {allowed}, got {values!r}")
     out = []
     for v in values:
-        if what == "counters":
-            _name(v)
-        elif not isinstance(v, str):
+        if not isinstance(v, str):
             raise TypeError(f"{what} must be None or a sequence of {allowed}, got {v!r}")
-        elif v not in allowed:
+        if v == "torchvision" and what == "counters":
+            raise ValueError(f"counters: {_PUBLISHED}")
+        if v not in allowed:
             raise ValueError(f"{what} must be None or a sequence of {allowed}, got {v!r}")
         if v in out:
             raise ValueError(f"{what} must not repeat an entry, got {v!r} twice")
@@ -358,12 +358,13 @@ def reference_module(spec, device: str = "cpu") -> tuple[nn.Module, torch.Tensor
         raise TypeError(f"device must be 'cpu' or 'meta', got {device!r}")
     if device not in ("cpu", "meta"):
         raise ValueError(f"device must be 'cpu' or 'meta', got {device!r}")
-    if not spec.nodes:
-        raise ValueError("spec must start with an input node, got an empty spec")
-    shape = tuple(int(v) for v in spec.nodes[0].shape)
     with torch.device(device):
         torch.manual_seed(0)
-        module = to_module(spec).eval()
+        try:
+            module = to_module(spec).eval()
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"spec cannot be built as a torch module: {err}") from None
+        shape = module.input_shape
         if len(shape) == 1:
             example = torch.zeros(1, *shape, dtype=torch.long)
         elif device == "meta":

@@ -64,7 +64,14 @@ from torch import nn
 
 from theory.counters import COUNTERS
 
-__all__ = ["PACKAGES", "TOOL_COUNTERS", "measure", "run_counter", "tool_versions"]
+__all__ = [
+    "PACKAGES",
+    "TOOL_COUNTERS",
+    "measure",
+    "reference_module",
+    "run_counter",
+    "tool_versions",
+]
 
 #: The pip package each counter key runs (FlopCounterMode ships with torch).
 PACKAGES = {

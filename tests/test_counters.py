@@ -406,12 +406,16 @@ def conv_transpose_nets(draw) -> Spec:
     return s
 
 
+@pytest.mark.claim("d000.conv.operations")
+@pytest.mark.parametrize("key", ["flopcounter_meta", "flopcounter_cpu", "flopcounter_cpu_no_grad"])
 @drawn
 @given(spec=conv_transpose_nets())
-def test_flopcounter_meta_counts_transposed_convolutions(spec):
+def test_flopcounter_counts_transposed_convolutions(key, spec):
+    """FlopCounterMode counts 2 FLOPs per MAC of a transposed convolution, MACs counted over
+    the *input* positions (the claim's correction), on meta and on CPU alike."""
     if not _conv_transpose_in_to_module():
         pytest.skip("numerics.torch_arch.to_module cannot build conv_transpose yet (issue 18)")
-    _check("flopcounter_meta", spec)
+    _check(key, spec)
 
 
 # --------------------------------------------------------------------------- the runner itself

@@ -388,15 +388,13 @@ def measure(names: Sequence[str] | None = None, counters: Sequence[str] | None =
     ``names``: keys of :data:`theory.architectures.REFERENCE` (None: all eight);
     ``counters``: keys of :data:`TOOL_COUNTERS` (None: all ten). Each (network, counter)
     gets a fresh module from :func:`reference_module` (``"meta"`` for
-    ``flopcounter_meta``): the tools attach hooks and buffers. Returns ::
-
-        {"versions": tool_versions(),
-         "setup": "...",                      # how the modules were built and run
-         "networks": [name, ...], "counters": [key, ...],
-         "results": {name: {key: {"ops", "params",                # what the tool said
-                                  "convention_ops", "convention_params"}}}}  # Spec.count/params
-
-    exact integers throughout (a tool that fails raises: there is nothing to compare). The
+    ``flopcounter_meta``): the tools attach hooks and buffers. Returns a dict: ``versions``
+    (:func:`tool_versions`), ``setup`` (how the modules were built and run, one sentence),
+    ``networks`` and ``counters`` (the keys, in order) and ``results``, where
+    ``results[name][key]`` holds ``ops`` and ``params`` (what the tool reported) and
+    ``convention_ops`` and ``convention_params`` (``Spec.count`` / ``Spec.params`` under
+    ``COUNTERS[key]``), exact integers throughout (a tool that fails raises: there is
+    nothing to compare). The
     eight networks through all ten tools take about 20 s on two CPU cores.
     """
     from theory.architectures import REFERENCE, reference_spec

@@ -75,6 +75,7 @@ from theory.arch import (
     TERM_CATEGORIES,
     TERMS,
     TORCHVISION_OPS,
+    WEIGHT_MAC_TERMS,
     Convention,
     CounterConvention,
     Spec,
@@ -390,9 +391,16 @@ def _mha_counts(m: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor) -> t
         batch, length, keys = q.shape[1], q.shape[0], k.shape[0]
     batch, length, keys = int(batch), int(length), int(keys)
     biased = m.in_proj_bias is not None
+    # an input projection whose input torch sees as a non-contiguous 3-D tensor (batch first
+    # is transposed to (L, N, E) first) adds its bias after the matmul (aten.add)
+    seq = [t.transpose(0, 1) if m.batch_first and t.dim() == 3 else t for t in (q, k)]
+    split = [t.dim() == 3 and not t.is_contiguous() for t in seq]
+    in_q, in_kv = length * d, 2 * keys * d
+    added = (in_q if split[0] else 0) + (in_kv if split[1] else 0)
     terms = {
         "attention.proj_macs": batch * (2 * length * d * d + keys * d * (m.kdim + m.vdim)),
-        "attention.proj_bias": batch * (2 * length + 2 * keys) * d if biased else 0,
+        "attention.proj_bias": batch * (in_q + in_kv + length * d - added) if biased else 0,
+        "attention.in_proj_bias_add": batch * added if biased else 0,
         "attention.matmul_macs": batch * 2 * length * keys * d,
         "attention.softmax": batch * h * length * keys,
         "attention.scale": batch * length * d,
@@ -420,9 +428,11 @@ def _leaf_terms(m: nn.Module, args: tuple, kwargs: dict, out) -> tuple[dict, int
     if isinstance(m, nn.Linear):
         rows = _numel(out.shape[:-1])
         params = linear_params(m.in_features, m.out_features, m.bias is not None)
+        # torch fuses the bias into addmm unless the input is a non-contiguous N-D tensor
+        bias = "linear.bias" if inp.dim() <= 2 or inp.is_contiguous() else "linear.bias_add"
         return {
             "linear.macs": rows * m.in_features * m.out_features,
-            "linear.bias": rows * m.out_features if m.bias is not None else 0,
+            bias: rows * m.out_features if m.bias is not None else 0,
             "linear.params": params,
         }, params
     if isinstance(m, nn.BatchNorm2d | nn.LayerNorm):
@@ -503,6 +513,7 @@ class _Record:
     """One counted layer or functional operation."""
 
     __slots__ = (
+        "fusable",
         "input_grad",
         "layer",
         "matmul_factor",
@@ -517,6 +528,39 @@ class _Record:
         self.layer, self.op, self.shape = layer, op, shape
         self.terms, self.params = terms, params
         self.input_grad, self.param_grad, self.matmul_factor = input_grad, param_grad, factor
+        self.fusable = False  # an attention torch would fuse under no_grad (_fast_path)
+
+
+def _fast_path(m: nn.Module, args: tuple, kwargs: dict) -> bool:
+    """Whether ``nn.MultiheadAttention`` ``m`` called with ``args``/``kwargs`` takes torch's
+    fused fast path once in eval mode under ``torch.no_grad()``: the conditions of
+    ``MultiheadAttention.forward`` (torch 2.13, ``torch/nn/modules/activation.py``) other
+    than training and grad — batched self-attention (query is key is value), batch first,
+    an even number of heads, packed projections without bias_k/bias_v or add_zero_attn,
+    matching dtypes, no floating-point mask. The device is not checked: counting on the
+    ``meta`` device predicts what the tool sees on the CPU or a GPU."""
+    if not isinstance(m, nn.MultiheadAttention):
+        return False
+    names = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask")
+    bound = dict(zip(names, args, strict=False)) | kwargs
+    q, k, v = bound.get("query"), bound.get("key"), bound.get("value")
+    masks = [bound.get("key_padding_mask"), bound.get("attn_mask")]
+    return (
+        isinstance(q, torch.Tensor)
+        and q.dim() == 3
+        and q is k
+        and k is v
+        and not any(isinstance(x, torch.Tensor) and x.is_floating_point() for x in masks)
+        and m.in_proj_weight is not None
+        and q.dtype == m.in_proj_weight.dtype
+        and (m.in_proj_bias is None or q.dtype == m.in_proj_bias.dtype)
+        and m.num_heads % 2 == 0
+        and m.batch_first
+        and m.bias_k is None
+        and m.bias_v is None
+        and not m.add_zero_attn
+        and m._qkv_same_embed_dim
+    )
 
 
 def _tensors(tree) -> list[torch.Tensor]:
@@ -571,8 +615,10 @@ class _Counter:
         trainable = [p for p in m.parameters() if p.requires_grad]
         own = {id(p) for p in m.parameters()}
         grad = any(t.requires_grad for t in _tensors((args, kwargs)) if id(t) not in own)
-        self.records.append(_Record(self.names[id(m)], op, tuple(out.shape), terms,
-                                    params if first else 0, grad, bool(trainable)))  # fmt: skip
+        record = _Record(self.names[id(m)], op, tuple(out.shape), terms,
+                         params if first else 0, grad, bool(trainable))  # fmt: skip
+        record.fusable = _fast_path(m, args, kwargs)
+        self.records.append(record)
 
     def where(self) -> str:
         if not self.stack:
@@ -774,14 +820,11 @@ def _weight(convention, term: str, r: _Record) -> int:
     w = convention.term_weight(term)
     if not (w and isinstance(convention, Convention) and convention.backward):
         return w
-    if term in _WEIGHT_MACS:
+    if term in WEIGHT_MAC_TERMS:
         return w * (1 + int(r.param_grad) + int(r.input_grad))
     if term == "attention.matmul_macs":
         return w * r.matmul_factor
     return w * (1 + int(r.input_grad) + int(r.param_grad))
-
-
-_WEIGHT_MACS = ("conv.macs", "conv_transpose.macs", "linear.macs", "attention.proj_macs")
 
 
 def count_module(
@@ -883,12 +926,14 @@ def _summary(module, counter: _Counter, batch: int, convention) -> dict:
             t: (v if TERMS[t][0] == "per_param" else v // batch) for t, v in r.terms.items() if v
         }
         by = dict.fromkeys(TERM_CATEGORIES, 0)
+        fused = r.fusable and getattr(convention, "fused_attention", False)
         for t, v in per.items():
             terms[t] = terms.get(t, 0) + v
             category, canonical, _ = TERMS[t]
             if canonical:
                 breakdown[category] += v
-            by[category] += _weight(convention, t, r) * v
+            if not (fused and category != "per_param"):
+                by[category] += _weight(convention, t, r) * v
         hidden = sum(v for t, v in per.items()
                      if TERMS[t][0] == "per_param" and convention.hides_params(t))  # fmt: skip
         hidden_total += hidden

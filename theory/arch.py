@@ -60,6 +60,7 @@ __all__ = [
     "TERMS",
     "TERM_CATEGORIES",
     "TORCHVISION_OPS",
+    "WEIGHT_MAC_TERMS",
     "Convention",
     "CounterConvention",
     "Node",
@@ -107,8 +108,20 @@ def _term_table() -> dict[str, tuple[str, bool, str]]:
         t[f"{op}.macs"] = ("macs", True, f"multiply-accumulates of a {what}")
         t[f"{op}.bias"] = ("bias", True, f"outputs of a {what} with bias (one addition each)")
         t[f"{op}.params"] = ("per_param", False, f"parameters of a {what} (weight and bias)")
+    t["linear.bias_add"] = (
+        "bias",
+        True,
+        "outputs of a linear on a non-contiguous 3-D input: "
+        "torch adds its bias after the matmul (aten.add), not in addmm",
+    )
     t["attention.proj_macs"] = ("macs", True, "MACs of the Q, K, V and output projections")
-    t["attention.proj_bias"] = ("bias", True, "bias additions of the four projections")
+    t["attention.proj_bias"] = ("bias", True, "bias additions of the projections (addmm)")
+    t["attention.in_proj_bias_add"] = (
+        "bias",
+        True,
+        "bias additions of the Q, K, V projections "
+        "of a non-contiguous input (aten.add after the matmul)",
+    )
     t["attention.matmul_macs"] = ("attention", True, "MACs of QK^T and AV")
     t["attention.softmax"] = ("activation", True, "attention scores through the softmax")
     t["attention.scale"] = ("elementwise", False, "query elements scaled by 1/sqrt(d_k)")
@@ -143,7 +156,7 @@ TERMS = _term_table()
 
 #: MAC terms whose backward pass splits into a weight gradient (always, the layer has
 #: weights) and an input gradient (only when the layer's input requires a gradient).
-_WEIGHT_MACS = ("conv.macs", "conv_transpose.macs", "linear.macs", "attention.proj_macs")
+WEIGHT_MAC_TERMS = ("conv.macs", "conv_transpose.macs", "linear.macs", "attention.proj_macs")
 
 
 class SpecError(ValueError):
@@ -282,7 +295,11 @@ class CounterConvention:
     what one counted unit is (``"MAC"``, ``"FLOP"``, ``"mult-add"``, ``"op"``). ``covers``:
     the ops (``act.<kind>`` for activations) on which the table was measured against the
     tool, None for any; counting a spec with another op raises ``ValueError`` rather than
-    guessing the tool's rule.
+    guessing the tool's rule. ``fused_attention``: the tool runs under ``torch.no_grad()``
+    in eval mode, where ``nn.MultiheadAttention`` with an even number of heads (batch
+    first, self-attention, no masks) runs torch's fused fast path, one
+    ``aten._native_multi_head_attention`` call the tool has no rule for: every operation
+    term of such an attention layer weighs 0 (its parameters still count).
     """
 
     name: str
@@ -292,6 +309,7 @@ class CounterConvention:
     hidden_params: tuple[str, ...] = ()
     why: dict = field(default_factory=dict)
     covers: tuple[str, ...] | None = None
+    fused_attention: bool = False
 
     def __post_init__(self) -> None:
         for attr in ("name", "tool", "unit"):
@@ -320,6 +338,8 @@ class CounterConvention:
             bad = [op for op in self.covers if op not in (*OPS, *kinds) or op == "act"]
             if bad:
                 raise ValueError(f"covers must name ops of OPS (act.<kind>), got {bad!r}")
+        if not isinstance(self.fused_attention, bool):
+            raise TypeError(f"fused_attention must be True or False, got {self.fused_attention!r}")
         object.__setattr__(self, "weights", {k: int(v) for k, v in self.weights.items()})
 
     def __hash__(self) -> int:
@@ -959,13 +979,17 @@ class Spec:
         """The :data:`TERMS` of node ``x`` (per sample; zero terms left out)."""
         n = self._node(x, "x")
         get, op = n.cost.get, n.op
+        strided = op in ("linear", "attention") and self._strided()[n.inputs[0]]
         if op in ("conv", "conv_transpose", "linear"):
-            t = {f"{op}.macs": get("macs", 0), f"{op}.bias": get("bias", 0)}
+            bias = f"{op}.bias_add" if strided else f"{op}.bias"
+            t = {f"{op}.macs": get("macs", 0), bias: get("bias", 0)}
         elif op == "attention":
             length, d = n.shape
+            in_proj = 3 * get("bias", 0) // 4 if strided else 0  # Q, K, V of the four
             t = {
                 "attention.proj_macs": get("macs", 0),
-                "attention.proj_bias": get("bias", 0),
+                "attention.proj_bias": get("bias", 0) - in_proj,
+                "attention.in_proj_bias_add": in_proj,
                 "attention.matmul_macs": get("attention", 0),
                 "attention.softmax": get("activation", 0),
                 "attention.scale": length * d,
@@ -989,6 +1013,24 @@ class Spec:
         if f"{op}.params" in TERMS:
             t[f"{op}.params"] = n.params
         return {k: v for k, v in t.items() if not (isinstance(v, int) and v == 0)}
+
+    def _strided(self) -> list[bool]:
+        """Per node: whether torch holds its output as a non-contiguous tensor, at batch 1, in
+        the module :func:`numerics.torch_arch.to_module` builds. ``to_tokens`` is a
+        transpose (non-contiguous unless L or C is 1); elementwise nonlinearities keep their
+        input's layout, an addition its first operand's; everything else writes a fresh
+        contiguous tensor (a class token's concatenation makes the tokens contiguous).
+        Torch adds the bias of a linear on such a 3-D input after the matmul instead of in
+        ``addmm``, which some counters miss (the ``*_bias_add`` terms)."""
+        out: list[bool] = []
+        for n in self.nodes:
+            if n.op == "to_tokens":
+                out.append(all(not (isinstance(v, int) and v == 1) for v in n.shape))
+            elif n.op in ("act", "table_add", "add"):
+                out.append(out[n.inputs[0]])
+            else:
+                out.append(False)
+        return out
 
     def terms(self) -> dict[str, Dim]:
         """Totals of every :data:`TERMS` entry over the network (per sample; zeros left out)."""
@@ -1035,11 +1077,20 @@ class Spec:
                     f"{n.name!r}); it covers {', '.join(covers)}"
                 )
             row = {}
+            fused = n.op == "attention" and getattr(convention, "fused_attention", False)
+            if fused and is_symbolic(n.attrs["heads"]):
+                raise ValueError(
+                    f"convention {convention.name!r} needs an integer number of heads (layer "
+                    f"{n.name!r}): torch fuses the attention only when it is even"
+                )
+            hidden = fused and n.attrs["heads"] % 2 == 0
             for term, v in self.node_terms(i).items():
                 w = convention.term_weight(term)
+                if hidden and TERMS[term][0] != "per_param":
+                    w = 0
                 if backward and w:
                     input_grad = int(any(needs[j] for j in n.inputs))
-                    if term in _WEIGHT_MACS:
+                    if term in WEIGHT_MAC_TERMS:
                         w *= 2 + input_grad
                     elif term == "attention.matmul_macs":
                         w *= 3

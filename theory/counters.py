@@ -68,13 +68,29 @@ _WHY_FCM = {
     "attention.matmul_macs": "on meta the attention decomposes to bmm: 2 FLOPs per MAC",
 }
 _WHY_NO_GRAD = (
-    "under no_grad the fused aten._native_multi_head_attention runs instead: no formula, "
-    "so the projections (and matmuls) count 0"
+    "under no_grad an eval-mode nn.MultiheadAttention with an even number of heads runs the "
+    "fused aten._native_multi_head_attention instead: no formula, so the whole layer counts 0 "
+    "(fused_attention); with an odd number of heads torch does not fuse and the projections "
+    "count as with grad"
+)
+_WHY_BIAS_ADD = (
+    "F.linear on a non-contiguous 3-D input (tokens straight from a transpose, at batch 1; "
+    "any nn.MultiheadAttention input projection at batch > 1) runs aten.bmm + aten.add, not "
+    "addmm, and only addmm's bias is mapped: 0"
 )
 
 
-def _c(name, tool, unit, weights, why, hidden=(), covers=COVERED_OPS) -> CounterConvention:
-    return CounterConvention(name, tool, unit, weights, tuple(hidden), why, tuple(covers))
+def _c(
+    name, tool, unit, weights, why, hidden=(), covers=COVERED_OPS, fused=False
+) -> CounterConvention:
+    return CounterConvention(name, tool, unit, weights, tuple(hidden), why, tuple(covers), fused)
+
+
+_FVCORE = {**_MM, "attention.proj_macs": 1, "batchnorm.elements": 2, "layernorm.elements": 5,
+           "adaptive_avgpool.inputs": 1}  # fmt: skip
+_PTFLOPS_ATEN = {**_MM, "conv.bias": 1, "linear.bias": 1, "attention.proj_macs": 1,
+                 "attention.proj_bias": 1}  # fmt: skip
+_FCM_CPU = {**_FCM, "conv_transpose.macs": 2, "attention.proj_macs": 2}
 
 
 COUNTERS: dict[str, CounterConvention] = {
@@ -87,9 +103,7 @@ COUNTERS: dict[str, CounterConvention] = {
              "attention.matmul_macs": "QK^T and AV are counted (2 L^2 d per layer)"},
         ),
         _c(
-            "fvcore", "fvcore 0.1.5 FlopCountAnalysis(m, x).total()", "MAC",
-            {**_MM, "attention.proj_macs": 1, "batchnorm.elements": 2,
-             "layernorm.elements": 5, "adaptive_avgpool.inputs": 1},
+            "fvcore", "fvcore 0.1.5 FlopCountAnalysis(m, x).total()", "MAC", _FVCORE,
             {"conv.macs": "conv and matmul handles count 1 per FMA, never the bias",
              "batchnorm.elements": "batch_norm handle: 2 per input element (eval: 1 if no "
              "affine)",
@@ -102,20 +116,19 @@ COUNTERS: dict[str, CounterConvention] = {
         ),
         _c(
             "fvcore_no_grad", "fvcore 0.1.5 FlopCountAnalysis(m, x).total() under no_grad",
-            "MAC",
-            {**_MM, "batchnorm.elements": 2, "layernorm.elements": 5,
-             "adaptive_avgpool.inputs": 1},
-            {"attention.proj_macs": _WHY_NO_GRAD},
+            "MAC", _FVCORE, {"attention.proj_macs": _WHY_NO_GRAD}, fused=True,
         ),
         _c(
             "ptflops_pytorch", "ptflops 0.7.5 get_model_complexity_info(backend='pytorch')",
             "MAC",
-            {**_MM, "conv.bias": 1, "linear.bias": 1, "batchnorm.elements": 2,
+            {**_MM, "conv.bias": 1, "linear.bias": 1, "linear.bias_add": 1,
+             "attention.in_proj_bias_add": 1, "batchnorm.elements": 2,
              "layernorm.elements": 1, "act.relu": 2, "act.gelu": 2, "act.relu6": 1,
              "act.silu": 1, "maxpool.inputs": 2, "avgpool.inputs": 2,
              "adaptive_avgpool.inputs": 2, "attention.proj_macs": 1, "attention.proj_bias": 1,
              "attention.matmul_macs": 1, "attention.softmax": 1, "attention.scale": 1},
-            {"conv.bias": "module hooks add one per biased output (conv, linear, attention)",
+            {"conv.bias": "module hooks add one per biased output (conv, linear, attention), "
+             "whatever the input's layout",
              "batchnorm.elements": "bn hook: 1 per element, 2 when module.affine",
              "layernorm.elements": "the same hook: LayerNorm has no 'affine' attribute, so 1",
              "act.relu": "nn.ReLU / nn.GELU / pooling modules call the F.* functions ptflops "
@@ -131,9 +144,9 @@ COUNTERS: dict[str, CounterConvention] = {
         ),
         _c(
             "ptflops_aten", "ptflops 0.7.5 get_model_complexity_info(backend='aten')", "MAC",
-            {**_MM, "conv.bias": 1, "linear.bias": 1, "attention.proj_macs": 1,
-             "attention.proj_bias": 1},
+            _PTFLOPS_ATEN,
             {"conv.bias": "aten.convolution and aten.addmm count the bias, 1 per output",
+             "linear.bias_add": _WHY_BIAS_ADD,
              "attention.matmul_macs": "only mm, matmul, addmm, bmm and convolution are mapped; "
              "CPU SDPA is not: QK^T and AV count 0",
              "batchnorm.elements": "norms, activations and pooling are not mapped: 0"},
@@ -141,18 +154,20 @@ COUNTERS: dict[str, CounterConvention] = {
         _c(
             "ptflops_aten_no_grad",
             "ptflops 0.7.5 get_model_complexity_info(backend='aten') under no_grad", "MAC",
-            {**_MM, "conv.bias": 1, "linear.bias": 1},
-            {"attention.proj_macs": _WHY_NO_GRAD},
+            _PTFLOPS_ATEN, {"attention.proj_macs": _WHY_NO_GRAD}, fused=True,
         ),
         _c(
             "thop", "thop 0.1.1.post2209072238 profile(m, inputs=(x,))", "MAC",
             {**_MM, "batchnorm.elements": 4, "layernorm.elements": 4,
-             "adaptive_avgpool.reads": 1, "adaptive_avgpool.outputs": 1,
+             "adaptive_avgpool.inputs": 1, "adaptive_avgpool.outputs": 1,
              "avgpool.outputs": 1},
             {"conv.bias": "count_convNd and count_linear leave the bias out",
              "batchnorm.elements": "count_normalization: 2 per element, 4 when affine "
              "(BatchNorm and LayerNorm alike)",
-             "adaptive_avgpool.reads": "count_adap_avgpool: (window size + 1) per output",
+             "adaptive_avgpool.inputs": "count_adap_avgpool: int(((H/o)(W/o) + 1) x outputs) "
+             "in float64 = inputs + outputs, not torch's window reads; where o does not "
+             "divide the input size the float product may truncate 1 below (no integer "
+             "weight reproduces that)",
              "avgpool.outputs": "count_avgpool: 1 per output element",
              "attention.proj_macs": "no rule for nn.MultiheadAttention (nor for its out_proj, "
              "whose exact type is not nn.Linear): the whole attention counts 0",
@@ -179,7 +194,7 @@ COUNTERS: dict[str, CounterConvention] = {
         ),
         _c(
             "flopcounter_cpu", "torch 2.13 FlopCounterMode on CPU tensors, grad enabled",
-            "FLOP", {**_FCM, "conv_transpose.macs": 2, "attention.proj_macs": 2},
+            "FLOP", _FCM_CPU,
             {**_WHY_FCM,
              "attention.matmul_macs": "CPU SDPA (_scaled_dot_product_flash_attention_for_cpu) "
              "has no formula: QK^T and AV count 0"},
@@ -187,9 +202,8 @@ COUNTERS: dict[str, CounterConvention] = {
         ),
         _c(
             "flopcounter_cpu_no_grad", "torch 2.13 FlopCounterMode on CPU tensors, no_grad",
-            "FLOP", {**_FCM, "conv_transpose.macs": 2},
-            {**_WHY_FCM, "attention.proj_macs": _WHY_NO_GRAD},
-            covers=(*COVERED_OPS, "conv_transpose"),
+            "FLOP", _FCM_CPU, {**_WHY_FCM, "attention.proj_macs": _WHY_NO_GRAD},
+            covers=(*COVERED_OPS, "conv_transpose"), fused=True,
         ),
     )
 }  # fmt: skip

@@ -12,7 +12,7 @@ it.
 
 from __future__ import annotations
 
-from theory.arch import TERMS, TORCHVISION_OPS, Convention, Spec, format_layer_table
+from theory.arch import TERMS, TORCHVISION_OPS, Convention, Spec
 from theory.counters import COUNTERS
 
 __all__ = ["counter_sections", "difference", "module_counts", "training_step_flops"]
@@ -298,6 +298,25 @@ def _training(step: dict[str, int]) -> list[str]:
     return rows
 
 
+def _markdown_layers(records: list[dict]) -> list[str]:
+    """The per-layer records as a Markdown table (the columns of
+    :func:`theory.arch.format_layer_table`: categories that are nonzero somewhere)."""
+    from theory.arch import TERM_CATEGORIES
+
+    cats = [c for c in TERM_CATEGORIES if any(r[c] for r in records)]
+    rows = [
+        "| layer | op | output shape | params | count | " + " | ".join(cats) + " |",
+        "| --- | --- | --- | ---: | ---: | " + " | ".join("---:" for _ in cats) + " |",
+    ]
+    for r in records:
+        shape = "×".join(map(str, r["output_shape"]))
+        cells = [f"{int(r[k]):,}" for k in ("params", "count", *cats)]
+        rows.append(f"| `{r['layer']}` | {r['op']} | {shape} | " + " | ".join(cells) + " |")
+    totals = [f"{sum(int(r[k]) for r in records):,}" for k in ("params", "count", *cats)]
+    rows.append("| **total** | | | " + " | ".join(totals) + " |")
+    return rows
+
+
 def _layer_example() -> list[str]:
     from theory.architectures import reference_spec
 
@@ -307,8 +326,7 @@ def _layer_example() -> list[str]:
         rows = [
             r for r in vit.layer_table(COUNTERS[key]) if r["layer"].startswith("encoder.layer0.")
         ]
-        text = format_layer_table(rows, title=f"{TITLES[key]} — {COUNTERS[key].unit}")
-        out += ["```text", text, "```", ""]
+        out += [f"**{TITLES[key]}** ({COUNTERS[key].unit}):", "", *_markdown_layers(rows), ""]
     return out
 
 
@@ -389,8 +407,8 @@ def counter_sections(measured: dict, step: dict[str, int], modules: dict | None 
         "",
         "## One layer, four counters",
         "",
-        "The first encoder layer of ViT-B/16 under four conventions (`Spec.layer_table`, "
-        "printed by `format_layer_table`; the same records come from "
+        "The first encoder layer of ViT-B/16 under four conventions (`Spec.layer_table`; "
+        "`format_layer_table` prints the same records as text; they also come from "
         "`numerics.torch_arch.count_module` for any torch module). thop's attention row is 0; "
         "torchinfo counts each token-wise linear once per weight, not 197 times:",
         "",

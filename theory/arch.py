@@ -528,10 +528,10 @@ class Spec:
 
     >>> s = Spec("tiny")
     >>> x = s.input(3, 32, 32)
-    >>> x = s.conv(x, 16, 3, padding=1, name="conv")
+    >>> x = s.conv(x, 16, 3, padding=1, name="conv")  # with a bias, as nn.Conv2d
     >>> x = s.linear(s.flatten(s.adaptive_avgpool(x)), 10, name="fc")
     >>> s.params(), s.count()
-    (602, 442528)
+    (618, 442528)
     """
 
     def __init__(self, name: str = "net") -> None:

@@ -483,6 +483,11 @@ ENTRIES = [
                 "hidden_params must name per_param terms",
             ),
             ErrorSample(
+                {"name": "m", "tool": "t", "unit": "MAC", "weights": {}, "fused_attention": 1},
+                TypeError,
+                "fused_attention must be True or False",
+            ),
+            ErrorSample(
                 {"name": "m", "tool": "t", "unit": "MAC", "weights": {}, "covers": ("act",)},
                 ValueError,
                 "covers must name ops",

@@ -378,6 +378,27 @@ _LEAVES = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.BatchNorm2d, nn.LayerNor
            nn.Embedding, *_KIND, *_ACTS.values())  # fmt: skip
 
 
+def _is_leaf(m: nn.Module) -> bool:
+    """A layer counted by formula: an instance of a :data:`_LEAVES` type that keeps that
+    type's ``forward`` (a subclass overriding it, a LoRA-style linear say, is counted through
+    the operations its own ``forward`` runs)."""
+    if not isinstance(m, _LEAVES):
+        return False
+    base = next(c for c in type(m).__mro__ if c in _LEAVES)
+    return type(m).forward is base.forward
+
+
+#: Named calls ptflops' pytorch backend patches (``torch.add(a, b)``, ``a.mul(b)`` …); the
+#: operators ``a + b`` and ``a * b`` are not patched. The tool conventions were measured on
+#: operators only.
+_NAMED_ELEMENTWISE = (torch.add, torch.mul)  # seen by the function mode
+_NAMED_METHODS = ("add", "mul")  # Tensor methods: wrapped while counting, as ptflops does,
+# since the function mode reports ``a + b`` and ``a.add(b)`` alike
+#: Functional operations the tool conventions were measured on (as ``to_module`` and
+#: torchvision write them): residual additions, gating products, learned tables and tokens.
+_MEASURED_FUNCTIONAL = ("add", "scale", "table_add", "cls_token", "embedding")
+
+
 def _mha_counts(m: nn.MultiheadAttention, q: torch.Tensor, k: torch.Tensor) -> tuple[dict, int]:
     """(terms over the batch, batch size) of ``nn.MultiheadAttention`` on query ``q`` and
     key ``k``: projections of L queries and S keys/values, :math:`QK^\\top` and :math:`AV`
@@ -513,13 +534,18 @@ class _Record:
     """One counted layer or functional operation."""
 
     __slots__ = (
+        "extra_grad",
+        "functional",
         "fusable",
         "input_grad",
         "layer",
         "matmul_factor",
+        "module_type",
+        "named_call",
         "op",
         "param_grad",
         "params",
+        "plain_norm",
         "shape",
         "terms",
     )  # fmt: skip
@@ -529,6 +555,13 @@ class _Record:
         self.terms, self.params = terms, params
         self.input_grad, self.param_grad, self.matmul_factor = input_grad, param_grad, factor
         self.fusable = False  # an attention torch would fuse under no_grad (_fast_path)
+        # MAC terms whose training step is not v (1 + param grad + input grad): units of the
+        # whole call (attention projections, recurrent matmuls; see _training_units)
+        self.extra_grad: dict[str, int] = {}
+        self.functional = False  # classified from an aten op outside any counted layer
+        self.named_call = False  # run inside torch.add / Tensor.mul … (ptflops patches them)
+        self.module_type: type | None = None  # the counted layer's class
+        self.plain_norm = False  # a BatchNorm2d / LayerNorm without affine parameters
 
 
 def _fast_path(m: nn.Module, args: tuple, kwargs: dict) -> bool:
@@ -590,16 +623,17 @@ class _Counter:
         self.called: dict[int, int] = {}  # id(leaf) -> parameters by formula
         self.param_of: dict[int, tuple[torch.Tensor, nn.Parameter]] = {}
         self.seen_params: dict[int, int] = {}  # id(parameter used functionally) -> numel
+        self.named = 0  # depth of named elementwise calls (torch.add …) being executed
 
     # ---------------------------------------------------------------- module hooks
     def pre(self, m, args, kwargs):
         self.stack.append(m)
-        if isinstance(m, _LEAVES):
+        if _is_leaf(m):
             self.inside += 1
 
     def post(self, m, args, kwargs, out):
         self.stack.pop()
-        if not isinstance(m, _LEAVES):
+        if not _is_leaf(m):
             return
         self.inside -= 1
         if self.inside:  # a counted leaf inside another: counted by the outer one
@@ -618,6 +652,9 @@ class _Counter:
         record = _Record(self.names[id(m)], op, tuple(out.shape), terms,
                          params if first else 0, grad, bool(trainable))  # fmt: skip
         record.fusable = _fast_path(m, args, kwargs)
+        record.extra_grad = _training_units(m, args, kwargs, terms, bool(trainable))
+        record.module_type = type(m)
+        record.plain_norm = isinstance(m, nn.BatchNorm2d | nn.LayerNorm) and m.weight is None
         self.records.append(record)
 
     def where(self) -> str:
@@ -738,8 +775,9 @@ class _Counter:
         shape = tuple(outs[0].shape) if outs else ()
         layer = f"{self.path()}.{func._overloadpacket.__name__}"
         factor = 3 if op != "attention" else 1 + 2 * int(input_grad)
-        self.records.append(_Record(layer, op, shape, terms, count, input_grad, param_grad,
-                                    factor))  # fmt: skip
+        record = _Record(layer, op, shape, terms, count, input_grad, param_grad, factor)
+        record.functional, record.named_call = True, self.named > 0
+        self.records.append(record)
 
 
 def _sdpa_terms(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> dict:
@@ -789,6 +827,13 @@ class _Function(torch.overrides.TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         c = self.counter
+        func = getattr(func, "unwrapped", func)  # Tensor.add/mul as wrapped by _run
+        if any(func is f for f in _NAMED_ELEMENTWISE) and not c.inside:
+            c.named += 1
+            try:
+                return func(*args, **kwargs)
+            finally:
+                c.named -= 1
         if func is not F.scaled_dot_product_attention or c.inside:
             return func(*args, **kwargs)
         q, k, v = (list(args) + [kwargs.get(n) for n in ("query", "key", "value")])[:3]
@@ -811,20 +856,64 @@ class _SdpaName:
 _SDPA_NAME = _SdpaName()
 
 
-def _weight(convention, term: str, r: _Record) -> int:
-    """``term``'s weight in record ``r`` under ``convention``, with
-    :meth:`theory.arch.Spec.count`'s backward rule: a weighted MAC term counts forward +
-    weight gradient (when the layer has trainable parameters) + input gradient (when its
-    input requires a gradient); attention matmuls 3 (functional attention: 1 + 2 ×
-    [input requires a gradient]); any other term 1 + [input grad] + [trainable parameters]."""
+def _training_units(m: nn.Module, args: tuple, kwargs: dict, terms: dict, trainable: bool):
+    """``{term: units of a training step}`` (whole call) for the MAC terms of
+    ``nn.MultiheadAttention`` and recurrent layers, whose gradients are not all-or-nothing
+    (:func:`theory.arch._training_step`): the attention's output projection always gets an
+    input gradient and each of Q, K, V's projections when its own input requires one;
+    a recurrent layer's hidden-state gradient at every step but the first."""
+    from theory.arch import Node, _training_step
+
+    if isinstance(m, nn.MultiheadAttention):
+        names = ("query", "key", "value")  # all three are required arguments
+        bound = dict(zip(names, args, strict=False)) | {n: kwargs[n] for n in names if n in kwargs}
+        q, k, v = (bound[n] for n in names)
+        batch = 1 if q.dim() == 2 else int(q.shape[0 if m.batch_first else 1])
+        length = int(q.shape[-2 if q.dim() == 2 or not m.batch_first else 1])
+        keys = int(k.shape[-2 if k.dim() == 2 or not m.batch_first else 1])
+        d = m.embed_dim
+        parts = (
+            (batch * length * d * d, q.requires_grad),
+            (batch * keys * d * m.kdim, k.requires_grad),
+            (batch * keys * d * m.vdim, v.requires_grad),
+            (batch * length * d * d, True),  # out_proj reads the attention output
+        )
+        fwd = sum(p for p, _ in parts)
+        return {"attention.proj_macs": fwd * (1 + int(trainable))
+                + sum(p for p, rg in parts if rg)}  # fmt: skip
+    if isinstance(m, nn.RNNBase) and type(m) in _KIND:
+        inp = args[0] if args else kwargs["input"]
+        batch, length = (inp.shape[0], inp.shape[1]) if m.batch_first else inp.shape[1::-1]
+        kind = _KIND[type(m)]
+        d = 2 if m.bidirectional else 1
+        node = Node(
+            "rnn", kind, (), {"input_size": m.input_size, "hidden_size": m.hidden_size,
+                              "num_layers": m.num_layers, "bidirectional": bool(m.bidirectional)},
+            (int(length), d * m.hidden_size),
+        )  # fmt: skip
+        per = terms[f"{kind}.macs"] // int(batch)
+        units = int(_training_step(node, f"{kind}.macs", per, inp.requires_grad))
+        return {f"{kind}.macs": int(batch) * (units - (0 if trainable else per))}
+    return {}
+
+
+def _units(convention, term: str, v: int, r: _Record, batch: int) -> int:
+    """Weighted units of ``term`` (per-sample total ``v``) in record ``r`` under
+    ``convention``, with :meth:`theory.arch.Spec.count`'s backward rule: a MAC term counts
+    forward + weight gradient (when the layer has trainable parameters) + input gradient
+    (when its input requires a gradient; attention and recurrent layers part by part,
+    :func:`_training_units`); attention matmuls 3 (functional attention: 1 + 2 × [input
+    requires a gradient]); any other term 1 + [input grad] + [trainable parameters]."""
     w = convention.term_weight(term)
     if not (w and isinstance(convention, Convention) and convention.backward):
-        return w
+        return w * v
+    if term in r.extra_grad:
+        return w * (r.extra_grad[term] // batch)
     if term in WEIGHT_MAC_TERMS:
-        return w * (1 + int(r.param_grad) + int(r.input_grad))
+        return w * v * (1 + int(r.param_grad) + int(r.input_grad))
     if term == "attention.matmul_macs":
-        return w * r.matmul_factor
-    return w * (1 + int(r.input_grad) + int(r.param_grad))
+        return w * v * r.matmul_factor
+    return w * v * (1 + int(r.input_grad) + int(r.param_grad))
 
 
 def count_module(
@@ -877,6 +966,13 @@ def count_module(
                 f"({type(m).__name__}{', proj_size > 0' if type(m) in _KIND else ''}); "
                 "recurrent layers counted: RNN, GRU, LSTM without projection"
             )
+        fused = (nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.Transformer)
+        if getattr(convention, "fused_attention", False) and isinstance(m, fused):
+            raise ValueError(
+                f"convention {convention.name!r}: layer {name or '<root>'!r} is a "
+                f"{type(m).__name__}, which torch runs as one fused operation under no_grad "
+                "in eval mode (not measured: the tool would see none of it)"
+            )
     backward = isinstance(convention, Convention) and convention.backward
     return _summary(module, _run(module, example, backward), int(example.shape[0]), convention)
 
@@ -890,7 +986,24 @@ def _run(module: nn.Module, example: torch.Tensor, backward: bool) -> _Counter:
         handles.append(m.register_forward_pre_hook(counter.pre, with_kwargs=True))
         handles.append(m.register_forward_hook(counter.post, with_kwargs=True))
     fastpath = torch.backends.mha.get_fastpath_enabled()
+    methods = {name: getattr(torch.Tensor, name) for name in _NAMED_METHODS}
+
+    def named(method):
+        def call(*args, **kwargs):
+            counter.named += 1
+            try:
+                return method(*args, **kwargs)
+            finally:
+                counter.named -= 1
+
+        # an operator (a + b) reaches the function mode with this wrapper as its func: the
+        # mode calls the method itself, so only a call by name counts as one
+        call.unwrapped = method
+        return call
+
     try:
+        for name, method in methods.items():
+            setattr(torch.Tensor, name, named(method))
         torch.backends.mha.set_fastpath_enabled(False)
         with torch.set_grad_enabled(backward), _Function(counter), _Dispatch(counter):
             module(example)
@@ -904,6 +1017,8 @@ def _run(module: nn.Module, example: torch.Tensor, backward: bool) -> _Counter:
     except (RuntimeError, IndexError, AssertionError) as err:
         raise ValueError(f"example does not fit the module: {err}") from None
     finally:
+        for name, method in methods.items():
+            setattr(torch.Tensor, name, method)
         torch.backends.mha.set_fastpath_enabled(fastpath)
         for h in handles:
             h.remove()
@@ -916,11 +1031,19 @@ def _summary(module, counter: _Counter, batch: int, convention) -> dict:
     breakdown = dict.fromkeys(CATEGORIES, 0)
     hidden_total = 0
     for r in counter.records:
+        _measured_structure(convention, r)
         key = next((t for t in r.terms if t.startswith("act.")), r.op)
         if covers is not None and key not in covers:
             raise ValueError(
                 f"convention {convention.name!r} was not measured on {key} (layer "
                 f"{r.layer!r}); it covers {', '.join(covers)}"
+            )
+        uneven = [t for t, v in r.terms.items() if TERMS[t][0] != "per_param" and v % batch]
+        if uneven:
+            raise ValueError(
+                f"example: layer {r.layer!r} does {uneven[0]} = {r.terms[uneven[0]]} for a "
+                f"batch of {batch}, not a multiple of it (work that does not scale with the "
+                "batch, on parameters alone say): count per sample with a batch of 1"
             )
         per = {
             t: (v if TERMS[t][0] == "per_param" else v // batch) for t, v in r.terms.items() if v
@@ -933,7 +1056,7 @@ def _summary(module, counter: _Counter, batch: int, convention) -> dict:
             if canonical:
                 breakdown[category] += v
             if not (fused and category != "per_param"):
-                by[category] += _weight(convention, t, r) * v
+                by[category] += _units(convention, t, v, r, batch)
         hidden = sum(v for t, v in per.items()
                      if TERMS[t][0] == "per_param" and convention.hides_params(t))  # fmt: skip
         hidden_total += hidden
@@ -944,7 +1067,7 @@ def _summary(module, counter: _Counter, batch: int, convention) -> dict:
         layers.append(record)
     params = sum(p.numel() for p in module.parameters())
     unused = [counter.types[id(m)] for m in module.modules()
-              if isinstance(m, _LEAVES) and id(m) not in counter.called
+              if _is_leaf(m) and id(m) not in counter.called
               and any(True for _ in m.parameters()) and not _inside_leaf(module, m)]  # fmt: skip
     return {
         "params": params,
@@ -958,7 +1081,32 @@ def _summary(module, counter: _Counter, batch: int, convention) -> dict:
     }
 
 
+def _measured_structure(convention, r: _Record) -> None:
+    """Refuse a layer or operation written otherwise than the tool conventions were measured
+    on (:mod:`theory.counters`: modules of torch's own layer types, functional additions and
+    products as operators): a tool counts a functional ``F.conv2d``, ``torch.add(a, b)``, a
+    subclass of ``nn.Linear``, a norm without affine parameters or a fused transformer layer
+    by rules of its own, so a prediction there would be a guess."""
+    if not isinstance(convention, CounterConvention) or convention.name == "torchvision":
+        return
+    why = None
+    if r.functional and r.op not in _MEASURED_FUNCTIONAL:
+        why = f"a functional {r.op} operation (tools count module layers by their own rules)"
+    elif r.named_call:
+        why = "torch.add / torch.mul called by name (ptflops patches them; a + b it does not)"
+    elif r.module_type is not None and r.module_type not in _LEAVES:
+        why = f"a {r.module_type.__name__}, a subclass of a torch layer (tools match exact types)"
+    elif r.plain_norm:
+        why = "a norm without affine parameters (tools weigh those differently)"
+    if why:
+        raise ValueError(
+            f"convention {convention.name!r} was measured on torch's own layer modules and "
+            f"operator arithmetic; layer {r.layer!r} is {why}: count it under a Convention, or "
+            "run the tool (numerics.counters.run_counter)"
+        )
+
+
 def _inside_leaf(root: nn.Module, m: nn.Module) -> bool:
     """Whether ``m`` is a child of another counted leaf (MultiheadAttention's out_proj)."""
-    return any(m is c for p in root.modules() if isinstance(p, _LEAVES) and p is not m
+    return any(m is c for p in root.modules() if _is_leaf(p) and p is not m
                for c in p.modules())  # fmt: skip

@@ -132,13 +132,13 @@ def test_thop_hides_the_attention_parameters(specs):
 
 
 def _grouped_overcount(spec: Spec) -> int:
-    """FLOPs FlopCounterMode adds for grouped convolutions: its weight gradient of a conv
-    with G groups counts G times the MACs (torch 2.13 ``conv_backward_flop`` ignores
-    ``groups``)."""
+    """FLOPs FlopCounterMode adds for grouped (transposed) convolutions: its weight gradient
+    of a convolution with G groups counts G times the MACs (torch 2.13 ``conv_backward_flop``
+    ignores ``groups``)."""
     return sum(
         2 * (n.attrs["groups"] - 1) * n.cost["macs"]
         for n in spec.nodes
-        if n.op == "conv" and n.attrs["groups"] > 1
+        if n.op in ("conv", "conv_transpose") and n.attrs["groups"] > 1
     )
 
 
@@ -180,11 +180,34 @@ def test_backward_rule_on_drawn_networks(channels, kernel, groups, pools, bias, 
     x = s.conv(x, 2 * channels, kernel, padding=kernel // 2, groups=groups, bias=bias)
     for _ in range(pools):
         x = s.act(s.batchnorm(x))
-    x = s.conv_transpose(x, 2, 2, stride=2, bias=bias)
+    x = s.conv_transpose(x, 2 * channels, 2, stride=2, groups=groups, bias=bias)
     s.linear(s.flatten(s.adaptive_avgpool(x)), 3)
     assert _fcm_training_step(s) == s.count(
         Convention(unit="FLOP", backward=True)
     ) + _grouped_overcount(s)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.integers(1, 4), st.integers(1, 3), st.sampled_from([None, 1, 2]),
+    st.sampled_from([None, "rnn", "lstm", "gru"]), st.integers(1, 2), st.booleans(),
+    st.booleans(),
+)  # fmt: skip
+def test_backward_rule_on_drawn_sequences(length, d, heads, kind, layers, bidir, embed):
+    """Sequences: attention fed the data (its Q, K, V projections get no input gradient,
+    its output projection does), recurrent layers (hidden-state gradients at every step but
+    the first; later layers' input gradients always), token ids through an embedding."""
+    s = Spec("drawn-sequence")
+    if embed:
+        x = s.embedding(s.input(length), 7, 2 * d)
+    else:
+        x = s.input(length, 2 * d)
+    if heads:
+        x = s.attention(x, heads)
+    if kind:
+        x = getattr(s, kind)(x, 3, layers, bidirectional=bidir)
+    s.linear(x, 2)
+    assert _fcm_training_step(s) == s.count(Convention(unit="FLOP", backward=True))
 
 
 # --------------------------------------------------------------------------- layer table

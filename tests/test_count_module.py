@@ -367,3 +367,136 @@ def test_batch_moves_attention_input_bias(heads):
     moved += three["terms"]["linear.bias_add"]
     aten = COUNTERS["ptflops_aten"]
     assert count_module(module, _example(s, 3), aten)["count"] == s.count(aten) - moved
+
+
+# --------------------------------------------------------------------- second reading (issue 18)
+class _FunctionalConv(nn.Module):
+    """A convolution and a ReLU written as functional operations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(4, 3, 3, 3))
+
+    def forward(self, x):
+        return F.relu(F.conv2d(x, self.w))
+
+
+class _NamedAdd(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        return x.add(self.c(x))  # ptflops patches Tensor.add; it does not patch x + y
+
+
+class _LoRA(nn.Linear):
+    """A subclass overriding forward: counted through the operations it runs."""
+
+    def __init__(self) -> None:
+        super().__init__(8, 8)
+        self.a = nn.Parameter(torch.zeros(2, 8))
+        self.b = nn.Parameter(torch.zeros(8, 2))
+
+    def forward(self, x):
+        return super().forward(x) + (x @ self.a.T) @ self.b.T
+
+
+@pytest.mark.parametrize(
+    ("module", "why"),
+    [
+        (_FunctionalConv(), "functional conv"),
+        (_NamedAdd(), "torch.add / torch.mul called by name"),
+        (_LoRA(), "functional linear"),
+        (nn.Sequential(nn.BatchNorm2d(3, affine=False)), "norm without affine"),
+    ],
+)
+def test_tool_conventions_refuse_what_was_not_measured(module, why):
+    """A tool counts functional layers, named tensor methods, layer subclasses and plain norms
+    by rules of its own: under its convention count_module refuses rather than guesses;
+    under a Convention it counts them."""
+    x = torch.zeros(1, 8) if isinstance(module, _LoRA) else torch.zeros(1, 3, 5, 5)
+    assert count_module(module, x)["count"] >= 0
+    for key in ("ptflops_pytorch", "thop", "fvcore"):
+        with pytest.raises(ValueError, match=why):
+            count_module(module, x, COUNTERS[key])
+
+
+def test_subclass_overriding_forward_is_counted_by_its_operations():
+    """A LoRA-style nn.Linear subclass: 64 + 16 + 16 MACs, as FlopCounterMode measures."""
+    x = torch.zeros(1, 8)
+    with FlopCounterMode(display=False) as fcm:
+        _LoRA()(x)
+    counted = count_module(_LoRA(), x, Convention(unit="FLOP"))
+    assert counted["count"] == fcm.get_total_flops() == 2 * (64 + 16 + 16)
+    assert counted["params"] == counted["params_by_formula"] == 72 + 32
+
+
+def test_fused_transformer_layer_refused_under_no_grad_conventions():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, device="meta").eval()
+    with pytest.raises(ValueError, match="one fused operation under no_grad"):
+        count_module(layer, torch.zeros(1, 5, 8, device="meta"), COUNTERS["fvcore_no_grad"])
+
+
+def test_work_that_does_not_scale_with_the_batch_is_refused():
+    class ParamsOnly(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.g = nn.Parameter(torch.ones(3))
+            self.h = nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            return x + (self.g + self.h)  # 3 additions per batch, then 3 per sample
+
+    with pytest.raises(ValueError, match="count per sample with a batch of 1"):
+        count_module(ParamsOnly(), torch.zeros(2, 3))
+    assert count_module(ParamsOnly(), torch.zeros(1, 3), Convention(elementwise=True))["count"] == 6
+
+
+class _Cross(nn.Module):
+    """Cross-attention whose keys and values come from a linear (they need gradients) and
+    whose queries are the data (they do not)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.kv = nn.Linear(8, 8)
+
+    def forward(self, x):
+        kv = self.kv(x)
+        return self.mha(x[:, :3], kv, kv, need_weights=False)[0]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _Cross,
+        lambda: nn.TransformerEncoderLayer(8, 2, 16, batch_first=True).eval(),
+        lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+        lambda: nn.GRU(8, 3, 2, batch_first=True, bidirectional=True),
+        lambda: nn.LSTM(8, 3, batch_first=True),
+    ],
+    ids=["cross-attention", "encoder-layer", "attention-on-data", "gru-2-bidir", "lstm"],
+)
+def test_training_step_part_by_part_equals_flop_counter_mode(make):
+    """Attention: the output projection always gets an input gradient, each of Q, K, V's
+    projections when its own input needs one; recurrent layers: hidden-state gradients at
+    every step but the first — what FlopCounterMode records for forward + backward."""
+
+    class Wrap(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = make()
+
+        def forward(self, x):
+            out = self.inner(x, x, x, need_weights=False) if isinstance(
+                self.inner, nn.MultiheadAttention) else self.inner(x)  # fmt: skip
+            return out[0] if isinstance(out, tuple) else out
+
+    with torch.device("meta"):
+        module = Wrap()
+    x = torch.zeros(1, 5, 8, device="meta")
+    with FlopCounterMode(display=False) as fcm:
+        module(x).sum().backward()
+    counted = count_module(module, x, Convention(unit="FLOP", backward=True))["count"]
+    assert counted == fcm.get_total_flops()

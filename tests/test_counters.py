@@ -20,6 +20,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
 
 from numerics.counters import PACKAGES, TOOL_COUNTERS, reference_module, run_counter
 from numerics.torch_arch import to_module
@@ -472,3 +473,51 @@ def test_ptflops_aten_at_batch_three_is_what_count_module_predicts(heads):
         predicted = count_module(module, example, aten)["count"]
         assert tool == batch * predicted
         assert (predicted == s.count(aten)) == (batch == 1)
+
+
+class _Residual(nn.Module):
+    """Hand-written (not to_module): a conv block with an operator residual and gating."""
+
+    def __init__(self, named: bool = False) -> None:
+        super().__init__()
+        self.conv, self.bn, self.act = nn.Conv2d(3, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ReLU()
+        self.pool, self.gate, self.fc = nn.AdaptiveAvgPool2d(1), nn.Sigmoid(), nn.Linear(3, 2)
+        self.named = named
+
+    def forward(self, x):
+        y = self.act(self.bn(self.conv(x)))
+        y = x.add(y) if self.named else x + y
+        y = y * self.gate(self.pool(y))
+        return self.fc(self.pool(y).flatten(1))
+
+
+@pytest.mark.parametrize("key", TOOL_COUNTERS)
+def test_count_module_predicts_the_tool_on_a_hand_written_module(key):
+    """count_module under a tool's convention equals the tool on a module written by hand
+    with operator arithmetic; with ``x.add(y)`` (which ptflops patches) it refuses, and the
+    tool indeed counts something else there."""
+    from numerics.torch_arch import count_module
+
+    _tool(key)
+    torch.manual_seed(0)
+    module = _Residual().eval()
+    x = torch.randn(1, 3, 6, 6)
+    if key == "flopcounter_meta":
+        with torch.device("meta"):
+            meta = _Residual().eval()
+        got = run_counter(key, meta, x.to("meta"))
+    else:
+        got = run_counter(key, module, x)
+    predicted = count_module(module, x, COUNTERS[key])
+    assert got == {"ops": predicted["count"], "params": predicted["params_visible"]}
+
+
+def test_ptflops_counts_named_tensor_methods():
+    """Why count_module refuses x.add(y) under ptflops' pytorch convention: ptflops patches
+    Tensor.add and counts it, but not x + y."""
+    _tool("ptflops_pytorch")
+    torch.manual_seed(0)
+    x = torch.randn(1, 3, 6, 6)
+    plain = run_counter("ptflops_pytorch", _Residual().eval(), x)["ops"]
+    named = run_counter("ptflops_pytorch", _Residual(named=True).eval(), x)["ops"]
+    assert named == plain + 3 * 6 * 6

@@ -210,13 +210,16 @@ class Convention:
 
     ``backward=True`` counts a training step: each layer's forward terms once more per
     gradient autograd computes. A MAC term of a layer with weights (convolution, linear,
-    attention projections) counts forward + weight gradient + input gradient, the last only
-    when the layer's input requires a gradient — so the first convolution of a network,
-    fed the data, counts 2×, not 3×: exactly what ``FlopCounterMode`` records for
-    ``loss.backward()``. The attention matmuls count 3× (Q, K and V all need gradients).
-    Every other term (bias, norm, activation, pooling, elementwise, recurrent) counts
-    1 + [input requires a gradient] + [the layer has parameters]: a convention, since those
-    gradients' arithmetic is not a fixed multiple of the forward's.
+    attention projections, recurrent matmuls) counts forward + weight gradient + input
+    gradient, the last only when that input requires a gradient — so the first convolution
+    of a network, fed the data, counts 2×, not 3×; the attention's output projection always
+    3× (its input comes from the weights); a recurrent layer's hidden-state gradient is
+    computed at every step but the first. That is exactly what ``FlopCounterMode`` records
+    for ``loss.backward()`` (tested; torch 2.13 overcounts grouped convolutions' weight
+    gradients). The attention matmuls count 3× (Q, K and V all need gradients). Every
+    other term (bias, norm, activation, pooling, elementwise) counts 1 + [input requires a
+    gradient] + [the layer has parameters]: a convention, since those gradients'
+    arithmetic is not a fixed multiple of the forward's (see :func:`_training_step`).
     """
 
     bias: bool = False
@@ -1088,16 +1091,13 @@ class Spec:
                 w = convention.term_weight(term)
                 if hidden and TERMS[term][0] != "per_param":
                     w = 0
-                if backward and w:
-                    input_grad = int(any(needs[j] for j in n.inputs))
-                    if term in WEIGHT_MAC_TERMS:
-                        w *= 2 + input_grad
-                    elif term == "attention.matmul_macs":
-                        w *= 3
-                    else:
-                        w *= 1 + input_grad + int(not (isinstance(n.params, int) and n.params == 0))
-                if w:
-                    row[term] = w * sympy.sympify(v)
+                if not w:
+                    continue
+                v = sympy.sympify(v)
+                if backward:
+                    input_grad = any(needs[j] for j in n.inputs)
+                    v = _training_step(n, term, v, input_grad)
+                row[term] = w * v
             rows.append(row)
         return rows
 
@@ -1176,6 +1176,40 @@ class Spec:
 def _simplify(expr: sympy.Expr) -> Dim:
     expr = sympy.expand(expr)
     return int(expr) if expr.is_Integer else expr
+
+
+def _training_step(n: Node, term: str, v: sympy.Expr, input_grad: bool) -> sympy.Expr:
+    r"""Units of ``term`` (forward total ``v``) in one training step of layer ``n``, whose
+    input needs a gradient when ``input_grad``; see :class:`Convention`.
+
+    * Convolution, transposed convolution, linear: forward + weight gradient + input
+      gradient when needed (:math:`v(2 + [\text{input grad}])`).
+    * Attention projections: the output projection's input (the attention output) always
+      needs its gradient, the Q, K, V projections' input only when ``input_grad``:
+      :math:`2v + v/4 + [\text{input grad}]\,3v/4` (:math:`v = 4Ld^2`).
+    * Attention matmuls: :math:`3v` (Q, K and V come from weights).
+    * Recurrent matmuls :math:`v = L D G H (I_0 + (n-1) D H + n H)`: weight gradients of
+      all of them; the input gradient of the first layer's input part only when needed, of
+      later layers' always; the hidden-state gradient at every step but the first
+      (:math:`h_0` is a constant): :math:`n (L-1) D G H^2` more.
+    * Anything else: :math:`v(1 + [\text{input grad}] + [\text{parameters}])`, a convention.
+    """
+    has_params = not (isinstance(n.params, int) and n.params == 0)
+    if term in WEIGHT_MAC_TERMS and term != "attention.proj_macs":
+        return v * (2 + int(input_grad))
+    if term == "attention.proj_macs":
+        return 2 * v + v / 4 + (3 * v / 4 if input_grad else 0)
+    if term == "attention.matmul_macs":
+        return 3 * v
+    if n.op in GATES and term == f"{n.op}.macs":
+        a, (length, _) = n.attrs, n.shape
+        g, h, layers = GATES[n.op], a["hidden_size"], a["num_layers"]
+        d = 2 if a["bidirectional"] else 1
+        first_inputs = length * d * g * h * a["input_size"]
+        later_inputs = length * d * g * h * (layers - 1) * d * h
+        hidden = layers * (length - 1) * d * g * h * h
+        return 2 * v + (first_inputs if input_grad else 0) + later_inputs + hidden
+    return v * (1 + int(input_grad) + int(has_params))
 
 
 def _convention(convention: object) -> Convention | CounterConvention:

@@ -80,21 +80,34 @@ def _reference_weight(key: str, term: str) -> int:
     return scale * TORCHVISION_OPS.term_weight(term)
 
 
-def difference(spec: Spec, key: str) -> list[tuple[str, int, int]]:
-    """``[(term, weight difference, term total)]``: where counter ``key`` departs from the
-    default convention (in its own unit) on ``spec``, term by term (nonzero products only).
-    ``spec`` an integer :class:`~theory.arch.Spec` the convention covers; ``key`` a key of
+def difference(spec: Spec, key: str) -> list[tuple[str, int, str]]:
+    """``[(term, units, how)]``: where counter ``key`` departs from the default convention
+    (in its own unit: FLOP counters against twice the default) on ``spec``, term by term —
+    ``units`` the signed difference, ``how`` the weight change times the term's total, or
+    why it is not one (attention layers torch fuses under ``no_grad``). The differences sum
+    to ``spec.count(COUNTERS[key])`` minus the scaled default. ``spec`` an integer
+    :class:`~theory.arch.Spec` the convention covers; ``key`` a key of
     :data:`theory.counters.COUNTERS`."""
     if not isinstance(spec, Spec):
         raise TypeError(f"spec must be a theory.arch.Spec, got {type(spec).__name__}")
     if not isinstance(key, str) or key not in COUNTERS:
         raise ValueError(f"key must be one of {tuple(COUNTERS)}, got {key!r}")
-    spec.count(COUNTERS[key])  # refuses an op the convention was not measured on
+    scale = 2 if COUNTERS[key].unit == "FLOP" else 1
+    tool = spec.weighted_terms(COUNTERS[key])
+    base = {t: scale * v for t, v in spec.weighted_terms(TORCHVISION_OPS).items()}
+    totals = spec.terms()
     out = []
-    for term, total in spec.terms().items():
+    for term in TERMS:
+        units = int(tool.get(term, 0) - base.get(term, 0))
+        if not units:
+            continue
         dw = COUNTERS[key].term_weight(term) - _reference_weight(key, term)
-        if dw and total:
-            out.append((term, dw, int(total)))
+        total = int(totals.get(term, 0))
+        if units == dw * total:
+            how = f"{'+' if dw > 0 else '−'}{abs(dw)} × {total:,}"
+        else:
+            how = "attention layers torch fuses under no_grad (even heads) count 0"
+        out.append((term, units, how))
     return out
 
 
@@ -169,16 +182,15 @@ def _reasons(measured: dict) -> list[str]:
         out += [f'??? note "{net}: every difference from torchvision\'s count, term by term"', ""]
         for k in measured["counters"]:
             base = spec.count(COUNTERS["torchvision"]) * (2 if COUNTERS[k].unit == "FLOP" else 1)
-            parts = [
-                f"{'+' if dw > 0 else '−'}{abs(dw)} × {total:,} `{term}`"
-                for term, dw, total in difference(spec, k)
-            ]
+            diff = difference(spec, k)
+            parts = [f"{'+' if u > 0 else '−'}{abs(u):,} `{term}` ({how})"
+                     for term, u, how in diff]  # fmt: skip
             tool = measured["results"][net][k]["ops"]
-            check = "✓" if base + sum(dw * t for _, dw, t in difference(spec, k)) == tool else "✗"
+            check = "✓" if base + sum(u for _, u, _ in diff) == tool else "✗"
             unit = " (×2: FLOPs)" if COUNTERS[k].unit == "FLOP" else ""
             detail = "; ".join(parts) if parts else "nothing"
             out.append(
-                f"    - **{TITLES[k]}** = default{unit} {base:,} {detail} = {tool:,} {check}"
+                f"    - **{TITLES[k]}** = default{unit} {base:,}; {detail}; = {tool:,} {check}"
             )
         out.append("")
     return out
@@ -288,7 +300,7 @@ def _training(step: dict[str, int]) -> list[str]:
         over = sum(
             2 * (n.attrs["groups"] - 1) * int(n.cost["macs"])
             for n in spec.nodes
-            if n.op == "conv" and n.attrs["groups"] > 1
+            if n.op in ("conv", "conv_transpose") and n.attrs["groups"] > 1
         )
         rows.append(
             f"| {net} | {_g(ours)} | {_g(3 * int(spec.count(Convention(unit='FLOP'))))} | "
@@ -301,11 +313,13 @@ def _training(step: dict[str, int]) -> list[str]:
 def _markdown_layers(records: list[dict]) -> list[str]:
     """The per-layer records as a Markdown table (the columns of
     :func:`theory.arch.format_layer_table`: categories that are nonzero somewhere)."""
-    from theory.arch import TERM_CATEGORIES
+    from theory.arch import CATEGORY_LABELS, TERM_CATEGORIES
 
     cats = [c for c in TERM_CATEGORIES if any(r[c] for r in records)]
     rows = [
-        "| layer | op | output shape | params | count | " + " | ".join(cats) + " |",
+        "| layer | op | output shape | params | count | "
+        + " | ".join(CATEGORY_LABELS.get(c, c) for c in cats)
+        + " |",
         "| --- | --- | --- | ---: | ---: | " + " | ".join("---:" for _ in cats) + " |",
     ]
     for r in records:
@@ -393,6 +407,11 @@ def counter_sections(measured: dict, step: dict[str, int], modules: dict | None 
         "",
         *_thop_blind(measured),
         "",
+        "thop also counts an adaptive average pool as inputs + outputs computed in float64 "
+        "and truncated: exact where the output size divides the input size (every network "
+        "here), possibly 1 below otherwise — the one thing no integer weight reproduces "
+        "(`tests/test_counters.py` computes that truncation).",
+        "",
         "## A training step",
         "",
         "`Convention(backward=True)` counts each layer's gradients: weight gradient always, "
@@ -409,7 +428,7 @@ def counter_sections(measured: dict, step: dict[str, int], modules: dict | None 
         "",
         "The first encoder layer of ViT-B/16 under four conventions (`Spec.layer_table`; "
         "`format_layer_table` prints the same records as text; they also come from "
-        "`numerics.torch_arch.count_module` for any torch module). thop's attention row is 0; "
+        "`numerics.torch_arch.count_module` for a torch module). thop's attention row is 0; "
         "torchinfo counts each token-wise linear once per weight, not 197 times:",
         "",
         *_layer_example(),
@@ -420,8 +439,11 @@ def counter_sections(measured: dict, step: dict[str, int], modules: dict | None 
         out += [
             "## Counting torchvision's own modules",
             "",
-            "`numerics.torch_arch.count_module` counts any torch module: leaf layers by formula "
-            "from their shapes, everything else (residual additions, gating products, the "
+            "`numerics.torch_arch.count_module` counts a torch module built from the layers "
+            "it knows (convolutions and transposed convolutions, linear, batch and layer "
+            "norms, seven activations, max/average/adaptive pools, `nn.MultiheadAttention`, "
+            "embeddings, RNN/LSTM/GRU) by formula from their shapes, and everything else "
+            "(residual additions, gating products, the "
             "class token's concatenation, the position table's addition, "
             "`F.scaled_dot_product_attention`) through a `TorchDispatchMode` that sees every "
             "aten operation. On torchvision's EfficientNet-B0 and ViT-B/16, rebuilt module "

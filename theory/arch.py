@@ -1101,6 +1101,18 @@ class Spec:
             rows.append(row)
         return rows
 
+    def weighted_terms(
+        self, convention: Convention | CounterConvention = TORCHVISION_OPS
+    ) -> dict[str, Dim]:
+        """``{term: weight × term}`` summed over the layers under ``convention`` (training
+        step and fused attention layers applied; zero entries left out): where a count comes
+        from. Their sum is :meth:`count`."""
+        out: dict[str, sympy.Expr] = {}
+        for row in self._weighted(convention):
+            for term, v in row.items():
+                out[term] = out.get(term, sympy.Integer(0)) + v
+        return {k: _simplify(v) for k, v in out.items() if v != 0}
+
     def count(self, convention: Convention | CounterConvention = TORCHVISION_OPS) -> Dim:
         """Exact operation count per sample under ``convention``: a category-level
         :class:`Convention` (forward, or a training step with ``backward=True``) or a
@@ -1222,6 +1234,8 @@ def _convention(convention: object) -> Convention | CounterConvention:
 
 
 _TABLE_KEYS = ("layer", "op", "output_shape", "params", "count", *TERM_CATEGORIES)
+#: Column titles of categories whose key reads badly in a table.
+CATEGORY_LABELS = {"per_param": "per parameter"}
 
 
 def format_layer_table(records: Sequence[dict], title: str = "") -> str:
@@ -1238,7 +1252,8 @@ def format_layer_table(records: Sequence[dict], title: str = "") -> str:
         if not isinstance(r, dict) or set(_TABLE_KEYS) - set(r):
             raise ValueError(f"records[{i}] must be a dict with keys {_TABLE_KEYS}, got {r!r}")
     cats = [c for c in TERM_CATEGORIES if any(r[c] != 0 for r in records)]
-    head = ["layer", "op", "output shape", "params", "count", *cats]
+    head = ["layer", "op", "output shape", "params", "count",
+            *(CATEGORY_LABELS.get(c, c) for c in cats)]  # fmt: skip
     total = {k: _simplify(sympy.Add(*[sympy.sympify(r[k]) for r in records]))
              for k in ("params", "count", *cats)}  # fmt: skip
 

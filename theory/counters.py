@@ -202,7 +202,10 @@ COUNTERS: dict[str, CounterConvention] = {
         ),
         _c(
             "flopcounter_cpu_no_grad", "torch 2.13 FlopCounterMode on CPU tensors, no_grad",
-            "FLOP", _FCM_CPU, {**_WHY_FCM, "attention.proj_macs": _WHY_NO_GRAD},
+            "FLOP", _FCM_CPU,
+            {**_WHY_FCM, "attention.proj_macs": _WHY_NO_GRAD,
+             "attention.matmul_macs": "CPU SDPA (_scaled_dot_product_flash_attention_for_cpu) "
+             "has no formula: QK^T and AV count 0"},
             covers=(*COVERED_OPS, "conv_transpose"), fused=True,
         ),
     )

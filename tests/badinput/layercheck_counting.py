@@ -89,7 +89,18 @@ ENTRIES = [
             Sample(
                 {"spec": reference_spec("ResNet-18"), "key": "fvcore"},
                 check=lambda r: (
-                    r == [("batchnorm.elements", 2, 2483712), ("adaptive_avgpool.inputs", 1, 25088)]
+                    r
+                    == [
+                        ("batchnorm.elements", 4967424, "+2 × 2,483,712"),
+                        ("adaptive_avgpool.inputs", 25088, "+1 × 25,088"),
+                    ]
+                ),
+            ),
+            # the fused attention layers are no weight change: said so
+            Sample(
+                {"spec": reference_spec("ViT-B/16"), "key": "fvcore_no_grad"},
+                check=lambda r: (
+                    r[0][:2] == ("attention.proj_macs", -5577375744) and "fuses" in r[0][2]
                 ),
             ),
             Sample(

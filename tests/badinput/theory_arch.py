@@ -1036,6 +1036,26 @@ ENTRIES = [
         note="no arguments",
     ),
     Entry(
+        "theory.arch.Spec.weighted_terms",
+        make=lambda: _spec().weighted_terms,
+        samples=(
+            Sample({}, check=lambda r: r == {"conv.macs": 2 * 4 * 27 * 64}),
+            Sample(
+                {"convention": COUNTERS["thop"]},
+                check=lambda r: (
+                    r
+                    == {
+                        "conv.macs": 2 * 4 * 27 * 64,
+                        "adaptive_avgpool.inputs": 256,
+                        "adaptive_avgpool.outputs": 4,
+                    }
+                ),
+            ),
+        ),
+        errors=(ErrorSample({"convention": "thop"}, TypeError, "convention must be a Convention"),),
+        result="count",
+    ),
+    Entry(
         "theory.arch.Spec.layer_table",
         make=lambda: _spec().layer_table,
         samples=(
@@ -1049,7 +1069,7 @@ ENTRIES = [
             ),
             Sample(
                 {"convention": COUNTERS["thop"]},
-                check=lambda r: [x["count"] for x in r] == [6912, 6912, 260, 0],
+                check=lambda r: [x["count"] for x in r] == [6912, 6912, 260, 0],  # 256 + 4
             ),
         ),
         errors=(ErrorSample({"convention": "thop"}, TypeError, "convention must be a Convention"),),

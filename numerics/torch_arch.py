@@ -943,8 +943,17 @@ def count_module(
     without ``proj_size``, ``nn.GRU``; batch first or not) are counted per input sequence
     on the length the hook sees (the example's first axis is still the batch: wrap a
     sequence-first layer); an unbatched ``(L, d)`` or a ``PackedSequence`` input is a
-    ``ValueError``. ``convention.backward`` runs the forward with grad enabled to see which
-    layers' inputs require a gradient. A :class:`~theory.arch.CounterConvention` whose
+    ``ValueError``. The example's first axis is always the batch the counts are divided by:
+    give a sequence-first model (``nn.MultiheadAttention`` or a recurrent layer without
+    ``batch_first``) a batch-first wrapper. ``convention.backward`` runs the forward with
+    grad enabled to see which layers' inputs require a gradient. Under a tool's
+    :class:`~theory.arch.CounterConvention` (not ``"torchvision"``) a layer or operation
+    written otherwise than the tools were measured on — a functional layer (``F.conv2d``,
+    ``F.relu`` …), ``torch.add``/``Tensor.add``/``mul`` called by name (ptflops patches
+    them), a subclass of a torch layer, a norm without affine parameters, a fused
+    transformer layer under ``no_grad`` — is a ``ValueError``: the tool has rules of its
+    own there. Work that does not scale with the batch is a ``ValueError`` at batch > 1.
+    A :class:`~theory.arch.CounterConvention` whose
     ``covers`` leaves out an op met here raises ``ValueError`` as :meth:`Spec.count` does."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")

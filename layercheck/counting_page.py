@@ -416,8 +416,11 @@ def counter_sections(measured: dict, step: dict[str, int], modules: dict | None 
         "",
         "`Convention(backward=True)` counts each layer's gradients: weight gradient always, "
         "input gradient only when the layer's input needs one — the first convolution reads "
-        "the data, so it counts 2× its forward MACs, not 3×. `FlopCounterMode` (meta device, "
-        "forward and `.sum().backward()`) agrees to the FLOP, except on grouped convolutions: "
+        "the data, so it counts 2× its forward MACs, not 3×; an attention's output "
+        "projection always 3×; a recurrent layer's hidden-state gradient at every step but "
+        "the first. `FlopCounterMode` (meta device, forward and `.sum().backward()`) agrees "
+        "to the FLOP (also on drawn networks: `tests/test_arch_terms.py`), except on grouped "
+        "(transposed) convolutions: "
         "torch 2.13's `conv_backward_flop` ignores `groups` in the weight gradient and "
         "counts it `groups` times (pytorch/pytorch#183405 proposed the fix). The last column "
         "is that overcount, computed from the spec:",

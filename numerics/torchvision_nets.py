@@ -58,6 +58,7 @@ import torch
 from torch import nn
 
 from theory._args import TEXT
+from theory.arch import _positive_real
 
 __all__ = [
     "EFFICIENTNET_B0",
@@ -110,16 +111,6 @@ def _prob(value: object, name: str, upper_open: bool = False) -> float:
     if not (0.0 <= p < 1.0 if upper_open else 0.0 <= p <= 1.0):
         raise ValueError(f"{name} must be a real number in {allowed}, got {value!r}")
     return p
-
-
-def _real(value: object, name: str) -> float:
-    """A finite real number > 0 as a float."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a finite real number > 0, got {value!r}")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"{name} must be a finite real number > 0, got {value!r}")
-    return v
 
 
 def _input(module: nn.Module, x: object, name: str, ndim: int, last: dict) -> torch.Tensor:
@@ -363,7 +354,10 @@ class EfficientNet(nn.Module):
         stochastic_depth_prob: float = 0.2,
     ) -> None:
         super().__init__()
-        width_mult, depth_mult = _real(width_mult, "width_mult"), _real(depth_mult, "depth_mult")
+        width_mult, depth_mult = (
+            _positive_real(width_mult, "width_mult"),
+            _positive_real(depth_mult, "depth_mult"),
+        )
         if width_mult > 16 or depth_mult > 16:
             raise ValueError(
                 f"width_mult and depth_mult must be at most 16, got {width_mult}, {depth_mult}"

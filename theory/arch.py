@@ -514,6 +514,16 @@ def recurrent_cost(
     }
 
 
+def _conv_args(out_channels, kernel_size, stride, padding, groups, bias, dilation) -> tuple:
+    """A (transposed) convolution's arguments checked: sizes >= 1 (padding >= 0), bias a
+    bool."""
+    return (
+        _dim(out_channels, "out_channels"), _dim(kernel_size, "kernel_size"),
+        _dim(stride, "stride"), _dim(padding, "padding", 0), _dim(groups, "groups"),
+        flag(bias, "bias"), _dim(dilation, "dilation"),
+    )  # fmt: skip
+
+
 def _same(a: Dim, b: Dim) -> bool:
     if isinstance(a, int) and isinstance(b, int):
         return a == b
@@ -610,13 +620,12 @@ class Spec:
     ) -> int:
         r"""2-D convolution (square kernel): :func:`theory.conv.conv_params`, ``conv_macs``.
         ``bias`` defaults to True, as in ``nn.Conv2d`` and :func:`~theory.conv.conv_params`
-        (until layercheck 0.18 it defaulted to False: pass ``bias=False`` before a norm)."""
+        (before layercheck 0.2 it defaulted to False: pass ``bias=False`` before a norm)."""
         node, label = self._map(x, name, "conv")
         c, h, w = node.shape
-        out_channels = _dim(out_channels, "out_channels")
-        kernel_size, stride = _dim(kernel_size, "kernel_size"), _dim(stride, "stride")
-        padding, dilation = _dim(padding, "padding", 0), _dim(dilation, "dilation")
-        groups, bias = _dim(groups, "groups"), flag(bias, "bias")
+        out_channels, kernel_size, stride, padding, groups, bias, dilation = _conv_args(
+            out_channels, kernel_size, stride, padding, groups, bias, dilation
+        )
         try:
             out_h = conv_output_size(h, kernel_size, stride, padding, dilation)
             out_w = conv_output_size(w, kernel_size, stride, padding, dilation)
@@ -656,11 +665,10 @@ class Spec:
         zeros a stride inserts). ``output_padding`` must be below ``max(stride, dilation)``."""
         node, label = self._map(x, name, "conv_transpose")
         c, h, w = node.shape
-        out_channels = _dim(out_channels, "out_channels")
-        kernel_size, stride = _dim(kernel_size, "kernel_size"), _dim(stride, "stride")
-        padding, dilation = _dim(padding, "padding", 0), _dim(dilation, "dilation")
+        out_channels, kernel_size, stride, padding, groups, bias, dilation = _conv_args(
+            out_channels, kernel_size, stride, padding, groups, bias, dilation
+        )
         output_padding = _dim(output_padding, "output_padding", 0)
-        groups, bias = _dim(groups, "groups"), flag(bias, "bias")
         if not is_symbolic(output_padding, stride, dilation) and output_padding >= max(
             stride, dilation
         ):

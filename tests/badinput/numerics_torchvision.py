@@ -11,23 +11,10 @@ from __future__ import annotations
 import torch
 
 from numerics import torchvision_nets as T
+from tests.badinput.numerics_models import _shapes
 from tests.badinput.table import Entry, ErrorSample, Sample, one_of, positive_int
 
 TINY = ((1, 3, 1, 8, 8, 1), (6, 3, 2, 8, 16, 1))
-
-
-def _shapes(cls):
-    """Build the module and return its state-dict shapes (comparable between calls)."""
-
-    def make():
-        def call(*args, **kwargs):
-            module = cls(*args, **kwargs)
-            assert isinstance(module, torch.nn.Module)
-            return {k: tuple(v.shape) for k, v in module.state_dict().items()}
-
-        return call
-
-    return make
 
 
 def _meta_params(build):

@@ -7,7 +7,12 @@ bias outputs, BatchNorm elements, pool inputs, attention projections …) plus t
 the tool cannot see. The weights were read off each tool's source and then measured, operation
 by operation, on the eight reference networks of :mod:`theory.architectures` built as torch
 modules (``scripts/measure_counters.py``); ``tests/test_counters.py`` runs every tool itself
-and asserts equality, network by network and on hypothesis-drawn networks.
+and asserts equality, network by network and on hypothesis-drawn networks — with one
+exception no integer weight can express: thop computes an adaptive average pool's count in
+float64 and truncates it, which can fall 1 below inputs + outputs when the output size does
+not divide the input size (never on the reference networks; the test computes that
+truncation). Hardswish is in no convention's ``covers``: no reference network has it, so
+no tool's rule for it was measured.
 
 ========================  =================================================================
 key                       tool and call (pinned versions in ``requirements.lock``)

@@ -166,3 +166,13 @@ def test_derivation_records_check_their_fields():
             Derivation(**kwargs)
     with pytest.raises(TypeError, match="expr must be a SymPy object"):
         Step("s", 1.5)
+
+
+def test_a_topic_may_be_kept_in_parts(tmp_path):
+    """``<topic>.<part>.yaml`` files make one topic, read in file-name order."""
+    first, second = _record(), _record(id="d000.a.second", title="Another title")
+    (tmp_path / "a.2-late.yaml").write_text(yaml.safe_dump([second]))
+    (tmp_path / "a.1-early.yaml").write_text(yaml.safe_dump([first]))
+    claims = load_ledger(str(tmp_path))
+    assert [c.topic for c in claims] == ["a", "a"]
+    assert [c.id for c in claims] == [first["id"], second["id"]]

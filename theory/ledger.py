@@ -1,6 +1,7 @@
 r"""The claim ledger: one record per checkable claim of the two course documents.
 
-The records live in ``theory/claims/<topic>.yaml``; this module loads and validates them.
+The records live in ``theory/claims/<topic>.yaml`` — or, for a topic kept in parts, in
+``<topic>.<part>.yaml`` files, read in file-name order; this module loads and validates them.
 The ledger is the single source of truth: the verification report, the docs pages and the
 coverage meta-test read it, nothing re-types it.
 
@@ -23,7 +24,7 @@ Record fields
 ``kernels``       dotted names of the kernels that implement it
 ``derivation``    dotted name of a function returning a :class:`theory.derivation.Derivation`
 ``references``    external references used (papers, torch docs)
-``topic``         filled from the file name
+``topic``         filled from the file name (before its first dot)
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def _load(directory: Path) -> tuple[Claim, ...]:
             )
             if not isinstance(record, dict):
                 raise LedgerError(f"{where}: expected a mapping")
-            claim = _check(record, where, path.stem)
+            claim = _check(record, where, path.stem.split(".")[0])
             if claim.id in seen:
                 raise LedgerError(f"{where}: duplicate id, first in {seen[claim.id]}")
             seen[claim.id] = path.name

@@ -115,6 +115,19 @@ TOPICS = {
         '`tests/test_arch_sequence.py`. LayerNorm\'s "more suitable for RNNs" is judged on the '
         "Normalization page; positional encodings in detail on the Attention page.",
     ),
+    "future": (
+        "Future directions: MoE, quantization, pruning, spiking, capsules, MAML",
+        "000's section on advanced layer concepts names a dozen layer families in one line "
+        "each. Every sentence is here: most are pointers with nothing to check (each says "
+        "why); where one has a checkable core, that core is checked. Each family then gets a "
+        "NumPy kernel and claims of our own, stated with their source and verified: mixture "
+        "of experts and dynamic depth (`theory.moe`, `kernels.cpu.moe`), quantized and "
+        "binary layers (`theory.quantization`, `kernels.cpu.quantization`), pruning and "
+        "leaky integrate-and-fire neurons (`theory.pruning`, `theory.spiking`, "
+        "`kernels.cpu.pruning`, `kernels.cpu.spiking`), capsules and MAML "
+        "(`theory.capsules`, `theory.maml`, `kernels.cpu.capsules`, `kernels.cpu.maml`); "
+        "the conclusion's summary claims close the page. Tests: `tests/test_future_*.py`.",
+    ),
     "residual": (
         "Residual connections",
         "The residual block and its Jacobian $I + \\partial F/\\partial x$, the product over "

@@ -55,10 +55,11 @@ def squash(input: np.ndarray, dim: int = -1) -> np.ndarray:
 def squash_backward(grad_output: np.ndarray, input: np.ndarray, dim: int = -1) -> np.ndarray:
     r"""Gradient of ``squash(input, dim)`` given ``grad_output`` of the same shape and dtype."""
     array(input, "input", tuple(range(1, 9)))
-    array(grad_output, "grad_output", input.ndim, input.dtype, like="input")
+    array(grad_output, "grad_output", tuple(range(1, 9)), input.dtype, like="input")
     if grad_output.shape != input.shape:
         raise ValueError(
-            f"grad_output must have the shape of input {input.shape}, got {grad_output.shape}"
+            f"grad_output and input must have the same shape, got {grad_output.shape} "
+            f"and {input.shape}"
         )
     axis = _axis(dim, input.ndim)
     s = input.astype(np.float64)

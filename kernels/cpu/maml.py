@@ -97,10 +97,11 @@ def film_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Gradients of :func:`film`: ``(grad_input, grad_gamma, grad_beta)``."""
     _film_args(input, gamma, "gamma", gamma)
-    array(grad_output, "grad_output", input.ndim, input.dtype, like="input", empty_ok=(0,))
+    array(grad_output, "grad_output", tuple(range(2, 9)), input.dtype, like="input", empty_ok=(0,))
     if grad_output.shape != input.shape:
         raise ValueError(
-            f"grad_output must have the shape of input {input.shape}, got {grad_output.shape}"
+            f"grad_output and input must have the same shape, got {grad_output.shape} "
+            f"and {input.shape}"
         )
     extra = (1,) * (input.ndim - 2)
     axes = tuple(range(2, input.ndim))

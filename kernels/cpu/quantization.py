@@ -4,7 +4,7 @@ Conventions are torch's (``torch.quantize_per_tensor``, ``torch.fake_quantize_pe
 ``torch.fake_quantize_per_channel_affine``, ``torch.ao.quantization.MinMaxObserver``):
 
 * :math:`q = \mathrm{clamp}(\mathrm{round}(x \cdot s^{-1}) + z,\ q_{\min}, q_{\max})`, the
-  rounding **half to even** (``std::nearbyint``), :math:`s^{-1}` computed as ``1 / scale`` in
+  rounding **half to even** (``std::nearbyint``), fake-quantize multiplies by ``1 / scale`` taken in
   the dtype of ``x`` (torch multiplies by the float32 reciprocal, so a float32 input gives
   torch's integers bit for bit); dequantization :math:`\hat x = (q - z)\,s`.
 * Quantization parameters from a range :math:`[m, M]` widened to contain 0
@@ -103,7 +103,7 @@ def quantize_per_tensor(
     _zp_first: bool = True,
 ) -> np.ndarray:
     r""":math:`q = \mathrm{clamp}(\mathrm{rint}(x/s + z), q_{\min}, q_{\max})` (int64 array;
-    half to even; ``1/scale`` taken in ``x``'s dtype as torch does). ``torch.quantize_per_tensor``
+    half to even; x divided by ``scale`` in ``x``'s dtype). ``torch.quantize_per_tensor``
     adds :math:`z` *before* rounding, ``torch.fake_quantize_per_tensor_affine`` after; a tie
     with an odd :math:`z` rounds differently (measured in torch 2.13: :math:`x = 0.5`,
     :math:`s = 1`, :math:`z = 1` gives code 2 in the first, 1 in the second)."""

@@ -55,7 +55,9 @@ def test_moe_forward_backward_match_torch_autograd(seed, k, cf, normalize):
     go = rng.standard_normal(y.shape)
     (ty * torch.tensor(go)).sum().backward()
     grads = moe_backward(go, cache)
-    for name, leaf in zip(("x", "gate_weight", "expert_weight", "expert_bias"), leaves):
+    for name, leaf in zip(
+        ("x", "gate_weight", "expert_weight", "expert_bias"), leaves, strict=True
+    ):
         np.testing.assert_allclose(grads[name], leaf.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 

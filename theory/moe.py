@@ -60,7 +60,9 @@ def balance_loss(f: list, p: list) -> sympy.Expr:
     if len(f) != len(p):
         raise ValueError(f"f and p must have the same length, got {len(f)} and {len(p)}")
     n = len(f)
-    return sympy.nsimplify(n) * sum(sympy.sympify(a) * sympy.sympify(b) for a, b in zip(f, p))
+    return sympy.nsimplify(n) * sum(
+        sympy.sympify(a) * sympy.sympify(b) for a, b in zip(f, p, strict=True)
+    )
 
 
 def dropped_assignments(counts: list, capacity: int) -> int:
@@ -117,8 +119,8 @@ def derive_balance_loss_uniform() -> Derivation:
         steps.append(Step(f"$N = {n}$, $f$ uniform, $P$ any point of the simplex:",
                           _eq(sympy.Symbol("L"), sympy.simplify(val))))  # fmt: skip
     collapse = balance_loss([1, 0], [sympy.Rational(1, 2)] * 2)
-    steps.append(Step("Collapsed dispatch $f = (1, 0)$ with $P = (1/2, 1/2)$ (all rows tied, "
-                      "ties to expert 0) also gives 1:", _eq(sympy.Symbol("L"), collapse)))  # fmt: skip
+    text = "Collapsed dispatch $f = (1, 0)$, $P = (1/2, 1/2)$ (rows tied, to expert 0) gives 1:"
+    steps.append(Step(text, _eq(sympy.Symbol("L"), collapse)))
     return Derivation("Load-balancing loss is 1 when f or P is uniform", tuple(steps),
                       claimed=sympy.Integer(1), derived=sympy.simplify(val),
                       scope="proved for N = 2, 3, 6 (symbolic P); the general-N identity is "
@@ -139,7 +141,8 @@ def derive_balance_loss_infimum() -> Derivation:
     low = loss.subs(a, crit)
     steps = (
         Step("A token sent to expert $i$ adds $N f\\cdot p_t / T$; $f\\cdot p$ is linear on "
-             "$\\{p\\in\\Delta: p_i = \\max_j p_j\\}$, whose vertices are $1_S/|S|$ with $i\\in S$; "
+             "$\\{p\\in\\Delta: p_i = \\max_j p_j\\}$, whose vertices are $1_S/|S|$, "
+             "$i\\in S$; "
              "for $N = 2$, $f_0 = a \\ge 1/2$: tokens to 0 take $p = (1/2, 1/2)$, tokens to 1 "
              "take $p = (0, 1)$, so $P = (a/2,\\ 1 - a/2)$ and"),
         Step("the loss is", _eq(sympy.Symbol("L"), loss)),

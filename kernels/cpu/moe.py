@@ -67,9 +67,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def route(
-    probs: np.ndarray, k: int, capacity: int
-) -> tuple[np.ndarray, np.ndarray]:
+def route(probs: np.ndarray, k: int, capacity: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Top-``k`` routing with a capacity: returns ``(index, keep)``, both ``(tokens, k)``:
     ``index[t, j]`` the expert of token ``t``'s ``j``-th choice, ``keep[t, j]`` whether it
     found a free slot (priority: choice rank, then token order; see the module docstring).
@@ -102,7 +100,9 @@ def _operands(x, gate_weight, expert_weight, expert_bias):
     expert_bias = array(expert_bias, "expert_bias", 2, x.dtype, like="x")
     e, d = gate_weight.shape
     if d != x.shape[1]:
-        raise ValueError(f"gate_weight must have shape (num_experts, {x.shape[1]}), got {gate_weight.shape}")
+        raise ValueError(
+            f"gate_weight must have shape (num_experts, {x.shape[1]}), got {gate_weight.shape}"
+        )
     if expert_weight.shape[0] != e or expert_weight.shape[2] != d:
         raise ValueError(
             f"expert_weight must have shape ({e}, out_features, {d}), got {expert_weight.shape}"
@@ -166,7 +166,9 @@ def moe_backward(grad_out: np.ndarray, cache: dict) -> dict[str, np.ndarray]:
     x, wg, we = cache["x"], cache["gate_weight"], cache["expert_weight"]
     grad_out = array(grad_out, "grad_out", 2, x.dtype, like="x")
     if grad_out.shape != (x.shape[0], we.shape[1]):
-        raise ValueError(f"grad_out must have shape {(x.shape[0], we.shape[1])}, got {grad_out.shape}")
+        raise ValueError(
+            f"grad_out must have shape {(x.shape[0], we.shape[1])}, got {grad_out.shape}"
+        )
     index, keep, probs = cache["index"], cache["keep"], cache["probs"]
     gk = cache["gates"] * keep  # (T, k)
     t_idx = np.arange(x.shape[0])
@@ -206,11 +208,13 @@ def load_balancing_loss(probs: np.ndarray, expert_index: np.ndarray) -> float:
     if type(expert_index) is not np.ndarray or not np.issubdtype(expert_index.dtype, np.integer):
         raise TypeError("expert_index must be an integer numpy.ndarray")
     if expert_index.shape != probs.shape[:1]:
-        raise ValueError(f"expert_index must have shape {probs.shape[:1]}, got {expert_index.shape}")
+        raise ValueError(
+            f"expert_index must have shape {probs.shape[:1]}, got {expert_index.shape}"
+        )
     n = probs.shape[1]
     if ((expert_index < 0) | (expert_index >= n)).any():
         raise ValueError(f"expert_index must hold integers in [0, {n})")
-    f = np.bincount(expert_index, minlength=n) / probs.shape[0]
+    f = np.bincount(expert_index.astype(np.int64), minlength=n) / probs.shape[0]
     p = probs.mean(axis=0)
     return float(n * np.dot(f, p))
 

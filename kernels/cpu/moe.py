@@ -213,7 +213,9 @@ def load_balancing_loss(probs: np.ndarray, expert_index: np.ndarray) -> float:
         )
     n = probs.shape[1]
     if ((expert_index < 0) | (expert_index >= n)).any():
-        raise ValueError(f"expert_index must hold integers in [0, {n})")
+        raise ValueError(
+            f"expert_index must hold integers in [0, {n}) (n = probs.shape[1], the experts)"
+        )
     f = np.bincount(expert_index.astype(np.int64), minlength=n) / probs.shape[0]
     p = probs.mean(axis=0)
     return float(n * np.dot(f, p))

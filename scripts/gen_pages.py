@@ -569,8 +569,43 @@ def regularization_figures() -> str:
     )
 
 
+def future_figures() -> str:
+    """The future-directions figures: MoE load balance vs skew, quantization error vs bit
+    width, LIF firing rate vs input current."""
+    from numerics.moe_experiments import balance_loss_figure
+    from numerics.quantization_experiments import quantization_error_figure
+    from numerics.spiking_experiments import firing_rate_figure
+
+    return "\n".join(
+        [
+            "## Figures",
+            "",
+            figure("future_moe_balance.png", balance_loss_figure, "MoE load-balancing loss"),
+            "",
+            "The Switch-Transformer load-balancing loss $N\\sum_i f_i P_i$ against routing "
+            "skew (`numerics.moe_experiments.balance_loss_figure`): 1 whenever the dispatch "
+            "fractions $f$ or the mean gate probabilities $P$ are uniform, and below 1 (down "
+            "to $7/8$ for two experts) when ties let them disagree.",
+            "",
+            figure("future_quant_error.png", quantization_error_figure, "Quantization error"),
+            "",
+            "Quantization error of $\\mathcal N(0,1)$ weights against bit width "
+            "(`numerics.quantization_experiments.quantization_error_figure`): the largest "
+            "error stays at or below half a step $s/2$, the RMS error near $s/\\sqrt{12}$.",
+            "",
+            figure("future_lif_rate.png", firing_rate_figure, "LIF firing rate"),
+            "",
+            "Firing rate of a leaky integrate-and-fire neuron against input current, simulated "
+            "and from the closed form with refractory period "
+            "(`numerics.spiking_experiments.firing_rate_figure`).",
+            "",
+        ]
+    )
+
+
 FIGURES = {
     "architectures": architecture_tables,
+    "future": future_figures,
     "residual": residual_figures,
     "dropout": dropout_figures,
     "regularization": regularization_figures,

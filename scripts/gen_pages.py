@@ -301,9 +301,9 @@ def architecture_tables() -> str:
     """Reference figures, the convention table (with FlopCounterMode) and symbolic results."""
     import sympy
     import torch
-    from numerics.counters import measure
 
     from layercheck.counting_page import counter_sections, module_counts, training_step_flops
+    from numerics.counters import measure
     from numerics.torch_arch import flop_counter_flops, to_module
     from theory import architectures as A
     from theory.arch import Convention

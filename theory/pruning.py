@@ -22,7 +22,8 @@ import numbers
 
 import sympy
 
-from theory.arch import Spec
+from theory._args import dim
+from theory.arch import Spec, SpecError
 from theory.derivation import Derivation, Step
 
 __all__ = [
@@ -139,12 +140,32 @@ def channel_prune_saving(
     ``{"params", "macs"}``. Raises ``TypeError``/``ValueError`` naming the argument (via
     :class:`~theory.arch.Spec`), and ``ValueError`` when ``removed`` is not below
     ``channels`` for ints."""
-    if isinstance(removed, numbers.Integral) and isinstance(channels, numbers.Integral):
-        if not isinstance(removed, bool) and not 0 <= removed < channels:
-            raise ValueError(f"removed must be in [0, channels={channels}), got {removed!r}")
-    if isinstance(removed, bool) or not isinstance(removed, numbers.Integral | sympy.Expr):
-        raise TypeError(f"removed must be an int or a SymPy expression, got {removed!r}")
-    full = _block(in_channels, channels, next_channels, k1, k2, height, width)
+    args = {
+        "in_channels": in_channels,
+        "channels": channels,
+        "next_channels": next_channels,
+        "k1": k1,
+        "k2": k2,
+        "height": height,
+        "width": width,
+    }
+    args = {k: dim(v, k) for k, v in args.items()}
+    removed = dim(removed, "removed", minimum=0)
+    channels = args["channels"]
+    if isinstance(removed, int) and isinstance(channels, int) and removed >= channels:
+        raise ValueError(f"removed must be in [0, channels={channels}), got {removed!r}")
+    try:
+        full = _block(
+            *(args[k] for k in ("in_channels", "channels", "next_channels")),
+            args["k1"],
+            args["k2"],
+            args["height"],
+            args["width"],
+        )
+    except SpecError as e:
+        raise ValueError(f"height/width too small for k1, k2 (no valid output): {e}") from None
+    in_channels, next_channels = args["in_channels"], args["next_channels"]
+    k1, k2, height, width = args["k1"], args["k2"], args["height"], args["width"]
     if isinstance(removed, numbers.Integral) and removed == 0:
         return {"params": sympy.Integer(0), "macs": sympy.Integer(0)}
     pruned = _block(in_channels, channels - removed, next_channels, k1, k2, height, width)

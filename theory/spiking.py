@@ -69,10 +69,14 @@ def lif_rate(
     th = _real(threshold, "threshold", positive=True)
     ref = _real(refractory, "refractory", nonneg=True)
     drive = r * i
+    if not math.isfinite(drive):
+        raise ValueError(f"current * resistance must be finite, got {i!r} * {r!r}")
     if drive <= th:
         return 0.0
-    period = ref + t * math.log(drive / (drive - th))
-    return 1.0 / period if period > 0 else math.inf
+    period = ref + t * -math.log1p(-th / drive)  # = tau ln(D/(D - th)), accurate for D >> th
+    if not (period > 0 and math.isfinite(1.0 / period)):
+        raise ValueError(f"current * resistance too large for a finite rate, got {i!r} * {r!r}")
+    return 1.0 / period
 
 
 _t, _tau, _R, _I, _Vr, _V0, _th, _tref = sympy.symbols(

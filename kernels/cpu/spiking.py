@@ -128,6 +128,8 @@ def lif_simulate(
     if abs(n_ref * h - ref) > 1e-9 * max(1.0, ref):
         raise ValueError(f"refractory must be a whole number of dt steps, got {refractory!r}")
     decay, drive = math.exp(-h / t), r * i
+    if not math.isfinite(drive):
+        raise ValueError(f"current * resistance must be finite, got {i!r} * {r!r}")
     v, hold, times = 0.0, 0, []
     for k in range(1, steps + 1):
         if hold > 0:

@@ -21,8 +21,20 @@ ENTRIES = [
         ),
         result="count",
     ),
-    Entry("theory.pruning.derive_prune_count", (Sample({}),), result="any", fuzz=False),
-    Entry("theory.pruning.derive_channel_prune_saving", (Sample({}),), result="any", fuzz=False),
+    Entry(
+        "theory.pruning.derive_prune_count",
+        (Sample({}),),
+        result="any",
+        fuzz=False,
+        note="no arguments",
+    ),
+    Entry(
+        "theory.pruning.derive_channel_prune_saving",
+        (Sample({}),),
+        result="any",
+        fuzz=False,
+        note="no arguments",
+    ),
     Entry(
         "theory.pruning.channel_prune_saving",
         (

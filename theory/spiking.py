@@ -75,7 +75,11 @@ def lif_rate(
         return 0.0
     period = ref + t * -math.log1p(-th / drive)  # = tau ln(D/(D - th)), accurate for D >> th
     if not (period > 0 and math.isfinite(1.0 / period)):
-        raise ValueError(f"current * resistance too large for a finite rate, got {i!r} * {r!r}")
+        raise ValueError(
+            f"current * resistance / threshold too large, or tau and refractory too small, "
+            f"for a finite rate (got current={i!r}, resistance={r!r}, threshold={th!r}, "
+            f"tau={t!r}, refractory={ref!r})"
+        )
     return 1.0 / period
 
 

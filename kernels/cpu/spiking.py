@@ -121,7 +121,10 @@ def lif_simulate(
     ref = _real(refractory, "refractory", nonneg=True)
     h = _real(dt, "dt", positive=True)
     dur = _real(duration, "duration", positive=True)
-    steps = math.floor(dur / h + 1e-9)
+    ratio = dur / h
+    if not ratio <= MAX_STEPS:
+        raise ValueError(f"duration / dt must be at most {MAX_STEPS} steps, got {ratio}")
+    steps = math.floor(ratio + 1e-9)
     if steps > MAX_STEPS:
         raise ValueError(f"duration / dt must be at most {MAX_STEPS} steps, got {steps}")
     n_ref = round(ref / h)

@@ -17,7 +17,7 @@ from theory import spiking as T
 @pytest.mark.claim("d000.future.lif-closed-form")
 def test_closed_form_against_exact_step_kernel():
     assert T.derive_lif_closed_form().agrees()
-    tau, ri, dt = 0.02, 0.8, 1e-4
+    tau, dt = 0.02, 1e-4
     # below threshold: no spike, and the kernel's potential is never above the closed form
     assert lif_simulate(0.8, 1.0, tau, 1.0, 0.0, dt, 0.5).size == 0
     # first spike time = closed form's crossing, to one step

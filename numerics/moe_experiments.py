@@ -6,8 +6,8 @@ skew (figure), and a Monte-Carlo early-exit cost.
   the kernel's loss :math:`N\sum_if_iP_i` is :math:`1 + s(N-1)` for :math:`s > 0` — and 1 at
   :math:`s = 0` although all tokens are dispatched to expert 0 (argmax ties).
 * :func:`balance_loss_figure` — that curve for :math:`N = 2, 4, 8`, and for :math:`N = 2` the
-  two-group routing of :func:`theory.moe.derive_balance_loss_infimum`, whose minimum
-  :math:`7/8` lies below the uniform value 1.
+  two-group routing of :func:`theory.moe.derive_balance_loss_min` (case :math:`f_0\ge 1/2`),
+  whose minimum :math:`7/8` lies below the uniform value 1.
 * :func:`early_exit_mc` — simulated cost of an early-exit network (Teerapittayanon et al.
   2016, BranchyNet), to compare with :func:`theory.moe.early_exit_cost`.
 """

@@ -14,7 +14,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels.cpu.moe import expert_capacity, load_balancing_loss, moe_backward, moe_forward, route
+from kernels.cpu.moe import (
+    cond_conv2d,
+    expert_capacity,
+    load_balancing_loss,
+    moe_backward,
+    moe_forward,
+    route,
+)
 from numerics import moe_experiments as X
 from numerics.stats import hoeffding_halfwidth
 from theory import moe as T
@@ -133,10 +140,10 @@ def test_loss_is_one_when_dispatch_is_uniform_whatever_p(n, seed):
         pytest.approx(1, abs=1e-12)  # fmt: skip
 
 
-@pytest.mark.claim("d000.future.moe-balance-min", "d000.future.moe-balance-min-common")
-def test_realizable_routing_goes_below_one_and_seven_eighths_is_the_n2_infimum():
+@pytest.mark.claim("d000.future.moe-balance-min-common")
+def test_uniform_is_not_the_minimum():
     d = T.derive_balance_loss_infimum()
-    assert d.derived == sympy.Rational(7, 8) and not d.agrees()
+    assert d.derived == sympy.Rational(7, 8) and not d.agrees()  # refutes "minimum 1"
     probs = np.array([[0.5, 0.5]] * 3 + [[0.0, 1.0]])
     idx = np.argmax(probs, axis=1)  # numpy's argmax takes expert 0 on the tie
     assert list(idx) == [0, 0, 0, 1]
@@ -145,18 +152,41 @@ def test_realizable_routing_goes_below_one_and_seven_eighths_is_the_n2_infimum()
     z = np.array([[0.0, -1e-9]] * 3 + [[0.0, 30.0]])
     p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     assert load_balancing_loss(p, np.argmax(p, 1)) < 0.876
-    # exhaustive: N = 2, T = 8, rows on the vertices {(1/2,1/2)->0, (1,0), (0,1)}: min 7/8
-    rows = [((0.5, 0.5), 0), ((1.0, 0.0), 0), ((0.0, 1.0), 1)]
-    best = min(
-        load_balancing_loss(np.array([r[0] for r in c]), np.array([r[1] for r in c]))
-        for c in itertools.combinations_with_replacement(rows, 8)
-    )
-    assert best == pytest.approx(7 / 8, abs=1e-15)
-    # random realizable routings (N = 2, 3) never go below the N = 2 value for N = 2
+
+
+def _exact_loss(rows):
+    """N = 2 loss of exact rows (u, 1-u), ties to expert 0, in rationals."""
+    t = len(rows)
+    f0 = sympy.Rational(sum(1 for u in rows if u >= sympy.Rational(1, 2)), t)
+    p0 = sum(rows, sympy.Integer(0)) / t
+    return T.balance_loss([f0, 1 - f0], [p0, 1 - p0])
+
+
+@pytest.mark.claim("d000.future.moe-balance-min")
+def test_seven_eighths_is_the_n2_infimum_attained_iff_4_divides_t():
+    d = T.derive_balance_loss_min()
+    assert d.agrees() and d.derived == sympy.Rational(7, 8)
+    assert [T.balance_loss_min_two_experts(t) for t in (1, 2, 3, 4)] == [
+        1, 1, sympy.Rational(8, 9), sympy.Rational(7, 8)]  # fmt: skip
+    half = sympy.Rational(1, 2)
+    # exhaustive over the extremal rows of the a >= 1/2 case (u = 1/2 tie, u = 1, u = 0)
+    for t in range(1, 13):
+        best = min(_exact_loss(list(c))
+                   for c in itertools.combinations_with_replacement((half, 1, 0), t))  # fmt: skip
+        assert best == T.balance_loss_min_two_experts(t) >= sympy.Rational(7, 8)
+        assert (best == sympy.Rational(7, 8)) == (t % 4 == 0)
+    # a < 1/2 case: f0 = 1/4, three tokens at u = 1/2 - e on expert 1: above 7/8, -> 7/8
+    vals = [_exact_loss([1] + [half - sympy.Rational(1, 10**k)] * 3) for k in range(1, 8)]
+    assert all(v > sympy.Rational(7, 8) for v in vals)
+    assert all(a > b for a, b in itertools.pairwise(vals))
+    assert vals[-1] - sympy.Rational(7, 8) < sympy.Rational(1, 10**6)
+    # random realizable routings never go below the per-T minimum
     rng = np.random.default_rng(1)
-    for _ in range(300):
-        q = rng.dirichlet([0.2, 0.2], size=8)
-        assert load_balancing_loss(q, np.argmax(q, 1)) >= 7 / 8 - 1e-12
+    for t in (2, 3, 5, 8):
+        for _ in range(200):
+            q = rng.dirichlet([0.2, 0.2], size=t)
+            low = float(T.balance_loss_min_two_experts(t))
+            assert load_balancing_loss(q, np.argmax(q, 1)) >= low - 1e-12
 
 
 @pytest.mark.claim("d000.future.moe-balance-min-common")
@@ -194,17 +224,54 @@ def test_constant_closed_form_and_depth_bound():
 @pytest.mark.claim("d000.future.exit-breakeven", "d000.future.dynamic-depth")
 def test_exit_heads_can_make_early_exit_dearer_than_the_plain_network():
     d = T.derive_early_exit_breakeven()
+    assert d.agrees()
     c, h = sympy.symbols("c h", nonnegative=True)
-    assert sympy.expand(d.derived - 4 * c - 3 * h) == 0
+    for L in range(1, 7):  # the symbolic result at q = 0 against the helper, and monotone in q
+        at = [T.early_exit_cost([c + h] * (L - 1) + [c], [sympy.Rational(k, 10)] * (L - 1))
+              for k in range(11)]  # fmt: skip
+        assert sympy.expand(at[0] - L * c - (L - 1) * h) == 0
+        ex = [a.subs({c: 1, h: sympy.Rational(1, 2)}) for a in at]
+        assert all(x >= y for x, y in itertools.pairwise(ex))
+    # the record's counterexample: 4 blocks of cost 1, heads of cost 1/2 after the first 3
+    exact = T.early_exit_cost([1.5, 1.5, 1.5, 1.0], [0.1] * 3)
+    assert exact == pytest.approx(4.794, abs=1e-12)
+    assert T.early_exit_cost([sympy.Rational(3, 2)] * 3 + [1], [sympy.Rational(1, 10)] * 3) == \
+        sympy.Rational(2397, 500)  # fmt: skip
     cost = X.early_exit_mc(np.array([1.5, 1.5, 1.5, 1.0]), np.array([0.1, 0.1, 0.1]), 200_000, 3)
-    exact = float(T.early_exit_cost([1.5, 1.5, 1.5, 1.0], [0.1] * 3))
-    assert exact > 4.0 and abs(cost - exact) <= hoeffding_halfwidth(200_000, 5.5, 1e-6)
+    assert float(exact) > 4.0 and abs(cost - float(exact)) <= hoeffding_halfwidth(
+        200_000, 5.5, 1e-6
+    )
 
 
-@pytest.mark.claim("d000.future.conditional-computation")
-def test_top1_moe_costs_the_same_per_token_early_exit_does_not():
-    # top-1: every kept token runs exactly one expert, whatever the input
-    rng = np.random.default_rng(2)
+@pytest.mark.claim("d000.future.conditional-computation", "d000.future.moe-constant-work")
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 3))
+@settings(max_examples=10, deadline=None)
+def test_moe_computation_depends_on_input_but_work_does_not(seed, k):
+    rng = np.random.default_rng(seed)
     x, wg = rng.standard_normal((9, 3)), rng.standard_normal((3, 3))
-    _, c = moe_forward(x, wg, rng.standard_normal((3, 2, 3)), rng.standard_normal((3, 2)), 1, 9.0)
-    assert c["keep"].sum(axis=1).tolist() == [1] * 9
+    we, be = rng.standard_normal((3, 2, 3)), rng.standard_normal((3, 2))
+    _, c = moe_forward(x, wg, we, be, k, 9.0)  # capacity >= tokens: nothing dropped
+    assert c["keep"].sum(axis=1).tolist() == [k] * 9  # the same work for every token
+    # which experts run depends on the input: a token steered to each expert in turn
+    for e in range(3):
+        xe = 50.0 * np.linalg.solve(wg, np.eye(3)[e])[None]  # logits 50 * e_e
+        assert moe_forward(xe, wg, we, be, 1, 9.0)[1]["index"][0, 0] == e
+
+
+@pytest.mark.claim("d000.future.adaptive-conv")
+@given(seed=st.integers(0, 2**32 - 1), stride=st.integers(1, 2), padding=st.integers(0, 1))
+@settings(max_examples=10, deadline=None)
+def test_condconv_is_one_convolution_with_the_mixed_kernel(seed, stride, padding):
+    assert T.derive_condconv_linear().agrees()
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal((3, 2, 6, 5)), rng.standard_normal((4, 3, 2, 3, 2))
+    rw, rb = rng.standard_normal((4, 2)), rng.standard_normal(4)
+    y, alpha = cond_conv2d(x, w, rw, rb, stride, padding)
+    tx = torch.tensor(x)
+    ta = torch.sigmoid(tx.mean((2, 3)) @ torch.tensor(rw).T + torch.tensor(rb))
+    mix = sum(ta[:, e, None, None, None]
+              * torch.nn.functional.conv2d(tx, torch.tensor(w[e]), stride=stride, padding=padding)
+              for e in range(4))  # fmt: skip
+    np.testing.assert_allclose(alpha, ta.numpy(), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(y, mix.numpy(), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(alpha[0], alpha[1])  # the kernel differs between examples

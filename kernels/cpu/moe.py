@@ -222,3 +222,51 @@ def load_balancing_loss(probs: np.ndarray, expert_index: np.ndarray) -> float:
 
 
 _ = numbers
+
+
+def cond_conv2d(
+    x: np.ndarray,
+    weight: np.ndarray,
+    routing_weight: np.ndarray,
+    routing_bias: np.ndarray,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Conditionally parameterized convolution (CondConv, Yang et al. 2019, eq. 1-2): per
+    example :math:`n`, mixing weights :math:`\alpha_n = \sigma(R\,\mathrm{GAP}(x_n) + r)`
+    (``routing_weight`` :math:`R` of shape ``(E, C_in)``, ``routing_bias`` :math:`r` of shape
+    ``(E,)``; GAP the mean over the spatial axes), then **one** convolution with the combined
+    kernel :math:`\sum_e \alpha_{n,e}W_e` (``weight`` ``(E, C_out, C_in, kH, kW)``, torch's
+    ``conv2d`` layout, no bias, ``stride``/``padding`` as torch). ``x`` ``(N, C_in, H, W)``.
+    Returns ``(y, alpha)``. By linearity this equals :math:`\sum_e\alpha_{n,e}(W_e\star x_n)`
+    (:func:`theory.moe.derive_condconv_linear`; tested against torch). Forward only."""
+    from kernels.cpu.conv2d import conv2d_direct
+
+    x = array(x, "x", 4)
+    weight = array(weight, "weight", 5, x.dtype, like="x")
+    routing_weight = array(routing_weight, "routing_weight", 2, x.dtype, like="x")
+    routing_bias = array(routing_bias, "routing_bias", 1, x.dtype, like="x")
+    e = weight.shape[0]
+    if weight.shape[2] != x.shape[1]:
+        raise ValueError(
+            f"weight must have shape (E, C_out, {x.shape[1]}, kH, kW), got {weight.shape}"
+        )
+    if routing_weight.shape != (e, x.shape[1]):
+        raise ValueError(
+            f"routing_weight must have shape ({e}, {x.shape[1]}), got {routing_weight.shape}"
+        )
+    if routing_bias.shape != (e,):
+        raise ValueError(f"routing_bias must have shape ({e},), got {routing_bias.shape}")
+    if x.size * weight.size > 1 << 26:
+        raise ValueError("x: too large for the reference kernel (x.size * weight.size > 2**26)")
+    for name, a in (("x", x), ("weight", weight), ("routing_weight", routing_weight),
+                    ("routing_bias", routing_bias)):  # fmt: skip
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} must be finite")
+    z = x.mean(axis=(2, 3)) @ routing_weight.T + routing_bias
+    alpha = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic sigmoid, without overflow
+    ys = [
+        conv2d_direct(x[n : n + 1], np.tensordot(alpha[n], weight, axes=1), None, stride, padding)
+        for n in range(x.shape[0])
+    ]
+    return np.concatenate(ys, axis=0), alpha

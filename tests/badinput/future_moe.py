@@ -14,6 +14,12 @@ XS, WG = _r.standard_normal((4, 3)), _r.standard_normal((3, 3))
 WE, BE = _r.standard_normal((3, 2, 3)), _r.standard_normal((3, 2))
 PR = _r.dirichlet([1.0, 1.0, 1.0], size=4)
 _, CACHE = K.moe_forward(XS, WG, WE, BE, 2, 1.0)
+XC, WC = _r.standard_normal((2, 2, 4, 4)), _r.standard_normal((3, 2, 2, 2, 2))
+RW, RB = _r.standard_normal((3, 2)), _r.standard_normal(3)
+
+
+def _fail(r) -> None:
+    raise AssertionError(r)
 
 
 def _png(r) -> None:
@@ -109,6 +115,38 @@ ENTRIES: list[Entry] = [
     _derive("derive_balance_loss_infimum"),
     _derive("derive_early_exit_cost"),
     _derive("derive_early_exit_breakeven"),
+    _derive("derive_balance_loss_min"),
+    _derive("derive_condconv_linear"),
+    Entry(
+        "theory.moe.balance_loss_min_two_experts",
+        (Sample({"tokens": 4}, check=lambda r: r == sympy.Rational(7, 8) or _fail(r)),),
+        (ErrorSample({"tokens": 0}, ValueError, "tokens"),),
+        result="any",
+        domains={"tokens": positive_int},
+    ),
+    Entry(
+        "kernels.cpu.moe.cond_conv2d",
+        (
+            Sample(
+                {
+                    "x": XC,
+                    "weight": WC,
+                    "routing_weight": RW,
+                    "routing_bias": RB,
+                    "stride": 1,
+                    "padding": 1,
+                }
+            ),
+        ),
+        (
+            ErrorSample(
+                {"x": XC, "weight": WC, "routing_weight": RW[:, :1], "routing_bias": RB},
+                ValueError,
+                "routing_weight",
+            ),
+        ),
+        result="any",
+    ),
     Entry(
         "numerics.moe_experiments.skew_curve",
         (Sample({"num_experts": 3, "points": 3, "tokens": 4}),),

@@ -111,12 +111,16 @@ def _expression(expr: sympy.Basic, indent: str) -> list[str]:
     return out
 
 
-def derivation_markdown(dotted: str) -> str:
+def derivation_markdown(dotted: str, stated: bool = False) -> str:
     """The derivation returned by the function ``dotted`` (a ledger ``derivation``) as
     Markdown: its title, numbered steps with their expressions (long ones outlined and
-    collapsed), and the document's formula against the derived one."""
+    collapsed), and the document's formula against the derived one — the *stated* formula
+    when ``stated`` (a claim of our own, beyond the documents' text)."""
     if not isinstance(dotted, str):
         raise TypeError(f"dotted must be the dotted name of a derivation, got {dotted!r}")
+    if not isinstance(stated, bool):
+        raise TypeError(f"stated must be True or False, got {stated!r}")
+    whose = ("The stated", "Stated") if stated else ("The document's", "Document's")
     d = resolve(dotted)()
     out = [f"**{d.title}**", ""]
     for i, step in enumerate(d.steps, 1):
@@ -130,11 +134,11 @@ def derivation_markdown(dotted: str) -> str:
             under = " under " + ", ".join(
                 f"${sympy.latex(k)} = {sympy.latex(v)}$" for k, v in d.assumptions.items()
             )
-        out += [f"The document's formula and the derived one are {verdict}{under} "
+        out += [f"{whose[0]} formula and the derived one are {verdict}{under} "
                 f"(scope: {d.scope}).", ""]  # fmt: skip
-        pairs = [("Document's formula", d.claimed), ("Derived", d.derived)]
+        pairs = [(f"{whose[1]} formula", d.claimed), ("Derived", d.derived)]
         if sympy.latex(d.claimed) == sympy.latex(d.derived):
-            pairs = [("Document's formula and derived, printed alike", d.claimed)]
+            pairs = [(f"{whose[1]} formula and derived, printed alike", d.claimed)]
         for label, expr in pairs:
             out += [f"- {label}:", "", *_expression(expr, "    ")]
     return "\n".join(out)
@@ -237,7 +241,8 @@ def claim_section(
         else:
             shown[c.derivation] = c.id
             module = resolve(c.derivation).__module__  # its source is part of the cache key
-            body = cached(derivation_markdown, c.derivation, depends=(module,))
+            stated = c.statement.lstrip().startswith("Beyond the text")
+            body = cached(derivation_markdown, c.derivation, stated, depends=(module,))
             out += [f'??? abstract "Derivation (SymPy): `{c.derivation}`"', "", _indent(body), ""]
     code = [f"theory: {', '.join(f'`{t}`' for t in c.theory)}" if c.theory else "",
             f"kernels: {', '.join(f'`{k}`' for k in c.kernels)}" if c.kernels else ""]  # fmt: skip

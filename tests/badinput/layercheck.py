@@ -113,8 +113,17 @@ ENTRIES = [
             Sample(
                 {"dotted": "theory.conv.derive_output_size"}, check=lambda r: r.startswith("**")
             ),
+            Sample(
+                {"dotted": "theory.moe.derive_balance_loss_min", "stated": True},
+                check=lambda r: "Stated formula" in r and "Document's" not in r,
+            ),
         ),
         errors=(
+            ErrorSample(
+                {"dotted": "theory.conv.derive_output_size", "stated": 1},
+                TypeError,
+                "stated must be True or False",
+            ),  # fmt: skip
             ErrorSample({"dotted": 5}, TypeError, "dotted must be the dotted name"),
             ErrorSample({"dotted": "theory.conv.nope"}, ValueError, "dotted .* no attribute"),
         ),

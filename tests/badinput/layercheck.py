@@ -123,7 +123,7 @@ ENTRIES = [
                 {"dotted": "theory.conv.derive_output_size", "stated": 1},
                 TypeError,
                 "stated must be True or False",
-            ),  # fmt: skip
+            ),
             ErrorSample({"dotted": 5}, TypeError, "dotted must be the dotted name"),
             ErrorSample({"dotted": "theory.conv.nope"}, ValueError, "dotted .* no attribute"),
         ),

@@ -4,9 +4,10 @@ Conventions are torch's (``torch.quantize_per_tensor``, ``torch.fake_quantize_pe
 ``torch.fake_quantize_per_channel_affine``, ``torch.ao.quantization.MinMaxObserver``):
 
 * :math:`q = \mathrm{clamp}(\mathrm{round}(x \cdot s^{-1}) + z,\ q_{\min}, q_{\max})`, the
-  rounding **half to even** (``std::nearbyint``), fake-quantize multiplies by ``1 / scale`` taken in
-  the dtype of ``x`` (torch multiplies by the float32 reciprocal, so a float32 input gives
-  torch's integers bit for bit); dequantization :math:`\hat x = (q - z)\,s`.
+  rounding **half to even** (``std::nearbyint``); every quantizer multiplies by ``1 / scale``
+  taken in the dtype of ``x`` (torch multiplies by the float32 reciprocal; where the zero point
+  enters, and whether with a fused multiply-add, is in ``_round_clamp``), so a float32 input gives
+  torch's integers bit for bit; dequantization :math:`\hat x = (q - z)\,s`.
 * Quantization parameters from a range :math:`[m, M]` widened to contain 0
   (:func:`choose_qparams`): symmetric :math:`s = \max(-m, M)/((q_{\max} - q_{\min})/2)`,
   :math:`z = 0` for a signed range (the middle of an unsigned one); affine
@@ -81,14 +82,49 @@ def _zero_point(value: object, lo: int, hi: int, name: str = "zero_point") -> in
     return z
 
 
-def _round_clamp(x: np.ndarray, inv, z, lo: int, hi: int, zp_first: bool = False) -> np.ndarray:
-    """``clamp(nearbyint(x * inv) + z)`` in the dtype of ``x`` (NumPy rounds half to even);
-    ``zp_first``: ``nearbyint(x / inv + z)`` (``inv`` then holds the scale), as
-    ``torch.quantize_per_tensor`` does (a tie then goes to the even *integer code*, not the
-    even grid point: the two differ for odd ``z``)."""
+def _fma32(x: np.ndarray, inv: np.ndarray, z: np.ndarray) -> np.ndarray:
+    r"""``fmaf(x, inv, z)``: :math:`x\cdot inv + z` rounded once to float32 (float32 ``x``,
+    ``inv``; integer or float32 ``z``), emulated exactly in float64. The product of two
+    float32 numbers is exact in float64; the sum :math:`p + z` is rounded to float64 with its
+    exact error ``e`` (Knuth's TwoSum), and a float64 sum that falls exactly on a float32
+    midpoint is moved one float64 ulp towards ``e`` before the final rounding to float32
+    (otherwise rounding the float64 sum gives the correctly rounded result: the exact value lies
+    within half a float64 ulp of it, and a float32 midpoint, itself a float64 number, cannot lie
+    strictly in between)."""
+    p = x.astype(np.float64) * inv.astype(np.float64)
+    zf = np.asarray(z, np.float64)
+    s = p + zf
+    bv = s - p
+    e = (p - (s - bv)) + (zf - bv)  # TwoSum: s + e = p + z exactly
+    r = s.astype(np.float32)
+    lo32 = np.where(r.astype(np.float64) > s, np.nextafter(r, np.float32(-np.inf)), r)
+    hi32 = np.nextafter(lo32, np.float32(np.inf))
+    mid = (lo32.astype(np.float64) + hi32.astype(np.float64)) / 2
+    fix = (s == mid) & (e != 0)
+    s = np.where(fix, np.nextafter(s, s + e), s)
+    return s.astype(np.float32)
+
+
+def _round_clamp(x: np.ndarray, inv, z, lo: int, hi: int, mode: str = "after") -> np.ndarray:
+    r"""Integer codes ``clamp(rint(.), lo, hi)`` with ``inv`` the reciprocal of the scale taken
+    in ``x``'s dtype (rint = half to even). Where the zero point ``z`` enters (measured against
+    torch 2.13 on float32 inputs near half steps, see ``tests/test_future_quantization.py``):
+
+    * ``"after"``: ``rint(x * inv) + z`` (``torch.fake_quantize_*``; requantization);
+    * ``"fma"``: ``rint(fma(x, inv, z))``, one rounding of :math:`x\cdot inv + z` to float32
+      (``torch.quantize_per_tensor``: near half steps only this form gives torch's codes;
+      rounding the product first, as per channel, missed 145 of 20,000 near-tie values);
+    * ``"mul_add"``: ``rint((x * inv) + z)``, product and sum each rounded in ``x``'s dtype
+      (``torch.quantize_per_channel``).
+
+    With ``z`` inside the rounding a tie goes to the even *integer code*, not the even grid
+    point: the two differ for odd ``z``. For a float64 ``x`` (torch quantizes float32 only)
+    ``"fma"`` is computed as ``"mul_add"``."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if zp_first:  # torch.quantize_*: x / scale (a division), then + z, then rint
-            r = np.rint((x / inv).astype(np.float64) + z)
+        if mode == "fma" and x.dtype == np.float32:
+            r = np.rint(_fma32(x, inv, z)).astype(np.float64)
+        elif mode in ("fma", "mul_add"):
+            r = np.rint(x * inv + np.asarray(z).astype(x.dtype)).astype(np.float64)
         else:
             r = np.rint(x * inv).astype(np.float64) + z
     return np.clip(r, lo, hi).astype(np.int64)
@@ -102,8 +138,12 @@ def quantize_per_tensor(
     quant_max: int = 127,
     _zp_first: bool = True,
 ) -> np.ndarray:
-    r""":math:`q = \mathrm{clamp}(\mathrm{rint}(x/s + z), q_{\min}, q_{\max})` (int64 array;
-    half to even; x divided by ``scale`` in ``x``'s dtype). ``torch.quantize_per_tensor``
+    r""":math:`q = \mathrm{clamp}(\mathrm{rint}(x\cdot s^{-1} + z), q_{\min}, q_{\max})` (int64
+    array; half to even). As in torch 2.13, ``x`` is *multiplied* by the reciprocal
+    :math:`s^{-1}` taken in ``x``'s dtype (not divided by :math:`s`: near a half step the two
+    round differently), and for a float32 ``x`` the product and :math:`z` are summed with a single
+    rounding (a fused multiply-add; measured, see ``_round_clamp``), so float32 inputs give
+    ``torch.quantize_per_tensor``'s codes bit for bit. ``torch.quantize_per_tensor``
     adds :math:`z` *before* rounding, ``torch.fake_quantize_per_tensor_affine`` after; a tie
     with an odd :math:`z` rounds differently (measured in torch 2.13: :math:`x = 0.5`,
     :math:`s = 1`, :math:`z = 1` gives code 2 in the first, 1 in the second)."""
@@ -113,8 +153,8 @@ def quantize_per_tensor(
     if not np.all(np.isfinite(x)):
         raise ValueError("x must be finite")
     t = x.dtype.type
-    inv = t(s) if _zp_first else t(1) / t(s)  # the divisor, or the reciprocal multiplied
-    return _round_clamp(x, inv, z, lo, hi, zp_first=_zp_first)
+    inv = t(1) / t(s)  # torch multiplies by the reciprocal in float32 (not x / s)
+    return _round_clamp(x, inv, z, lo, hi, mode="fma" if _zp_first else "after")
 
 
 def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -172,14 +212,16 @@ def quantize_per_channel(
     _zp_first: bool = True,
 ) -> np.ndarray:
     """Per-channel :func:`quantize_per_tensor`: channel ``c`` of ``axis`` uses ``scale[c]``,
-    ``zero_point[c]`` (``torch.quantize_per_channel``: zero point added before rounding)."""
+    ``zero_point[c]``. As ``torch.quantize_per_channel`` (2.13, measured near half steps):
+    ``rint(x * (1/scale[c]) + zero_point[c])``, the reciprocal, the product and the sum each
+    rounded in ``x``'s dtype (no fused multiply-add here, unlike the per-tensor quantizer)."""
     array(x, "x", tuple(range(1, 9)))
     lo, hi = _range(quant_min, quant_max)
     _, s, z = _channel_params(x, scale, zero_point, axis, lo, hi)
     if not np.all(np.isfinite(x)):
         raise ValueError("x must be finite")
-    inv = s.astype(x.dtype) if _zp_first else x.dtype.type(1) / s.astype(x.dtype)
-    return _round_clamp(x, inv, z, lo, hi, zp_first=_zp_first)
+    inv = x.dtype.type(1) / s.astype(x.dtype)
+    return _round_clamp(x, inv, z, lo, hi, mode="mul_add" if _zp_first else "after")
 
 
 def fake_quantize_per_channel_affine(

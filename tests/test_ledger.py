@@ -102,6 +102,7 @@ def _record(**over):
         ({"title": ""}, "missing"),
         ({"title": "x" * 61}, "title must be one line of at most 60"),
         ({"title": "two\nlines"}, "title must be one line"),
+        ({"title": "weights in {-1, +1}"}, "title must not hold braces outside"),
     ],
 )
 def test_malformed_records_raise_ledger_errors_naming_file_and_record(tmp_path, over, message):

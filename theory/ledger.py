@@ -123,6 +123,10 @@ def _check(record: dict, where: str, topic: str) -> Claim:
     title = record["title"]
     if not isinstance(title, str) or "\n" in title or len(title) > TITLE_MAX:
         raise LedgerError(f"{where}: title must be one line of at most {TITLE_MAX} characters")
+    if any(c in part for part in title.split("$")[::2] for c in "{}"):
+        # the title heads a section whose anchor is written {#id}: a brace outside math
+        # breaks the heading (write sets in math, $\{-1, +1\}$)
+        raise LedgerError(f"{where}: title must not hold braces outside $math$, got {title!r}")
     if record["kind"] not in KINDS:
         raise LedgerError(f"{where}: kind must be one of {KINDS}, got {record['kind']!r}")
     v = record["verdict"]

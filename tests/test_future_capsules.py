@@ -179,3 +179,45 @@ def test_capsnet_parameter_count(decoder: bool) -> None:
         caps = net.primary_caps(torch.zeros(1, 1, 28, 28))
     assert caps.shape == (1, 1152, 8)
     assert net.W.shape[0] == caps.shape[1]
+
+
+_SHIFT_NET: list[_CapsNet] = []
+
+
+def _primary_grid(x: torch.Tensor) -> np.ndarray:
+    """Squashed primary capsules on their grid: (N, 32, G, G, 8), float64."""
+    if not _SHIFT_NET:
+        torch.manual_seed(0)
+        _SHIFT_NET.append(_CapsNet(False).double())
+    net = _SHIFT_NET[0]
+    with torch.no_grad():
+        h = net.primary(torch.relu(net.conv1(x)))
+    n, _, g, g2 = h.shape
+    return K.squash(h.view(n, 32, 8, g, g2).permute(0, 1, 3, 4, 2).numpy())
+
+
+@pytest.mark.claim("d000.future.capsules-equivariant")
+@settings(max_examples=6, deadline=None)
+@given(seed=SEEDS, a=st.integers(0, 2), b=st.integers(0, 2))
+def test_primary_capsules_shift_by_two_pixels_shift_the_grid(seed: int, a: int, b: int) -> None:
+    # A 33x33 scene; the image is its 28x28 crop at (0, 0) and the crop moved by (2a, 2b):
+    # no border values enter (valid convolutions), so the grid moves by (a, b) exactly.
+    assert T.derive_primary_shift().agrees()
+    scene = torch.tensor(np.random.default_rng(seed).standard_normal((1, 1, 33, 33)))
+    base = _primary_grid(scene[..., :28, :28])
+    moved = _primary_grid(scene[..., 2 * a : 2 * a + 28, 2 * b : 2 * b + 28])
+    assert base.shape == moved.shape == (1, 32, 6, 6, 8)
+    assert_close(moved[:, :, : 6 - a, : 6 - b], base[:, :, a:, b:])
+
+
+@pytest.mark.claim("d000.future.capsules-equivariant")
+def test_primary_capsules_one_pixel_shift_is_not_a_grid_shift() -> None:
+    # The counterexample: a shift by 1 pixel (not a multiple of the stride 2) moves the
+    # content between grid points; no grid shift of -1, 0 or 1 reproduces the output.
+    scene = torch.tensor(np.random.default_rng(1).standard_normal((1, 1, 30, 30)))
+    base = _primary_grid(scene[..., 1:29, 1:29])
+    moved = _primary_grid(scene[..., 1:29, 2:30])  # one pixel along columns
+    for s in (-1, 0, 1):
+        lo, hi = max(0, -s), min(6, 6 - s)
+        diff = np.abs(moved[:, :, :, lo:hi] - base[:, :, :, lo + s : hi + s]).max()
+        assert diff > 1e-3, s

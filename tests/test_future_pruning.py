@@ -10,8 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.nn.utils import prune
 
+from kernels.cpu.linear import block_sparse_linear
 from kernels.cpu.pruning import global_unstructured_masks, l1_unstructured_mask, ln_structured_mask
 from theory import pruning as T
+from theory.linear import block_sparse_macs, block_sparse_params
 
 
 def _torch_l1(w: np.ndarray, amount) -> np.ndarray:
@@ -74,6 +76,45 @@ def test_ln_structured_matches_torch(n):
     # torch masks only: the parameter count is unchanged, and the bias is not zeroed
     assert sum(p.numel() for p in conv.parameters()) == numel
     assert (conv.weight == 0).sum() == 3 * 3 * 4
+    # channel sparsity: each output channel is kept or removed as a whole
+    mask = ln_structured_mask(w, 0.5, n)
+    per_channel = mask.reshape(6, -1)
+    assert np.all(per_channel.all(axis=1) | ~per_channel.any(axis=1))
+    assert (~per_channel.all(axis=1)).sum() == 3
+
+
+@pytest.mark.claim("d000.future.prune-structured")
+@settings(max_examples=20, deadline=None)
+@given(
+    rows=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    cols=st.lists(st.integers(1, 4), min_size=1, max_size=4),
+    batch=st.integers(1, 3),
+    seed=st.integers(0, 2**31 - 1),
+    data=st.data(),
+)
+def test_block_sparse_pattern_skips_zero_blocks_exactly(rows, cols, batch, seed, data):
+    rng = np.random.default_rng(seed)
+    r0 = np.cumsum([0, *rows])
+    c0 = np.cumsum([0, *cols])
+    w = rng.standard_normal((r0[-1], c0[-1]))
+    x = rng.standard_normal((batch, c0[-1]))
+    keys = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
+    norms = [np.abs(w[r0[i] : r0[i + 1], c0[j] : c0[j + 1]]).sum() for i, j in keys]
+    k = data.draw(st.integers(0, len(keys)), label="blocks removed")
+    removed = {keys[t] for t in np.argsort(norms, kind="stable")[:k]}  # block magnitude pruning
+    mask = [[(i, j) not in removed for j in range(len(cols))] for i in range(len(rows))]
+    dense = w.copy()
+    for i, j in removed:
+        dense[r0[i] : r0[i + 1], c0[j] : c0[j + 1]] = 0
+    blocks = {
+        (i, j): w[r0[i] : r0[i + 1], c0[j] : c0[j + 1]] for i, j in keys if (i, j) not in removed
+    }
+    np.testing.assert_allclose(
+        block_sparse_linear(x, blocks, rows, cols), x @ dense.T, rtol=1e-12, atol=1e-12
+    )
+    saved = batch * r0[-1] * c0[-1] - block_sparse_macs(rows, cols, mask, batch)
+    assert saved == batch * sum(rows[i] * cols[j] for i, j in removed)
+    assert block_sparse_params(rows, cols, mask, bias=False) == int(np.count_nonzero(dense))
 
 
 def _block(c_in, c, c_next, k1, k2):
@@ -109,7 +150,7 @@ def test_channel_saving_against_torch_numel(c_in, c, c_next, k1, k2, hw, data):
     assert d.agrees() and sympy.expand(d.derived - d.claimed) == 0
 
 
-@pytest.mark.claim("d000.future.prune-structured")
+@pytest.mark.claim("d000.future.prune-zeroed-channel")
 def test_removing_a_zeroed_channel_needs_the_bn_fold():
     torch.manual_seed(0)
     net = _block(3, 4, 2, 3, 3).eval()

@@ -35,7 +35,7 @@ from theory._args import flag, int_dim
 from theory.conv import conv_output_size, conv_params
 from theory.derivation import Derivation, Step
 
-__all__ = ["capsnet_params", "derive_squash", "squash_norm"]
+__all__ = ["capsnet_params", "derive_primary_shift", "derive_squash", "squash_norm"]
 
 
 def squash_norm(r: object) -> sympy.Expr:
@@ -122,4 +122,39 @@ def derive_squash() -> Derivation:
         steps,
         claimed=sympy.simplify(r**2 / (1 + r**2)),
         derived=sympy.simplify(norm_v),
+    )
+
+
+def derive_primary_shift() -> Derivation:
+    r"""Primary capsules are translation-equivariant for shifts by multiples of the total
+    stride 2 (Sabour et al. §4: conv1 9×9 stride 1, PrimaryCaps 9×9 stride 2, no padding).
+
+    Row :math:`q` of the capsule grid reads conv1 rows :math:`2q + u`, which read input rows
+    :math:`2q + u + v` (:math:`0 \le u, v \le 8`). If the input is moved by :math:`t` rows
+    (the scene read at :math:`p + t`, i.e. a crop of a larger image, so no border values
+    enter), row :math:`q` reads :math:`2q + t + u + v`; this is row :math:`q + a` of the
+    original grid iff :math:`t = 2a`. The squash acts on each capsule alone, so the capsule
+    outputs shift with the grid. ``claimed`` :math:`2(q + a) + u + v`, ``derived`` the input
+    row read after the shift :math:`t = 2a`. Odd :math:`t` lands between grid rows (checked
+    numerically to differ). Columns are the same."""
+    q, a, u, v, t = sympy.symbols("q a u v t", integer=True)
+    read = 2 * q + u + v  # input row read by grid row q through conv1 tap v, PrimaryCaps tap u
+    shifted = read + t
+    steps = (
+        Step(
+            "Grid row $q$ reads input row $2q + u + v$ (stride 2, then stride 1):",
+            sympy.Eq(sympy.Symbol("p(q)"), read, evaluate=False),
+        ),
+        Step(
+            "After moving the input by $t$ rows it reads $2q + t + u + v$; equal to the "
+            "original grid row $q + a$ for every tap $u, v$ iff $t = 2a$:",
+            sympy.Eq(t, sympy.solve(sympy.Eq(shifted, read.subs(q, q + a)), t)[0]),
+        ),
+    )
+    return Derivation(
+        "Primary capsules shift with the input by multiples of 2",
+        steps,
+        claimed=read.subs(q, q + a),
+        derived=sympy.expand(shifted.subs(t, 2 * a)),
+        scope="proved for any valid (unpadded) positions; squash acts per capsule",
     )

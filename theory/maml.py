@@ -13,9 +13,9 @@ difference is :math:`-\alpha A\,\nabla M(\theta') = -\alpha A B(\theta' - b)`: i
 exactly when :math:`\alpha = 0` or :math:`\nabla M(\theta') \in \ker A` — a condition on
 :math:`A` and the query gradient, not on commutation. With the same loss for both
 (:math:`B = A`, :math:`b = a`) it is :math:`-\alpha A^2 (I-\alpha A)(\theta-a)`, zero for every
-:math:`\theta` iff :math:`A^2(I - \alpha A) = 0`, i.e. every eigenvalue of :math:`A` is 0 or
-:math:`1/\alpha` (one step then lands at the minimum along every curved direction). After
-:math:`k` inner steps the factor is :math:`(I - \alpha A)^k`.
+:math:`\theta` iff :math:`\alpha = 0` or :math:`A^2(I - \alpha A) = 0`, i.e. every eigenvalue
+of :math:`A` is 0 or :math:`1/\alpha` (one step then lands at the minimum along every curved
+direction). After :math:`k` inner steps the factor is :math:`(I - \alpha A)^k`.
 
 FiLM (Perez et al. 2018): :math:`\mathrm{FiLM}(x) = \gamma(z)\odot x + \beta(z)` per feature;
 followed by a linear layer :math:`Wx + c` it equals a linear layer with task-dependent weight
@@ -120,7 +120,8 @@ def derive_maml_meta_gradient() -> Derivation:
         Step(
             "So the two agree iff $\\alpha A\\,\\nabla M(\\theta') = 0$: $\\alpha = 0$ or the "
             "query gradient lies in $\\ker A$. With $B = A$, $b = a$ for all $\\theta$: iff "
-            "$A^2(I - \\alpha A) = 0$, every eigenvalue of $A$ in $\\{0, 1/\\alpha\\}$."
+            "$\\alpha = 0$ or $A^2(I - \\alpha A) = 0$, every eigenvalue of $A$ in "
+            "$\\{0, 1/\\alpha\\}$."
         ),
     )
     sq = sum(e**2 for e in gap) + sum(e**2 for e in (fo_gap - predicted))

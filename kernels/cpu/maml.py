@@ -81,7 +81,8 @@ def _film_args(input: object, gamma: object, name2: str, other: object) -> None:
         array(value, name, 2, input.dtype, like="input", empty_ok=(0,))
         if value.shape != input.shape[:2]:
             raise ValueError(
-                f"{name} must have shape (N, C) = {input.shape[:2]}, got {value.shape}"
+                f"{name} must have shape (N, C) = input.shape[:2] = {input.shape[:2]}, "
+                f"got {value.shape}"
             )
 
 

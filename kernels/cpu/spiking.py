@@ -11,8 +11,9 @@ docs tutorial 3). State the convention: the reset uses the spike of the *previou
 **Continuous** (:func:`lif_simulate`, :func:`lif_rate_simulated`): :math:`\tau V' = -V + RI`
 (potentials from rest) integrated *exactly* between grid points for constant :math:`I`,
 :math:`V_{k+1} = RI + (V_k - RI)e^{-\Delta t/\tau}`; a spike at the first grid point with
-:math:`V \ge \vartheta`, then :math:`V = 0` held for :math:`t_{ref}/\Delta t` steps. The only
-error is the detection on the grid: every simulated inter-spike interval lies in
+:math:`V \ge \vartheta` (note: ``>=`` here, strict ``>`` in the discrete kernels), then
+:math:`V = 0` held for :math:`t_{ref}/\Delta t` steps. The only error is the detection on
+the grid: every simulated inter-spike interval lies in
 :math:`[P, P + \Delta t]`, :math:`P = t_{ref} + \tau\ln\frac{RI}{RI-\vartheta}` (Gerstner &
 Kistler 2002, §4.1).
 """
@@ -64,7 +65,8 @@ def lif_step(
     reset_mechanism: str = "subtract",
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""One step of the discrete LIF (module docstring): returns ``(spk, mem)`` after the
-    step, ``spk`` as float 0/1. Raises ``TypeError``/``ValueError`` naming the argument."""
+    step, ``spk`` as float 0/1, a spike iff ``mem > threshold`` (strict, snntorch's
+    convention). Raises ``TypeError``/``ValueError`` naming the argument."""
     x = _array(input_, "input_")
     u = _array(mem, "mem")
     b = _beta(beta)
@@ -111,9 +113,10 @@ def lif_simulate(
     duration: float,
 ) -> np.ndarray:
     r"""Spike times of the continuous LIF under constant ``current`` (module docstring),
-    from :math:`V(0) = 0` over ``[0, duration]`` with step ``dt``; ``refractory`` must be a
-    whole number of steps. At most ``MAX_STEPS`` steps. Raises ``TypeError``/``ValueError``
-    naming the argument."""
+    spiking at a grid point iff :math:`V \ge \vartheta` (``>=``; the discrete
+    :func:`lif_step` uses ``U > threshold``), from :math:`V(0) = 0` over ``[0, duration]``
+    with step ``dt``; ``refractory`` must be a whole number of steps. At most ``MAX_STEPS``
+    steps. Raises ``TypeError``/``ValueError`` naming the argument."""
     i = _real(current, "current")
     r = _real(resistance, "resistance", positive=True)
     t = _real(tau, "tau", positive=True)
@@ -127,6 +130,11 @@ def lif_simulate(
     steps = math.floor(ratio + 1e-9)
     if steps > MAX_STEPS:
         raise ValueError(f"duration / dt must be at most {MAX_STEPS} steps, got {steps}")
+    if not math.isfinite(ref / h) or ref / h > MAX_STEPS:
+        raise ValueError(
+            f"refractory / dt must be a whole number of at most {MAX_STEPS} steps, "
+            f"got {refractory!r}"
+        )
     n_ref = round(ref / h)
     if abs(n_ref * h - ref) > 1e-9 * max(1.0, ref):
         raise ValueError(f"refractory must be a whole number of dt steps, got {refractory!r}")

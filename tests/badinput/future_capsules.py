@@ -44,6 +44,7 @@ ENTRIES = [
         result="any",
     ),
     derivation_entry("theory.capsules.derive_squash"),
+    derivation_entry("theory.capsules.derive_primary_shift"),
     Entry(
         "kernels.cpu.capsules.squash",
         samples=(Sample({"input": S, "dim": -1}), Sample({"input": S, "dim": 0})),

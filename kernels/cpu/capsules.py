@@ -86,6 +86,9 @@ def dynamic_routing(u_hat: np.ndarray, num_iterations: int = 3) -> tuple[np.ndar
     if r > MAX_ITERATIONS:
         raise ValueError(f"num_iterations must be an integer in [1, {MAX_ITERATIONS}], got {r}")
     u = u_hat.astype(np.float64)
+    if u.shape[0] == 0:  # an empty batch: nothing to route
+        _, i, j, d = u.shape
+        return np.zeros((0, j, d), u_hat.dtype), np.zeros((0, i, j), u_hat.dtype)
     logits = np.zeros(u.shape[:3])
     for it in range(r):
         c = _softmax(logits, axis=2)  # over the output capsules j

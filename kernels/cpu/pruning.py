@@ -108,6 +108,8 @@ def ln_structured_mask(
         raise ValueError(f"dim must be in [-{w.ndim}, {w.ndim}), got {dim!r}")
     d = int(dim) % w.ndim
     k = prune_count(amount, w.shape[d])
+    if w.size == 0:  # no slice to rank: nothing is removed (and nothing kept)
+        return np.ones(w.shape, dtype=bool)
     a = np.moveaxis(np.abs(w, dtype=np.float64), d, 0).reshape(w.shape[d], -1)
     if math.isinf(float(n)):
         norms = a.max(axis=1)

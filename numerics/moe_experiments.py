@@ -99,7 +99,10 @@ def early_exit_mc(costs: np.ndarray, exit_probs: np.ndarray, samples: int, seed:
     if costs.size < 1 or costs.size > 1024 or not np.isfinite(costs).all() or (costs < 0).any():
         raise ValueError("costs must hold 1 to 1024 finite values >= 0")
     if exit_probs.size != costs.size - 1:
-        raise ValueError(f"exit_probs must have {costs.size - 1} entries")
+        raise ValueError(
+            f"exit_probs must have len(costs) - 1 = {costs.size - 1} entries, got "
+            f"{exit_probs.size} (costs has {costs.size})"
+        )
     if not np.isfinite(exit_probs).all() or ((exit_probs < 0) | (exit_probs > 1)).any():
         raise ValueError("exit_probs must hold values in [0, 1]")
     samples = integer(samples, "samples", 1)

@@ -79,7 +79,9 @@ def route(probs: np.ndarray, k: int, capacity: int) -> tuple[np.ndarray, np.ndar
         raise ValueError("probs must be finite")
     k = integer(k, "k", 1)
     if k > probs.shape[1]:
-        raise ValueError(f"k must be in [1, num_experts={probs.shape[1]}], got {k}")
+        raise ValueError(
+            f"k must be in [1, num_experts = probs.shape[1] = {probs.shape[1]}], got {k}"
+        )
     capacity = integer(capacity, "capacity", 0)
     index = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     keep = np.zeros(index.shape, dtype=bool)
@@ -140,7 +142,7 @@ def moe_forward(
     e = gate_weight.shape[0]
     k = integer(k, "k", 1)
     if k > e:
-        raise ValueError(f"k must be in [1, num_experts={e}], got {k}")
+        raise ValueError(f"k must be in [1, num_experts = gate_weight.shape[0] = {e}], got {k}")
     cap = expert_capacity(x.shape[0], e, k, capacity_factor)
     probs = _softmax(x @ gate_weight.T)
     index, keep = route(probs, k, cap)

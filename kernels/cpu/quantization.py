@@ -165,7 +165,13 @@ def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
         raise TypeError(f"q must be an integer array, got dtype {q.dtype}")
     s = _scale(scale)
     z = integer(zero_point, "zero_point", -(2**31))
-    return (q.astype(np.float64) - z) * s
+    with np.errstate(over="ignore"):
+        out = (q.astype(np.float64) - z) * s
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"scale {scale!r} is too large: (q - zero_point) * scale overflows float64"
+        )
+    return out
 
 
 def fake_quantize_per_tensor_affine(
@@ -180,7 +186,9 @@ def fake_quantize_per_tensor_affine(
 def _channel_params(x, scale, zero_point, axis, lo, hi):
     ax = integer(axis, "axis", -max(x.ndim, 1))
     if ax >= x.ndim:
-        raise ValueError(f"axis must be in [-{x.ndim}, {x.ndim}), got {axis}")
+        raise ValueError(
+            f"axis must be in [-{x.ndim}, {x.ndim}) for x of ndim {x.ndim}, got {axis}"
+        )
     ax %= x.ndim
     array(scale, "scale", 1)
     if not is_array(zero_point):

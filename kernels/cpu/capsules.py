@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels.cpu._check import array, integer
+from kernels.cpu.attention import softmax
 
 __all__ = ["dynamic_routing", "squash", "squash_backward"]
 
@@ -73,11 +74,6 @@ def squash_backward(grad_output: np.ndarray, input: np.ndarray, dim: int = -1) -
     return out.astype(input.dtype)
 
 
-def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
-
-
 def dynamic_routing(u_hat: np.ndarray, num_iterations: int = 3) -> tuple[np.ndarray, np.ndarray]:
     r"""Routing by agreement (Procedure 1 of Sabour et al.): ``u_hat`` ``(N, in_caps,
     out_caps, out_dim)``, ``num_iterations`` in [1, 100]; returns ``(v, c)``."""
@@ -91,7 +87,7 @@ def dynamic_routing(u_hat: np.ndarray, num_iterations: int = 3) -> tuple[np.ndar
         return np.zeros((0, j, d), u_hat.dtype), np.zeros((0, i, j), u_hat.dtype)
     logits = np.zeros(u.shape[:3])
     for it in range(r):
-        c = _softmax(logits, axis=2)  # over the output capsules j
+        c = softmax(logits, dim=2)  # over the output capsules j
         s = np.einsum("nij,nijd->njd", c, u)
         v = squash(s, dim=-1)
         if it < r - 1:

@@ -34,6 +34,7 @@ import numbers
 import numpy as np
 
 from kernels.cpu._check import array, flag, integer, real_number
+from kernels.cpu.attention import softmax
 
 MAX_TOKENS = 1 << 20
 """Largest token count accepted by :func:`expert_capacity` and the layer."""
@@ -60,11 +61,6 @@ def expert_capacity(tokens: int, num_experts: int, k: int, capacity_factor: floa
     from fractions import Fraction
 
     return math.ceil(Fraction(cf) * tokens * k / num_experts)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def route(probs: np.ndarray, k: int, capacity: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +140,7 @@ def moe_forward(
     if k > e:
         raise ValueError(f"k must be in [1, num_experts = gate_weight.shape[0] = {e}], got {k}")
     cap = expert_capacity(x.shape[0], e, k, capacity_factor)
-    probs = _softmax(x @ gate_weight.T)
+    probs = softmax(x @ gate_weight.T, dim=-1)
     index, keep = route(probs, k, cap)
     chosen = np.take_along_axis(probs, index, axis=1)
     denom = chosen.sum(axis=1, keepdims=True) if normalize else np.ones((x.shape[0], 1), x.dtype)
